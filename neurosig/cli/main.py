@@ -1,0 +1,56 @@
+"""``neurosig`` command line: one module per subcommand in ``neurosig.cli``.
+
+Each subcommand module defines ``register(subparsers)``, which adds its parser and
+sets ``func`` (a callable taking the parsed namespace and returning an exit code).
+Subcommand modules import heavy libraries inside ``func``, so ``neurosig --help``
+stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+#: subcommand module names under neurosig.cli, in the order shown by --help
+SUBCOMMANDS: tuple[str, ...] = (
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurosig", description="EEG and fMRI signal processing: benchmark, decode, compare.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"neurosig.cli.{name.replace('-', '_')}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from importlib.metadata import version
+        print(version("neurosig"))
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
+        # Input errors: one clear line, no traceback (set NEUROSIG_DEBUG=1 for one).
+        import os
+        if os.environ.get("NEUROSIG_DEBUG"):
+            raise
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"neurosig {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""One base class for every torch model that acts as a scikit-learn classifier.
+
+Subclasses implement :meth:`TorchClassifier._build_module`; the base class owns
+the fit loop (AdamW, mini-batches, validation split, early stopping on
+validation loss, best-weights restore), seeding, the device, ``predict`` /
+``predict_proba`` and save/load (config + weights, ``weights_only=True``).
+The TFM token model, the foundation-model classifier and the specialist CNNs
+all derive from it.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from .._io import atomic_path
+from .._logging import get_logger, progress
+from .._validation import check_positive_float, check_positive_int, check_signal_array
+
+logger = get_logger(__name__)
+
+
+def seed_everything(seed: int | None) -> torch.Generator:
+    """Seed numpy/torch global generators and return a dedicated torch Generator."""
+    g = torch.Generator()
+    if seed is not None:
+        torch.manual_seed(seed)
+        np.random.seed(seed % (2**32))
+        g.manual_seed(seed)
+    return g
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None``/"cpu" -> CPU (the default); "cuda" refused with a clear error when unavailable."""
+    if device in (None, "cpu"):
+        return torch.device("cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"Invalid value for the 'device' parameter: {device!r} was asked for, but "
+                         "torch.cuda.is_available() is False on this machine.")
+    return torch.device(device)
+
+
+class TorchClassifier(ClassifierMixin, BaseEstimator):
+    """Base scikit-learn classifier around a ``torch.nn.Module``.
+
+    Subclasses add their architecture parameters to ``__init__`` (storing them
+    only) and implement ``_build_module(n_channels, n_times, n_classes)``
+    returning a module mapping (batch, n_channels, n_times) float32 to logits
+    (batch, n_classes).
+
+    Parameters
+    ----------
+    max_epochs, batch_size, lr, weight_decay : training settings (AdamW).
+    patience : int
+        Early stopping: epochs without validation-loss improvement.
+    val_fraction : float
+        Share of the training trials held out (stratified) for early stopping;
+        0 trains on everything for ``max_epochs``.
+    seed : int | None
+        Seeds weight init, the split and batch order.
+    device : str | None
+        "cpu" (default) or "cuda".
+    verbose : bool
+        Progress bar over epochs.
+    """
+
+    def __init__(self, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
+                 weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
+                 seed: int | None = 0, device: str | None = None, verbose: bool = False):
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.device = device
+        self.verbose = verbose
+
+    # -- to implement ------------------------------------------------------------------
+    def _build_module(self, n_channels: int, n_times: int, n_classes: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _prepare_input(self, X: np.ndarray) -> np.ndarray:
+        """Hook: transform (n_trials, n_channels, n_times) before the module sees it."""
+        return X
+
+    # -- fitting -----------------------------------------------------------------------
+    def _check_params(self) -> None:
+        check_positive_int("max_epochs", self.max_epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_float("lr", self.lr)
+        check_positive_float("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive_int("patience", self.patience)
+        if not (0 <= self.val_fraction < 1):
+            raise ValueError("Invalid value for the 'val_fraction' parameter. Allowed values are in "
+                             f"[0, 1), but got {self.val_fraction!r} instead.")
+
+    def fit(self, X, y):
+        """Train on X, shape (n_trials, n_channels, n_times), and labels y, shape (n_trials,)."""
+        self._check_params()
+        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} trials but y has {len(y)} labels.")
+        self._le = LabelEncoder().fit(y)
+        self.classes_ = self._le.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"Need at least 2 classes in y, but got {list(self.classes_)}.")
+        yi = self._le.transform(y).astype(np.int64)
+        device = resolve_device(self.device)
+        gen = seed_everything(self.seed)
+        Xp = self._prepare_input(X)
+        self.n_channels_, self.n_times_ = X.shape[1], X.shape[2]
+        self.module_ = self._build_module(Xp.shape[1], Xp.shape[2], len(self.classes_)).to(device)
+        idx_tr, idx_va = np.arange(len(X)), np.array([], dtype=int)
+        counts = np.bincount(yi)
+        if self.val_fraction > 0 and counts.min() >= 2 and len(X) * self.val_fraction >= len(counts):
+            idx_tr, idx_va = train_test_split(np.arange(len(X)), test_size=self.val_fraction,
+                                              stratify=yi, random_state=self.seed)
+        Xt = torch.from_numpy(np.ascontiguousarray(Xp)).float()
+        yt = torch.from_numpy(yi)
+        opt = torch.optim.AdamW(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        best, best_state, bad = np.inf, None, 0
+        self.history_ = []
+        for epoch in progress(range(self.max_epochs), desc=type(self).__name__, verbose=self.verbose):
+            self.module_.train()
+            perm = idx_tr[torch.randperm(len(idx_tr), generator=gen).numpy()]
+            tr_loss = 0.0
+            for start in range(0, len(perm), self.batch_size):
+                b = perm[start:start + self.batch_size]
+                if len(b) < 2 and len(perm) > 1:
+                    continue  # BatchNorm needs 2 samples
+                xb, yb = Xt[b].to(device), yt[b].to(device)
+                opt.zero_grad()
+                loss = loss_fn(self.module_(xb), yb)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"{type(self).__name__}: the training loss became "
+                                             f"{loss.item()} at epoch {epoch}; lower 'lr' or check X.")
+                loss.backward()
+                opt.step()
+                tr_loss += loss.item() * len(b)
+            rec = {"epoch": epoch, "train_loss": tr_loss / max(len(idx_tr), 1)}
+            if len(idx_va):
+                va = self._loss(Xt[idx_va], yt[idx_va], loss_fn, device)
+                rec["val_loss"] = va
+                if va < best - 1e-6:
+                    best, bad = va, 0
+                    best_state = copy.deepcopy(self.module_.state_dict())
+                else:
+                    bad += 1
+            self.history_.append(rec)
+            if len(idx_va) and bad >= self.patience:
+                break
+        if best_state is not None:
+            self.module_.load_state_dict(best_state)
+        self.n_epochs_ = len(self.history_)
+        return self
+
+    @torch.no_grad()
+    def _loss(self, X, y, loss_fn, device) -> float:
+        self.module_.eval()
+        out = torch.cat([self.module_(X[i:i + 256].to(device)) for i in range(0, len(X), 256)])
+        return float(loss_fn(out, y.to(device)).item())
+
+    # -- inference ---------------------------------------------------------------------
+    @torch.no_grad()
+    def decision_logits(self, X) -> np.ndarray:
+        """Logits, shape (n_trials, n_classes)."""
+        check_is_fitted(self, "module_")
+        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
+        if X.shape[1:] != (self.n_channels_, self.n_times_):
+            raise ValueError(f"X has trials of shape {X.shape[1:]}, but the model was fitted on "
+                             f"({self.n_channels_}, {self.n_times_}) (n_channels, n_times).")
+        Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X))).float()
+        device = next(self.module_.parameters()).device
+        self.module_.eval()
+        return torch.cat([self.module_(Xt[i:i + 256].to(device)).cpu()
+                          for i in range(0, len(Xt), 256)]).numpy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_trials, n_classes)."""
+        return torch.softmax(torch.from_numpy(self.decision_logits(X)), dim=1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.decision_logits(X).argmax(axis=1)]
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write parameters, classes and weights to one file, atomically."""
+        check_is_fitted(self, "module_")
+        payload = {"class": type(self).__name__, "params": self.get_params(),
+                   "classes": self.classes_.tolist(), "shape": [self.n_channels_, self.n_times_],
+                   "state_dict": self.module_.state_dict()}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TorchClassifier":
+        """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator."""
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("class") != cls.__name__:
+            raise ValueError(f"The file {str(path)!r} holds a {payload.get('class')!r}, not a {cls.__name__}.")
+        est = cls(**payload["params"])
+        est.classes_ = np.asarray(payload["classes"])
+        est._le = LabelEncoder().fit(est.classes_)
+        est.n_channels_, est.n_times_ = payload["shape"]
+        dummy = est._prepare_input(np.zeros((1, est.n_channels_, est.n_times_), np.float32))
+        est.module_ = est._build_module(dummy.shape[1], dummy.shape[2], len(est.classes_))
+        est.module_.load_state_dict(payload["state_dict"])
+        return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.seed is None
+        return tags

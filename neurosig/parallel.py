@@ -1,0 +1,129 @@
+"""Task runner: turn a list of independent tasks into results.
+
+One place used by the benchmark, TUAB preparation, fMRI decoding jobs and RSA
+bootstraps. Backends: ``"sequential"`` and ``"processes"`` (local, ``n_jobs``);
+a ``"dask"`` backend plugs in here later. The caller (the client) receives every
+result through ``on_result`` as soon as it is ready, so it alone writes the
+results store, row by row.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from ._logging import get_logger, progress
+from ._validation import check_option
+
+logger = get_logger(__name__)
+
+BACKENDS = ("sequential", "processes")
+
+
+@dataclass
+class TaskResult:
+    """Outcome of one task: ``value`` on success, ``error`` (a traceback string) on failure."""
+
+    index: int
+    task: Any
+    value: Any = None
+    error: str | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _call(fn: Callable, task: Any) -> Any:
+    return fn(task)
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """``None`` or 1 -> 1, ``-1`` -> all cores, ``k`` -> k."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    if n_jobs == 0:
+        raise ValueError("Invalid value for the 'n_jobs' parameter. Allowed values are "
+                         "None, -1 or a positive integer, but got 0 instead.")
+    return int(n_jobs)
+
+
+def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = "sequential",
+              n_jobs: int | None = None, on_result: Callable[[TaskResult], None] | None = None,
+              retries: int = 0, raise_errors: bool = False, verbose: bool = True,
+              desc: str = "tasks") -> list[TaskResult]:
+    """Run ``fn(task)`` for every task and return the results in task order.
+
+    Parameters
+    ----------
+    fn : callable
+        A picklable top-level function taking one task.
+    tasks : sequence
+        Picklable task descriptions (load data inside ``fn``, on the worker).
+    backend : {"sequential", "processes"}
+        Where tasks run.
+    n_jobs : int | None
+        Worker processes for ``"processes"`` (``-1``: all cores).
+    on_result : callable | None
+        Called in the client process with each :class:`TaskResult` as it finishes.
+    retries : int
+        A failed task is retried this many times before it is recorded as failed.
+    raise_errors : bool
+        Re-raise the first failure instead of recording it.
+    """
+    check_option("backend", backend, BACKENDS)
+    n_workers = resolve_n_jobs(n_jobs)
+    tasks = list(tasks)
+    results: list[TaskResult | None] = [None] * len(tasks)
+    bar = progress(total=len(tasks), desc=desc, verbose=verbose)
+
+    def finish(res: TaskResult) -> None:
+        results[res.index] = res
+        if not res.ok:
+            logger.warning("task %s failed after %d attempt(s): %s", res.task, res.attempts,
+                           res.error.strip().splitlines()[-1])
+        if on_result is not None:
+            on_result(res)
+        bar.update(1)
+
+    try:
+        if backend == "sequential" or n_workers == 1 or len(tasks) <= 1:
+            for i, task in enumerate(tasks):
+                attempt = 0
+                while True:
+                    attempt += 1
+                    try:
+                        res = TaskResult(i, task, value=fn(task), attempts=attempt)
+                        break
+                    except Exception:
+                        if raise_errors:
+                            raise
+                        if attempt > retries:
+                            res = TaskResult(i, task, error=traceback.format_exc(), attempts=attempt)
+                            break
+                finish(res)
+        else:
+            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                pending = {pool.submit(_call, fn, t): (i, 1) for i, t in enumerate(tasks)}
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        i, attempt = pending.pop(fut)
+                        exc = fut.exception()
+                        if exc is None:
+                            finish(TaskResult(i, tasks[i], value=fut.result(), attempts=attempt))
+                        elif raise_errors:
+                            raise exc
+                        elif attempt <= retries:
+                            pending[pool.submit(_call, fn, tasks[i])] = (i, attempt + 1)
+                        else:
+                            err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                            finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
+    finally:
+        bar.close()
+    return [r for r in results if r is not None]

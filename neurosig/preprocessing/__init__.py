@@ -1,0 +1,1 @@
+"""neurosig.preprocessing"""

@@ -1,0 +1,33 @@
+"""Shared fixtures. Real data lives in ../shared/data next to the checkout (never committed)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get("NEUROSIG_SHARED_DATA")
+    return Path(env) if env else _ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real reference data (../shared/data); skips the test when it is absent."""
+    path = _shared_data_dir()
+    if not (path / "MANIFEST.md").is_file():
+        pytest.skip(f"real reference data not found at {path} (set NEUROSIG_SHARED_DATA to its folder)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_network_mne(monkeypatch, tmp_path_factory):
+    """Keep MNE/MOABB from writing to ~/mne_data or asking the network during tests."""
+    home = tmp_path_factory.getbasetemp() / "mne_home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("_MNE_FAKE_HOME_DIR", str(home))
+    monkeypatch.setenv("MOABB_DOWNLOAD_PROVIDER", "upstream")
+    monkeypatch.setenv("MPLBACKEND", "Agg")

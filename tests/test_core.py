@@ -1,0 +1,118 @@
+"""Core: validation messages, task runner, results store, pipeline YAML safety."""
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from neurosig._validation import check_option, check_positive_int, check_signal_array
+from neurosig.contracts import SignalContract, stable_hash
+from neurosig.evaluation.results import NotAResultStoreError, ResultStore, make_key
+from neurosig.parallel import run_tasks
+from neurosig.pipelines import PipelineFileError, load_pipeline_file, parse_pipeline
+
+
+def test_check_messages_name_parameter():
+    with pytest.raises(ValueError, match=r"'lag' parameter.*positive integers.*-2"):
+        check_positive_int("lag", -2)
+    with pytest.raises(ValueError, match=r"'evaluation'.*'within-session'.*'foo'"):
+        check_option("evaluation", "foo", ["within-session"])
+    with pytest.raises(ValueError, match="3-D array"):
+        check_signal_array("X", np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        check_signal_array("X", np.full((2, 2, 2), np.nan))
+
+
+def _square(x):
+    if x == 3:
+        raise RuntimeError("boom")
+    return x * x
+
+
+@pytest.mark.parametrize("backend,n_jobs", [("sequential", 1), ("processes", 2)])
+def test_run_tasks_records_failures_in_order(backend, n_jobs):
+    seen = []
+    res = run_tasks(_square, [1, 2, 3, 4], backend=backend, n_jobs=n_jobs, on_result=seen.append,
+                    verbose=False)
+    assert [r.value for r in res] == [1, 4, None, 16]
+    assert "boom" in res[2].error and res[2].attempts == 1
+    assert len(seen) == 4
+
+
+def test_store_roundtrip_resume_and_export(tmp_path):
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        k = store.add({"kind": "bci", "dataset": "d", "subject": 1, "pipeline": "p", "score": 0.7,
+                       "fold_scores": [0.6, 0.8], "params": {"calibration": 0}})
+        assert store.has(k)
+        # same identity -> same key (replace, no duplicate)
+        store.add({"kind": "bci", "dataset": "d", "subject": 1, "pipeline": "p", "score": 0.7,
+                   "fold_scores": [0.6, 0.8], "params": {"calibration": 0}})
+        assert len(store) == 1
+        store.export(tmp_path / "r.csv")
+        store.export(tmp_path / "r.parquet")
+    with ResultStore(db) as store:  # reopen
+        df = store.to_frame()
+        assert df.loc[0, "fold_scores"] == [0.6, 0.8]
+        assert df.loc[0, "versions"]["numpy"] == np.__version__
+    assert (tmp_path / "r.csv").read_text().count("\n") == 2
+
+
+def test_key_changes_with_identity():
+    a = make_key("bci", "d", 1, "0", "p", "h1", "within-session")
+    assert a != make_key("bci", "d", 1, "0", "p", "h2", "within-session")
+    assert a != make_key("bci", "d", 1, "0", "p", "h1", "within-session", params={"lr": 1e-3})
+    assert a == make_key("bci", "d", "1", "0", "p", "h1", "within-session")
+
+
+def test_store_refuses_foreign_database(tmp_path):
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x INT)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    with pytest.raises(NotAResultStoreError, match="not a neurosig results store"):
+        ResultStore(other)
+    assert other.read_bytes() == before
+    txt = tmp_path / "notes.txt"
+    txt.write_text("hello")
+    with pytest.raises(NotAResultStoreError, match="not a SQLite"):
+        ResultStore(txt)
+
+
+def test_pipeline_yaml_allow_list(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: evil\nparadigms: [LeftRightImagery]\npipeline:\n"
+                   "  - name: system\n    from: os\n    parameters: {command: 'rm -rf /'}\n")
+    with pytest.raises(PipelineFileError, match="allow-list"):
+        load_pipeline_file(bad)
+    notmap = tmp_path / "list.yml"
+    notmap.write_text("- a\n- b\n")
+    with pytest.raises(PipelineFileError, match="mapping"):
+        load_pipeline_file(notmap)
+    tag = tmp_path / "tag.yml"
+    tag.write_text("!!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(PipelineFileError, match="not valid YAML"):
+        load_pipeline_file(tag)
+
+
+def test_pipeline_hash_depends_on_parameters():
+    doc = {"name": "TS+SVM", "paradigms": ["LeftRightImagery"], "pipeline": [
+        {"name": "Covariances", "from": "pyriemann.estimation", "parameters": {"estimator": "oas"}},
+        {"name": "TangentSpace", "from": "pyriemann.tangentspace"},
+        {"name": "SVC", "from": "sklearn.svm", "parameters": {"kernel": "linear"}}]}
+    a = parse_pipeline(doc)
+    doc["pipeline"][2]["parameters"] = {"kernel": "rbf"}
+    b = parse_pipeline(doc)
+    assert a.config_hash != b.config_hash
+    assert a.build().steps[-1][1].kernel == "linear"
+
+
+def test_signal_contract_mismatch_is_named():
+    c = SignalContract(("Fp1", "Fp2"), 200.0, 2000, "bipolar-tcp", stable_hash({"a": 1}))
+    c.check(SignalContract(("Fp1", "Fp2"), 200.0, 2000, "bipolar-tcp", stable_hash({"a": 1})))
+    with pytest.raises(ValueError, match=r"missing \['Fp2'\].*256"):
+        c.check(SignalContract(("Fp1",), 256.0, 2000, "bipolar-tcp"))
