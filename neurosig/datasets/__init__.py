@@ -1,1 +1,11 @@
-"""neurosig.datasets"""
+"""Dataset loaders: simulated MI default, MOABB adapter, TUAB, NSD, dataset cards."""
+from neurosig._lazy import lazy_exports
+
+_EXPORTS = {
+    "SimulatedMotorImagery": "simulated",
+    "get_dataset": "moabb",
+    "TUAB": "tuab",
+    "NSD": "nsd",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,1 +1,9 @@
-"""neurosig.riemann"""
+"""Augmented-covariance (ACM) Riemannian estimators and hyper-parameter selection."""
+from neurosig._lazy import lazy_exports
+
+_EXPORTS = {
+    "AugmentedCovariances": "augmented",
+    "ACMClassifier": "acm",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
