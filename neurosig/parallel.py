@@ -1,8 +1,9 @@
 """Task runner: turn a list of independent tasks into results.
 
 One place used by the benchmark, TUAB preparation, fMRI decoding jobs and RSA
-bootstraps. Backends: ``"sequential"`` and ``"processes"`` (local, ``n_jobs``);
-a ``"dask"`` backend plugs in here later. The caller (the client) receives every
+bootstraps. Backends: ``"sequential"``, ``"processes"`` (local, ``n_jobs``) and
+``"dask"`` (a ``distributed.Client`` on an existing scheduler given by its address,
+or a ``LocalCluster`` of ``n_jobs`` single-threaded workers; ``pip install neurosig[dask]``). The caller (the client) receives every
 result through ``on_result`` as soon as it is ready, so it alone writes the
 results store, row by row.
 """
@@ -19,7 +20,7 @@ from ._validation import check_option
 
 logger = get_logger(__name__)
 
-BACKENDS = ("sequential", "processes")
+BACKENDS = ("sequential", "processes", "dask")
 
 
 @dataclass
@@ -56,7 +57,8 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
 def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = "sequential",
               n_jobs: int | None = None, on_result: Callable[[TaskResult], None] | None = None,
               retries: int = 0, raise_errors: bool = False, verbose: bool = True,
-              desc: str = "tasks") -> list[TaskResult]:
+              desc: str = "tasks", scheduler: str | None = None,
+              connect_timeout: float = 10.0) -> list[TaskResult]:
     """Run ``fn(task)`` for every task and return the results in task order.
 
     Parameters
@@ -65,17 +67,24 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         A picklable top-level function taking one task.
     tasks : sequence
         Picklable task descriptions (load data inside ``fn``, on the worker).
-    backend : {"sequential", "processes"}
+    backend : {"sequential", "processes", "dask"}
         Where tasks run.
     n_jobs : int | None
-        Worker processes for ``"processes"`` (``-1``: all cores).
+        Worker processes for ``"processes"`` (``-1``: all cores), or the number of
+        single-threaded workers of the local Dask cluster when no ``scheduler`` is given.
     on_result : callable | None
         Called in the client process with each :class:`TaskResult` as it finishes.
     retries : int
         A failed task is retried this many times before it is recorded as failed.
     raise_errors : bool
         Re-raise the first failure instead of recording it.
+    scheduler : str | None
+        Dask scheduler address (``"tcp://host:8786"``); implies ``backend="dask"``.
+    connect_timeout : float
+        Seconds to wait for that scheduler before a clear error.
     """
+    if scheduler is not None:
+        backend = "dask"
     check_option("backend", backend, BACKENDS)
     n_workers = resolve_n_jobs(n_jobs)
     tasks = list(tasks)
@@ -92,7 +101,9 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         bar.update(1)
 
     try:
-        if backend == "sequential" or n_workers == 1 or len(tasks) <= 1:
+        if backend == "dask":
+            _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish)
+        elif backend == "sequential" or n_workers == 1 or len(tasks) <= 1:
             for i, task in enumerate(tasks):
                 attempt = 0
                 while True:
@@ -127,3 +138,48 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
     finally:
         bar.close()
     return [r for r in results if r is not None]
+
+
+def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeout: float = 10.0):
+    """A ``distributed.Client``: on ``scheduler`` if given, else on a new LocalCluster.
+
+    Returns ``(client, cluster_or_None)``; close both when done.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ImportError("The 'dask' backend needs Dask distributed: pip install 'neurosig[dask]'.") from None
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=f"{connect_timeout}s")
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(
+                f"Invalid value for the 'scheduler' parameter: no Dask scheduler answered at "
+                f"{scheduler!r} within {connect_timeout:g} s ({type(exc).__name__}: {exc}).") from None
+        return client, None
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish) -> None:
+    from distributed import as_completed
+
+    client, cluster = connect_dask(scheduler, n_workers, connect_timeout)
+    try:
+        futures = {client.submit(fn, t, pure=False, retries=retries, key=f"neurosig-task-{i}-{id(tasks)}"): i
+                   for i, t in enumerate(tasks)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            if fut.status == "finished":
+                finish(TaskResult(i, tasks[i], value=fut.result(), attempts=1))
+                continue
+            exc = fut.exception()
+            if raise_errors:
+                raise exc
+            err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            finish(TaskResult(i, tasks[i], error=err, attempts=retries + 1))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

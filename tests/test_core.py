@@ -116,3 +116,44 @@ def test_signal_contract_mismatch_is_named():
     c.check(SignalContract(("Fp1", "Fp2"), 200.0, 2000, "bipolar-tcp", stable_hash({"a": 1})))
     with pytest.raises(ValueError, match=r"missing \['Fp2'\].*256"):
         c.check(SignalContract(("Fp1",), 256.0, 2000, "bipolar-tcp"))
+
+
+def _die_once(arg):
+    """Kill the worker process the first time task ``marker`` runs (simulates a lost node)."""
+    import os
+    import time
+    x, marker = arg
+    time.sleep(0.05)
+    if marker is not None and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return x * 10
+
+
+def test_dask_local_cluster_survives_worker_death(tmp_path):
+    pytest.importorskip("distributed")
+    marker = str(tmp_path / "died")
+    tasks = [(i, marker if i == 3 else None) for i in range(8)]
+    seen = []
+    res = run_tasks(_die_once, tasks, backend="dask", n_jobs=2, on_result=lambda r: seen.append(r.index),
+                    verbose=False)
+    assert (tmp_path / "died").exists()  # a worker really died mid-run
+    assert [r.value for r in res] == [i * 10 for i in range(8)]
+    assert sorted(seen) == list(range(8))  # every result delivered exactly once
+
+
+def test_dask_same_results_as_sequential():
+    pytest.importorskip("distributed")
+    tasks = [1, 2, 4]
+    a = [r.value for r in run_tasks(_square, tasks, verbose=False)]
+    b = [r.value for r in run_tasks(_square, tasks, backend="dask", n_jobs=2, verbose=False)]
+    assert a == b
+
+
+def test_dask_unreachable_scheduler_clear_error():
+    pytest.importorskip("distributed")
+    import time
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionError, match="'scheduler'.*tcp://127.0.0.1:9"):
+        run_tasks(_square, [1], scheduler="tcp://127.0.0.1:9", connect_timeout=2, verbose=False)
+    assert time.monotonic() - t0 < 60
