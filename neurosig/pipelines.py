@@ -53,7 +53,14 @@ REGISTRY: dict[str, str] = {
     "pyriemann.spatialfilters:CSP": "pyriemann.spatialfilters",
     # MNE
     "mne.decoding:CSP": "mne.decoding",
-    # neurosig (later work adds its estimators here)
+    # neurosig
+    "neurosig.features:BandPower": "neurosig.features",
+    "neurosig.features:Connectivity": "neurosig.features",
+    "neurosig.features:PowerAndConnectivity": "neurosig.features",
+    "neurosig.features:FilterBank": "neurosig.features",
+    "neurosig.models.cnn:EEGNet": "neurosig.models.cnn",
+    "neurosig.models.cnn:ShallowConvNet": "neurosig.models.cnn",
+    "neurosig.models.cnn:DeepConvNet": "neurosig.models.cnn",
 }
 
 
@@ -186,3 +193,17 @@ def load_pipelines(paths: str | Path | list | None = None, tag: str | None = Non
     if not specs:
         raise FileNotFoundError(f"No pipeline files found in {[str(p) for p in paths]}.")
     return specs
+
+
+def fill_sfreq(estimator: Any, sfreq: float) -> Any:
+    """Set every ``sfreq`` parameter left as ``None`` (in pipeline steps, nested too) to ``sfreq``.
+
+    Pipeline files cannot know the sampling rate of the data they will see; steps
+    that need it (band power, filter banks, CNN kernel scaling) declare ``sfreq=None``
+    and the benchmark fills it in from the epochs. Returns ``estimator``.
+    """
+    params = estimator.get_params(deep=True)
+    updates = {k: sfreq for k, v in params.items() if (k == "sfreq" or k.endswith("__sfreq")) and v is None}
+    if updates:
+        estimator.set_params(**updates)
+    return estimator

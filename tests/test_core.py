@@ -157,3 +157,17 @@ def test_dask_unreachable_scheduler_clear_error():
     with pytest.raises(ConnectionError, match="'scheduler'.*tcp://127.0.0.1:9"):
         run_tasks(_square, [1], scheduler="tcp://127.0.0.1:9", connect_timeout=2, verbose=False)
     assert time.monotonic() - t0 < 60
+
+
+def test_every_shipped_pipeline_file_loads_and_builds():
+    from neurosig._resources import resource_dir
+    from neurosig.pipelines import fill_sfreq, load_pipelines
+
+    root = resource_dir("pipelines")
+    specs = load_pipelines([root])
+    assert specs, "no pipeline files shipped"
+    for spec in specs:
+        est = fill_sfreq(spec.build(), 160.0)
+        assert "sfreq" not in str({k: v for k, v in est.get_params().items()
+                                   if k.endswith("sfreq") and v is None})
+        assert spec.paradigms, spec.name

@@ -1,0 +1,34 @@
+"""PSD + connectivity features side by side (the combination HappyFeat compares)."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .connectivity import Connectivity
+from .spectral import DEFAULT_BANDS, BandPower
+
+
+class PowerAndConnectivity(TransformerMixin, BaseEstimator):
+    """Concatenate :class:`BandPower` features and :class:`Connectivity` node strengths.
+
+    X : (n_trials, n_channels, n_times) -> (n_trials, n_channels * (n_bands + 1))
+    """
+
+    def __init__(self, sfreq: float | None = None, bands=DEFAULT_BANDS, fmin: float = 8.0,
+                 fmax: float = 30.0, measure: str = "imcoh"):
+        self.sfreq = sfreq
+        self.bands = bands
+        self.fmin = fmin
+        self.fmax = fmax
+        self.measure = measure
+
+    def fit(self, X, y=None):
+        self.power_ = BandPower(sfreq=self.sfreq, bands=self.bands).fit(X, y)
+        self.connectivity_ = Connectivity(sfreq=self.sfreq, fmin=self.fmin, fmax=self.fmax,
+                                          measure=self.measure, vectorize="node-strength").fit(X, y)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "power_")
+        return np.concatenate([self.power_.transform(X), self.connectivity_.transform(X)], axis=1)

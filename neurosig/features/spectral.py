@@ -1,0 +1,94 @@
+"""Log band-power features from Welch power spectral densities (HappyFeat-style PSD features)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import welch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_positive_float, check_signal_array
+
+DEFAULT_BANDS = ((8.0, 12.0), (12.0, 16.0), (16.0, 20.0), (20.0, 24.0), (24.0, 28.0), (28.0, 32.0))
+
+
+def check_bands(bands, sfreq: float) -> np.ndarray:
+    """Validate ``bands`` as an array (n_bands, 2) of increasing (low, high) Hz below Nyquist."""
+    arr = np.asarray(bands, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0 or np.any(arr[:, 0] >= arr[:, 1]) \
+            or np.any(arr < 0) or np.any(arr[:, 1] > sfreq / 2):
+        raise ValueError(f"Invalid value for the 'bands' parameter. Allowed values are a list of "
+                         f"(low, high) pairs in Hz with 0 <= low < high <= {sfreq / 2:g} (Nyquist), "
+                         f"but got {bands!r} instead.")
+    return arr
+
+
+def welch_psd(X: np.ndarray, sfreq: float, nperseg: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Welch PSD along the last axis: returns freqs (n_freqs,), psd (..., n_freqs)."""
+    n_times = X.shape[-1]
+    nperseg = min(n_times, nperseg or int(round(sfreq)))
+    return welch(X, fs=sfreq, nperseg=nperseg, axis=-1)
+
+
+def band_power(X: np.ndarray, sfreq: float, bands, nperseg: int | None = None, log: bool = True) -> np.ndarray:
+    """Mean Welch PSD inside each band.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+    Returns
+    -------
+    ndarray, shape (n_trials, n_channels, n_bands)
+    """
+    freqs, psd = welch_psd(X, sfreq, nperseg)
+    out = np.empty(X.shape[:-1] + (len(bands),))
+    for b, (lo, hi) in enumerate(bands):
+        sel = (freqs >= lo) & (freqs <= hi)
+        if not sel.any():
+            raise ValueError(f"Band ({lo}, {hi}) Hz contains no frequency bin at this resolution "
+                             f"({freqs[1] - freqs[0]:.3g} Hz); widen it or increase 'nperseg'.")
+        out[..., b] = psd[..., sel].mean(axis=-1)
+    return np.log(out) if log else out
+
+
+class BandPower(TransformerMixin, BaseEstimator):
+    """Per-channel (log) band power from Welch's method.
+
+    Parameters
+    ----------
+    sfreq : float | None
+        Sampling rate in Hz. ``None`` lets the benchmark fill in the epochs' rate.
+    bands : sequence of (low, high)
+        Frequency bands in Hz (default: 4 Hz bands from 8 to 32 Hz).
+    nperseg : int | None
+        Welch segment length (default: one second).
+    log : bool
+        Natural log of the power (usual for linear classifiers).
+
+    Transforms X, shape (n_trials, n_channels, n_times), into features of shape
+    (n_trials, n_channels * n_bands), channel-major.
+    """
+
+    def __init__(self, sfreq: float | None = None, bands=DEFAULT_BANDS, nperseg: int | None = None,
+                 log: bool = True):
+        self.sfreq = sfreq
+        self.bands = bands
+        self.nperseg = nperseg
+        self.log = log
+
+    def fit(self, X, y=None):
+        if self.sfreq is None:
+            raise ValueError("The 'sfreq' parameter is None: set the sampling rate in Hz "
+                             "(the benchmark fills it in from the epochs).")
+        sfreq = check_positive_float("sfreq", self.sfreq)
+        self.bands_ = check_bands(self.bands, sfreq)
+        X = check_signal_array("X", X, ndim=3)
+        self.n_channels_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "bands_")
+        X = check_signal_array("X", X, ndim=3)
+        if X.shape[1] != self.n_channels_:
+            raise ValueError(f"X has {X.shape[1]} channels, but BandPower was fitted on {self.n_channels_}.")
+        bp = band_power(X, float(self.sfreq), self.bands_, self.nperseg, self.log)
+        return bp.reshape(len(X), -1)
