@@ -203,7 +203,7 @@ def _load_cached(blob_hash: str, blob: bytes):
     return X, np.asarray(y), meta.reset_index(drop=True)
 
 
-def load_data(dataset, paradigm, subjects: Sequence) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def load_data(dataset, paradigm, subjects: Sequence, return_key: bool = False):
     """``paradigm.get_data(dataset, subjects)``, cached per worker (the last two loads).
 
     Returns
@@ -211,9 +211,49 @@ def load_data(dataset, paradigm, subjects: Sequence) -> tuple[np.ndarray, np.nda
     X : ndarray, shape (n_trials, n_channels, n_times)
     y : ndarray, shape (n_trials,)
     metadata : DataFrame with ``subject``, ``session``, ``run``
+    key : str
+        Only with ``return_key``: hash identifying these data in the worker caches.
     """
     blob = pickle.dumps((dataset, paradigm, tuple(subjects)))
-    return _load_cached(hashlib.sha256(blob).hexdigest(), blob)
+    key = hashlib.sha256(blob).hexdigest()
+    X, y, meta = _load_cached(key, blob)
+    return (X, y, meta, key) if return_key else (X, y, meta)
+
+
+#: first pipeline steps that act on each trial alone and learn nothing in ``fit``
+#: (pyRiemann's ``Covariances.fit`` returns self; ``transform`` estimates one matrix per
+#: trial). Their output is computed once per task's data and shared by every fold and
+#: every pipeline with the same step: the scores are those of refitting the whole
+#: pipeline in each fold (the MOABB parity test checks it), only faster.
+STATELESS_FIRST_STEPS = ("pyriemann.estimation:Covariances",)
+_shared: dict = {}
+
+
+def _shared_transform(data_key: str, step: dict, X: np.ndarray) -> tuple[np.ndarray, float]:
+    """(transformed X, seconds per trial), cached per worker for the current data."""
+    from ..pipelines import resolve_class
+
+    key = (data_key, stable_hash(step))
+    if key not in _shared:
+        if len(_shared) >= 4:
+            _shared.pop(next(iter(_shared)))
+        est = resolve_class(step["from"], step["name"])(**(step.get("parameters") or {}))
+        t0 = perf_counter()
+        Xt = est.fit(X).transform(X)
+        _shared[key] = (Xt, (perf_counter() - t0) / max(1, len(X)))
+    return _shared[key]
+
+
+def _split_stateless(spec):
+    """(first step, spec of the remaining steps) when the first step can be shared, else None."""
+    import dataclasses
+
+    if spec.param_grid or len(spec.steps) < 2:
+        return None
+    first = spec.steps[0]
+    if f"{first['from']}:{first['name']}" not in STATELESS_FIRST_STEPS:
+        return None
+    return first, dataclasses.replace(spec, steps=spec.steps[1:])
 
 
 def _build(spec, metric: str, seed: int):
@@ -283,8 +323,13 @@ def _partitions(evaluation: str, meta: pd.DataFrame, subject, seed: int, n_folds
             yield session, [(train, test_all[sess[test_all] == session])], len(train)
 
 
-def _evaluate(task: dict, X, y, meta, keep_response=True) -> list[dict]:
+def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None = None) -> list[dict]:
     spec, metric, seed = task["spec"], task["metric"], task["seed"]
+    per_trial = 0.0
+    split = _split_stateless(spec) if (data_key is not None and task.get("share_first_step", True)) else None
+    if split is not None:
+        first, spec = split
+        X, per_trial = _shared_transform(data_key, first, X)
     rows = []
     fitted_cross_subject = None
     for session, folds, n_samples in _partitions(task["evaluation"], meta, task["subject"], seed,
@@ -303,6 +348,7 @@ def _evaluate(task: dict, X, y, meta, keep_response=True) -> list[dict]:
             else:
                 score, duration, y_test, resp = _fit_score(spec, metric, seed, X, y, train, test,
                                                            keep_response)
+            duration += per_trial * len(train)  # the shared first step, pro rata
             scores.append(score)
             times.append(duration)
             pf.append((y_test, resp))
@@ -347,9 +393,10 @@ def evaluate_task(task: dict) -> list[dict]:
     list of dict
         One row per session (column values plus ``extra``).
     """
-    X, y, meta = load_data(task["dataset"], task["paradigm"], task["load_subjects"])
+    X, y, meta, key = load_data(task["dataset"], task["paradigm"], task["load_subjects"],
+                                return_key=True)
     metric = task["metric"]
-    rows = _evaluate(task, X, y, meta)
+    rows = _evaluate(task, X, y, meta, data_key=key)
     n_perm = task["n_permutations"]
     subj_mask = (meta["subject"] == task["subject"]).to_numpy()
     classes = np.unique(y[subj_mask])
@@ -359,7 +406,7 @@ def evaluate_task(task: dict) -> list[dict]:
         refit_null = [[] for _ in rows]
         for _ in range(task["refit_permutations"]):
             yp = _permute_within(y, meta, rng)
-            for i, r in enumerate(_evaluate(task, X, yp, meta, keep_response=False)):
+            for i, r in enumerate(_evaluate(task, X, yp, meta, keep_response=False, data_key=key)):
                 refit_null[i].append(r["score"])
     out = []
     for i, r in enumerate(rows):
@@ -386,6 +433,9 @@ def evaluate_task(task: dict) -> list[dict]:
                                            / (1 + len(null)))
             extra["chance_level_refit"] = float(np.quantile(null, 0.95))
             extra["n_refit_permutations"] = int(len(null))
+        split = _split_stateless(task["spec"])
+        if split is not None:
+            extra["shared_first_step"] = split[0]["name"]  # computed once, time pro rata
         r["channels"] = int(X.shape[1])
         r["extra"] = extra
         out.append(r)
