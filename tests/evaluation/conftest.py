@@ -28,3 +28,9 @@ def _quiet_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="moabb")
         yield
+
+
+@pytest.fixture
+def fake_factory():
+    """The :func:`make_fake` factory, for tests that need several variants."""
+    return make_fake

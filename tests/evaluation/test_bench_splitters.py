@@ -76,9 +76,8 @@ def test_evaluation_names_and_aliases():
     assert isinstance(get_splitter("LOSO"), CrossSubjectSplit)
 
 
-def test_unsupported_evaluations_refused(fake_dataset):
-    from tests.evaluation.conftest import make_fake
-
+def test_unsupported_evaluations_refused(fake_dataset, fake_factory):
+    make_fake = fake_factory
     one_session = make_fake(n_sessions=1)
     with pytest.raises(ValueError, match="'cross-session' needs at least 2 sessions.*has 1"):
         check_evaluation_supported("CrossSession", one_session)
