@@ -1,0 +1,86 @@
+"""``neurosig benchmark``: run BCI pipelines on datasets, print a summary, write results.
+
+With no options it runs the shipped default pipelines (CSP+LDA, TS+SVM, MDM) on the
+embedded simulated motor-imagery dataset, within-session, left vs right hand.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "benchmark", help="benchmark BCI pipelines on datasets (MOABB-compatible scores)",
+        description="Run pipelines x datasets x subjects; results go to a SQLite database "
+                    "(resumable: rerunning skips finished rows), CSV/Parquet exports, "
+                    "statistics and PNG plots go to --out.")
+    p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                   help="dataset names (MOABB names/aliases or SimulatedMotorImagery); "
+                        "default: SimulatedMotorImagery")
+    p.add_argument("--subjects", nargs="+", default=None, metavar="ID",
+                   help="subjects to run (default: all of each dataset)")
+    p.add_argument("--pipelines", nargs="+", default=None, metavar="PATH",
+                   help="YAML pipeline files or folders (default: the shipped pipelines/default)")
+    p.add_argument("--evaluation", default="within-session",
+                   help="within-session (default), cross-session or cross-subject (aliases: WithinSession, "
+                        "CrossSession, CrossSubject, LOSO)")
+    p.add_argument("--paradigm", default="LeftRightImagery",
+                   help="LeftRightImagery (default) or MotorImagery (aliases: left-right-imagery, imagery)")
+    p.add_argument("--results", default="neurosig_results/results.sqlite", metavar="DB",
+                   help="SQLite results database (default: neurosig_results/results.sqlite)")
+    p.add_argument("--out", default="neurosig_results", metavar="DIR",
+                   help="folder for results.csv/.parquet, stats.csv and PNG plots (default: neurosig_results)")
+    p.add_argument("--n-jobs", type=int, default=1, help="worker processes (default: 1; -1: all cores)")
+    p.add_argument("--overwrite", action="store_true", help="recompute rows already in the database")
+    p.add_argument("--seed", type=int, default=42, help="seed of the CV folds and permutations (default: 42)")
+    p.add_argument("--permutations", type=int, default=1000,
+                   help="label permutations on fixed out-of-fold predictions (chance level, p-value; default: 1000)")
+    p.add_argument("--refit-permutations", type=int, default=0,
+                   help="opt-in permutations that refit every fold on shuffled labels (slow)")
+    p.add_argument("--data-path", default=None, metavar="DIR",
+                   help="data folder for MOABB datasets (default: NEUROSIG_DATA, then MNE's config)")
+    p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    p.set_defaults(func=run)
+
+
+def _subjects(values):
+    if values is None:
+        return None
+    return [int(v) if v.lstrip("-").isdigit() else v for v in values]
+
+
+def run(args) -> int:
+    import time
+
+    from ..evaluation.bci import benchmark, format_summary, summarize
+    from ..evaluation.splitters import resolve_evaluation
+
+    t0 = time.perf_counter()
+    df = benchmark(datasets=args.datasets, pipelines=args.pipelines, evaluation=args.evaluation,
+                   paradigm=args.paradigm, subjects=_subjects(args.subjects), results=args.results,
+                   out=args.out, n_jobs=args.n_jobs, overwrite=args.overwrite, seed=args.seed,
+                   verbose=not args.quiet, n_permutations=args.permutations,
+                   refit_permutations=args.refit_permutations, data_path=args.data_path,
+                   plots=not args.no_plots)
+    elapsed = time.perf_counter() - t0
+    print(f"\nneurosig benchmark: {resolve_evaluation(args.evaluation)}, {args.paradigm}; "
+          f"{df.attrs.get('n_computed', 0)} task(s) computed, {df.attrs.get('n_skipped', 0)} already "
+          f"in {args.results}; {elapsed:.1f} s")
+    print(format_summary(summarize(df)))
+    if len(df) and df["pipeline"].nunique() > 1:
+        from ..evaluation.stats import dataset_statistics, meta_analysis
+
+        st = dataset_statistics(df)
+        meta = meta_analysis(st)
+        meta = meta[meta["pipe1"] < meta["pipe2"]]
+        print("\npaired comparisons (one-tailed p that pipe1 > pipe2; Stouffer across datasets):")
+        print(meta.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    if args.out:
+        print(f"\nresults: {args.results}; exports, stats and plots: {args.out}/")
+    failures = df.attrs.get("failures") or []
+    if failures:
+        print(f"{len(failures)} task(s) failed; rerun the same command to retry them:")
+        for f in failures:
+            print(f"  {f}")
+        return 1
+    return 0

@@ -1,0 +1,731 @@
+"""The BCI benchmark: pipelines x datasets x subjects, scored like MOABB, stored row by row.
+
+``benchmark()`` validates every argument first (datasets, paradigm, evaluation,
+subjects, pipeline files, results database), then runs one task per
+(dataset, subject, pipeline) through :func:`neurosig.parallel.run_tasks`; the data
+are loaded inside the task, on the worker. The client process writes each
+result row to the :class:`~neurosig.evaluation.results.ResultStore` the moment it
+arrives, so a killed run resumes where it stopped: a rerun skips every task whose
+rows are all in the database (the key includes the pipeline's configuration hash,
+so an edited pipeline file is recomputed).
+
+Scores equal MOABB 1.7's evaluations of the same pipeline on the same folds
+(``tests/test_bci_parity.py`` checks it): same paradigm data, same splitters
+(:mod:`neurosig.evaluation.splitters`), labels encoded on the training fold, the
+paradigm's scorer, fold scores averaged per session for within-session.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._logging import get_logger
+from .._validation import check_positive_int, validate_type
+from ..contracts import stable_hash
+from .chance import PERMUTABLE_METRICS, adjusted_chance_level, fixed_permutation_test, theoretical_chance
+from .splitters import check_evaluation_supported, resolve_evaluation
+
+logger = get_logger(__name__)
+
+KIND = "bci"
+DEFAULT_DATASETS: tuple[str, ...] = ("SimulatedMotorImagery",)
+
+#: canonical paradigm name -> MOABB class name, and accepted aliases
+PARADIGMS: dict[str, str] = {"LeftRightImagery": "LeftRightImagery", "MotorImagery": "MotorImagery"}
+_PARADIGM_ALIASES = {
+    "leftrightimagery": "LeftRightImagery", "left-right-imagery": "LeftRightImagery",
+    "left-right": "LeftRightImagery", "leftright": "LeftRightImagery", "lr": "LeftRightImagery",
+    "motorimagery": "MotorImagery", "motor-imagery": "MotorImagery", "imagery": "MotorImagery",
+    "mi": "MotorImagery", "multiclass-imagery": "MotorImagery",
+}
+
+
+# ----------------------------------------------------------------------------------------
+# argument resolution (all of it happens before any computation)
+# ----------------------------------------------------------------------------------------
+def resolve_paradigm(paradigm: Any):
+    """A MOABB paradigm instance from a name/alias or an instance (MOABB defaults, 8-32 Hz)."""
+    from moabb.paradigms.base import BaseParadigm
+
+    if isinstance(paradigm, BaseParadigm):
+        return paradigm
+    if isinstance(paradigm, str):
+        norm = paradigm.strip().replace("_", "-")
+        name = PARADIGMS.get(norm) or _PARADIGM_ALIASES.get(norm.lower())
+        if name is not None:
+            import moabb.paradigms as mp
+
+            return getattr(mp, name)()
+    raise ValueError(
+        "Invalid value for the 'paradigm' parameter. Allowed values are 'LeftRightImagery', "
+        "'MotorImagery' (aliases: 'left-right-imagery', 'imagery', ...) or a MOABB paradigm "
+        f"instance, but got {paradigm!r} instead.")
+
+
+def _get_dataset(name: str, path: Any = None):
+    """A dataset by name through the MOABB adapter ``neurosig.datasets.get_dataset``.
+
+    While that adapter is not in this branch yet, a minimal stand-in resolves the
+    simulated dataset and MOABB dataset class names (no data-folder handling).
+    """
+    try:
+        from ..datasets.moabb import get_dataset
+    except ModuleNotFoundError as exc:
+        if exc.name != "neurosig.datasets.moabb":
+            raise
+        get_dataset = _minimal_get_dataset
+    return get_dataset(name, path=path)
+
+
+_SIMULATED_ALIASES = ("simulatedmotorimagery", "simulated", "sim", "simulated-motor-imagery")
+
+
+def _minimal_get_dataset(name: str, path: Any = None):
+    import moabb.datasets as md
+    from moabb.datasets.base import BaseDataset
+
+    if name.strip().lower().replace("_", "-") in _SIMULATED_ALIASES:
+        from ..datasets.simulated import SimulatedMotorImagery
+
+        return SimulatedMotorImagery()
+    cls = getattr(md, name, None)
+    if isinstance(cls, type) and issubclass(cls, BaseDataset):
+        return cls()
+    allowed = sorted(n for n in dir(md) if isinstance(getattr(md, n), type)
+                     and issubclass(getattr(md, n), BaseDataset) and not n.startswith("_"))
+    raise ValueError(f"Invalid value for the 'datasets' parameter. Allowed values are "
+                     f"'SimulatedMotorImagery' or a MOABB dataset name ({', '.join(allowed[:8])}, ... "
+                     f"{len(allowed)} in all), but got {name!r} instead.")
+
+
+def resolve_datasets(datasets: Any, path: Any = None) -> list:
+    """Dataset instances from names (MOABB names/aliases, ``SimulatedMotorImagery``) or instances."""
+    from moabb.datasets.base import BaseDataset
+
+    if datasets is None:
+        datasets = list(DEFAULT_DATASETS)
+    if isinstance(datasets, (str, BaseDataset)):
+        datasets = [datasets]
+    out = []
+    for d in datasets:
+        if isinstance(d, BaseDataset):
+            out.append(d)
+        elif isinstance(d, str):
+            out.append(_get_dataset(d, path))
+        else:
+            raise TypeError(f"The 'datasets' parameter must hold dataset names or MOABB dataset "
+                            f"instances, but got {type(d).__name__} ({d!r:.60}) instead.")
+    codes = [d.code for d in out]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise ValueError(f"Invalid value for the 'datasets' parameter: {dupes} given more than once.")
+    return out
+
+
+def resolve_subjects(subjects: Any, dataset) -> list:
+    """Check that every requested subject is one of the dataset's; None -> all."""
+    allowed = list(dataset.subject_list)
+    if subjects is None:
+        return allowed
+    if isinstance(subjects, (int, np.integer, str)):
+        subjects = [subjects]
+    out = []
+    for s in subjects:
+        match = [a for a in allowed if a == s or str(a) == str(s)]
+        if not match:
+            shown = _short_list(allowed)
+            raise ValueError(f"Invalid value for the 'subjects' parameter. Dataset {dataset.code!r} "
+                             f"has subjects {shown}, but got {s!r} instead.")
+        out.append(match[0])
+    if len(set(map(str, out))) != len(out):
+        raise ValueError(f"Invalid value for the 'subjects' parameter: duplicates in {list(subjects)}.")
+    return out
+
+
+def _short_list(values: Sequence, n: int = 12) -> str:
+    values = list(values)
+    if len(values) <= n:
+        return str(values)
+    return f"[{values[0]!r}, ..., {values[-1]!r}] ({len(values)} subjects)"
+
+
+def resolve_pipelines(pipelines: Any, paradigm_name: str) -> list:
+    """Pipeline specs from files/folders (default: shipped ``pipelines/default``) or specs.
+
+    Only pipelines whose ``paradigms`` list the chosen paradigm are kept (as MOABB does).
+    Every pipeline is built once here so a bad parameter fails before any work.
+    """
+    from ..pipelines import PipelineSpec, load_pipelines
+
+    if pipelines is None or isinstance(pipelines, (str, os.PathLike)):
+        specs = load_pipelines(pipelines, tag="default" if pipelines is None else None)
+    else:
+        pipelines = list(pipelines)
+        specs = []
+        paths = []
+        for p in pipelines:
+            if isinstance(p, PipelineSpec):
+                specs.append(p)
+            elif isinstance(p, (str, os.PathLike)):
+                paths.append(p)
+            else:
+                raise TypeError(f"The 'pipelines' parameter must hold YAML file/folder paths or "
+                                f"PipelineSpec objects, but got {type(p).__name__} instead.")
+        if paths:
+            specs.extend(load_pipelines(paths))
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"Invalid value for the 'pipelines' parameter: names {dupes} appear twice.")
+    kept = [s for s in specs if paradigm_name in s.paradigms]
+    skipped = [s.name for s in specs if s not in kept]
+    if skipped:
+        logger.info("pipelines %s do not list paradigm %s; skipped", skipped, paradigm_name)
+    if not kept:
+        raise ValueError(f"Invalid value for the 'pipelines' parameter: none of {names} lists the "
+                         f"paradigm {paradigm_name!r} in its 'paradigms'.")
+    for s in kept:
+        s.build()
+    return kept
+
+
+def _simple(obj: Any, depth: int = 0) -> Any:
+    """JSON-able view of an object's configuration (drops paths, callables, private)."""
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if depth > 4:
+        return None
+    if isinstance(obj, (list, tuple)):
+        return [_simple(v, depth + 1) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): _simple(v, depth + 1) for k, v in obj.items()
+                if not str(k).startswith("_") and "path" not in str(k).lower()}
+    return None
+
+
+def dataset_config(dataset) -> dict:
+    """What identifies a dataset's content: its class, code and simple public attributes
+    (or its ``params`` when it defines them, as the simulated dataset does)."""
+    params = getattr(dataset, "params", None)
+    if isinstance(params, dict):
+        return {"class": type(dataset).__name__, "code": dataset.code, "params": _simple(params)}
+    attrs = {k: v for k, v in vars(dataset).items() if k != "subject_list"}
+    return {"class": type(dataset).__name__, "code": dataset.code, "attrs": _simple(attrs)}
+
+
+def paradigm_config(paradigm) -> dict:
+    return {"class": type(paradigm).__name__, "attrs": _simple(vars(paradigm))}
+
+
+# ----------------------------------------------------------------------------------------
+# the task (runs on the worker)
+# ----------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
+def _load_cached(blob_hash: str, blob: bytes):
+    dataset, paradigm, subjects = pickle.loads(blob)
+    X, y, meta = paradigm.get_data(dataset, subjects=list(subjects))
+    return X, np.asarray(y), meta.reset_index(drop=True)
+
+
+def load_data(dataset, paradigm, subjects: Sequence, return_key: bool = False):
+    """``paradigm.get_data(dataset, subjects)``, cached per worker (the last two loads).
+
+    Returns
+    -------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray, shape (n_trials,)
+    metadata : DataFrame with ``subject``, ``session``, ``run``
+    key : str
+        Only with ``return_key``: hash identifying these data in the worker caches.
+    """
+    blob = pickle.dumps((dataset, paradigm, tuple(subjects)))
+    key = hashlib.sha256(blob).hexdigest()
+    X, y, meta = _load_cached(key, blob)
+    return (X, y, meta, key) if return_key else (X, y, meta)
+
+
+#: first pipeline steps that act on each trial alone and learn nothing in ``fit``
+#: (pyRiemann's ``Covariances.fit`` returns self; ``transform`` estimates one matrix per
+#: trial). Their output is computed once per task's data and shared by every fold and
+#: every pipeline with the same step: the scores are those of refitting the whole
+#: pipeline in each fold (the MOABB parity test checks it), only faster.
+STATELESS_FIRST_STEPS = ("pyriemann.estimation:Covariances",)
+_shared: dict = {}
+
+
+def _shared_transform(data_key: str, step: dict, X: np.ndarray) -> tuple[np.ndarray, float]:
+    """(transformed X, seconds per trial), cached per worker for the current data."""
+    from ..pipelines import resolve_class
+
+    key = (data_key, stable_hash(step))
+    if key not in _shared:
+        if len(_shared) >= 4:
+            _shared.pop(next(iter(_shared)))
+        est = resolve_class(step["from"], step["name"])(**(step.get("parameters") or {}))
+        t0 = perf_counter()
+        Xt = est.fit(X).transform(X)
+        _shared[key] = (Xt, (perf_counter() - t0) / max(1, len(X)))
+    return _shared[key]
+
+
+def _split_stateless(spec):
+    """(first step, spec of the remaining steps) when the first step can be shared, else None."""
+    import dataclasses
+
+    if spec.param_grid or len(spec.steps) < 2:
+        return None
+    first = spec.steps[0]
+    if f"{first['from']}:{first['name']}" not in STATELESS_FIRST_STEPS:
+        return None
+    return first, dataclasses.replace(spec, steps=spec.steps[1:])
+
+
+def _build(spec, metric: str, seed: int):
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    est = spec.build()
+    if isinstance(est, GridSearchCV):
+        # MOABB's inner search: 3-fold stratified, shuffled with the evaluation seed.
+        est.set_params(cv=StratifiedKFold(3, shuffle=True, random_state=seed), scoring=metric,
+                       refit=True, n_jobs=1)
+    return est
+
+
+def _response(clf, X: np.ndarray, metric: str) -> np.ndarray | None:
+    """What the metric looks at: predictions (accuracy) or positive-class scores (ROC-AUC)."""
+    if metric == "accuracy":
+        return np.asarray(clf.predict(X))
+    if metric == "roc_auc":
+        # same order as sklearn's roc_auc scorer: decision_function, then predict_proba
+        if hasattr(clf, "decision_function"):
+            r = np.asarray(clf.decision_function(X))
+        else:
+            r = np.asarray(clf.predict_proba(X))[:, 1]
+        return r if r.ndim == 1 else None
+    return None
+
+
+def _fit_score(spec, metric, seed, X, y, train, test, keep_response=True):
+    """Fit on ``train`` (labels encoded on the training fold, as MOABB) and score on ``test``."""
+    from sklearn.metrics import get_scorer
+    from sklearn.preprocessing import LabelEncoder
+
+    le = LabelEncoder().fit(y[train])
+    y_train, y_test = le.transform(y[train]), le.transform(y[test])
+    clf = _build(spec, metric, seed)
+    t0 = perf_counter()
+    clf.fit(X[train], y_train)
+    duration = perf_counter() - t0
+    score = float(get_scorer(metric)(clf, X[test], y_test))
+    resp = _response(clf, X[test], metric) if keep_response else None
+    return score, duration, y_test, resp
+
+
+def _partitions(evaluation: str, meta: pd.DataFrame, subject, seed: int, n_folds: int, y: np.ndarray):
+    """(session label, [(train, test), ...], n_samples) for every result row of one subject."""
+    from .splitters import CrossSessionSplit, WithinSessionSplit
+
+    subj = meta["subject"].to_numpy()
+    sess = meta["session"].to_numpy()
+    if evaluation == "within-session":
+        idx_s = np.flatnonzero(subj == subject)
+        for session in pd.unique(sess[idx_s]):
+            idx = idx_s[sess[idx_s] == session]
+            sub = meta.iloc[idx]
+            folds = [(idx[tr], idx[te]) for tr, te in
+                     WithinSessionSplit(n_folds, seed).split(None, y[idx], sub)]
+            yield session, folds, len(idx)
+    elif evaluation == "cross-session":
+        idx_s = np.flatnonzero(subj == subject)
+        for tr, te in CrossSessionSplit().split(None, y[idx_s], meta.iloc[idx_s]):
+            train, test = idx_s[tr], idx_s[te]
+            yield sess[test][0], [(train, test)], len(train)
+    else:  # cross-subject: train on every other subject once, score each test session
+        train = np.flatnonzero(subj != subject)
+        test_all = np.flatnonzero(subj == subject)
+        for session in np.unique(sess[test_all]):
+            yield session, [(train, test_all[sess[test_all] == session])], len(train)
+
+
+def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None = None) -> list[dict]:
+    spec, metric, seed = task["spec"], task["metric"], task["seed"]
+    per_trial = 0.0
+    split = _split_stateless(spec) if (data_key is not None and task.get("share_first_step", True)) else None
+    if split is not None:
+        first, spec = split
+        X, per_trial = _shared_transform(data_key, first, X)
+    rows = []
+    fitted_cross_subject = None
+    for session, folds, n_samples in _partitions(task["evaluation"], meta, task["subject"], seed,
+                                                 task["n_folds"], y):
+        scores, times, pf = [], [], []
+        for train, test in folds:
+            if task["evaluation"] == "cross-subject":
+                # one model per held-out subject, scored on each of its sessions
+                if fitted_cross_subject is None:
+                    fitted_cross_subject = _fit_cross_subject(spec, metric, seed, X, y, train)
+                clf, le, duration = fitted_cross_subject
+                from sklearn.metrics import get_scorer
+                y_test = le.transform(y[test])
+                score = float(get_scorer(metric)(clf, X[test], y_test))
+                resp = _response(clf, X[test], metric) if keep_response else None
+            else:
+                score, duration, y_test, resp = _fit_score(spec, metric, seed, X, y, train, test,
+                                                           keep_response)
+            duration += per_trial * len(train)  # the shared first step, pro rata
+            scores.append(score)
+            times.append(duration)
+            pf.append((y_test, resp))
+        rows.append({"session": str(session), "score": float(np.mean(scores)),
+                     "time": float(np.mean(times)), "samples": int(n_samples),
+                     "fold_scores": scores, "_folds": pf,
+                     "n_test": int(sum(len(t) for _, t in folds))})
+    return rows
+
+
+def _fit_cross_subject(spec, metric, seed, X, y, train):
+    from sklearn.preprocessing import LabelEncoder
+
+    le = LabelEncoder().fit(y[train])
+    clf = _build(spec, metric, seed)
+    t0 = perf_counter()
+    clf.fit(X[train], le.transform(y[train]))
+    return clf, le, perf_counter() - t0
+
+
+def _permute_within(y: np.ndarray, meta: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    yp = y.copy()
+    keys = meta["subject"].astype(str) + "\x00" + meta["session"].astype(str)
+    for k in pd.unique(keys):
+        idx = np.flatnonzero((keys == k).to_numpy())
+        yp[idx] = y[rng.permutation(idx)]
+    return yp
+
+
+def evaluate_task(task: dict) -> list[dict]:
+    """Run one (dataset, subject, pipeline) task; return its result rows (runs on the worker).
+
+    Parameters
+    ----------
+    task : dict
+        Built by :func:`benchmark`: ``dataset``, ``paradigm``, ``subject``, ``load_subjects``,
+        ``spec``, ``evaluation``, ``metric``, ``seed``, ``n_folds``, ``n_permutations``,
+        ``refit_permutations``, ``keys`` (filled in per session by the client).
+
+    Returns
+    -------
+    list of dict
+        One row per session (column values plus ``extra``).
+    """
+    X, y, meta, key = load_data(task["dataset"], task["paradigm"], task["load_subjects"],
+                                return_key=True)
+    metric = task["metric"]
+    rows = _evaluate(task, X, y, meta, data_key=key)
+    n_perm = task["n_permutations"]
+    subj_mask = (meta["subject"] == task["subject"]).to_numpy()
+    classes = np.unique(y[subj_mask])
+    refit_null = None
+    if task["refit_permutations"]:
+        rng = np.random.default_rng(task["seed"])
+        refit_null = [[] for _ in rows]
+        for _ in range(task["refit_permutations"]):
+            yp = _permute_within(y, meta, rng)
+            for i, r in enumerate(_evaluate(task, X, yp, meta, keep_response=False, data_key=key)):
+                refit_null[i].append(r["score"])
+    out = []
+    for i, r in enumerate(rows):
+        folds = r.pop("_folds")
+        n_test = r.pop("n_test")
+        extra: dict[str, Any] = {
+            "n_classes": int(len(classes)), "n_test_trials": n_test,
+            "chance_theoretical": theoretical_chance(metric, len(classes)),
+        }
+        if metric == "accuracy":
+            # binomial chance level of the average test fold (MOABB's adjusted chance level)
+            extra["chance_binomial"] = adjusted_chance_level(len(classes), max(1, n_test // len(folds)))
+        if n_perm and metric in PERMUTABLE_METRICS and all(resp is not None for _, resp in folds):
+            seed = int(stable_hash([task["seed"], str(task["subject"]), r["session"]], 8), 16)
+            res = fixed_permutation_test(folds, metric, r["score"], n_perm=n_perm, seed=seed)
+            extra.update(chance_level=res["chance_level"], p_value=res["p_value"],
+                         null_mean=res["null_mean"], n_permutations=res["n_permutations"],
+                         permutation="fixed-predictions")
+        elif n_perm:
+            extra["permutation"] = f"not available for metric {metric!r}"
+        if refit_null is not None:
+            null = np.asarray(refit_null[i])
+            extra["p_value_refit"] = float((1 + np.count_nonzero(null >= r["score"] - 1e-12))
+                                           / (1 + len(null)))
+            extra["chance_level_refit"] = float(np.quantile(null, 0.95))
+            extra["n_refit_permutations"] = int(len(null))
+        split = _split_stateless(task["spec"])
+        if split is not None:
+            extra["shared_first_step"] = split[0]["name"]  # computed once, time pro rata
+        r["channels"] = int(X.shape[1])
+        r["extra"] = extra
+        out.append(r)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# the client
+# ----------------------------------------------------------------------------------------
+def _task_id(ident: dict) -> str:
+    return stable_hash(ident, length=32)
+
+
+def _done_tasks(store) -> dict[str, int]:
+    """task_id -> number of stored rows, for tasks whose rows are all present."""
+    df = store.to_frame(kind=KIND)
+    if df.empty:
+        return {}
+    counts: dict[str, list] = {}
+    for extra in df["extra"]:
+        if isinstance(extra, dict) and "task_id" in extra:
+            counts.setdefault(extra["task_id"], []).append(extra.get("task_rows"))
+    return {t: len(v) for t, v in counts.items() if v and all(n == len(v) for n in v)}
+
+
+def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "within-session",
+              paradigm: Any = "LeftRightImagery", subjects: Any = None,
+              results: str | os.PathLike = "neurosig_results/results.sqlite",
+              out: str | os.PathLike | None = "neurosig_results", n_jobs: int = 1,
+              overwrite: bool = False, seed: int = 42, verbose: bool = True, *,
+              n_folds: int = 5, n_permutations: int = 1000, refit_permutations: int = 0,
+              data_path: str | os.PathLike | None = None, plots: bool = True) -> pd.DataFrame:
+    """Benchmark pipelines on datasets, MOABB style, with resumable SQLite results.
+
+    Parameters
+    ----------
+    datasets : str | BaseDataset | list | None
+        Dataset names (MOABB names/aliases or ``"SimulatedMotorImagery"``) or MOABB
+        dataset instances. Default: the simulated dataset.
+    pipelines : str | Path | list | None
+        YAML pipeline files/folders or :class:`~neurosig.pipelines.PipelineSpec` objects.
+        Default: the shipped ``pipelines/default`` set.
+    evaluation : str
+        ``"within-session"`` (5-fold stratified CV per session), ``"cross-session"``
+        (leave one session out) or ``"cross-subject"`` (leave one subject out); aliases
+        such as ``"WithinSession"`` or ``"LOSO"`` are accepted.
+    paradigm : str | moabb paradigm
+        ``"LeftRightImagery"`` or ``"MotorImagery"`` (MOABB defaults: 8-32 Hz) or an instance.
+    subjects : list | None
+        Subjects to run (default: all). Cross-subject uses them as the pool.
+    results : str | Path
+        SQLite results database (created if absent; an existing non-neurosig file is refused).
+    out : str | Path | None
+        Folder for ``results.csv``, ``results.parquet``, ``stats.csv`` and PNG plots
+        (None: write nothing but the database).
+    n_jobs : int
+        Worker processes (1: sequential in this process; -1: all cores).
+    overwrite : bool
+        Recompute rows already in the database (they are replaced as new rows arrive).
+    seed : int
+        Seed of the folds (as MOABB's ``random_state``) and of the permutations.
+    verbose : bool
+        Progress bar.
+    n_folds : int
+        Folds per session for within-session (MOABB: 5).
+    n_permutations : int
+        Label permutations on the fixed out-of-fold predictions for each row's chance
+        level and p-value (0: skip).
+    refit_permutations : int
+        Opt-in: permutations that refit the whole evaluation on shuffled labels (slow).
+    data_path : str | Path | None
+        Data folder handed to the dataset adapter for dataset names.
+    plots : bool
+        Write PNG plots to ``out``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (dataset, subject, session, pipeline) of this benchmark (read back
+        from the database), MOABB's columns plus neurosig's.
+    """
+    from ..parallel import resolve_n_jobs, run_tasks
+    from .results import ResultStore
+
+    # ---- validate everything before any computation --------------------------------------
+    evaluation = resolve_evaluation(evaluation)
+    paradigm_obj = resolve_paradigm(paradigm)
+    paradigm_name = type(paradigm_obj).__name__
+    n_folds = check_positive_int("n_folds", n_folds, minimum=2)
+    seed = check_positive_int("seed", seed, minimum=0)
+    n_permutations = check_positive_int("n_permutations", n_permutations, minimum=0)
+    refit_permutations = check_positive_int("refit_permutations", refit_permutations, minimum=0)
+    resolve_n_jobs(n_jobs)
+    validate_type("results", results, (str, os.PathLike), "str or path")
+    if out is not None:
+        validate_type("out", out, (str, os.PathLike), "str or path")
+    ds_list = resolve_datasets(datasets, data_path)
+    plan = []
+    for ds in ds_list:
+        if not paradigm_obj.is_valid(ds):
+            raise ValueError(
+                f"Invalid value for the 'paradigm' parameter: dataset {ds.code!r} (paradigm "
+                f"{getattr(ds, 'paradigm', '?')!r}, events {sorted(getattr(ds, 'event_id', {}))}) "
+                f"cannot be used with {paradigm_name}.")
+        subs = resolve_subjects(subjects, ds)
+        check_evaluation_supported(evaluation, ds, subs)
+        plan.append((ds, subs))
+    specs = resolve_pipelines(pipelines, paradigm_name)
+    store = ResultStore(results)
+    metric = paradigm_obj.scoring
+    if not isinstance(metric, str):
+        raise ValueError(f"Invalid paradigm scorer {metric!r}: neurosig stores one named metric per row.")
+
+    # ---- tasks ---------------------------------------------------------------------------
+    done = {} if overwrite else _done_tasks(store)
+    tasks, skipped, all_ids = [], 0, []
+    p_conf = paradigm_config(paradigm_obj)
+    for ds, subs in plan:
+        d_conf = dataset_config(ds)
+        for subject in subs:
+            for spec in specs:
+                params = {"paradigm": p_conf, "dataset_config": stable_hash(d_conf),
+                          "metric": metric}
+                if evaluation == "within-session":
+                    params["n_folds"] = n_folds
+                if evaluation == "cross-subject":
+                    params["subject_pool"] = [str(s) for s in subs]
+                ident = dict(kind=KIND, dataset=ds.code, subject=str(subject), pipeline=spec.name,
+                             pipeline_hash=spec.config_hash, evaluation=evaluation, seed=seed,
+                             params=params)
+                tid = _task_id(ident)
+                all_ids.append(tid)
+                if tid in done:
+                    skipped += 1
+                    continue
+                tasks.append({
+                    "task_id": tid, "ident": ident, "dataset": ds, "paradigm": paradigm_obj,
+                    "subject": subject,
+                    "load_subjects": list(subs) if evaluation == "cross-subject" else [subject],
+                    "spec": spec, "evaluation": evaluation, "metric": metric, "seed": seed,
+                    "n_folds": n_folds, "n_permutations": n_permutations,
+                    "refit_permutations": refit_permutations, "n_sessions": ds.n_sessions,
+                })
+    logger.info("benchmark: %d task(s) to run, %d already in %s (evaluation %s, paradigm %s)",
+                len(tasks), skipped, store.path, evaluation, paradigm_name)
+
+    failures: list[str] = []
+
+    def on_result(res) -> None:
+        t = res.task
+        if not res.ok:
+            failures.append(f"{t['ident']['dataset']} subject {t['subject']} "
+                            f"{t['spec'].name}: {res.error.strip().splitlines()[-1]}")
+            return
+        rows = res.value
+        for r in rows:
+            extra = dict(r["extra"], task_id=t["task_id"], task_rows=len(rows))
+            store.add({
+                "kind": KIND, "dataset": t["ident"]["dataset"], "subject": str(t["subject"]),
+                "session": r["session"], "pipeline": t["spec"].name,
+                "pipeline_hash": t["spec"].config_hash, "evaluation": evaluation, "metric": metric,
+                "score": r["score"], "time": r["time"], "samples": r["samples"],
+                "channels": r["channels"], "n_sessions": t["n_sessions"],
+                "fold_scores": r["fold_scores"], "seed": seed, "params": t["ident"]["params"],
+                "extra": extra,
+            })
+
+    backend = "sequential" if resolve_n_jobs(n_jobs) == 1 else "processes"
+    try:
+        run_tasks(evaluate_task, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result,
+                  verbose=verbose, desc="benchmark (dataset, subject, pipeline)")
+        df = _frame(store, set(all_ids))
+        if out is not None:
+            write_outputs(store, df, out, plots=plots)
+    finally:
+        store.close()
+    if failures:
+        logger.warning("%d task(s) failed (rerun to retry them):\n  %s", len(failures),
+                       "\n  ".join(failures))
+    df.attrs["failures"] = failures
+    df.attrs["n_computed"] = len(tasks) - len(failures)
+    df.attrs["n_skipped"] = skipped
+    return df
+
+
+def _frame(store, task_ids: set) -> pd.DataFrame:
+    df = store.to_frame(kind=KIND)
+    if df.empty:
+        return df
+    keep = [isinstance(e, dict) and e.get("task_id") in task_ids for e in df["extra"]]
+    df = df[keep].reset_index(drop=True)
+    for col in ("chance_level", "p_value", "chance_theoretical"):
+        df[col] = [e.get(col) if isinstance(e, dict) else None for e in df["extra"]]
+    return df
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std of the score per (dataset, pipeline), over subjects (sessions averaged).
+
+    Columns: ``dataset, pipeline, evaluation, metric, mean, std, n_subjects, chance_level``
+    (mean permutation chance level of the rows) and ``n_significant`` (rows with p < 0.05).
+    """
+    if df.empty:
+        return pd.DataFrame(columns=["dataset", "pipeline", "evaluation", "metric", "mean", "std",
+                                     "n_subjects", "chance_level", "n_significant"])
+    d = df.copy()
+    if "p_value" not in d:
+        d["p_value"] = [e.get("p_value") if isinstance(e, dict) else None for e in d["extra"]]
+        d["chance_level"] = [e.get("chance_level") if isinstance(e, dict) else None for e in d["extra"]]
+    d["p_value"] = pd.to_numeric(d["p_value"], errors="coerce")
+    d["chance_level"] = pd.to_numeric(d["chance_level"], errors="coerce")
+    per_subject = d.groupby(["dataset", "pipeline", "evaluation", "metric", "subject"],
+                            sort=True)["score"].mean().reset_index()
+    agg = per_subject.groupby(["dataset", "pipeline", "evaluation", "metric"], sort=True)["score"]
+    table = agg.agg(mean="mean", std="std", n_subjects="count").reset_index()
+    extra = d.groupby(["dataset", "pipeline", "evaluation", "metric"], sort=True).agg(
+        chance_level=("chance_level", "mean"),
+        n_significant=("p_value", lambda p: int((p < 0.05).sum())),
+        n_rows=("score", "count")).reset_index()
+    return table.merge(extra, on=["dataset", "pipeline", "evaluation", "metric"])
+
+
+def format_summary(table: pd.DataFrame) -> str:
+    """The summary table as text for the terminal."""
+    if table.empty:
+        return "(no results)"
+    t = table.copy()
+    for c in ("mean", "std", "chance_level"):
+        t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    t["significant"] = [f"{a}/{b}" for a, b in zip(t.pop("n_significant"), t.pop("n_rows"))]
+    return t.to_string(index=False)
+
+
+def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool = True) -> dict:
+    """Export the store's BCI rows (CSV, Parquet), statistics and PNG plots into ``out``."""
+    from .._io import atomic_path
+    from . import stats as st
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"csv": store.export(out / "results.csv", kind=KIND),
+               "parquet": store.export(out / "results.parquet", kind=KIND)}
+    if df.empty:
+        return written
+    stats_df = None
+    if df["pipeline"].nunique() > 1:
+        stats_df = st.dataset_statistics(df)
+        with atomic_path(out / "stats.csv") as tmp:
+            stats_df.to_csv(tmp, index=False)
+        written["stats"] = out / "stats.csv"
+    if plots:
+        from . import plots as pl
+
+        written["scores_png"] = pl.plot_scores(df, out / "scores.png")
+        pipes = sorted(df["pipeline"].unique())
+        if len(pipes) >= 2:
+            written["paired_png"] = pl.plot_paired(df, pipes[0], pipes[1], out / "paired.png")
+            written["meta_png"] = pl.plot_meta(stats_df, pipes, out / "meta_analysis.png")
+    return written

@@ -1,0 +1,131 @@
+"""PNG plots of benchmark results (matplotlib, no global backend change).
+
+- :func:`plot_scores`: score per pipeline, one panel per dataset, subjects as dots,
+  the chance level drawn as a line;
+- :func:`plot_paired`: two pipelines against each other, one dot per subject;
+- :func:`plot_meta`: meta-analysis of every pipeline pair across datasets
+  (standardized mean difference per dataset and combined, with Stouffer p-values).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._io import atomic_path
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+    return path
+
+
+def _subject_scores(df: pd.DataFrame) -> pd.DataFrame:
+    return df.groupby(["dataset", "pipeline", "subject"], sort=True)["score"].mean().reset_index()
+
+
+def plot_scores(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Score per pipeline (one panel per dataset), subjects as dots, mean as a bar.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Benchmark rows (``dataset, pipeline, subject, score, metric``, optional
+        ``chance_level``).
+    path : str | Path
+        PNG file to write.
+    """
+    sub = _subject_scores(df)
+    dsets = list(sub["dataset"].unique())
+    fig = _figure(max(4.0, 2.2 * sub["pipeline"].nunique()) * len(dsets) / max(1, len(dsets)) + 1,
+                  3.6 * len(dsets))
+    rng = np.random.default_rng(0)
+    for k, d in enumerate(dsets):
+        ax = fig.add_subplot(len(dsets), 1, k + 1)
+        s = sub[sub["dataset"] == d]
+        pipes = sorted(s["pipeline"].unique())
+        for i, p in enumerate(pipes):
+            v = s.loc[s["pipeline"] == p, "score"].to_numpy()
+            ax.bar(i, v.mean(), color="0.85", width=0.6, zorder=1)
+            ax.scatter(i + rng.uniform(-0.15, 0.15, len(v)), v, s=18, zorder=2)
+        rows = df[df["dataset"] == d]
+        if "chance_level" in rows and pd.to_numeric(rows["chance_level"], errors="coerce").notna().any():
+            ax.axhline(pd.to_numeric(rows["chance_level"], errors="coerce").mean(), ls="--",
+                       color="crimson", lw=1, label="chance level (95% of permutations)")
+            ax.legend(loc="lower right", fontsize=7)
+        metric = rows["metric"].iloc[0] if "metric" in rows and len(rows) else "score"
+        ax.set_xticks(range(len(pipes)), pipes)
+        ax.set_ylabel(metric)
+        ax.set_title(f"{d} ({rows['evaluation'].iloc[0] if 'evaluation' in rows else ''}): "
+                     "subjects as dots", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_paired(df: pd.DataFrame, pipe1: str, pipe2: str, path: str | os.PathLike) -> Path:
+    """Subject scores of ``pipe1`` (x) against ``pipe2`` (y), colour per dataset."""
+    sub = _subject_scores(df)
+    wide = sub.pivot_table(index=["dataset", "subject"], columns="pipeline", values="score")
+    fig = _figure(4.2, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    for d, g in wide.groupby(level="dataset"):
+        ax.scatter(g[pipe1], g[pipe2], s=22, label=str(d))
+    lo = float(np.nanmin(wide[[pipe1, pipe2]].to_numpy()))
+    hi = float(np.nanmax(wide[[pipe1, pipe2]].to_numpy()))
+    pad = 0.02 * (hi - lo + 1e-9)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1)
+    ax.set_xlabel(pipe1)
+    ax.set_ylabel(pipe2)
+    ax.set_title(f"{pipe2} vs {pipe1}: one dot per subject", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_meta(stats_df: pd.DataFrame | None, pipelines: list[str], path: str | os.PathLike) -> Path:
+    """Meta-analysis: SMD of each pipeline pair per dataset (dots) and combined (diamond).
+
+    Parameters
+    ----------
+    stats_df : DataFrame
+        Output of :func:`neurosig.evaluation.stats.dataset_statistics`.
+    pipelines : list of str
+        Pipelines to compare (pairs ``i < j``).
+    """
+    from .stats import meta_analysis
+
+    pairs = [(a, b) for i, a in enumerate(pipelines) for b in pipelines[i + 1:]]
+    fig = _figure(6.0, 0.9 + 0.55 * max(1, len(pairs)) * max(1, stats_df["dataset"].nunique()))
+    ax = fig.add_subplot(1, 1, 1)
+    meta = meta_analysis(stats_df).set_index(["pipe1", "pipe2"])
+    labels, y = [], 0
+    for a, b in pairs:
+        g = stats_df[(stats_df["pipe1"] == a) & (stats_df["pipe2"] == b)]
+        for _, r in g.iterrows():
+            smd = np.clip(r["smd"], -5, 5)
+            ax.scatter(smd, y, s=20 + 4 * r["nsub"], color="tab:blue")
+            labels.append(f"{a} vs {b} | {r['dataset']} (n={r['nsub']}, p={r['p']:.3g})")
+            y += 1
+        if (a, b) in meta.index and len(g) > 1:
+            m = meta.loc[(a, b)]
+            ax.scatter(np.clip(m["smd"], -5, 5), y, marker="D", s=60, color="k")
+            labels.append(f"{a} vs {b} | combined (Stouffer p={m['p']:.3g})")
+            y += 1
+    ax.axvline(0, color="0.5", lw=1)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("standardized mean difference (pipe1 - pipe2)")
+    ax.set_title("Meta-analysis of paired pipeline differences", fontsize=9)
+    return _save(fig, path)

@@ -1,0 +1,257 @@
+"""Evaluation splitters: the BCI evaluations as scikit-learn cross-validation objects.
+
+Each splitter is a :class:`sklearn.model_selection.BaseCrossValidator`, so it plugs
+into ``cross_val_score(..., cv=splitter, groups=...)`` as well as into
+:func:`neurosig.benchmark`. The folds are exactly MOABB 1.7's:
+
+- ``within-session``: for every (subject, session), a ``StratifiedKFold(n_folds,
+  shuffle=True)`` seeded afresh with ``random_state`` for that session (what
+  ``moabb.evaluations.WithinSessionSplitter`` does).
+- ``cross-session``: for every subject, leave one session out (``LeaveOneGroupOut``
+  over sessions, in sorted session order).
+- ``cross-subject``: leave one subject out (``LeaveOneGroupOut`` over subjects).
+
+``split`` takes the trial metadata either as ``groups`` (a
+:class:`pandas.DataFrame` with ``subject`` and ``session`` columns, or an array of
+group labels as documented per class) or as the ``metadata`` keyword.
+
+Few-shot and calibration protocols later plug in here with the same interface.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import BaseCrossValidator, LeaveOneGroupOut, StratifiedKFold
+
+from .._validation import check_positive_int
+
+#: canonical evaluation names, in the order shown to users
+EVALUATIONS: tuple[str, ...] = ("within-session", "cross-session", "cross-subject")
+
+_ALIASES: dict[str, str] = {
+    "withinsession": "within-session",
+    "withinsessionevaluation": "within-session",
+    "within": "within-session",
+    "crosssession": "cross-session",
+    "crosssessionevaluation": "cross-session",
+    "loso-session": "cross-session",
+    "leaveonesessionout": "cross-session",
+    "crosssubject": "cross-subject",
+    "crosssubjectevaluation": "cross-subject",
+    "loso": "cross-subject",
+    "leaveonesubjectout": "cross-subject",
+}
+
+
+def resolve_evaluation(name: Any) -> str:
+    """Return the canonical evaluation name for ``name`` (aliases accepted).
+
+    ``"WithinSession"``, ``"within_session"`` and ``"within-session"`` all give
+    ``"within-session"``; ``"LOSO"`` and ``"CrossSubject"`` give ``"cross-subject"``.
+    """
+    if isinstance(name, str):
+        norm = name.strip().lower().replace("_", "-").replace(" ", "-")
+        if norm in EVALUATIONS:
+            return norm
+        squashed = norm.replace("-", "")
+        if norm in _ALIASES:
+            return _ALIASES[norm]
+        if squashed in _ALIASES:
+            return _ALIASES[squashed]
+    allowed = ", ".join(repr(e) for e in EVALUATIONS)
+    raise ValueError(
+        f"Invalid value for the 'evaluation' parameter. Allowed values are {allowed} "
+        f"(aliases: WithinSession, CrossSession, CrossSubject, LOSO), but got {name!r} instead.")
+
+
+def check_evaluation_supported(evaluation: str, dataset: Any, subjects: list | None = None) -> str:
+    """Refuse, before any work, an evaluation the dataset cannot support.
+
+    Parameters
+    ----------
+    evaluation : str
+        Evaluation name (aliases accepted).
+    dataset : moabb.datasets.base.BaseDataset
+        The dataset (its ``n_sessions`` and ``subject_list`` are read, nothing is loaded).
+    subjects : list | None
+        The subjects that will be used (default: all of the dataset's).
+
+    Returns
+    -------
+    evaluation : str
+        The canonical name.
+    """
+    evaluation = resolve_evaluation(evaluation)
+    code = getattr(dataset, "code", type(dataset).__name__)
+    if evaluation == "cross-session":
+        n_sessions = getattr(dataset, "n_sessions", None)
+        if n_sessions is not None and n_sessions < 2:
+            raise ValueError(
+                f"Invalid value for the 'evaluation' parameter: 'cross-session' needs at least 2 "
+                f"sessions per subject, but dataset {code!r} has {n_sessions}; use "
+                f"'within-session' or 'cross-subject' for it.")
+    if evaluation == "cross-subject":
+        n_subjects = len(subjects) if subjects is not None else len(dataset.subject_list)
+        if n_subjects < 2:
+            raise ValueError(
+                f"Invalid value for the 'evaluation' parameter: 'cross-subject' (leave one subject "
+                f"out) needs at least 2 subjects, but {n_subjects} subject(s) of dataset {code!r} "
+                "were selected; select more subjects or use 'within-session'.")
+    return evaluation
+
+
+def _as_metadata(groups: Any, metadata: Any, n: int | None, need: tuple[str, ...]) -> pd.DataFrame:
+    meta = metadata if metadata is not None else groups
+    if isinstance(meta, pd.DataFrame):
+        missing = [c for c in need if c not in meta.columns]
+        if missing:
+            raise ValueError(f"The 'metadata' parameter must have the columns {list(need)}, but "
+                             f"{missing} are missing (columns: {list(meta.columns)}).")
+        out = meta.reset_index(drop=True)
+    elif meta is not None:
+        arr = np.asarray(meta)
+        if arr.ndim != 1:
+            raise ValueError(f"The 'groups' parameter must be a 1-D array of group labels or a "
+                             f"DataFrame with columns {list(need)}, but got shape {arr.shape}.")
+        out = pd.DataFrame({c: (arr if c == need[-1] else np.zeros(len(arr), int)) for c in need})
+    else:
+        raise ValueError(f"The splitter needs trial metadata: pass 'groups' (or 'metadata') as a "
+                         f"DataFrame with columns {list(need)}.")
+    if n is not None and len(out) != n:
+        raise ValueError(f"The metadata has {len(out)} rows but there are {n} trials.")
+    return out
+
+
+def _n(X: Any, y: Any) -> int | None:
+    if y is not None:
+        return len(y)
+    if X is not None:
+        return len(X)
+    return None
+
+
+class WithinSessionSplit(BaseCrossValidator):
+    """K-fold stratified CV inside every (subject, session), as MOABB's within-session.
+
+    Parameters
+    ----------
+    n_folds : int
+        Folds per session (MOABB: 5).
+    random_state : int | None
+        Seed; every session gets a fresh ``StratifiedKFold(shuffle=True,
+        random_state=random_state)``, so its folds do not depend on the other sessions.
+
+    Notes
+    -----
+    ``groups`` is a DataFrame with ``subject`` and ``session`` columns, or a 1-D array of
+    session labels (one subject).
+    """
+
+    name = "within-session"
+
+    def __init__(self, n_folds: int = 5, random_state: int | None = 42):
+        self.n_folds = n_folds
+        self.random_state = random_state
+
+    def _partitions(self, meta: pd.DataFrame) -> Iterator[tuple[Any, Any, np.ndarray]]:
+        subj = meta["subject"].to_numpy()
+        sess = meta["session"].to_numpy()
+        for s in pd.unique(subj):
+            for ss in pd.unique(sess[subj == s]):
+                yield s, ss, np.flatnonzero((subj == s) & (sess == ss))
+
+    def get_n_splits(self, X=None, y=None, groups=None, metadata=None) -> int:
+        check_positive_int("n_folds", self.n_folds, minimum=2)
+        if groups is None and metadata is None:
+            return self.n_folds
+        meta = _as_metadata(groups, metadata, None, ("subject", "session"))
+        return self.n_folds * sum(1 for _ in self._partitions(meta))
+
+    def split(self, X=None, y=None, groups=None, metadata=None):
+        """Yield ``(train, test)`` index arrays into the trials, session by session.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_trials, ...) | None
+        y : array-like, shape (n_trials,)
+            Labels (stratification).
+        groups : DataFrame | array, shape (n_trials,)
+            Metadata with ``subject`` and ``session`` (or session labels).
+        """
+        check_positive_int("n_folds", self.n_folds, minimum=2)
+        if y is None:
+            raise ValueError("WithinSessionSplit.split needs the labels 'y' (folds are stratified).")
+        y = np.asarray(y)
+        meta = _as_metadata(groups, metadata, _n(X, y), ("subject", "session"))
+        for _, _, idx in self._partitions(meta):
+            cv = StratifiedKFold(self.n_folds, shuffle=True,
+                                 random_state=np.random.RandomState(self.random_state)
+                                 if self.random_state is not None else None)
+            for train, test in cv.split(idx, y[idx]):
+                yield idx[train], idx[test]
+
+
+class CrossSessionSplit(BaseCrossValidator):
+    """Leave one session out, for every subject, as MOABB's cross-session.
+
+    Notes
+    -----
+    ``groups`` is a DataFrame with ``subject`` and ``session`` columns, or a 1-D array of
+    session labels (one subject). Subjects with a single session are refused.
+    """
+
+    name = "cross-session"
+
+    def get_n_splits(self, X=None, y=None, groups=None, metadata=None) -> int:
+        meta = _as_metadata(groups, metadata, None, ("subject", "session"))
+        return int(meta.groupby("subject", sort=False)["session"].nunique().sum())
+
+    def split(self, X=None, y=None, groups=None, metadata=None):
+        """Yield ``(train, test)``: test is one whole session of one subject."""
+        meta = _as_metadata(groups, metadata, _n(X, y), ("subject", "session"))
+        subj = meta["subject"].to_numpy()
+        sess = meta["session"].to_numpy()
+        for s in pd.unique(subj):
+            idx = np.flatnonzero(subj == s)
+            sessions = np.unique(sess[idx])
+            if len(sessions) < 2:
+                raise ValueError(f"Cross-session evaluation needs at least 2 sessions, but subject "
+                                 f"{s!r} has {len(sessions)} ({list(sessions)}).")
+            for train, test in LeaveOneGroupOut().split(idx, groups=sess[idx]):
+                yield idx[train], idx[test]
+
+
+class CrossSubjectSplit(BaseCrossValidator):
+    """Leave one subject out (LOSO), as MOABB's cross-subject.
+
+    Notes
+    -----
+    ``groups`` is a DataFrame with a ``subject`` column, or a 1-D array of subject labels.
+    """
+
+    name = "cross-subject"
+
+    def get_n_splits(self, X=None, y=None, groups=None, metadata=None) -> int:
+        meta = _as_metadata(groups, metadata, None, ("subject",))
+        return int(meta["subject"].nunique())
+
+    def split(self, X=None, y=None, groups=None, metadata=None):
+        """Yield ``(train, test)``: test is every trial of one subject (sorted subject order)."""
+        meta = _as_metadata(groups, metadata, _n(X, y), ("subject",))
+        subj = meta["subject"].to_numpy()
+        if len(np.unique(subj)) < 2:
+            raise ValueError("Cross-subject evaluation needs at least 2 subjects, but the metadata "
+                             f"has {len(np.unique(subj))}.")
+        yield from LeaveOneGroupOut().split(np.arange(len(subj)), groups=subj)
+
+
+def get_splitter(evaluation: str, n_folds: int = 5, random_state: int | None = 42) -> BaseCrossValidator:
+    """The splitter for an evaluation name (aliases accepted)."""
+    evaluation = resolve_evaluation(evaluation)
+    if evaluation == "within-session":
+        return WithinSessionSplit(n_folds=n_folds, random_state=random_state)
+    if evaluation == "cross-session":
+        return CrossSessionSplit()
+    return CrossSubjectSplit()
