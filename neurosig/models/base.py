@@ -93,6 +93,20 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """Hook: transform (n_trials, n_channels, n_times) before the module sees it."""
         return X
 
+    def _configure_optimizer(self, module: torch.nn.Module) -> torch.optim.Optimizer:
+        """Hook: the optimizer (default AdamW(lr, weight_decay) on all parameters).
+
+        Subclasses override it for parameter groups (e.g. a smaller encoder learning rate)."""
+        return torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    def _extra_state(self) -> dict:
+        """Hook: extra JSON/tensor state that :meth:`save` stores and :meth:`load` hands back
+        to :meth:`_set_extra_state` before ``_build_module`` runs."""
+        return {}
+
+    def _set_extra_state(self, state: dict) -> None:
+        """Hook: receive what :meth:`_extra_state` returned at save time."""
+
     # -- fitting -----------------------------------------------------------------------
     def _check_params(self) -> None:
         check_positive_int("max_epochs", self.max_epochs)
@@ -128,7 +142,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                                               stratify=yi, random_state=self.seed)
         Xt = torch.from_numpy(np.ascontiguousarray(Xp)).float()
         yt = torch.from_numpy(yi)
-        opt = torch.optim.AdamW(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = self._configure_optimizer(self.module_)
         loss_fn = torch.nn.CrossEntropyLoss()
         best, best_state, bad = np.inf, None, 0
         self.history_ = []
@@ -200,7 +214,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         payload = {"class": type(self).__name__, "params": self.get_params(),
                    "classes": self.classes_.tolist(), "shape": [self.n_channels_, self.n_times_],
-                   "state_dict": self.module_.state_dict()}
+                   "state_dict": self.module_.state_dict(), "extra": self._extra_state()}
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
         return Path(path)
@@ -215,6 +229,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         est.classes_ = np.asarray(payload["classes"])
         est._le = LabelEncoder().fit(est.classes_)
         est.n_channels_, est.n_times_ = payload["shape"]
+        est._set_extra_state(payload.get("extra") or {})
         dummy = est._prepare_input(np.zeros((1, est.n_channels_, est.n_times_), np.float32))
         est.module_ = est._build_module(dummy.shape[1], dummy.shape[2], len(est.classes_))
         est.module_.load_state_dict(payload["state_dict"])

@@ -1,0 +1,154 @@
+"""Patch transformer encoder with the same interface as :class:`~neurosig.models.femba.BiMambaEncoder`.
+
+Same FEMBA patch embedding (2 x 16 convolution over channel pairs and samples),
+learned positional embedding, pre-norm blocks (LayerNorm -> multi-head
+self-attention through :func:`torch.nn.functional.scaled_dot_product_attention`
+-> residual; LayerNorm -> GELU MLP -> residual) and a final LayerNorm. Swap it
+for the bi-Mamba encoder in any experiment.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validation import check_option, check_positive_int
+from ._patch import PatchEmbed, apply_patch_mask, check_window
+
+#: Presets (n_layers, embed_dim per channel pair, heads); "tiny" has about FEMBA-Tiny's 7.8 M parameters.
+TRANSFORMER_SIZES: dict[str, dict] = {
+    "nano": dict(n_layers=1, embed_dim=4, n_heads=2, mlp_ratio=2),
+    "tiny": dict(n_layers=4, embed_dim=35, n_heads=7, mlp_ratio=4),
+    "base": dict(n_layers=24, embed_dim=35, n_heads=7, mlp_ratio=4),
+}
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Configuration of :class:`PatchTransformer` (window shape, width per channel pair, depth, heads)."""
+
+    n_channels: int = 22
+    n_times: int = 1280
+    embed_dim: int = 35
+    n_layers: int = 4
+    n_heads: int = 7
+    mlp_ratio: int = 4
+    patch_size: tuple = (2, 16)
+    size: str = "custom"
+    arch: str = field(default="transformer", init=False)
+
+    @classmethod
+    def from_size(cls, size: str, **overrides) -> "TransformerConfig":
+        check_option("size", size, list(TRANSFORMER_SIZES))
+        return cls(**{**TRANSFORMER_SIZES[size], **overrides, "size": size})
+
+    @property
+    def n_pairs(self) -> int:
+        return self.n_channels // self.patch_size[0]
+
+    @property
+    def n_tokens(self) -> int:
+        return self.n_times // self.patch_size[1]
+
+    @property
+    def d_model(self) -> int:
+        return self.embed_dim * self.n_pairs
+
+    def validate(self) -> "TransformerConfig":
+        for name in ("n_channels", "n_times", "embed_dim", "n_layers", "n_heads", "mlp_ratio"):
+            check_positive_int(name, getattr(self, name))
+        check_window(self.n_channels, self.n_times, tuple(self.patch_size), "PatchTransformer")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"Invalid value for the 'n_heads' parameter: the token width "
+                             f"{self.d_model} must be divisible by it, but got {self.n_heads}.")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["patch_size"] = list(self.patch_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TransformerConfig":
+        d = {k: v for k, v in d.items() if k != "arch"}
+        d["patch_size"] = tuple(d.get("patch_size", (2, 16)))
+        return cls(**d)
+
+    def replace(self, **changes) -> "TransformerConfig":
+        return replace(self, **changes)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; (batch, length, d_model) -> same shape."""
+
+    def __init__(self, d_model: int, n_heads: int, mlp_ratio: int):
+        super().__init__()
+        self.n_heads = n_heads
+        self.norm1 = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(),
+                                 nn.Linear(mlp_ratio * d_model, d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, L, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, L, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v)  # (b, heads, L, d_head)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, L, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchTransformer(nn.Module):
+    """Transformer encoder over FEMBA patches.
+
+    Parameters
+    ----------
+    config : TransformerConfig | str
+        A config or a size name ("nano", "tiny", "base").
+    **overrides
+        Config fields to change when ``config`` is a size name.
+
+    Notes
+    -----
+    ``forward(x, mask=None)``: x, shape (batch, n_channels, n_times) -> tokens,
+    shape (batch, n_tokens, d_model); ``mask`` bool (batch, n_pairs, n_tokens)
+    zeroes those input patches first.
+    """
+
+    arch = "transformer"
+
+    def __init__(self, config: TransformerConfig | str = "tiny", **overrides):
+        super().__init__()
+        if isinstance(config, str):
+            config = TransformerConfig.from_size(config, **overrides)
+        elif overrides:
+            config = config.replace(**overrides)
+        self.config = config.validate()
+        c = self.config
+        self.patch_embed = PatchEmbed(c.embed_dim, tuple(c.patch_size))
+        self.pos_embed = nn.Parameter(torch.zeros(1, c.n_tokens, c.d_model))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.blocks = nn.ModuleList([Block(c.d_model, c.n_heads, c.mlp_ratio) for _ in range(c.n_layers)])
+        self.norm = nn.LayerNorm(c.d_model)
+
+    @property
+    def d_model(self) -> int:
+        return self.config.d_model
+
+    def check_input(self, x: torch.Tensor) -> None:
+        c = self.config
+        if x.ndim != 3 or tuple(x.shape[1:]) != (c.n_channels, c.n_times):
+            raise ValueError(f"{type(self).__name__} expects windows of shape (batch, n_channels={c.n_channels}, "
+                             f"n_times={c.n_times}), but got {tuple(x.shape)}.")
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_input(x)
+        if mask is not None:
+            x = apply_patch_mask(x, mask, tuple(self.config.patch_size))
+        h = self.patch_embed(x) + self.pos_embed
+        for block in self.blocks:
+            h = block(h)
+        return self.norm(h)
