@@ -14,7 +14,7 @@ _EXPORTS = {
     "as_vectors": "rdm",
     "as_square": "rdm",
     # compare.py
-    "compare": "compare",
+    "compare": "comparison",  # module not named compare: it would shadow the function
     # topology.py
     "geotopological_transform": "topology",
     "geodesic_transform": "topology",

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..._logging import get_logger
 from ..._validation import check_option, check_positive_int
-from .compare import METHODS as COMPARE_METHODS
-from .compare import compare_vectors, rank
+from .comparison import METHODS as COMPARE_METHODS
+from .comparison import compare_vectors, rank
 from .rdm import as_vectors, n_cond_from_length, triu_indices
 
 logger = get_logger(__name__)

@@ -356,8 +356,8 @@ def _crossnobis(X: np.ndarray, conditions: Any, folds: Any, P: np.ndarray | None
     if missing.size:
         f, c = missing[0]
         raise ValueError(
-            f"The 'folds' parameter leaves fold {fold_labels[f]!r} without condition "
-            f"{labels[c]!r} ({len(missing)} fold/condition pairs are empty); every fold must contain "
+            f"The 'folds' parameter leaves fold {fold_labels[f].item()!r} without condition "
+            f"{labels[c].item()!r} ({len(missing)} fold/condition pairs are empty); every fold must contain "
             "every condition for crossnobis.")
     # sums per (fold, condition): one matrix product for the whole batch
     group = finv * n_cond + cinv
