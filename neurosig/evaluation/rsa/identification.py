@@ -245,11 +245,13 @@ def threshold_sweep(rdms: Any, subjects: Any, regions: Any, models: Any = None,
         See :func:`loso_identification`.
     thresholds : iterable of (low, up)
         Quantile pairs for the geo-topological transform (per RDM).
-    variants : sequence of {"none", "geotopological", "geodesic"}
+    variants : sequence of {"none", "geotopological", "geodesic", "geodesic_rsatoolbox"}
         ``"none"`` uses the raw RDMs (run once); ``"geodesic"`` applies the
         geodesic transform (zero-length edges kept, no rescaling) to the
         geo-topologically transformed RDMs, with disconnected pairs set to
-        ``n_conditions - 1`` (longer than any path, so ranks stay meaningful).
+        ``n_conditions - 1`` (longer than any path, so ranks stay meaningful);
+        ``"geodesic_rsatoolbox"`` uses rsatoolbox's conventions instead (min-max
+        rescaling, distance 0 = no edge), same disconnected value.
     n_boot, seed, verbose :
 
     Returns
@@ -263,7 +265,7 @@ def threshold_sweep(rdms: Any, subjects: Any, regions: Any, models: Any = None,
     from .topology import geodesic_transform, geotopological_transform
 
     for v in variants:
-        check_option("variants", v, ("none", "geotopological", "geodesic"))
+        check_option("variants", v, ("none", "geotopological", "geodesic", "geodesic_rsatoolbox"))
     vec = as_vectors(rdms, "rdms")
     n = n_cond_from_length(vec.shape[1])
     jobs: list[tuple[str, float, float]] = []
@@ -280,8 +282,10 @@ def threshold_sweep(rdms: Any, subjects: Any, regions: Any, models: Any = None,
         elif variant == "geotopological":
             tf = (lambda lo, hi: lambda v: geotopological_transform(v, lo, hi))(low, up)
         else:
-            tf = (lambda lo, hi: lambda v: geodesic_transform(
-                geotopological_transform(v, lo, hi), disconnected=float(n - 1)))(low, up)
+            rsa_conv = variant == "geodesic_rsatoolbox"
+            tf = (lambda lo, hi, rc: lambda v: geodesic_transform(
+                geotopological_transform(v, lo, hi), disconnected=float(n - 1), rescale=rc,
+                zero_edges=not rc))(low, up, rsa_conv)
         res = loso_identification(vec, subjects, regions, models, model_names, method=method,
                                   transform=tf, n_boot=n_boot, seed=seed)
         rows.append({"variant": variant, "low": low, "up": up, "accuracy": res["accuracy"],

@@ -34,8 +34,11 @@ from typing import Any
 
 import numpy as np
 
+from ..._logging import get_logger
 from ..._validation import validate_type
 from .rdm import as_vectors, is_number, n_cond_from_length, triu_indices, vectors_to_square
+
+logger = get_logger(__name__)
 
 #: minimum number of conditions for quantile thresholds (3 conditions = 3 distances)
 MIN_CONDITIONS = 3
@@ -154,16 +157,21 @@ def _gt_apply(vec: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def minmax_transform(rdms: Any) -> np.ndarray:
-    """Rescale each RDM's distances to [0, 1] (rsatoolbox's ``minmax_transform``)."""
+    """Rescale each RDM's distances to [0, 1] (rsatoolbox's ``minmax_transform``).
+
+    An RDM whose distances are all equal becomes all zeros (rsatoolbox gives NaN);
+    a warning is logged.
+    """
     arr = np.asarray(rdms, dtype=float)
     vec = as_vectors(arr, "rdms")
     lo = vec.min(axis=1, keepdims=True)
     hi = vec.max(axis=1, keepdims=True)
     span = hi - lo
-    if np.any(span == 0):
-        raise ValueError("The 'rdms' parameter holds an RDM with all distances equal; it cannot be "
-                         "min-max rescaled (rescale=True).")
-    return _restore((vec - lo) / span, arr)
+    const = span[:, 0] == 0
+    if const.any():
+        logger.warning("%d RDM(s) have all distances equal; min-max rescaling sets them to 0.",
+                       int(const.sum()))
+    return _restore((vec - lo) / np.where(span > 0, span, 1.0), arr)
 
 
 def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = False,
