@@ -300,12 +300,25 @@ def _labels(values: Any, n_obs: int, name: str) -> tuple[np.ndarray, np.ndarray]
     return labels, inv.ravel()
 
 
+def _group_sums(X: np.ndarray, inv: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of rows of X (n_batch, n_obs, p) per group (every group non-empty) and counts.
+
+    Rows are sorted by group once and summed with ``np.add.reduceat`` (linear in the
+    data size, unlike a one-hot matrix product).
+    """
+    order = np.argsort(inv, kind="stable")
+    counts = np.bincount(inv, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    Xs = X if np.array_equal(order, np.arange(len(order))) else X[:, order]
+    if np.all(counts == 1):
+        return Xs, counts
+    return np.add.reduceat(Xs, starts, axis=1), counts
+
+
 def _average_by(X: np.ndarray, inv: np.ndarray, n_groups: int) -> np.ndarray:
     """Mean of rows of X (n_batch, n_obs, p) per group -> (n_batch, n_groups, p)."""
-    onehot = np.zeros((n_groups, inv.shape[0]))
-    onehot[inv, np.arange(inv.shape[0])] = 1.0
-    counts = onehot.sum(axis=1)
-    return np.matmul(onehot / counts[:, None], X)
+    sums, counts = _group_sums(X, inv, n_groups)
+    return sums / counts[None, :, None]
 
 
 def _pattern_distances(X: np.ndarray, method: str, P: np.ndarray | None) -> np.ndarray:
@@ -359,25 +372,43 @@ def _crossnobis(X: np.ndarray, conditions: Any, folds: Any, P: np.ndarray | None
             f"The 'folds' parameter leaves fold {fold_labels[f].item()!r} without condition "
             f"{labels[c].item()!r} ({len(missing)} fold/condition pairs are empty); every fold must contain "
             "every condition for crossnobis.")
-    # sums per (fold, condition): one matrix product for the whole batch
     group = finv * n_cond + cinv
-    onehot = np.zeros((n_folds * n_cond, n_obs))
-    onehot[group, np.arange(n_obs)] = 1.0
-    sums = np.matmul(onehot, X).reshape(n_batch, n_folds, n_cond, p)
-    total = sums.sum(axis=1, keepdims=True)
-    test = sums / cnt[None, :, :, None]
-    train = (total - sums) / (cnt.sum(axis=0)[None, None, :, None] - cnt[None, :, :, None])
-    if remove_mean:
-        test = test - test.mean(axis=3, keepdims=True)
-        train = train - train.mean(axis=3, keepdims=True)
-    if P is not None:
-        Pb = P if P.ndim == 3 else P[None]
-        train = np.matmul(train.reshape(n_batch, n_folds * n_cond, p), Pb).reshape(train.shape)
-    K = np.matmul(train, np.swapaxes(test, 2, 3))  # (b, f, c, c)
-    d = np.diagonal(K, axis1=2, axis2=3)
-    D = (d[:, :, :, None] + d[:, :, None, :] - K - np.swapaxes(K, 2, 3)).mean(axis=1)
     iu = triu_indices(n_cond)
-    return D[:, iu[0], iu[1]] / p
+    out = np.empty((n_batch, len(iu[0])))
+    if P is None and not remove_mean and np.all(cnt == cnt[:1]):
+        # Balanced folds (each condition has the same trial count in every fold): the
+        # leave-one-fold-out estimator sums to K = (F^2 Mbar Mbar' - sum_f M_f M_f') / (F - 1)
+        # with M_f the fold means; two symmetric Gram products per data set (BLAS syrk).
+        sums = _group_sums(X, group, n_folds * n_cond)[0]
+        for b in range(n_batch):
+            M = sums[b].reshape(n_folds, n_cond, p) / cnt[:, :, None]
+            A = np.ascontiguousarray(M.transpose(1, 0, 2)).reshape(n_cond, n_folds * p)
+            mbar = M.mean(axis=0)
+            K = (n_folds ** 2 * (mbar @ mbar.T) - A @ A.T) / (n_folds - 1)
+            d = np.diagonal(K)
+            out[b] = ((d[:, None] + d[None, :] - 2 * K)[iu[0], iu[1]]) / (n_folds * p)
+        return out
+    # chunks of the batch keep the working set in cache; each chunk is fully vectorised
+    step = max(1, int(4e6 // max(1, n_obs * p)))
+    for b0 in range(0, n_batch, step):
+        Xc = X[b0:b0 + step]
+        nb = Xc.shape[0]
+        # sums per (fold, condition)
+        sums = _group_sums(Xc, group, n_folds * n_cond)[0].reshape(nb, n_folds, n_cond, p)
+        total = sums.sum(axis=1, keepdims=True)
+        test = sums / cnt[None, :, :, None]
+        train = (total - sums) / (cnt.sum(axis=0)[None, None, :, None] - cnt[None, :, :, None])
+        if remove_mean:
+            test = test - test.mean(axis=3, keepdims=True)
+            train = train - train.mean(axis=3, keepdims=True)
+        if P is not None:
+            Pb = P[b0:b0 + step] if P.ndim == 3 else P[None]
+            train = np.matmul(train.reshape(nb, n_folds * n_cond, p), Pb).reshape(train.shape)
+        K = np.matmul(train, np.swapaxes(test, 2, 3))  # (b, f, c, c)
+        d = np.diagonal(K, axis1=2, axis2=3)
+        D = (d[:, :, :, None] + d[:, :, None, :] - K - np.swapaxes(K, 2, 3)).mean(axis=1)
+        out[b0:b0 + nb] = D[:, iu[0], iu[1]] / p
+    return out
 
 
 def is_number(x: Any) -> bool:

@@ -175,7 +175,7 @@ def minmax_transform(rdms: Any) -> np.ndarray:
 
 
 def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = False,
-                       zero_edges: bool = True, chunk_size: int = 256) -> np.ndarray:
+                       zero_edges: bool = True, chunk_size: int = 32) -> np.ndarray:
     """Geodesic transform: shortest-path length in the graph of a transformed RDM.
 
     Every pair with distance < 1 is an edge whose length is the distance (0 is an

@@ -75,7 +75,7 @@ def test_trials_are_averaged_per_condition(rsatb):
     np.testing.assert_allclose(mine, ref, atol=TOL)
 
 
-@pytest.mark.parametrize("noise_kind", [None, "shared", "per_subject"])
+@pytest.mark.parametrize("noise_kind", [None, "shared", "per_subject", "balanced"])
 def test_crossnobis_matches_rsatoolbox(rsatb, noise_kind):
     from rsatoolbox.data import Dataset
 
@@ -84,10 +84,15 @@ def test_crossnobis_matches_rsatoolbox(rsatb, noise_kind):
     cond = np.tile(np.arange(n_cond), n_runs)
     runs = np.repeat(np.arange(n_runs), n_cond)
     X = rng.normal(size=(2, n_cond * n_runs, p))
-    # unbalanced: one extra trial of condition 0 in run 1
-    X = np.concatenate([X, rng.normal(size=(2, 1, p))], axis=1)
-    cond = np.append(cond, 0)
-    runs = np.append(runs, 1)
+    if noise_kind == "balanced":  # 2 trials per condition and run, shuffled (fast Gram path)
+        cond, runs = np.tile(cond, 2), np.tile(runs, 2)
+        perm = rng.permutation(len(cond))
+        cond, runs = cond[perm], runs[perm]
+        X = rng.normal(size=(2, len(cond), p))
+    else:  # unbalanced: one extra trial of condition 0 in run 1
+        X = np.concatenate([X, rng.normal(size=(2, 1, p))], axis=1)
+        cond = np.append(cond, 0)
+        runs = np.append(runs, 1)
     P = None
     if noise_kind == "shared":
         P = noise_precision(rng.normal(size=(50, p)), method="shrinkage_eye")
