@@ -1,0 +1,460 @@
+"""Inference for RSA: noise ceilings, bootstrap evaluation, permutation tests, corrections.
+
+Noise ceilings and bootstrap evaluations reproduce rsatoolbox's definitions
+(``rsatoolbox.inference``): the same pooling of RDMs per comparison method
+(``pool_rdm``), the same leave-one-group-out lower bound and the same treatment of
+pattern bootstrap samples (pairs of a resampled condition with itself are
+dropped). Given the same samples (``samples=``) the values agree to floating-point
+precision; the work is done with a few matrix products instead of a Python loop
+per sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..._logging import get_logger
+from ..._validation import check_option, check_positive_int
+from .comparison import METHODS as COMPARE_METHODS
+from .comparison import compare_vectors, rank
+from .rdm import as_vectors, n_cond_from_length, triu_indices
+
+logger = get_logger(__name__)
+
+CEILING_METHODS = ("cosine", "corr", "spearman", "rho-a", "tau-a", "tau-b", "corr_cov", "cosine_cov")
+
+
+# ------------------------------------------------------------------ pooling + ceilings
+def _prepool(vec: np.ndarray, method: str) -> np.ndarray:
+    """Per-RDM normalisation that rsatoolbox's ``pool_rdm`` applies before averaging."""
+    if method in ("cosine", "cosine_cov"):
+        return vec / np.sqrt(np.mean(vec ** 2, axis=1, keepdims=True))
+    if method in ("corr", "corr_cov"):
+        c = vec - vec.mean(axis=1, keepdims=True)
+        return c / c.std(axis=1, keepdims=True)
+    return rank(vec)  # spearman, rho-a, tau-a, tau-b: average ranks
+
+
+def pool_rdm(rdms: Any, method: str = "cosine", weights: Any = None) -> np.ndarray:
+    """The RDM that best represents a set of RDMs under ``method`` (rsatoolbox's ``pool_rdm``).
+
+    Parameters
+    ----------
+    rdms : array-like
+        Square or condensed RDMs.
+    method : str
+        Comparison method the pooled RDM is made for.
+    weights : array-like, shape (n_rdms,) | None
+        Non-negative weights (e.g. bootstrap counts); equal weights by default.
+
+    Returns
+    -------
+    pooled : ndarray, shape (n_pairs,)
+    """
+    check_option("method", method, CEILING_METHODS)
+    vec = as_vectors(rdms, "rdms")
+    w = np.ones(vec.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    return _pool(_prepool(vec, method), w[None], method)[0]
+
+
+def _pool(z: np.ndarray, W: np.ndarray, method: str) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty pools (fixed by the caller)
+        # sum first, then divide (as np.mean): averaged integer ranks keep their exact ties
+        P = (W @ z) / W.sum(axis=1, keepdims=True)
+    if method in ("corr", "corr_cov"):
+        P = P - P.min(axis=1, keepdims=True)
+    return P
+
+
+def _ceiling_core(vec: np.ndarray, z: np.ndarray, method: str, pool_w: np.ndarray,
+                  test_w: np.ndarray) -> np.ndarray:
+    """Mean similarity of pooled RDMs with test RDMs.
+
+    pool_w (n_rows, n_rdms): weights of each pooled RDM; test_w (n_rows, n_rdms):
+    weights over the test RDMs each pooled RDM is compared with.
+    """
+    P = _pool(z, pool_w, method)
+    with np.errstate(invalid="ignore"):
+        S = compare_vectors(P, vec, method)  # (n_rows, n_rdms)
+    return np.sum(S * test_w, axis=1) / test_w.sum(axis=1)
+
+
+def _group_ids(groups: Any, n: int, name: str = "groups") -> tuple[np.ndarray, np.ndarray]:
+    if groups is None:
+        return np.arange(n), np.arange(n)
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ValueError(f"The '{name}' parameter must have one label per RDM ({n}), but got shape {g.shape}.")
+    labels, inv = np.unique(g, return_inverse=True)
+    return labels, inv.ravel()
+
+
+def boot_noise_ceiling(rdms: Any, method: str = "cosine", groups: Any = None) -> tuple[float, float]:
+    """Lower and upper noise ceiling (leave one subject out; rsatoolbox's ``boot_noise_ceiling``).
+
+    The upper bound compares each subject's RDMs with the RDM pooled over all
+    subjects; the lower bound with the RDM pooled over the other subjects.
+
+    Parameters
+    ----------
+    rdms : array-like
+        Data RDMs (n_rdms, n, n) or (n_rdms, n_pairs).
+    method : str
+        Comparison method (see :func:`~neurosig.evaluation.rsa.compare`).
+    groups : array-like, shape (n_rdms,) | None
+        Subject label of each RDM (RDMs of one subject are left out together);
+        default: every RDM is its own subject.
+
+    Returns
+    -------
+    lower, upper : float
+    """
+    check_option("method", method, CEILING_METHODS)
+    vec = as_vectors(rdms, "rdms")
+    if vec.shape[0] < 2:
+        raise ValueError("The 'rdms' parameter must hold at least 2 RDMs for a noise ceiling.")
+    labels, inv = _group_ids(groups, vec.shape[0])
+    if len(labels) < 2:
+        raise ValueError("The 'groups' parameter must hold at least 2 different subjects for a "
+                         "leave-one-subject-out noise ceiling.")
+    member = (inv[None, :] == np.arange(len(labels))[:, None]).astype(float)  # (G, n_rdms)
+    z = _prepool(vec, method)
+    lower = _ceiling_core(vec, z, method, 1.0 - member, member).mean()
+    upper = _ceiling_core(vec, z, method, np.ones_like(member), member).mean()
+    return float(lower), float(upper)
+
+
+def cv_noise_ceiling(rdms: Any, folds: Sequence[tuple[Any, Any, Any]], method: str = "cosine"
+                     ) -> tuple[float, float]:
+    """Noise ceiling for cross-validation (rsatoolbox's ``cv_noise_ceiling``).
+
+    Parameters
+    ----------
+    rdms : array-like
+        All data RDMs, (n_rdms, n, n) or (n_rdms, n_pairs).
+    folds : sequence of (train_rdms, test_rdms, test_conditions)
+        Index arrays per fold: the RDMs pooled for the lower bound, the RDMs
+        tested, and the conditions (patterns) of the test set.
+    method : str
+
+    Returns
+    -------
+    lower, upper : float
+        Means over folds. The lower bound pools the training RDMs restricted to
+        the test conditions; the upper bound pools all RDMs over all conditions
+        and then restricts to the test conditions (as rsatoolbox does).
+    """
+    check_option("method", method, CEILING_METHODS)
+    vec = as_vectors(rdms, "rdms")
+    n = n_cond_from_length(vec.shape[1])
+    square = np.zeros((vec.shape[0], n, n))
+    iu = triu_indices(n)
+    square[:, iu[0], iu[1]] = vec
+    full_pool = _pool(_prepool(vec, method), np.ones((1, vec.shape[0])), method)[0]
+    full_sq = np.zeros((n, n))
+    full_sq[iu] = full_pool
+    lows, ups = [], []
+    if len(folds) == 0:
+        raise ValueError("The 'folds' parameter must hold at least one (train, test, conditions) fold.")
+    for i, fold in enumerate(folds):
+        if len(fold) != 3:
+            raise ValueError(f"The 'folds' parameter must hold (train_rdms, test_rdms, test_conditions) "
+                             f"triples, but fold {i} has {len(fold)} entries.")
+        tr, te, pat = (np.atleast_1d(np.asarray(a, dtype=int)) for a in fold)
+        pat = np.sort(pat)
+        if len(np.unique(pat)) < 3:
+            raise ValueError(f"Fold {i} of the 'folds' parameter has fewer than 3 test conditions.")
+        ju = triu_indices(len(pat))
+        sub = square[:, pat][:, :, pat][:, ju[0], ju[1]]
+        z = _prepool(sub[tr], method)
+        pred_train = _pool(z, np.ones((1, len(tr))), method)
+        lows.append(compare_vectors(pred_train, sub[te], method).mean())
+        pred_test = full_sq[pat][:, pat][ju][None]
+        ups.append(compare_vectors(pred_test, sub[te], method).mean())
+    return float(np.mean(lows)), float(np.mean(ups))
+
+
+# ------------------------------------------------------------------ bootstrap
+@dataclass
+class BootstrapResult:
+    """Bootstrap distribution of model evaluations.
+
+    Attributes
+    ----------
+    evaluations : ndarray, shape (n_boot, n_models)
+        Mean similarity of each model with the data in each sample (NaN for
+        pattern samples with fewer than 3 distinct conditions).
+    noise_ceiling : ndarray, shape (2, n_boot) or (2,)
+        Lower and upper noise ceiling per sample (or of the full data).
+    method : str
+    kind : str
+        ``"rdm"`` (subjects resampled), ``"pattern"`` (conditions) or ``"both"``.
+    samples : dict
+        The resampled indices: ``"rdm"`` (n_boot, n_groups) group indices and/or
+        ``"pattern"`` (n_boot, n_conditions) condition indices.
+    """
+
+    evaluations: np.ndarray
+    noise_ceiling: np.ndarray
+    method: str
+    kind: str
+    samples: dict = field(default_factory=dict)
+
+    def ci(self, level: float = 0.95) -> np.ndarray:
+        """Percentile confidence intervals, shape (2, n_models)."""
+        a = (1 - level) / 2
+        return np.nanpercentile(self.evaluations, [100 * a, 100 * (1 - a)], axis=0)
+
+    def std(self) -> np.ndarray:
+        """Bootstrap standard error of each model's evaluation, shape (n_models,)."""
+        return np.nanstd(self.evaluations, axis=0, ddof=1)
+
+
+def _check_models(models: Any, n_pairs: int) -> np.ndarray:
+    mv = as_vectors(models, "models")
+    if mv.shape[1] != n_pairs:
+        raise ValueError(
+            f"The 'models' parameter must have the same number of conditions as 'data' "
+            f"({n_cond_from_length(n_pairs)}), but got {n_cond_from_length(mv.shape[1])}.")
+    return mv
+
+
+def _rng_samples(rng: Any, n_boot: int, n: int, given: Any, name: str) -> np.ndarray:
+    if given is not None:
+        s = np.asarray(given, dtype=int)
+        if s.ndim != 2 or s.shape[1] != n or s.min() < 0 or s.max() >= n:
+            raise ValueError(f"The '{name}' parameter must be an integer array of shape (n_boot, {n}) "
+                             f"with values in [0, {n}), but got shape {s.shape}.")
+        return s
+    rng = np.random.default_rng(rng)
+    return rng.integers(0, n, size=(n_boot, n))
+
+
+def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
+                       groups: Any = None, seed: Any = None, samples: Any = None,
+                       noise_ceiling: bool = True, chunk_size: int = 256) -> BootstrapResult:
+    """Evaluate fixed model RDMs with a bootstrap over subjects (rsatoolbox's ``eval_bootstrap_rdm``).
+
+    Parameters
+    ----------
+    models : array-like
+        Model RDMs (n_models, n, n) or (n_models, n_pairs).
+    data : array-like
+        Data RDMs (n_rdms, n, n) or (n_rdms, n_pairs).
+    method : str
+        Comparison method.
+    n_boot : int
+        Number of bootstrap samples.
+    groups : array-like, shape (n_rdms,) | None
+        Subject of each RDM; subjects are resampled with all their RDMs.
+    seed : int | numpy.random.Generator | None
+        Seed for reproducible samples.
+    samples : array-like, shape (n_boot, n_groups) | None
+        Explicit resampled group indices (overrides ``seed``); used to reproduce
+        another package's samples exactly.
+    noise_ceiling : bool
+        Compute the noise ceiling in every sample (else once on all data).
+
+    Returns
+    -------
+    result : BootstrapResult
+    """
+    check_option("method", method, COMPARE_METHODS)
+    vec = as_vectors(data, "data")
+    mv = _check_models(models, vec.shape[1])
+    labels, inv = _group_ids(groups, vec.shape[0])
+    G = len(labels)
+    samp = _rng_samples(seed, check_positive_int("n_boot", n_boot) if samples is None else 0, G,
+                        samples, "samples")
+    nb = samp.shape[0]
+    member = (inv[None, :] == np.arange(G)[:, None]).astype(float)  # (G, n_rdms)
+    gcounts = np.zeros((nb, G))
+    np.add.at(gcounts, (np.repeat(np.arange(nb), G), samp.ravel()), 1.0)
+    rcounts = gcounts @ member  # (n_boot, n_rdms): copies of each RDM in the sample
+    C = compare_vectors(mv, vec, method)  # (n_models, n_rdms)
+    evaluations = (rcounts @ C.T) / rcounts.sum(axis=1, keepdims=True)
+    if noise_ceiling:
+        check_option("method", method, CEILING_METHODS)
+        z = _prepool(vec, method)
+        nc = np.empty((2, nb))
+        for start in range(0, nb, chunk_size):
+            gc = gcounts[start:start + chunk_size]
+            rc = rcounts[start:start + chunk_size]
+            b_idx, g_idx = np.nonzero(gc)  # every (sample, present group) pair
+            test_w = member[g_idx]
+            pool_all = rc[b_idx]
+            pool_low = pool_all * (1.0 - test_w)
+            low = _ceiling_core(vec, z, method, pool_low, test_w)
+            up = _ceiling_core(vec, z, method, pool_all, test_w)
+            cnt = np.bincount(b_idx, minlength=len(gc))
+            nc[0, start:start + len(gc)] = np.bincount(b_idx, low, minlength=len(gc)) / cnt
+            nc[1, start:start + len(gc)] = np.bincount(b_idx, up, minlength=len(gc)) / cnt
+            single = (gc > 0).sum(axis=1) < 2
+            if single.any():  # one subject drawn: rsatoolbox's leave-one-out falls back to all-vs-all
+                for b in np.nonzero(single)[0] + start:
+                    w = rcounts[b][None]
+                    nc[:, b] = _ceiling_core(vec, z, method, w, w)[0]
+    else:
+        nc = np.array(boot_noise_ceiling(vec, method, groups))
+    return BootstrapResult(evaluations, nc, method, "rdm", {"rdm": samp})
+
+
+def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
+                           groups: Any = None, seed: Any = None, samples: Any = None,
+                           noise_ceiling: bool = True) -> BootstrapResult:
+    """Evaluate fixed model RDMs with a bootstrap over conditions (rsatoolbox's ``eval_bootstrap_pattern``).
+
+    Conditions are drawn with replacement; pairs of a condition with its own copy
+    are dropped from every RDM. Samples with fewer than 3 distinct conditions
+    give NaN.
+
+    Parameters
+    ----------
+    models, data, method, n_boot, seed : see :func:`eval_bootstrap_rdm`
+    groups : array-like, shape (n_rdms,) | None
+        Subject of each RDM, for the noise ceiling.
+    samples : array-like, shape (n_boot, n_conditions) | None
+        Explicit resampled condition indices.
+    noise_ceiling : bool
+
+    Returns
+    -------
+    result : BootstrapResult
+    """
+    check_option("method", method, COMPARE_METHODS)
+    vec = as_vectors(data, "data")
+    mv = _check_models(models, vec.shape[1])
+    n = n_cond_from_length(vec.shape[1])
+    samp = _rng_samples(seed, check_positive_int("n_boot", n_boot) if samples is None else 0, n,
+                        samples, "samples")
+    nb = samp.shape[0]
+    index = np.full((n, n), -1)
+    iu = triu_indices(n)
+    index[iu] = np.arange(len(iu[0]))
+    index[iu[1], iu[0]] = np.arange(len(iu[0]))
+    evaluations = np.full((nb, mv.shape[0]), np.nan)
+    nc = np.full((2, nb), np.nan)
+    if noise_ceiling:
+        check_option("method", method, CEILING_METHODS)
+        labels, inv = _group_ids(groups, vec.shape[0])
+        member = (inv[None, :] == np.arange(len(labels))[:, None]).astype(float)
+    for b in range(nb):
+        sel = np.sort(samp[b])
+        if len(np.unique(sel)) < 3:
+            continue
+        ju = triu_indices(len(sel))
+        keep = sel[ju[0]] != sel[ju[1]]
+        cols = index[sel[ju[0][keep]], sel[ju[1][keep]]]
+        dv, mvv = vec[:, cols], mv[:, cols]
+        evaluations[b] = compare_vectors(mvv, dv, method).mean(axis=1)
+        if noise_ceiling:
+            z = _prepool(dv, method)
+            nc[0, b] = _ceiling_core(dv, z, method, 1.0 - member, member).mean() if len(member) > 1 \
+                else _ceiling_core(dv, z, method, member, member).mean()
+            nc[1, b] = _ceiling_core(dv, z, method, np.ones_like(member), member).mean()
+    if not noise_ceiling:
+        nc = np.array(boot_noise_ceiling(vec, method, groups))
+    return BootstrapResult(evaluations, nc, method, "pattern", {"pattern": samp})
+
+
+def eval_fixed(models: Any, data: Any, method: str = "cosine", groups: Any = None) -> dict:
+    """Evaluate model RDMs on all data without resampling.
+
+    Returns
+    -------
+    result : dict
+        ``evaluations`` (n_models, n_rdms), ``mean`` (n_models,),
+        ``noise_ceiling`` (lower, upper).
+    """
+    vec = as_vectors(data, "data")
+    mv = _check_models(models, vec.shape[1])
+    C = compare_vectors(mv, vec, method)
+    nc = boot_noise_ceiling(vec, method, groups) if vec.shape[0] > 1 else (np.nan, np.nan)
+    return {"evaluations": C, "mean": C.mean(axis=1), "noise_ceiling": nc}
+
+
+# ------------------------------------------------------------------ tests on RDMs
+def permutation_test(data: Any, model: Any, method: str = "spearman", n_perm: int = 1000,
+                     seed: Any = None, alternative: str = "greater") -> dict:
+    """Condition-label permutation test (Mantel-style) of RDM similarity.
+
+    The model RDM's conditions are permuted ``n_perm`` times (rows and columns
+    together); all permuted RDMs are compared with the data at once.
+
+    Parameters
+    ----------
+    data : array-like
+        One data RDM, or several (their mean similarity is tested).
+    model : array-like
+        One model RDM.
+    method : str
+    n_perm : int
+    seed : int | numpy.random.Generator | None
+    alternative : {"greater", "two-sided"}
+
+    Returns
+    -------
+    result : dict
+        ``observed`` (float), ``null`` (n_perm,), ``p`` = (1 + #null >= observed) / (1 + n_perm).
+    """
+    check_option("method", method, COMPARE_METHODS)
+    check_option("alternative", alternative, ("greater", "two-sided"))
+    n_perm = check_positive_int("n_perm", n_perm)
+    dv = as_vectors(data, "data")
+    mv = as_vectors(model, "model")
+    if mv.shape[0] != 1:
+        raise ValueError(f"The 'model' parameter must be one RDM, but got {mv.shape[0]}.")
+    if mv.shape[1] != dv.shape[1]:
+        raise ValueError("The 'model' and 'data' parameters must have the same number of conditions, "
+                         f"but got {n_cond_from_length(mv.shape[1])} and {n_cond_from_length(dv.shape[1])}.")
+    n = n_cond_from_length(dv.shape[1])
+    rng = np.random.default_rng(seed)
+    perms = np.argsort(rng.random((n_perm, n)), axis=1)
+    iu = triu_indices(n)
+    sq = np.zeros((n, n))
+    sq[iu] = mv[0]
+    sq = sq + sq.T
+    pv = sq[perms[:, iu[0]], perms[:, iu[1]]]  # (n_perm, n_pairs)
+    observed = float(compare_vectors(mv, dv, method).mean())
+    null = compare_vectors(pv, dv, method).mean(axis=1)
+    if alternative == "greater":
+        p = (1 + np.sum(null >= observed)) / (1 + n_perm)
+    else:
+        p = (1 + np.sum(np.abs(null) >= abs(observed))) / (1 + n_perm)
+    return {"observed": observed, "null": null, "p": float(p)}
+
+
+def correct_pvalues(p: Any, method: str = "holm") -> np.ndarray:
+    """Adjusted p-values for multiple comparisons.
+
+    Parameters
+    ----------
+    p : array-like, shape (n_tests,)
+    method : {"bonferroni", "holm", "fdr_bh", "fdr_by"}
+        Family-wise error (Bonferroni, Holm step-down) or false discovery rate
+        (Benjamini-Hochberg, Benjamini-Yekutieli).
+
+    Returns
+    -------
+    p_adjusted : ndarray, shape (n_tests,)
+    """
+    check_option("method", method, ("bonferroni", "holm", "fdr_bh", "fdr_by"))
+    p = np.asarray(p, dtype=float)
+    if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("The 'p' parameter must be a non-empty 1-D array of p-values in [0, 1].")
+    m = p.size
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    order = np.argsort(p)
+    ps = p[order]
+    if method == "holm":
+        adj = np.minimum(1.0, np.maximum.accumulate(ps * (m - np.arange(m))))
+    else:
+        c = 1.0 if method == "fdr_bh" else np.sum(1.0 / np.arange(1, m + 1))
+        adj = ps * m * c / np.arange(1, m + 1)
+        adj = np.minimum(1.0, np.minimum.accumulate(adj[::-1])[::-1])
+    out = np.empty(m)
+    out[order] = adj
+    return out

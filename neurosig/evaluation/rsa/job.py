@@ -1,0 +1,246 @@
+"""RSA jobs from YAML: compare brain RDMs with model RDMs, write a results table and figures.
+
+Schema (unknown keys are refused at every level; everything is checked before work)::
+
+    name: hit-vs-models            # required: names the run (dataset column)
+    data:                          # required: brain RDMs
+      path: brain.npz              # .npz or .npy, relative to the YAML file
+      key: rdms                    # array in the .npz: (n_rdms, n, n) or (n_rdms, n_pairs)
+      subjects_key: subjects       # optional array (n_rdms,): subject of each RDM
+    models:                        # required: .npz whose every array is one model RDM (name = key)
+      path: models.npz
+    method: spearman               # comparison (compare's methods); default spearman
+    transform:                     # optional tRSA transform of data and model RDMs
+      kind: geotopological         # none | geotopological | geodesic
+      low: 0.1                     # quantiles, per RDM unless pooled: true
+      up: 0.9
+      pooled: false
+    bootstrap:                     # optional
+      n: 1000                      # bootstrap samples (over subjects)
+      seed: 0
+    output:
+      dir: rsa_out                 # CSV tables and figures
+      results: rsa_out/results.sqlite   # SQLite ResultStore (kind "rsa")
+
+For ``kind: geodesic`` disconnected pairs get ``n_conditions - 1`` (longer than any
+path), so the transformed RDMs can be compared.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._io import atomic_path
+from ..._logging import get_logger
+from ...contracts import stable_hash
+from .comparison import METHODS
+
+logger = get_logger(__name__)
+
+SCHEMA: dict[str, Any] = {
+    "name": str,
+    "data": {"path": str, "key": str, "subjects_key": str},
+    "models": {"path": str},
+    "method": str,
+    "transform": {"kind": str, "low": float, "up": float, "pooled": bool},
+    "bootstrap": {"n": int, "seed": int},
+    "output": {"dir": str, "results": str},
+}
+REQUIRED = {"": ("name", "data", "models"), "data": ("path",), "models": ("path",)}
+
+
+def _check_section(cfg: Any, schema: dict, where: str) -> None:
+    if not isinstance(cfg, dict):
+        raise ValueError(f"The '{where or 'config'}' section must be a mapping, but got {type(cfg).__name__}.")
+    unknown = sorted(set(cfg) - set(schema))
+    if unknown:
+        raise ValueError(f"Unknown key(s) {unknown} in the '{where or 'config'}' section; allowed keys are "
+                         f"{sorted(schema)}.")
+    for k in REQUIRED.get(where, ()):
+        if k not in cfg:
+            raise ValueError(f"Missing required key '{k}' in the '{where or 'config'}' section.")
+    for k, v in cfg.items():
+        typ = schema[k]
+        name = f"{where}.{k}" if where else k
+        if isinstance(typ, dict):
+            _check_section(v, typ, name if not where else name)
+        elif typ is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"Invalid value for '{name}': expected a number, got {v!r}.")
+        elif typ is int:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"Invalid value for '{name}': expected an integer, got {v!r}.")
+        elif not isinstance(v, typ):
+            raise ValueError(f"Invalid value for '{name}': expected {typ.__name__}, got {v!r}.")
+
+
+def load_config(path: str | Path) -> tuple[dict, Path]:
+    """Read and validate a YAML RSA job; returns the config and the folder paths are relative to."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"The 'config' parameter points to {str(p)!r}, which does not exist.")
+    with open(p) as fh:
+        cfg = yaml.safe_load(fh)
+    validate_config(cfg)
+    return cfg, p.parent
+
+
+def validate_config(cfg: Any) -> dict:
+    """Check an RSA job config (see the module docstring); raise ValueError naming the key."""
+    _check_section(cfg, SCHEMA, "")
+    method = cfg.get("method", "spearman")
+    if method not in METHODS:
+        raise ValueError(f"Invalid value for 'method'. Allowed values are {list(METHODS)}, but got {method!r}.")
+    tr = cfg.get("transform", {})
+    kind = tr.get("kind", "none")
+    if kind not in ("none", "geotopological", "geodesic"):
+        raise ValueError("Invalid value for 'transform.kind'. Allowed values are 'none', 'geotopological', "
+                         f"'geodesic', but got {kind!r}.")
+    if kind != "none":
+        for k in ("low", "up"):
+            if k not in tr:
+                raise ValueError(f"Missing required key 'transform.{k}' for transform.kind={kind!r}.")
+            if not 0 <= tr[k] <= 1:
+                raise ValueError(f"Invalid value for 'transform.{k}': quantiles lie in [0, 1], got {tr[k]!r}.")
+        if tr["low"] > tr["up"]:
+            raise ValueError(f"'transform.low' ({tr['low']}) must not exceed 'transform.up' ({tr['up']}).")
+    n = cfg.get("bootstrap", {}).get("n", 1000)
+    if n < 1:
+        raise ValueError(f"Invalid value for 'bootstrap.n': expected a positive integer, got {n!r}.")
+    return cfg
+
+
+def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"The '{what}' file {str(path)!r} does not exist.")
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as z:
+        if key not in z.files:
+            raise ValueError(f"The '{what}' file {str(path)!r} has no array {key!r}; it has {z.files}.")
+        return z[key]
+
+
+def run_config(cfg: dict, base: Path | str = ".", verbose: bool = True) -> "pd.DataFrame":  # noqa: F821
+    """Run a validated RSA job: model comparison with bootstrap CIs and noise ceiling.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per model: score (mean similarity), ci_low, ci_high, nc_lower, nc_upper.
+    """
+    import pandas as pd
+
+    from ..results import ResultStore
+    from .inference import eval_bootstrap_rdm
+    from .rdm import as_vectors, n_cond_from_length
+    from .topology import geodesic_transform, geotopological_transform
+
+    validate_config(cfg)
+    base = Path(base)
+    name = cfg["name"]
+    method = cfg.get("method", "spearman")
+    d = cfg["data"]
+    data = _load_array(base / d["path"], d.get("key", "rdms"), "data.path")
+    subjects = None
+    if "subjects_key" in d:
+        subjects = _load_array(base / d["path"], d["subjects_key"], "data.path")
+    mpath = base / cfg["models"]["path"]
+    if not mpath.is_file():
+        raise FileNotFoundError(f"The 'models.path' file {str(mpath)!r} does not exist.")
+    with np.load(mpath, allow_pickle=False) as z:
+        names = list(z.files)
+        models = [z[k] for k in names]
+    if not names:
+        raise ValueError(f"The 'models.path' file {str(mpath)!r} holds no arrays.")
+    dv = as_vectors(data, "data")
+    mv = np.vstack([as_vectors(m, f"models[{n}]") for n, m in zip(names, models)])
+    if mv.shape[1] != dv.shape[1]:
+        raise ValueError(f"The model RDMs have {n_cond_from_length(mv.shape[1])} conditions but the data RDMs "
+                         f"have {n_cond_from_length(dv.shape[1])}.")
+    if subjects is not None and np.asarray(subjects).shape != (dv.shape[0],):
+        raise ValueError(f"'data.subjects_key' must give one subject per RDM ({dv.shape[0]}).")
+    tr = cfg.get("transform", {})
+    kind = tr.get("kind", "none")
+    if kind != "none":
+        pooled = tr.get("pooled", False)
+        dv = geotopological_transform(dv, tr["low"], tr["up"], pooled=pooled)
+        mv = geotopological_transform(mv, tr["low"], tr["up"], pooled=pooled)
+        if kind == "geodesic":
+            n = n_cond_from_length(dv.shape[1])
+            dv = geodesic_transform(dv, disconnected=float(n - 1))
+            mv = geodesic_transform(mv, disconnected=float(n - 1))
+    boot = cfg.get("bootstrap", {})
+    n_boot, seed = boot.get("n", 1000), boot.get("seed", 0)
+    out = cfg.get("output", {})
+    out_dir = base / out.get("dir", "rsa_out")
+    results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
+    params = {"method": method, "transform": tr, "n_boot": n_boot,
+              "data_hash": stable_hash(np.round(dv, 12).tolist()), "models_hash": stable_hash(np.round(mv, 12).tolist())}
+    from ..results import make_key
+
+    keys = [make_key("rsa", dataset=name, pipeline=m, evaluation="bootstrap-subjects", seed=seed, params=params)
+            for m in names]
+    if results.exists():
+        with ResultStore(results) as store:
+            if all(store.has(k) for k in keys):
+                logger.info("rsa %s: all %d results already in %s; nothing to do", name, len(keys), results)
+                df = store.to_frame(kind="rsa")
+                return df[df["row_key"].isin(keys)].reset_index(drop=True)
+    t0 = time.time()
+    res = eval_bootstrap_rdm(mv, dv, method, n_boot=n_boot, groups=subjects, seed=seed)
+    elapsed = time.time() - t0
+    score = np.nanmean(res.evaluations, axis=0)
+    ci = res.ci()
+    nc = np.nanmean(res.noise_ceiling, axis=1) if res.noise_ceiling.ndim == 2 else res.noise_ceiling
+    from .inference import eval_fixed
+
+    fixed = eval_fixed(mv, dv, method, groups=subjects)
+    table = pd.DataFrame({"name": name, "model": names, "method": method, "transform": kind,
+                          "score": fixed["mean"], "boot_mean": score, "ci_low": ci[0], "ci_high": ci[1],
+                          "nc_lower": fixed["noise_ceiling"][0], "nc_upper": fixed["noise_ceiling"][1],
+                          "n_rdms": dv.shape[0], "n_boot": n_boot})
+    with ResultStore(results) as store:
+        for i, row in table.iterrows():
+            store.add({"kind": "rsa", "dataset": name, "pipeline": row["model"], "evaluation": "bootstrap-subjects",
+                       "metric": method, "score": float(row["score"]), "time": elapsed, "seed": seed,
+                       "samples": int(dv.shape[0]), "params": params,
+                       "extra": {"ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
+                                 "boot_mean": float(row["boot_mean"]),
+                                 "noise_ceiling": [float(row["nc_lower"]), float(row["nc_upper"])],
+                                 "bootstrap_noise_ceiling_mean": [float(v) for v in nc]}})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / f"{name}_comparison.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    _figures(out_dir, name, names, table, dv)
+    logger.info("rsa %s: %d models, results in %s and %s", name, len(names), results, out_dir)
+    return table
+
+
+def _figures(out_dir: Path, name: str, names: list[str], table, dv: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_comparison_bars, plot_mds, plot_rdm
+
+    ax = plot_comparison_bars(names, table["score"], np.vstack([table["ci_low"], table["ci_high"]]),
+                              (table["nc_lower"].iloc[0], table["nc_upper"].iloc[0]), title=name)
+    ax.figure.tight_layout()
+    with atomic_path(out_dir / f"{name}_comparison.png") as tmp:
+        ax.figure.savefig(tmp, dpi=110, format="png")
+    plt.close(ax.figure)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    mean = dv.mean(axis=0)
+    plot_rdm(mean, ax=axes[0], title="mean data RDM", rank=True)
+    plot_mds(mean, ax=axes[1], title="MDS of the mean data RDM")
+    fig.tight_layout()
+    with atomic_path(out_dir / f"{name}_rdm.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

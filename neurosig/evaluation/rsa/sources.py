@@ -1,0 +1,221 @@
+"""Where RDMs come from: EEG epochs over time, network layers, token embeddings.
+
+* :func:`sliding_window_rdms` - time-resolved RDMs from epochs (one RDM per window,
+  all windows computed as one batch).
+* :func:`layer_activations` / :func:`model_rdms` - activations of any
+  ``torch.nn.Module`` layer, selected by its name in ``model.named_modules()``,
+  captured with forward hooks (removed afterwards, also on error).
+* :func:`embedding_patterns` - token embeddings (e.g. from the TFM tokenizer or a
+  foundation model) pooled into one pattern per item or condition.
+
+fMRI ROI patterns (NSD or any masker output) are plain (n_trials, n_voxels) arrays
+and go straight into :func:`~neurosig.evaluation.rsa.calc_rdm`.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..._logging import get_logger, progress
+from ..._validation import check_positive_int, check_signal_array
+from .rdm import calc_rdm
+
+logger = get_logger(__name__)
+
+
+def sliding_window_rdms(epochs: Any, conditions: Any, window: int, step: int | None = None,
+                        method: str = "correlation", times: Any = None, folds: Any = None,
+                        noise: Any = None, average_window: bool = True, squareform: bool = True):
+    """Time-resolved RDMs from epochs over a sliding window.
+
+    Parameters
+    ----------
+    epochs : array-like, shape (n_trials, n_channels, n_times)
+        EEG/MEG epochs (e.g. ``mne.Epochs.get_data()``).
+    conditions : array-like, shape (n_trials,)
+        Condition label of each trial.
+    window : int
+        Window length in samples.
+    step : int | None
+        Hop between windows in samples (default: ``window``, no overlap).
+    method : str
+        Distance (see :func:`~neurosig.evaluation.rsa.calc_rdm`).
+    times : array-like, shape (n_times,) | None
+        Time of each sample; the window centres are returned in these units.
+    folds : array-like, shape (n_trials,) | None
+        Runs/folds for ``method="crossnobis"``.
+    noise : array-like | None
+        Noise precision for Mahalanobis/crossnobis, shape (n_features, n_features).
+    average_window : bool
+        Pattern = channel values averaged over the window (n_channels features);
+        False concatenates channels x samples (n_channels * window features).
+
+    Returns
+    -------
+    rdms : ndarray, shape (n_windows, n_conditions, n_conditions)
+        (n_windows, n_pairs) when ``squareform=False``.
+    centers : ndarray, shape (n_windows,)
+        Window centres (sample index, or time when ``times`` is given).
+    """
+    X = check_signal_array("epochs", epochs, ndim=3)
+    n_trials, n_ch, n_times = X.shape
+    window = check_positive_int("window", window)
+    step = window if step is None else check_positive_int("step", step)
+    if window > n_times:
+        raise ValueError(f"Invalid value for the 'window' parameter: {window} samples is longer than the "
+                         f"epochs ({n_times} samples).")
+    cond = np.asarray(conditions)
+    if cond.shape != (n_trials,):
+        raise ValueError(f"The 'conditions' parameter must have one label per trial ({n_trials}), "
+                         f"but got shape {cond.shape}.")
+    starts = np.arange(0, n_times - window + 1, step)
+    idx = starts[:, None] + np.arange(window)[None, :]  # (n_windows, window)
+    seg = X[:, :, idx]  # (n_trials, n_ch, n_windows, window)
+    if average_window:
+        feats = seg.mean(axis=3).transpose(2, 0, 1)  # (n_windows, n_trials, n_ch)
+    else:
+        feats = seg.transpose(2, 0, 1, 3).reshape(len(starts), n_trials, n_ch * window)
+    if method == "crossnobis":
+        rdms = calc_rdm(feats, method, conditions=cond, folds=folds, noise=noise, squareform=squareform)
+    else:
+        rdms = calc_rdm(feats, method, conditions=cond, noise=noise, squareform=squareform)
+    centers = starts + (window - 1) / 2
+    if times is not None:
+        t = np.asarray(times, dtype=float)
+        if t.shape != (n_times,):
+            raise ValueError(f"The 'times' parameter must have one entry per sample ({n_times}), "
+                             f"but got shape {t.shape}.")
+        centers = np.interp(centers, np.arange(n_times), t)
+    return rdms, centers
+
+
+def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int = 64,
+                      device: str | None = None, verbose: bool = False) -> dict[str, np.ndarray]:
+    """Activations of named layers of a ``torch.nn.Module``, captured with forward hooks.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; it is run in eval mode under ``torch.no_grad()`` and its
+        training flag is restored afterwards.
+    inputs : array-like or torch.Tensor, shape (n_stimuli, ...)
+        One input per stimulus, batched along the first axis.
+    layers : sequence of str
+        Names from ``model.named_modules()`` (e.g. ``"encoder.layers.2"``).
+    batch_size : int
+    device : str | None
+        Where to run; default: the model's current device.
+
+    Returns
+    -------
+    activations : dict of str -> ndarray, shape (n_stimuli, n_features)
+        Each layer's output flattened per stimulus (the first tensor when a
+        layer returns a tuple).
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"The 'model' parameter must be a torch.nn.Module, but got {type(model).__name__}.")
+    if isinstance(layers, str):
+        layers = [layers]
+    named = dict(model.named_modules())
+    unknown = [n for n in layers if n not in named]
+    if unknown:
+        avail = [n for n in named if n][:40]
+        raise ValueError(f"Invalid value for the 'layers' parameter: {unknown} not found in the model. "
+                         f"Available layer names include {avail}.")
+    batch_size = check_positive_int("batch_size", batch_size)
+    x = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(np.asarray(inputs))
+    if x.is_floating_point():
+        x = x.float()
+    if device is None:
+        p = next(model.parameters(), None)
+        device = p.device if p is not None else "cpu"
+    store: dict[str, list] = {n: [] for n in layers}
+
+    def make_hook(name):
+        def hook(_module, _inp, out):
+            t = out
+            while isinstance(t, (tuple, list)):
+                t = t[0]
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"Layer {name!r} returned {type(t).__name__}, not a tensor.")
+            store[name].append(t.detach().reshape(t.shape[0], -1).cpu().double().numpy())
+        return hook
+
+    handles = [named[n].register_forward_hook(make_hook(n)) for n in layers]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in progress(range(0, x.shape[0], batch_size), desc="activations", verbose=verbose):
+                model(x[start:start + batch_size].to(device))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {n: np.concatenate(v, axis=0) for n, v in store.items()}
+
+
+def model_rdms(model, inputs: Any, layers: Sequence[str], method: str = "correlation",
+               conditions: Any = None, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """RDMs of named layers of a torch model (one RDM per layer).
+
+    Parameters
+    ----------
+    model, inputs, layers, batch_size : see :func:`layer_activations`
+    method : str
+        Distance between activation patterns.
+    conditions : array-like, shape (n_stimuli,) | None
+        Average stimuli per condition first.
+
+    Returns
+    -------
+    rdms : dict of str -> ndarray, shape (n_conditions, n_conditions)
+    """
+    acts = layer_activations(model, inputs, layers, batch_size=batch_size)
+    return {n: calc_rdm(a, method, conditions=conditions) for n, a in acts.items()}
+
+
+def embedding_patterns(embeddings: Any, conditions: Any = None, pool: str = "mean") -> np.ndarray:
+    """Patterns from token embeddings: pool tokens per item, then average items per condition.
+
+    Parameters
+    ----------
+    embeddings : array-like, shape (n_items, n_tokens, dim) or (n_items, dim)
+        Token embeddings (e.g. TFM tokenizer codebook vectors of each token of an
+        EEG window, or a foundation model's token outputs).
+    conditions : array-like, shape (n_items,) | None
+        Condition of each item; patterns are averaged per condition (sorted labels).
+    pool : {"mean", "flatten"}
+        Average over tokens, or concatenate them (keeps token order).
+
+    Returns
+    -------
+    patterns : ndarray, shape (n_items or n_conditions, n_features)
+    """
+    E = np.asarray(embeddings, dtype=float)
+    if E.ndim == 3:
+        if pool == "mean":
+            E = E.mean(axis=1)
+        elif pool == "flatten":
+            E = E.reshape(E.shape[0], -1)
+        else:
+            raise ValueError(f"Invalid value for the 'pool' parameter. Allowed values are 'mean', 'flatten', "
+                             f"but got {pool!r} instead.")
+    elif E.ndim != 2:
+        raise ValueError("The 'embeddings' parameter must have shape (n_items, n_tokens, dim) or "
+                         f"(n_items, dim), but got {E.shape}.")
+    if not np.all(np.isfinite(E)):
+        raise ValueError("The 'embeddings' parameter contains NaN or infinite values.")
+    if conditions is None:
+        return E
+    c = np.asarray(conditions)
+    if c.shape != (E.shape[0],):
+        raise ValueError(f"The 'conditions' parameter must have one label per item ({E.shape[0]}), "
+                         f"but got shape {c.shape}.")
+    labels, inv = np.unique(c, return_inverse=True)
+    out = np.zeros((len(labels), E.shape[1]))
+    np.add.at(out, inv.ravel(), E)
+    return out / np.bincount(inv.ravel())[:, None]

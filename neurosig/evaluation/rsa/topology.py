@@ -1,0 +1,255 @@
+"""Topological RSA (tRSA): geo-topological and geodesic transforms of RDMs.
+
+Reference: Lin & Kriegeskorte (2023), "The Topology and Geometry of Neural
+Representations", arXiv:2309.11028.
+
+Differences from rsatoolbox 0.3.2 (``rsatoolbox.rdm.transform``), on purpose:
+
+* **Thresholds per RDM.** :func:`geotopological_transform` computes the lower and
+  upper quantiles of each RDM separately (the paper's definition). rsatoolbox
+  computes one pair of quantiles jointly over all RDMs passed in; that is
+  available here only on request, with ``pooled=True`` (identical to rsatoolbox).
+* **Zero-length edges are edges.** In :func:`geodesic_transform` a transformed
+  distance of 0 is an edge of length 0 (identical points stay connected) and a
+  distance of 1 is a non-edge. rsatoolbox builds the graph with networkx's
+  ``from_numpy_array``, which (like scipy's csgraph on a dense array) treats 0 as
+  "no edge", so pairs below the lower threshold are only connected through
+  other paths. ``zero_edges=False`` reproduces that behaviour.
+* **No silent rescaling.** rsatoolbox min-max rescales every RDM before the
+  geodesic step; here that is ``rescale=True`` (off by default: the input is
+  expected to be geo-topologically transformed already, values in [0, 1]).
+* **Disconnected pairs** get ``disconnected`` (inf by default, as in rsatoolbox);
+  :func:`~neurosig.evaluation.rsa.compare` refuses inf with an error that names
+  this option.
+
+Shortest paths are computed for all RDMs at once with a batched Floyd-Warshall
+recursion (``n_conditions`` vectorised min-plus updates over the whole stack);
+tests check it against ``scipy.sparse.csgraph.shortest_path`` on graphs built with
+``csgraph_from_dense(..., null_value=np.inf)`` (which keeps zero-length edges) and
+against an explicit triple-loop Floyd-Warshall.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..._logging import get_logger
+from ..._validation import validate_type
+from .rdm import as_vectors, is_number, n_cond_from_length, triu_indices, vectors_to_square
+
+logger = get_logger(__name__)
+
+#: minimum number of conditions for quantile thresholds (3 conditions = 3 distances)
+MIN_CONDITIONS = 3
+
+
+def _check_quantile(name: str, q: Any) -> float:
+    if not is_number(q) or not 0.0 <= float(q) <= 1.0:
+        raise ValueError(f"Invalid value for the '{name}' parameter. Allowed values are numbers "
+                         f"in [0, 1] (quantiles), but got {q!r} instead.")
+    return float(q)
+
+
+def _restore(vec: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Return vectors in the input's layout (square or condensed, batched or not)."""
+    if like.ndim >= 2 and like.shape[-1] == like.shape[-2]:
+        out = vectors_to_square(vec)
+        return out if like.ndim == 3 else out[0]
+    return vec if like.ndim == 2 else vec[0]
+
+
+def geotopological_thresholds(rdms: Any, low: float, up: float, pooled: bool = False) -> np.ndarray:
+    """Lower and upper distance thresholds (quantiles of the off-diagonal distances).
+
+    Returns
+    -------
+    thresholds : ndarray, shape (n_rdms, 2)
+        Per RDM (or the same pooled pair repeated when ``pooled=True``).
+    """
+    vec = as_vectors(rdms, "rdms")
+    low = _check_quantile("low", low)
+    up = _check_quantile("up", up)
+    if low > up:
+        raise ValueError(f"The 'low' quantile ({low}) must not exceed the 'up' quantile ({up}).")
+    n = n_cond_from_length(vec.shape[1])
+    if n < MIN_CONDITIONS:
+        raise ValueError(f"The 'rdms' parameter has {n} conditions; quantile thresholds need at "
+                         f"least {MIN_CONDITIONS} conditions.")
+    validate_type("pooled", pooled, bool)
+    if pooled:
+        lo, hi = np.quantile(vec, low), np.quantile(vec, up)
+        return np.tile([lo, hi], (vec.shape[0], 1))
+    return row_quantiles(vec, (low, up))
+
+
+def row_quantiles(vec: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """``np.quantile(vec, q, axis=1)`` (linear interpolation) for several ``q`` with one partition.
+
+    Returns
+    -------
+    quantiles : ndarray, shape (n_rows, len(qs))
+    """
+    n = vec.shape[1]
+    h = [(n - 1) * q for q in qs]
+    lo = [int(np.floor(x)) for x in h]
+    kth = sorted({k for x in lo for k in (x, min(x + 1, n - 1))})
+    part = np.partition(vec, kth, axis=1)
+    out = np.empty((vec.shape[0], len(qs)))
+    for j, (x, k) in enumerate(zip(h, lo)):
+        a = part[:, k]
+        b = part[:, min(k + 1, n - 1)]
+        t = x - k
+        # numpy's _lerp: a + (b - a) t, evaluated from the nearer end for t >= 0.5
+        out[:, j] = b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+    return out
+
+
+def geotopological_transform(rdms: Any, low: float, up: float, pooled: bool = False,
+                             thresholds: str = "quantile") -> np.ndarray:
+    """Geo-topological transform: 0 below the lower, 1 above the upper threshold, linear between.
+
+    With thresholds ``l < u``: ``d <= l -> 0``, ``d >= u -> 1``, otherwise
+    ``(d - l) / (u - l)``. When ``l == u`` (a step), ``d <= l -> 0`` and ``d > u -> 1``.
+
+    Parameters
+    ----------
+    rdms : array-like
+        Square (n_rdms, n, n) / (n, n) or condensed (n_rdms, n_pairs) / (n_pairs,) RDMs.
+    low, up : float
+        Lower and upper quantiles in [0, 1] (``thresholds="quantile"``), computed
+        over each RDM's off-diagonal distances, or distance values
+        (``thresholds="value"``).
+    pooled : bool
+        Compute the quantiles jointly over all RDMs (rsatoolbox's behaviour)
+        instead of per RDM. Only with ``thresholds="quantile"``.
+    thresholds : {"quantile", "value"}
+
+    Returns
+    -------
+    transformed : ndarray
+        Same layout as ``rdms``, values in [0, 1].
+    """
+    arr = np.asarray(rdms, dtype=float)
+    vec = as_vectors(arr, "rdms")
+    if thresholds == "quantile":
+        th = geotopological_thresholds(vec, low, up, pooled=pooled)
+    elif thresholds == "value":
+        if not (is_number(low) and is_number(up)) or low > up:
+            raise ValueError(f"The 'low' and 'up' parameters must be numbers with low <= up, but got "
+                             f"low={low!r}, up={up!r}.")
+        th = np.tile([float(low), float(up)], (vec.shape[0], 1))
+    else:
+        raise ValueError("Invalid value for the 'thresholds' parameter. Allowed values are "
+                         f"'quantile', 'value', but got {thresholds!r} instead.")
+    return _restore(_gt_apply(vec, th[:, :1], th[:, 1:]), arr)
+
+
+def _gt_apply(vec: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    span = hi - lo
+    out = vec - lo
+    out /= np.where(span > 0, span, 1.0)
+    np.clip(out, 0.0, 1.0, out=out)  # d <= lo -> 0, d >= hi -> 1, linear between
+    step = (span <= 0).ravel()
+    if step.any():  # lo == hi: a step, d <= lo -> 0 and d > hi -> 1
+        out[step] = (vec[step] > hi[step]).astype(float)
+    return out
+
+
+def minmax_transform(rdms: Any) -> np.ndarray:
+    """Rescale each RDM's distances to [0, 1] (rsatoolbox's ``minmax_transform``).
+
+    An RDM whose distances are all equal becomes all zeros (rsatoolbox gives NaN);
+    a warning is logged.
+    """
+    arr = np.asarray(rdms, dtype=float)
+    vec = as_vectors(arr, "rdms")
+    lo = vec.min(axis=1, keepdims=True)
+    hi = vec.max(axis=1, keepdims=True)
+    span = hi - lo
+    const = span[:, 0] == 0
+    if const.any():
+        logger.warning("%d RDM(s) have all distances equal; min-max rescaling sets them to 0.",
+                       int(const.sum()))
+    return _restore((vec - lo) / np.where(span > 0, span, 1.0), arr)
+
+
+def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = False,
+                       zero_edges: bool = True, chunk_size: int = 32) -> np.ndarray:
+    """Geodesic transform: shortest-path length in the graph of a transformed RDM.
+
+    Every pair with distance < 1 is an edge whose length is the distance (0 is an
+    edge of length 0); pairs at distance >= 1 are not edges. Each distance is then
+    replaced by the length of the shortest path between the two conditions.
+
+    Parameters
+    ----------
+    rdms : array-like
+        Geo-topologically transformed RDMs (values in [0, 1]), square or condensed,
+        one or many. Use ``rescale=True`` for other RDMs.
+    disconnected : float
+        Value for pairs with no path (inf by default; comparisons refuse inf, so
+        pass a finite value such as 1.0 to compare the result directly).
+    rescale : bool
+        Min-max rescale each RDM to [0, 1] first, as rsatoolbox always does.
+    zero_edges : bool
+        Keep distances of 0 as edges of length 0 (default). False reproduces
+        rsatoolbox/networkx, where 0 means "no edge".
+    chunk_size : int
+        RDMs per vectorised Floyd-Warshall block (bounds memory).
+
+    Returns
+    -------
+    geodesic : ndarray
+        Same layout as ``rdms``.
+    """
+    if not (is_number(disconnected) or disconnected is np.inf):
+        raise ValueError("Invalid value for the 'disconnected' parameter. Allowed values are numbers "
+                         f"(inf by default), but got {disconnected!r} instead.")
+    validate_type("rescale", rescale, bool)
+    arr = np.asarray(rdms, dtype=float)
+    vec = as_vectors(minmax_transform(arr) if rescale else arr, "rdms")
+    if not rescale and (vec.min() < 0 or vec.max() > 1):
+        raise ValueError(
+            "The 'rdms' parameter must hold geo-topologically transformed distances in [0, 1], but "
+            f"values range over [{vec.min():.3g}, {vec.max():.3g}]; apply geotopological_transform "
+            "first or pass rescale=True to min-max rescale each RDM (as rsatoolbox does).")
+    n = n_cond_from_length(vec.shape[1])
+    iu = triu_indices(n)
+    out = np.empty_like(vec)
+    for start in range(0, vec.shape[0], chunk_size):
+        block = vec[start:start + chunk_size]
+        W = np.full((block.shape[0], n, n), np.inf)
+        edge = block < 1.0
+        if not zero_edges:
+            edge &= block != 0.0
+        w = np.where(edge, block, np.inf)
+        W[:, iu[0], iu[1]] = w
+        W[:, iu[1], iu[0]] = w
+        W[:, np.arange(n), np.arange(n)] = 0.0
+        D = floyd_warshall_batch(W)
+        out[start:start + chunk_size] = D[:, iu[0], iu[1]]
+    if disconnected is not np.inf and not (is_number(disconnected) and np.isinf(disconnected)):
+        out[np.isinf(out)] = float(disconnected)
+    return _restore(out, arr)
+
+
+def floyd_warshall_batch(W: np.ndarray) -> np.ndarray:
+    """All-pairs shortest paths for a stack of dense weight matrices.
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_graphs, n, n)
+        Edge lengths, ``inf`` for non-edges, 0 on the diagonal. Modified in place.
+
+    Returns
+    -------
+    D : ndarray, shape (n_graphs, n, n)
+        Shortest-path lengths (inf where no path exists).
+    """
+    n = W.shape[-1]
+    tmp = np.empty_like(W)
+    for k in range(n):
+        np.add(W[:, :, k, None], W[:, None, k, :], out=tmp)
+        np.minimum(W, tmp, out=W)
+    return W

@@ -1,0 +1,77 @@
+"""`neurosig rsa CONFIG.yml`: validation, results store, CSV and figures, resume."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from neurosig.cli.main import main
+from neurosig.evaluation.rsa import calc_rdm, eval_fixed
+from neurosig.evaluation.rsa.job import validate_config
+from neurosig.evaluation.results import ResultStore
+
+
+@pytest.fixture
+def job(tmp_path):
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(10, 6))
+    data = calc_rdm(truth[None] + 0.5 * rng.normal(size=(6, 10, 6)))
+    np.savez(tmp_path / "brain.npz", rdms=data, subjects=np.repeat([0, 1, 2], 2))
+    np.savez(tmp_path / "models.npz", good=calc_rdm(truth), noise=calc_rdm(rng.normal(size=(10, 6))))
+    cfg = {"name": "toy", "data": {"path": "brain.npz", "key": "rdms", "subjects_key": "subjects"},
+           "models": {"path": "models.npz"}, "method": "spearman",
+           "transform": {"kind": "geotopological", "low": 0.1, "up": 0.9},
+           "bootstrap": {"n": 50, "seed": 0}, "output": {"dir": "out"}}
+    path = tmp_path / "job.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path, cfg, data
+
+
+def test_cli_rsa_writes_store_csv_and_figures(job, capsys):
+    path, cfg, data = job
+    assert main(["-q", "rsa", str(path)]) == 0
+    out = path.parent / "out"
+    table = pd.read_csv(out / "toy_comparison.csv")
+    assert list(table["model"]) == ["good", "noise"]
+    assert table["score"].iloc[0] > table["score"].iloc[1]
+    # the stored score is the plain (non-bootstrap) evaluation of the transformed RDMs
+    from neurosig.evaluation.rsa import geotopological_transform
+
+    models = np.load(path.parent / "models.npz")
+    mv = geotopological_transform(np.stack([models["good"], models["noise"]]), 0.1, 0.9)
+    ref = eval_fixed(mv, geotopological_transform(data, 0.1, 0.9), "spearman", groups=np.repeat([0, 1, 2], 2))
+    np.testing.assert_allclose(table["score"], ref["mean"], atol=1e-12)
+    with ResultStore(out / "results.sqlite") as store:
+        df = store.to_frame(kind="rsa")
+    assert len(df) == 2 and set(df["pipeline"]) == {"good", "noise"}
+    assert df["extra"].iloc[0]["ci_low"] <= df["extra"].iloc[0]["ci_high"]
+    for f in ("toy_comparison.png", "toy_rdm.png"):
+        assert (out / f).stat().st_size > 1000
+    # rerun resumes: nothing recomputed, same rows
+    assert main(["-q", "rsa", str(path)]) == 0
+    with ResultStore(out / "results.sqlite") as store:
+        assert len(store) == 2
+
+
+@pytest.mark.parametrize("patch, match", [
+    ({"colour": "red"}, "Unknown key.*colour"),
+    ({"transform": {"kind": "geodesic", "low": 0.1}}, "transform.up"),
+    ({"transform": {"kind": "geotopological", "low": 0.5, "up": 0.2}}, "must not exceed"),
+    ({"method": "pearson"}, "'method'"),
+    ({"bootstrap": {"n": "many"}}, "bootstrap.n"),
+    ({"data": {"path": "brain.npz", "kee": "rdms"}}, "Unknown key.*kee"),
+])
+def test_config_validation(job, patch, match):
+    _, cfg, _ = job
+    bad = {**cfg, **patch}
+    with pytest.raises(ValueError, match=match):
+        validate_config(bad)
+
+
+def test_cli_reports_bad_input_in_one_line(job, capsys):
+    path, cfg, _ = job
+    cfg = {**cfg, "models": {"path": "missing.npz"}}
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["rsa", str(path)]) == 2
+    assert "missing.npz" in capsys.readouterr().err

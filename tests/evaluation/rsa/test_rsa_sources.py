@@ -1,0 +1,60 @@
+"""RDM sources: sliding-window EEG RDMs, torch layer activations via hooks, token embeddings."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurosig.evaluation.rsa import (calc_rdm, embedding_patterns, layer_activations, model_rdms,
+                                     sliding_window_rdms)
+
+
+def test_sliding_window_matches_per_window_rdms():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 5, 40))
+    cond = np.tile(np.arange(6), 4)
+    runs = np.repeat(np.arange(4), 6)
+    rdms, centers = sliding_window_rdms(X, cond, window=10, step=5, method="correlation",
+                                        times=np.linspace(-0.1, 0.29, 40))
+    assert rdms.shape == (7, 6, 6)
+    for w, start in enumerate(range(0, 31, 5)):
+        np.testing.assert_allclose(rdms[w], calc_rdm(X[:, :, start:start + 10].mean(2), "correlation",
+                                                     conditions=cond), atol=1e-12)
+    assert centers[0] == pytest.approx(-0.1 + 4.5 * 0.01)
+    xn, _ = sliding_window_rdms(X, cond, window=8, method="crossnobis", folds=runs, average_window=False)
+    np.testing.assert_allclose(
+        xn[1], calc_rdm(X[:, :, 8:16].reshape(24, -1), "crossnobis", conditions=cond, folds=runs), atol=1e-12)
+    with pytest.raises(ValueError, match="'window'"):
+        sliding_window_rdms(X, cond, window=50)
+    with pytest.raises(ValueError, match="'conditions'"):
+        sliding_window_rdms(X, cond[:5], window=5)
+
+
+def test_layer_activations_by_name_with_hooks():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+                                torch.nn.Sequential(torch.nn.Linear(16, 4), torch.nn.Tanh()))
+    model.train()
+    x = torch.randn(10, 8)
+    acts = layer_activations(model, x, ["1", "2.0"], batch_size=3)
+    with torch.no_grad():
+        h = torch.relu(model[0](x))
+        np.testing.assert_allclose(acts["1"], h.double().numpy(), atol=1e-6)
+        np.testing.assert_allclose(acts["2.0"], model[2][0](h).double().numpy(), atol=1e-6)
+    assert model.training  # mode restored
+    assert all(len(m._forward_hooks) == 0 for m in model.modules())  # hooks removed
+    rdms = model_rdms(model, x.numpy(), ["2"], method="euclidean")
+    assert rdms["2"].shape == (10, 10)
+    with pytest.raises(ValueError, match="'layers'.*'nope'.*Available"):
+        layer_activations(model, x, ["nope"])
+
+
+def test_embedding_patterns():
+    rng = np.random.default_rng(1)
+    E = rng.normal(size=(6, 3, 4))
+    cond = np.array([1, 0, 1, 0, 2, 2])
+    P = embedding_patterns(E, cond)
+    np.testing.assert_allclose(P[0], E[[1, 3]].mean(axis=(0, 1)))
+    assert embedding_patterns(E, pool="flatten").shape == (6, 12)
+    with pytest.raises(ValueError, match="'pool'"):
+        embedding_patterns(E, pool="max")
