@@ -57,7 +57,7 @@ def bandpass_notch(data: np.ndarray, sfreq: float, l_freq: float | None = 0.1,
     import mne
 
     check_filter_params(sfreq, l_freq, h_freq, notch)
-    x = np.asarray(data, dtype=np.float64)
+    x = np.array(data, dtype=np.float64, copy=True)  # filtered in place below; never touch the input
     if l_freq is not None or h_freq is not None:
         x = mne.filter.filter_data(x, sfreq, l_freq, h_freq, verbose="error", copy=False)
     if notch is not None:
