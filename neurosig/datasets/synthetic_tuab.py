@@ -57,7 +57,8 @@ def write_edf(path: str | Path, data: np.ndarray, ch_names: list[str], sfreq: fl
     path.parent.mkdir(parents=True, exist_ok=True)
     info = mne.create_info(list(ch_names), sfreq, ch_types="eeg")
     raw = mne.io.RawArray(data, info, verbose="error")
-    mne.export.export_raw(path, raw, fmt="edf", overwrite=True, verbose="error")
+    mne.export.export_raw(path, raw, fmt="edf", physical_range="channelwise", overwrite=True,
+                          verbose="error")
     return path
 
 
