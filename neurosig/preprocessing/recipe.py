@@ -22,7 +22,10 @@ from ..contracts import SignalContract, stable_hash
 from .filters import NOTCH_FREQS, bandpass_notch, check_filter_params
 from .montage import MONTAGES, REFERENCES, apply_bipolar, montage_channel_names, montage_electrodes
 from .resample import resample_recording
+from .spectral import design_kernel, filter_resample, supports
 from .windows import cut_windows
+
+ENGINES = ("fft", "mne")
 
 #: bump when the numbers a recipe produces change for the same configuration
 RECIPE_VERSION = 1
@@ -49,6 +52,15 @@ class PreprocessingConfig:
     accepted_sfreqs : tuple of float | None
         When given, recordings at any other sampling rate are rejected.
         Recordings below ``2 * h_freq`` are always rejected.
+    engine : {"fft", "mne"}
+        ``"fft"``: MNE-designed FIR kernels, composed and applied together with
+        the FFT resampling in one pass (:mod:`neurosig.preprocessing.spectral`);
+        ``"mne"``: the sequential ``filter_data`` -> ``notch_filter`` ->
+        ``resample`` calls. They agree to about 1e-6 of the signal's standard
+        deviation when ``sfreq * 2**k`` is a multiple of the rate ratio's
+        denominator (256 -> 200 Hz); for 250 or 500 -> 200 Hz MNE's FFT
+        resampling (``npad="auto"`` pads to a power of two) lands off the
+        200 Hz grid by up to half a sample, while ``"fft"`` stays on it.
     """
 
     montage: str = "tcp16"
@@ -58,10 +70,12 @@ class PreprocessingConfig:
     sfreq: float = 200.0
     window_s: float = 10.0
     accepted_sfreqs: tuple[float, ...] | None = None
+    engine: str = "fft"
 
     def validate(self) -> "PreprocessingConfig":
         """Raise ValueError on an invalid field (before any work)."""
         check_option("montage", self.montage, MONTAGES)
+        check_option("engine", self.engine, ENGINES)
         if self.notch is not None:
             check_option("notch", float(self.notch), NOTCH_FREQS + (None,))
         check_positive_float("sfreq", self.sfreq)
@@ -143,7 +157,11 @@ def preprocess_recording(data: np.ndarray, electrodes: Sequence[str], sfreq: flo
     windows : ndarray, shape (n_windows, n_channels, window_samples), float32
         Microvolts; ``n_channels`` is 16 for ``"tcp16"`` and 22 for ``"tcp22"``.
     """
-    x = bandpass_notch(data, sfreq, config.l_freq, config.h_freq, config.notch)
-    x = resample_recording(x, sfreq, config.sfreq)
+    if config.engine == "fft" and supports(sfreq, config.sfreq):
+        kernel = design_kernel(float(sfreq), config.l_freq, config.h_freq, config.notch)
+        x = filter_resample(data, sfreq, config.sfreq, kernel)
+    else:  # engine="mne", or a rate ratio without a small denominator (e.g. 256.3 Hz)
+        x = bandpass_notch(data, sfreq, config.l_freq, config.h_freq, config.notch)
+        x = resample_recording(x, sfreq, config.sfreq)
     x = apply_bipolar(x, electrodes, config.montage)
     return cut_windows(x, config.window_samples).astype(np.float32)

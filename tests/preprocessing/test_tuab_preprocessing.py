@@ -170,7 +170,9 @@ def test_recipe_picks_before_rereferencing_and_units():
     # equivalent order: bipolar first, then filter + resample (linear, per channel)
     bip = apply_bipolar(data, el, "tcp16")
     ref = resample_recording(bandpass_notch(bip, 256.0), 256.0, 200.0)
-    np.testing.assert_allclose(w, cut_windows(ref, 2000), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(w, cut_windows(ref, 2000), rtol=0, atol=1e-3 * ref.std())
+    exact = preprocess_recording(data, el, 256.0, PreprocessingConfig(engine="mne"))
+    np.testing.assert_allclose(exact, cut_windows(ref, 2000), rtol=1e-5, atol=1e-4)
 
 
 def test_config_hash_and_contract():
@@ -183,3 +185,56 @@ def test_config_hash_and_contract():
     assert a.sfreq_problem(100.0).startswith("unexpected sampling rate")
     assert PreprocessingConfig(accepted_sfreqs=(250.0, 256.0)).sfreq_problem(512.0) is not None
     assert a.sfreq_problem(256.0) is None
+
+
+# ------------------------------------------------------------------ one-pass engine (spectral.py)
+
+from neurosig.preprocessing.spectral import design_kernel, filter_resample, supports  # noqa: E402
+
+
+def test_one_pass_filter_equals_mne_filters():
+    rng = np.random.default_rng(6)
+    x = np.cumsum(rng.standard_normal((3, 250 * 40)), axis=1)
+    got = filter_resample(x, 250.0, 250.0, design_kernel(250.0, 0.1, 75.0, 60.0))
+    ref = bandpass_notch(x, 250.0, 0.1, 75.0, 60.0)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10 * ref.std())
+
+
+def test_one_pass_matches_mne_chain_at_256_to_200():
+    rng = np.random.default_rng(7)
+    t = np.arange(256 * 120) / 256.0
+    x = np.cumsum(rng.standard_normal((2, t.size)), axis=1) + 20 * np.sin(2 * np.pi * 60 * t)
+    got = filter_resample(x, 256.0, 200.0, design_kernel(256.0, 0.1, 75.0, 60.0))
+    ref = resample_recording(bandpass_notch(x, 256.0, 0.1, 75.0, 60.0), 256.0, 200.0)
+    assert got.shape == ref.shape == (2, 200 * 120)
+    # MNE pads each stage's output (and its FFT resampling rings from the wrap-around of its
+    # padded buffer, decaying as 1/t); the one-pass engine pads the input once and filters
+    # before truncating the spectrum. Away from the ends they agree to ~1e-4 of the std.
+    edge = 6 * 200
+    np.testing.assert_allclose(got[:, edge:-edge], ref[:, edge:-edge], rtol=0, atol=2e-4 * ref.std())
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-3 * ref.std())
+
+
+@pytest.mark.parametrize("sfreq", [250.0, 256.0, 500.0, 512.0])
+def test_one_pass_resampling_lands_on_the_new_grid(sfreq):
+    """Analytic reference: a 37.3 Hz sine sampled at 200 Hz."""
+    n = int(sfreq * 61)
+    x = np.sin(2 * np.pi * 37.3 * np.arange(n) / sfreq)[None]
+    y = filter_resample(x, sfreq, 200.0, np.array([1.0]))[0]
+    truth = np.sin(2 * np.pi * 37.3 * np.arange(y.size) / 200.0)
+    assert y.size == int(round(n * 200.0 / sfreq))
+    assert np.abs(y - truth)[1000:-1000].max() < 1e-3
+
+
+def test_one_pass_rate_support_and_kernel():
+    assert supports(256.0, 200.0) and supports(250.0, 200.0) and supports(500.0, 256.0)
+    assert not supports(256.3317, 200.0)
+    with pytest.raises(ValueError, match="engine='mne'"):
+        filter_resample(np.zeros((1, 100)), 256.3317, 200.0, np.array([1.0]))
+    k = design_kernel(256.0, 0.1, 75.0, 60.0)
+    assert k.size % 2 == 1 and np.allclose(k, k[::-1])
+    # unity gain in the pass band, notch and low-pass in the stop bands
+    H = np.abs(np.fft.rfft(k, 2 ** 18))
+    f = np.fft.rfftfreq(2 ** 18, 1 / 256.0)
+    assert abs(H[np.argmin(np.abs(f - 10))] - 1) < 1e-3
+    assert H[np.argmin(np.abs(f - 60))] < 1e-2 and H[np.argmin(np.abs(f - 100))] < 1e-2
