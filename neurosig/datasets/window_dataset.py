@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from .._validation import check_option, check_path
 from ..contracts import SignalContract, stable_hash
@@ -119,22 +119,34 @@ class WindowDataset(Dataset):
         state["_pid"] = None
         return state
 
-    def _dataset(self, code: int):
+    def _array(self, code: int):
+        """Windows of one recording: a read-only memory map when the HDF5 dataset is
+        contiguous and uncompressed (the layout :func:`prepare_store` writes), else the
+        h5py dataset itself."""
         import h5py
 
-        if self._pid != os.getpid():
+        if self._pid != os.getpid():  # after a fork (DataLoader workers): fresh handles
             self._files = OrderedDict()
             self._pid = os.getpid()
         entry = self._files.get(code)
-        if entry is None:
-            f = h5py.File(self.cache / REC_DIR / f"{self._rec_names[code]}.h5", "r")
-            entry = (f, f["X"])
-            self._files[code] = entry
-            if len(self._files) > self.max_open_files:
-                _, (old, _) = self._files.popitem(last=False)
-                old.close()
-        else:
+        if entry is not None:
             self._files.move_to_end(code)
+            return entry[1]
+        path = self.cache / REC_DIR / f"{self._rec_names[code]}.h5"
+        f = h5py.File(path, "r")
+        ds = f["X"]
+        offset = ds.id.get_offset() if ds.chunks is None and ds.compression is None else None
+        if offset is not None:
+            arr = np.memmap(path, dtype=ds.dtype, mode="r", offset=offset, shape=ds.shape)
+            f.close()
+            entry = (None, arr)
+        else:
+            entry = (f, ds)
+        self._files[code] = entry
+        if len(self._files) > self.max_open_files:
+            _, (old, _) = self._files.popitem(last=False)
+            if old is not None:
+                old.close()
         return entry[1]
 
     def _transform(self, x: np.ndarray) -> np.ndarray:
@@ -158,28 +170,67 @@ class WindowDataset(Dataset):
         for grp in np.split(order, bounds):
             if grp.size == 0:
                 continue
-            ds = self._dataset(int(codes[grp[0]]))
+            arr = self._array(int(codes[grp[0]]))
             w = self._win[idx[grp]]
+            if isinstance(arr, np.ndarray):  # memory map: plain copies
+                out[grp] = arr[w]
+                continue
             lo, hi = int(w.min()), int(w.max()) + 1
-            if hi - lo <= 2 * grp.size:  # one contiguous read, then select
-                out[grp] = ds[lo:hi][w - lo]
+            if hi - lo <= 2 * grp.size:  # h5py: one contiguous read, then select
+                out[grp] = arr[lo:hi][w - lo]
             else:
                 for j, k in zip(grp, w):
-                    ds.read_direct(out, np.s_[int(k)], np.s_[int(j)])
+                    arr.read_direct(out, np.s_[int(k)], np.s_[int(j)])
         return self._transform(out)
 
-    def __getitem__(self, i: int):
-        x = self.get_windows([int(i)])[0]
-        return torch.from_numpy(x), int(self.labels[int(i)])
+    def __getitem__(self, i):
+        """``(x, y)`` for one window index; ``(X, y)`` batched for a list or array of indices.
+
+        Returns
+        -------
+        x : torch.Tensor, shape (n_channels, n_times), float32  (or (n, n_channels, n_times))
+        y : int  (or torch.Tensor of int64, shape (n,))
+        """
+        if np.ndim(i) == 0:
+            x = self.get_windows([int(i)])[0]
+            return torch.from_numpy(x), int(self.labels[int(i)])
+        idx = np.asarray(i, dtype=np.int64)
+        return torch.from_numpy(self.get_windows(idx)), torch.from_numpy(self.labels[idx])
 
     def __getitems__(self, indices: Sequence[int]) -> list:
-        """Batched fetch used by ``torch.utils.data.DataLoader`` (one read per recording)."""
+        """Batched fetch used by ``torch.utils.data.DataLoader`` (one pass per recording)."""
         x = torch.from_numpy(self.get_windows(indices))
         y = self.labels[np.asarray(indices, dtype=np.int64)]
         return [(x[k], int(y[k])) for k in range(len(y))]
 
+    def loader(self, batch_size: int = 64, shuffle: bool = True, seed: int | None = 0,
+               num_workers: int = 0, drop_last: bool = False) -> DataLoader:
+        """A DataLoader that fetches whole batches (no per-window collation copy).
+
+        Each batch is read in one :meth:`get_windows` call and returned as
+        ``(X, y)``: X of shape (batch_size, n_channels, n_times) float32, y int64.
+
+        Parameters
+        ----------
+        batch_size : int
+            Windows per batch.
+        shuffle : bool
+            Random order (reproducible with ``seed``).
+        seed : int | None
+            Seed of the shuffling generator.
+        num_workers : int
+            DataLoader worker processes.
+        drop_last : bool
+            Drop the last incomplete batch.
+        """
+        gen = torch.Generator().manual_seed(seed) if (shuffle and seed is not None) else None
+        base = RandomSampler(self, generator=gen) if shuffle else SequentialSampler(self)
+        return DataLoader(self, batch_size=None, sampler=BatchSampler(base, batch_size, drop_last),
+                          num_workers=num_workers)
+
     def close(self) -> None:
-        """Close the open HDF5 files of this process."""
+        """Close the open HDF5 files and memory maps of this process."""
         for f, _ in self._files.values():
-            f.close()
+            if f is not None:
+                f.close()
         self._files = OrderedDict()

@@ -6,7 +6,10 @@ Layout of a store folder ``CACHE``::
     CACHE/index.parquet       the recording index (status, reason, n_windows per recording)
     CACHE/windows.parquet     one row per window: recording, subject, label, split, start
     CACHE/recordings/<id>.h5  windows of one recording: dataset "X", float32 microvolts,
-                              shape (n_windows, n_channels, n_times), chunked one window per chunk
+                              shape (n_windows, n_channels, n_times), contiguous (memory-mappable)
+
+The store is chunked by recording: one HDF5 file per recording is the unit of
+writing, resuming and reading.
     CACHE/rejected/<id>.json  why a recording was skipped
 
 Every recording file is written to a temporary name and renamed when complete,
@@ -54,8 +57,8 @@ def _write_recording(path: Path, windows: np.ndarray, attrs: dict) -> None:
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            chunks = (1,) + windows.shape[1:] if windows.shape[0] else None
-            f.create_dataset("X", data=windows, chunks=chunks)
+            # contiguous and uncompressed: readers memory-map it (EEG float32 barely compresses)
+            f.create_dataset("X", data=windows)
             for k, v in attrs.items():
                 f.attrs[k] = v
 
