@@ -16,6 +16,7 @@ import sys
 SUBCOMMANDS: tuple[str, ...] = (
     "benchmark",
     "rsa",
+    "tuab",
 )
 
 

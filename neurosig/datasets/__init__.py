@@ -5,6 +5,8 @@ _EXPORTS = {
     "SimulatedMotorImagery": "simulated",
     "get_dataset": "moabb",
     "TUAB": "tuab",
+    "WindowDataset": "window_dataset",
+    "make_synthetic_tuab": "synthetic_tuab",
     "NSD": "nsd",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

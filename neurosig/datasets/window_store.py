@@ -1,0 +1,362 @@
+"""Window store: one preprocessing pass over an EDF index, windows on disk, streamed to PyTorch.
+
+Layout of a store folder ``CACHE``::
+
+    CACHE/store.json          configuration, signal contract, preprocessing hash, completeness
+    CACHE/index.parquet       the recording index (status, reason, n_windows per recording)
+    CACHE/windows.parquet     one row per window: recording, subject, label, split, start
+    CACHE/recordings/<id>.h5  windows of one recording: dataset "X", float32 microvolts,
+                              shape (n_windows, n_channels, n_times), contiguous (memory-mappable)
+
+The store is chunked by recording: one HDF5 file per recording is the unit of
+writing, resuming and reading.
+    CACHE/rejected/<id>.json  why a recording was skipped
+
+Every recording file is written to a temporary name and renamed when complete,
+so a crash leaves either a whole file or none; a rerun skips the recordings
+whose file (or rejection note) carries the same preprocessing hash, and
+finishes the rest. Recordings run in parallel (one per worker process, so
+memory is bounded by ``n_jobs`` recordings, not by the corpus).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._io import atomic_path
+from .._logging import get_logger
+from .._validation import check_option, check_path
+from ..parallel import run_tasks
+from ..preprocessing.channels import normalize_channel_names
+from ..preprocessing.montage import missing_electrodes
+from ..preprocessing.recipe import PreprocessingConfig, preprocess_recording
+
+logger = get_logger(__name__)
+
+STORE_FILE = "store.json"
+INDEX_FILE = "index.parquet"
+WINDOWS_FILE = "windows.parquet"
+REC_DIR = "recordings"
+REJ_DIR = "rejected"
+LABEL_IDS = {"normal": 0, "abnormal": 1}
+DATASET_SPLITS = ("train", "val", "test", "all")
+
+
+# ---------------------------------------------------------------------------------------------
+# preparation (worker side)
+# ---------------------------------------------------------------------------------------------
+
+def _write_recording(path: Path, windows: np.ndarray, attrs: dict) -> None:
+    """Write one recording's windows atomically (temporary file, then rename)."""
+    import h5py
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            # contiguous and uncompressed: readers memory-map it (EEG float32 barely compresses)
+            f.create_dataset("X", data=windows)
+            for k, v in attrs.items():
+                f.attrs[k] = v
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+
+
+def _reject(task: dict, reason: str) -> dict:
+    _write_json(Path(task["cache"]) / REJ_DIR / f"{task['recording']}.json",
+                {"recording": task["recording"], "reason": reason, "config_hash": task["config_hash"]})
+    return {"recording": task["recording"], "status": "rejected", "reason": reason, "n_windows": 0}
+
+
+def _check_recording(task: dict, config: PreprocessingConfig) -> tuple[str | None, list[str]]:
+    """Reason to reject (or None) and the original names of the montage electrodes, in order."""
+    mapping = normalize_channel_names(task["ch_names"])
+    missing = missing_electrodes(list(mapping.values()), config.montage)
+    if missing:
+        return f"missing electrodes: {', '.join(missing)}", []
+    problem = config.sfreq_problem(float(task["sfreq"]))
+    if problem:
+        return problem, []
+    if task["duration"] < config.window_s:
+        return (f"shorter than one window: {task['duration']:.1f} s < {config.window_s:g} s"), []
+    inverse = {canon: orig for orig, canon in mapping.items()}
+    return None, [inverse[e] for e in config.electrodes()]
+
+
+def process_recording(task: dict) -> dict:
+    """Preprocess one recording into ``CACHE/recordings/<id>.h5`` (or a rejection note).
+
+    Never raises for a bad file: the reason is returned and written to
+    ``CACHE/rejected/<id>.json``.
+
+    Parameters
+    ----------
+    task : dict
+        Keys ``recording, path, subject, label, split, ch_names, sfreq, duration,
+        config (dict), config_hash, cache``.
+
+    Returns
+    -------
+    result : dict
+        ``recording, status ("ok" | "rejected"), reason, n_windows``.
+    """
+    import mne
+
+    config = PreprocessingConfig.from_dict(task["config"])
+    reason, picks = _check_recording(task, config)
+    if reason:
+        return _reject(task, reason)
+    try:
+        raw = mne.io.read_raw_edf(task["path"], include=picks, preload=True, verbose="error")
+        pos = {n: i for i, n in enumerate(raw.ch_names)}
+        data = raw.get_data(units="uV")[[pos[n] for n in picks]]
+        del raw
+    except Exception as exc:  # corrupt data records: reject, never stop the job
+        return _reject(task, f"unreadable EDF data: {type(exc).__name__}: {exc}")
+    windows = preprocess_recording(data, config.electrodes(), float(task["sfreq"]), config)
+    if windows.shape[0] == 0:
+        return _reject(task, "shorter than one window after resampling")
+    attrs = {"recording": task["recording"], "subject": task["subject"], "label": task["label"],
+             "split": task["split"], "config_hash": task["config_hash"], "source": task["path"]}
+    _write_recording(Path(task["cache"]) / REC_DIR / f"{task['recording']}.h5", windows, attrs)
+    return {"recording": task["recording"], "status": "ok", "reason": "", "n_windows": int(windows.shape[0])}
+
+
+def _done_result(cache: Path, recording: str, config_hash: str) -> dict | None:
+    """Result of a recording finished by an earlier run with the same configuration, or None."""
+    import h5py
+
+    h5 = cache / REC_DIR / f"{recording}.h5"
+    if h5.is_file():
+        try:
+            with h5py.File(h5, "r") as f:
+                if f.attrs.get("config_hash") == config_hash:
+                    return {"recording": recording, "status": "ok", "reason": "",
+                            "n_windows": int(f["X"].shape[0])}
+        except OSError:
+            pass  # unreadable leftover: redo it
+    rej = cache / REJ_DIR / f"{recording}.json"
+    if rej.is_file():
+        try:
+            note = json.loads(rej.read_text())
+            if note.get("config_hash") == config_hash:
+                return {"recording": recording, "status": "rejected", "reason": note["reason"],
+                        "n_windows": 0}
+        except (OSError, ValueError, KeyError):
+            pass
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# preparation (client side)
+# ---------------------------------------------------------------------------------------------
+
+def read_store_meta(cache: str | Path) -> dict:
+    """The ``store.json`` of a window store (raises a clear error when there is none)."""
+    cache = check_path("cache", cache, kind="dir")
+    meta_path = cache / STORE_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"The 'cache' parameter points to {str(cache)!r}, which is not a window "
+                                f"store (no {STORE_FILE}); run `neurosig tuab prepare ROOT --cache DIR` first.")
+    return json.loads(meta_path.read_text())
+
+
+def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingConfig | None = None,
+                  n_jobs: int | None = 1, backend: str | None = None, overwrite: bool = False,
+                  verbose: bool = True, root: str = "") -> dict:
+    """Preprocess the usable recordings of ``index`` into a window store (resumable).
+
+    Parameters
+    ----------
+    index : pandas.DataFrame
+        Recording index from :func:`neurosig.datasets.tuab.scan_tuab`.
+    cache : path
+        Store folder (created). A folder prepared with another configuration
+        raises unless ``overwrite=True``.
+    config : PreprocessingConfig | None
+        The recipe (default: ``PreprocessingConfig()``, 16-channel TCP, 200 Hz, 10 s).
+    n_jobs : int | None
+        Worker processes (``-1``: all cores).
+    backend : {"sequential", "processes"} | None
+        Default: ``"processes"`` when ``n_jobs != 1``.
+    overwrite : bool
+        Delete a store prepared with another configuration instead of raising.
+    verbose : bool
+        Progress bar.
+    root : str
+        Source folder, recorded in ``store.json``.
+
+    Returns
+    -------
+    summary : dict
+        ``n_recordings, n_ok, n_rejected, n_windows, n_skipped_done, contract``.
+    """
+    config = (config or PreprocessingConfig()).validate()
+    missing_cols = [c for c in ("recording", "path", "subject", "label", "split", "ch_names", "sfreq",
+                                "duration", "status", "reason") if c not in index.columns]
+    if missing_cols:
+        raise ValueError(f"The 'index' parameter lacks the columns {missing_cols}; build it with "
+                         f"neurosig.datasets.tuab.scan_tuab.")
+    cache = Path(cache).expanduser()
+    if cache.exists() and not cache.is_dir():
+        raise NotADirectoryError(f"The 'cache' parameter must be a folder, but {str(cache)!r} is a file.")
+    chash = config.hash()
+    meta_path = cache / STORE_FILE
+    if meta_path.is_file():
+        old = json.loads(meta_path.read_text())
+        if old.get("preprocessing_hash") != chash:
+            if not overwrite:
+                raise ValueError(
+                    f"The 'cache' folder {str(cache)!r} holds a store prepared with another configuration "
+                    f"(hash {old.get('preprocessing_hash')}, {old.get('config')}); the requested one is "
+                    f"{chash} ({config.to_dict()}). Use another folder or overwrite=True.")
+            for sub in (REC_DIR, REJ_DIR):
+                shutil.rmtree(cache / sub, ignore_errors=True)
+            for name in (STORE_FILE, INDEX_FILE, WINDOWS_FILE):
+                (cache / name).unlink(missing_ok=True)
+    for sub in (REC_DIR, REJ_DIR):
+        (cache / sub).mkdir(parents=True, exist_ok=True)
+        for tmp in (cache / sub).glob(".*.tmp"):  # leftovers of a killed run
+            tmp.unlink(missing_ok=True)
+    meta = {"format": "neurosig-window-store", "version": 1, "source": "tuab", "root": root,
+            "config": config.to_dict(), "preprocessing_hash": chash,
+            "contract": config.contract().to_dict(), "complete": False}
+    _write_json(meta_path, meta)
+
+    index = index.reset_index(drop=True).copy()
+    results: dict[str, dict] = {}
+    tasks = []
+    cfg = config.to_dict()
+    for row in index.itertuples(index=False):
+        if row.status != "ok":
+            continue
+        done = _done_result(cache, row.recording, chash)
+        if done is not None:
+            results[row.recording] = done
+            continue
+        tasks.append({"recording": row.recording, "path": row.path, "subject": row.subject,
+                      "label": row.label, "split": row.split, "ch_names": list(row.ch_names),
+                      "sfreq": float(row.sfreq), "duration": float(row.duration), "config": cfg,
+                      "config_hash": chash, "cache": str(cache)})
+    n_done_before = len(results)
+    if n_done_before:
+        logger.info("resuming: %d recordings already prepared, %d to go", n_done_before, len(tasks))
+    if backend is None:
+        backend = "sequential" if n_jobs in (None, 1) else "processes"
+    check_option("backend", backend, ("sequential", "processes"))
+
+    def on_result(res) -> None:
+        if res.ok:
+            results[res.task["recording"]] = res.value
+        else:  # an unexpected error (a bug, not a bad file): not cached, so a rerun retries it
+            results[res.task["recording"]] = {"recording": res.task["recording"], "status": "error",
+                                             "reason": res.error.strip().splitlines()[-1], "n_windows": 0}
+
+    run_tasks(process_recording, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result,
+              verbose=verbose, desc="TUAB recordings")
+
+    n_windows = np.zeros(len(index), dtype=np.int64)
+    for i, row in enumerate(index.itertuples(index=False)):
+        res = results.get(row.recording)
+        if res is None:
+            continue
+        index.loc[i, "status"] = res["status"]
+        index.loc[i, "reason"] = res["reason"]
+        n_windows[i] = res["n_windows"]
+    index["n_windows"] = n_windows
+    with atomic_path(cache / INDEX_FILE) as tmp:
+        index.to_parquet(tmp, index=False)
+    windows = _window_table(index, config)
+    with atomic_path(cache / WINDOWS_FILE) as tmp:
+        windows.to_parquet(tmp, index=False)
+    n_err = int((index["status"] == "error").sum())
+    meta.update(complete=n_err == 0, n_windows=int(len(windows)),
+                n_recordings=int((index["status"] == "ok").sum()))
+    _write_json(meta_path, meta)
+    if n_err:
+        logger.warning("%d recordings failed with an unexpected error; rerun prepare to retry them", n_err)
+    return {"n_recordings": int(len(index)), "n_ok": int((index["status"] == "ok").sum()),
+            "n_rejected": int((index["status"] == "rejected").sum()), "n_errors": n_err,
+            "n_windows": int(len(windows)), "n_skipped_done": n_done_before,
+            "contract": config.contract()}
+
+
+def _window_table(index: pd.DataFrame, config: PreprocessingConfig) -> pd.DataFrame:
+    ok = index[index["status"] == "ok"]
+    counts = ok["n_windows"].to_numpy()
+    rep = np.repeat(np.arange(len(ok)), counts)
+    pos = np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.zeros(0, dtype=np.int64)
+    return pd.DataFrame({
+        "recording": ok["recording"].to_numpy()[rep].astype(str),
+        "subject": ok["subject"].to_numpy()[rep].astype(str),
+        "label": ok["label"].to_numpy()[rep].astype(str),
+        "split": ok["split"].to_numpy()[rep].astype(str),
+        "window": pos.astype(np.int64),
+        "start": pos * float(config.window_s),
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+# ---------------------------------------------------------------------------------------------
+
+def split_subjects(subjects: Sequence[str], val_fraction: float = 0.2, seed: int = 0) -> set[str]:
+    """Subjects of the training folder assigned to validation (deterministic from ``seed``).
+
+    Parameters
+    ----------
+    subjects : sequence of str
+        Subject ids (duplicates allowed; order does not matter).
+    val_fraction : float
+        Fraction of subjects held out, in [0, 1).
+    seed : int
+        Seed of the permutation.
+
+    Returns
+    -------
+    val : set of str
+        ``round(val_fraction * n_subjects)`` subjects (at least one when the
+        fraction is positive and there are two or more subjects).
+    """
+    if not 0.0 <= float(val_fraction) < 1.0:
+        raise ValueError(f"Invalid value for the 'val_fraction' parameter. Allowed values are numbers "
+                         f"in [0, 1), but got {val_fraction!r} instead.")
+    uniq = sorted(set(map(str, subjects)))
+    n_val = int(round(val_fraction * len(uniq)))
+    if val_fraction > 0 and n_val == 0 and len(uniq) >= 2:
+        n_val = 1
+    perm = np.random.default_rng(seed).permutation(len(uniq))
+    return {uniq[i] for i in perm[:n_val]}
+
+
+def store_info(cache: str | Path) -> dict:
+    """Summary of a window store: counts per split and label, hours, rejected files and why.
+
+    Returns
+    -------
+    info : dict
+        ``table`` (DataFrame: split, label, recordings, windows, hours), ``rejected``
+        (DataFrame: path, reason), ``contract`` (dict), ``complete`` (bool), ``config`` (dict).
+    """
+    meta = read_store_meta(cache)
+    cache = Path(cache).expanduser()
+    index = pd.read_parquet(cache / INDEX_FILE) if (cache / INDEX_FILE).is_file() else None
+    if index is None:
+        raise ValueError(f"The window store at {str(cache)!r} has no {INDEX_FILE} yet: the first "
+                         f"preparation run was interrupted; run prepare again.")
+    ok = index[index["status"] == "ok"]
+    win_s = float(meta["config"]["window_s"])
+    table = (ok.groupby(["split", "label"])
+               .agg(recordings=("recording", "size"), windows=("n_windows", "sum"),
+                    recorded_hours=("duration", lambda d: float(np.sum(d)) / 3600.0))
+               .reset_index())
+    table["window_hours"] = table["windows"] * win_s / 3600.0
+    rejected = index.loc[index["status"] != "ok", ["path", "status", "reason"]].reset_index(drop=True)
+    return {"table": table, "rejected": rejected, "contract": meta["contract"],
+            "complete": bool(meta.get("complete")), "config": meta["config"]}
