@@ -61,6 +61,8 @@ REGISTRY: dict[str, str] = {
     "neurosig.models.cnn:EEGNet": "neurosig.models.cnn",
     "neurosig.models.cnn:ShallowConvNet": "neurosig.models.cnn",
     "neurosig.models.cnn:DeepConvNet": "neurosig.models.cnn",
+    # neurosig (later work adds its estimators here)
+    "neurosig.models.token_transformer:TokenTransformerClassifier": "neurosig.models.token_transformer",
 }
 
 

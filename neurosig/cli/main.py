@@ -17,6 +17,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "benchmark",
     "rsa",
     "tuab",
+    "tokenize",
 )
 
 

@@ -1,0 +1,397 @@
+"""Token transformer: the light downstream model over TFM tokens (three-stage recipe).
+
+* :class:`TokenTransformer` (``nn.Module``): token (or continuous patch) embedding +
+  channel embedding + patch-position embedding, a transformer encoder over all
+  (channel, patch) positions, a masked-token-prediction head and a
+  classification head. Defaults: width 64, 4 layers, 8 heads.
+* :func:`pretrain_masked_tokens`: stage 2, masked-token prediction on token
+  sequences (no labels).
+* :class:`TokenTransformerClassifier`: scikit-learn classifier on raw windows
+  (n_trials, n_channels, n_times) running stage 1 (TFM tokenizer learning),
+  stage 2 (masked-token pretraining, skipped with ``pretrain_epochs=0``) and
+  stage 3 (fine-tuning, the shared :class:`~neurosig.models.base.TorchClassifier`
+  loop). ``input="stft"`` feeds the same transformer the raw STFT patches (no
+  quantisation) as a control.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from torch import nn
+
+from .._logging import get_logger, progress
+from .._validation import check_option, check_positive_float, check_positive_int, check_signal_array
+from .base import TorchClassifier
+
+logger = get_logger(__name__)
+
+__all__ = ["TokenTransformer", "pretrain_masked_tokens", "TokenTransformerClassifier"]
+
+
+class TokenTransformer(nn.Module):
+    """Transformer over (channel, patch) token grids.
+
+    Parameters
+    ----------
+    n_codes : int
+        Vocabulary size (tokenizer codebook); id ``n_codes`` is the [MASK] token.
+        Ignored with ``in_features``.
+    n_channels, n_patches : int
+        Grid size; channel and position embeddings are learned per index.
+    n_classes : int
+        Outputs of the classification head (0: no head).
+    dim, n_layers, n_heads : int
+        Width (64), depth (4) and heads (8).
+    dropout : float
+    in_features : int | None
+        ``None``: inputs are token ids (batch, n_channels, n_patches). An integer:
+        inputs are continuous patches (batch, n_channels, n_patches, in_features),
+        projected linearly (the "no quantisation" control).
+    """
+
+    def __init__(self, n_codes: int, n_channels: int, n_patches: int, n_classes: int = 0, dim: int = 64,
+                 n_layers: int = 4, n_heads: int = 8, dropout: float = 0.1, in_features: int | None = None):
+        super().__init__()
+        self.n_codes, self.n_channels, self.n_patches = n_codes, n_channels, n_patches
+        self.dim, self.in_features = dim, in_features
+        if in_features is None:
+            self.token_emb = nn.Embedding(n_codes + 1, dim)
+        else:
+            self.in_proj = nn.Linear(in_features, dim)
+            self.mask_emb = nn.Parameter(torch.zeros(dim))
+        self.chan_emb = nn.Embedding(n_channels, dim)
+        self.pos_emb = nn.Embedding(n_patches, dim)
+        layer = nn.TransformerEncoderLayer(dim, n_heads, 2 * dim, dropout=dropout, batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.mlm_head = nn.Linear(dim, n_codes) if in_features is None else None
+        self.cls_head = nn.Linear(dim, n_classes) if n_classes else None
+
+    @property
+    def mask_id(self) -> int:
+        return self.n_codes
+
+    def init_token_embedding(self, codebook: torch.Tensor) -> None:
+        """Start the token embedding from the tokenizer's code vectors (n_codes, dim)."""
+        if self.in_features is not None or codebook.shape != (self.n_codes, self.dim):
+            raise ValueError(f"codebook of shape {tuple(codebook.shape)} does not fit a token embedding of "
+                             f"({self.n_codes}, {self.dim}).")
+        with torch.no_grad():
+            self.token_emb.weight[: self.n_codes] = codebook
+
+    def encode(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Contextual embeddings.
+
+        Parameters
+        ----------
+        x : Tensor
+            Token ids (batch, n_channels, n_patches) or patches (batch, n_channels,
+            n_patches, in_features).
+        mask : BoolTensor, shape (batch, n_channels, n_patches) | None
+            Positions replaced by the [MASK] token / embedding.
+
+        Returns
+        -------
+        h : Tensor, shape (batch, n_channels, n_patches, dim)
+        """
+        b, c, p = x.shape[:3]
+        if c > self.n_channels or p > self.n_patches:
+            raise ValueError(f"Input grid ({c} channels, {p} patches) is larger than the model's "
+                             f"({self.n_channels}, {self.n_patches}).")
+        if self.in_features is None:
+            ids = x.long()
+            if mask is not None:
+                ids = ids.masked_fill(mask, self.mask_id)
+            h = self.token_emb(ids)
+        else:
+            h = self.in_proj(x)
+            if mask is not None:
+                h = torch.where(mask[..., None], self.mask_emb.expand_as(h), h)
+        h = h + self.chan_emb.weight[:c, None, :] + self.pos_emb.weight[None, :p, :]
+        h = self.norm(self.encoder(h.reshape(b, c * p, self.dim)))
+        return h.reshape(b, c, p, self.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (batch, n_classes) from the mean of the contextual embeddings."""
+        if self.cls_head is None:
+            raise RuntimeError("This TokenTransformer has no classification head (n_classes=0).")
+        return self.cls_head(self.encode(x).mean(dim=(1, 2)))
+
+    def mlm_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Masked-token logits at the masked positions, shape (n_masked, n_codes)."""
+        if self.mlm_head is None:
+            raise RuntimeError("Masked-token prediction needs token inputs (in_features=None).")
+        return self.mlm_head(self.encode(ids, mask)[mask])
+
+
+def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 0.5, epochs: int = 10,
+                           batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-2,
+                           generator: torch.Generator | None = None, device=None,
+                           verbose: bool = False) -> list[dict]:
+    """Stage 2: masked-token-prediction pretraining (in place).
+
+    Parameters
+    ----------
+    model : TokenTransformer
+    tokens : ndarray or Tensor of int, shape (n_windows, n_channels, n_patches)
+    mask_ratio : float
+        Share of positions masked per window (at least one).
+    epochs, batch_size, lr, weight_decay : training settings (AdamW).
+
+    Returns
+    -------
+    history : list of dict
+        Per epoch: ``loss`` (cross-entropy on masked positions) and ``acc``
+        (share of masked tokens predicted exactly).
+    """
+    if not 0 < mask_ratio < 1:
+        raise ValueError(f"Invalid value for the 'mask_ratio' parameter. Allowed values are in (0, 1), "
+                         f"but got {mask_ratio!r} instead.")
+    tok = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
+    device = device or next(model.parameters()).device
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    history = []
+    model.train()
+    n = len(tok)
+    for epoch in progress(range(epochs), desc="masked-token pretraining", verbose=verbose):
+        perm = torch.randperm(n, generator=generator)
+        tot, correct, count = 0.0, 0, 0
+        for s in range(0, n, batch_size):
+            ids = tok[perm[s:s + batch_size]].to(device)
+            mask = torch.rand(ids.shape, generator=generator).to(device) < mask_ratio
+            mask[..., 0, 0] |= ~mask.flatten(1).any(1)  # at least one masked position per window
+            logits = model.mlm_logits(ids, mask)
+            target = ids[mask]
+            loss = nn.functional.cross_entropy(logits, target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * len(target)
+            correct += int((logits.argmax(1) == target).sum())
+            count += len(target)
+        history.append({"epoch": epoch, "loss": tot / count, "acc": correct / count})
+    model.eval()
+    return history
+
+
+class _TokenPipelineModule(nn.Module):
+    """Holds the (frozen) tokenizer for persistence and the transformer that is trained."""
+
+    def __init__(self, tokenizer: nn.Module, transformer: TokenTransformer):
+        super().__init__()
+        self.tokenizer = tokenizer
+        for p in self.tokenizer.parameters():
+            p.requires_grad_(False)
+        self.transformer = transformer
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.tokenizer.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.transformer(x)
+
+
+class TokenTransformerClassifier(TorchClassifier):
+    """TFM tokenizer + TokenTransformer as one scikit-learn classifier.
+
+    ``fit(X, y)`` with X (n_trials, n_channels, n_times) runs
+
+    1. tokenizer learning (:class:`neurosig.tokenizers.tfm.TFMTokenizerEstimator`,
+       unsupervised, on the training windows),
+    2. masked-token-prediction pretraining of the transformer on their tokens
+       (``pretrain_epochs`` > 0),
+    3. fine-tuning with labels (the :class:`TorchClassifier` loop: AdamW, early
+       stopping on a stratified validation split).
+
+    Parameters
+    ----------
+    sfreq : float | None
+        Sampling rate of X; resampled (FFT) to ``model_sfreq`` when different.
+        ``None``: X is used as is (no resampling; frequency bins are then
+        ``sfreq / n_fft`` wide instead of 1 Hz).
+    model_sfreq : float
+    input : {"tokens", "stft"}
+        ``"stft"``: the same transformer on the raw log-magnitude STFT patches
+        (no tokenizer training, no quantisation, no pretraining).
+    n_codes, tokenizer_dim, n_fft, hop, tokenizer_epochs, tokenizer_batch_size :
+        Stage 1 settings.
+    pretrain_epochs : int
+        Stage 2 epochs (0 skips the stage).
+    mask_ratio : float
+        Share of tokens masked in stage 2.
+    dim, n_layers, n_heads, dropout : transformer settings.
+    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, seed,
+    device, verbose : stage 3 settings (see :class:`TorchClassifier`).
+
+    Attributes
+    ----------
+    tokenizer_usage_ : dict
+        Codebook usage of the training tokens (``perplexity``, ``share_used``,
+        ``n_used``); empty for ``input="stft"``.
+    pretrain_history_ : list of dict
+    """
+
+    def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, input: str = "tokens",
+                 n_codes: int = 8192, tokenizer_dim: int = 64, n_fft: int = 200, hop: int = 100,
+                 tokenizer_epochs: int = 10, tokenizer_batch_size: int = 32, pretrain_epochs: int = 20,
+                 mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
+                 dropout: float = 0.1, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
+                 weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
+                 seed: int | None = 0, device: str | None = None, verbose: bool = False):
+        super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                         patience=patience, val_fraction=val_fraction, seed=seed, device=device,
+                         verbose=verbose)
+        self.sfreq = sfreq
+        self.model_sfreq = model_sfreq
+        self.input = input
+        self.n_codes = n_codes
+        self.tokenizer_dim = tokenizer_dim
+        self.n_fft = n_fft
+        self.hop = hop
+        self.tokenizer_epochs = tokenizer_epochs
+        self.tokenizer_batch_size = tokenizer_batch_size
+        self.pretrain_epochs = pretrain_epochs
+        self.mask_ratio = mask_ratio
+        self.dim = dim
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.dropout = dropout
+
+    # -- helpers -------------------------------------------------------------------------
+    def _tokenizer_estimator(self):
+        from ..tokenizers.tfm import TFMTokenizerEstimator
+        return TFMTokenizerEstimator(sfreq=None, model_sfreq=self.model_sfreq, n_codes=self.n_codes,
+                                     dim=self.tokenizer_dim, n_fft=self.n_fft, hop=self.hop,
+                                     epochs=self.tokenizer_epochs, batch_size=self.tokenizer_batch_size,
+                                     seed=0 if self.seed is None else self.seed, device=self.device,
+                                     verbose=self.verbose)
+
+    def _resample(self, X: np.ndarray) -> np.ndarray:
+        if self.sfreq is None or float(self.sfreq) == float(self.model_sfreq):
+            return X
+        from ..preprocessing.tfm_resample import fft_resample
+        return fft_resample(X, self.sfreq, self.model_sfreq)
+
+    def _grid(self, n_times: int) -> tuple[int, int]:
+        from ..preprocessing.stft import n_stft_frames
+        return n_stft_frames(n_times, self.n_fft, self.hop), self.n_fft // 2 + 1
+
+    def _tokenizer_module(self):
+        mod = getattr(self, "module_", None)
+        return mod.tokenizer if mod is not None else self._stage1_tokenizer
+
+    def _prepare_input(self, X: np.ndarray) -> np.ndarray:
+        """Raw windows (n, C, T) -> token ids as float32 (n, C, P) or STFT patches (n, C, P, F)."""
+        X = self._resample(X)
+        tok = self._tokenizer_module()
+        dev = next(tok.parameters()).device
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(X), 64):
+                xb = torch.from_numpy(np.ascontiguousarray(X[s:s + 64], dtype=np.float32)).to(dev)
+                if self.input == "tokens":
+                    out.append(tok.tokenize(xb).float().cpu())
+                else:
+                    spec, _ = tok.features(xb.reshape(-1, xb.shape[-1]))
+                    out.append(spec.reshape(xb.shape[0], xb.shape[1], *spec.shape[1:]).cpu())
+        return torch.cat(out).numpy()
+
+    def _build_transformer(self, n_channels: int, n_patches: int, n_classes: int) -> TokenTransformer:
+        in_features = None if self.input == "tokens" else self.n_fft // 2 + 1
+        return TokenTransformer(self.n_codes, n_channels, n_patches, n_classes=n_classes, dim=self.dim,
+                                n_layers=self.n_layers, n_heads=self.n_heads, dropout=self.dropout,
+                                in_features=in_features)
+
+    def _build_module(self, n_channels: int, n_patches: int, n_classes: int) -> nn.Module:
+        pre = getattr(self, "_stage2_transformer", None)
+        transformer = self._build_transformer(n_channels, n_patches, n_classes)
+        if pre is not None:
+            state = {k: v for k, v in pre.state_dict().items() if not k.startswith("cls_head")}
+            transformer.load_state_dict(state, strict=False)
+        elif self.input == "tokens" and getattr(self, "_stage1_tokenizer", None) is not None \
+                and self.tokenizer_dim == self.dim:
+            transformer.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
+        return _TokenPipelineModule(self._stage1_tokenizer, transformer)
+
+    def _fresh_tokenizer(self):
+        return self._tokenizer_estimator()._config()
+
+    # -- stages --------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Run the three stages on X (n_trials, n_channels, n_times) and labels y (n_trials,)."""
+        from ..tokenizers.tfm import TFMTokenizer
+        check_option("input", self.input, ("tokens", "stft"))
+        check_positive_int("pretrain_epochs", self.pretrain_epochs, minimum=0)
+        check_positive_int("tokenizer_epochs", self.tokenizer_epochs)
+        if self.input == "stft" and self.pretrain_epochs:
+            raise ValueError("Invalid value for the 'pretrain_epochs' parameter: masked-token pretraining needs "
+                             f"input='tokens', but got input='stft' and pretrain_epochs={self.pretrain_epochs}; "
+                             "set pretrain_epochs=0.")
+        if self.sfreq is not None:
+            check_positive_float("sfreq", self.sfreq)
+        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
+        Xr = self._resample(X)
+        n_patches, _ = self._grid(Xr.shape[2])
+        self.module_ = None
+        self._stage2_transformer = None
+        self.tokenizer_usage_, self.pretrain_history_ = {}, []
+        if self.input == "tokens":
+            est = self._tokenizer_estimator().fit(Xr)
+            self._stage1_tokenizer = est.tokenizer_
+            tokens = est.transform(Xr)
+            self.tokenizer_usage_ = {k: v for k, v in est.usage(Xr).items() if k != "counts"}
+            if self.pretrain_epochs:
+                gen = torch.Generator().manual_seed(0 if self.seed is None else int(self.seed))
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(0 if self.seed is None else int(self.seed))
+                    tr = self._build_transformer(X.shape[1], n_patches, 0)
+                if self.tokenizer_dim == self.dim:
+                    tr.init_token_embedding(est.tokenizer_.vq.effective_codebook().detach())
+                from .base import resolve_device
+                tr = tr.to(resolve_device(self.device))
+                self.pretrain_history_ = pretrain_masked_tokens(
+                    tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr,
+                    self.weight_decay, generator=gen, verbose=self.verbose)
+                self._stage2_transformer = tr
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0 if self.seed is None else int(self.seed))
+                self._stage1_tokenizer = TFMTokenizer(self._fresh_tokenizer()).eval()
+        del self.module_
+        super().fit(X, y)
+        self._stage2_transformer = None
+        self._stage1_tokenizer = None
+        return self
+
+    # -- persistence ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TokenTransformerClassifier":
+        """Load a file written by :meth:`save` (``weights_only=True``; tokenizer included)."""
+        from ..tokenizers.tfm import TFMTokenizer
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("class") != cls.__name__:
+            raise ValueError(f"The file {str(path)!r} holds a {payload.get('class')!r}, not a {cls.__name__}.")
+        est = cls(**payload["params"])
+        est.classes_ = np.asarray(payload["classes"])
+        est._le = LabelEncoder().fit(est.classes_)
+        est.n_channels_, est.n_times_ = payload["shape"]
+        n_times = est.n_times_ if est.sfreq is None else \
+            est._resample(np.zeros((1, 1, est.n_times_), np.float32)).shape[-1]
+        n_patches, _ = est._grid(n_times)
+        est._stage1_tokenizer = TFMTokenizer(est._fresh_tokenizer())
+        est.module_ = est._build_module(est.n_channels_, n_patches, len(est.classes_))
+        try:
+            est.module_.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"The file {str(path)!r} does not match its stored parameters: {exc}") from None
+        est.module_.eval()
+        est._stage1_tokenizer = None
+        return est

@@ -1,0 +1,643 @@
+"""TFM tokenizer: single-channel EEG -> discrete time-frequency motif tokens.
+
+Pipeline for every channel of every window (so the montage does not matter):
+
+1. scale: divide by the channel's own 95th percentile of |x| (published recipe);
+2. STFT (:func:`neurosig.preprocessing.stft.stft_magnitude`, n_fft 200, hop 100
+   at 200 Hz): one *patch* per STFT frame; the spectrum feature is
+   ``log1p(|STFT|)``, shape (n_patches, n_freqs) with n_freqs = n_fft // 2 + 1;
+3. dual-path encoder: a frequency path over each patch's spectrum (sub-bands
+   embedded with a shared projection + band position, then mixed) and a time path
+   over the matching raw segment (``x[t*hop : t*hop + n_fft]``), fused and then
+   mixed across the patches of the channel by a small transformer;
+4. vector quantisation (:class:`neurosig.tokenizers.vq.VectorQuantizer`) -> one
+   token id per (channel, patch).
+
+Training (:meth:`TFMTokenizer.training_step`) masks random time spans and frequency
+bands of the input (:func:`tf_mask`) and reconstructs the unmasked spectrum from the
+quantised tokens (masked-reconstruction objective) plus the VQ loss.
+
+Shapes used throughout: windows ``X`` (n_windows, n_channels, n_times); tokens
+(n_windows, n_channels, n_patches) int64; token embeddings (n_windows, n_channels,
+n_patches, dim) -- the model-agnostic interface for downstream models.
+
+:class:`TFMTokenizerEstimator` is the scikit-learn style shell (fit / transform /
+inverse_transform, save / load).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from .._io import atomic_path
+from .._logging import get_logger, progress
+from .._validation import check_option, check_positive_float, check_positive_int, check_signal_array
+from ..preprocessing.stft import hann_window, n_stft_frames, stft_magnitude
+from ..preprocessing.tfm_resample import fft_resample, resampled_length
+from .vq import VectorQuantizer, codebook_usage
+
+logger = get_logger(__name__)
+
+__all__ = ["TFMConfig", "TFMTokenizer", "TFMTokenizerEstimator", "tf_mask", "scale_p95"]
+
+_FORMAT = 1
+
+
+@dataclass
+class TFMConfig:
+    """Architecture of a :class:`TFMTokenizer` (stored in every checkpoint).
+
+    Attributes
+    ----------
+    sfreq : float
+        Rate the model works at (Hz); input at other rates is FFT-resampled first.
+    n_fft, hop : int
+        STFT frame length and step (samples at ``sfreq``).
+    freq_band_size : int
+        Frequency bins per sub-band in the frequency path.
+    dim : int
+        Motif embedding and code dimension.
+    n_codes : int
+        Codebook size.
+    vq_update : {"ema", "straight_through"}
+    beta : float
+        Commitment weight.
+    ema_decay : float
+    dead_threshold : float
+        Relative EMA assignment count below which a code is restarted.
+    normalize : bool
+        Cosine (L2-normalised) codebook.
+    n_heads, n_layers : int
+        Temporal transformer (over the patches of one channel) of the encoder.
+    time_mask_ratio, freq_mask_ratio : float
+        Share of patches / frequency bins masked (one contiguous span / band per
+        channel) during training.
+    scale : {"p95", "none"}
+        Per-channel scaling of each window.
+    chunk_size : int
+        Rows per matrix product in the nearest-code search.
+    """
+
+    sfreq: float = 200.0
+    n_fft: int = 200
+    hop: int = 100
+    freq_band_size: int = 10
+    dim: int = 64
+    n_codes: int = 8192
+    vq_update: str = "ema"
+    beta: float = 0.25
+    ema_decay: float = 0.99
+    dead_threshold: float = 0.05
+    normalize: bool = True
+    n_heads: int = 4
+    n_layers: int = 1
+    time_mask_ratio: float = 0.3
+    freq_mask_ratio: float = 0.3
+    scale: str = "p95"
+    chunk_size: int = 8192
+
+    def validate(self) -> "TFMConfig":
+        check_positive_float("sfreq", self.sfreq)
+        check_positive_int("n_fft", self.n_fft, minimum=4)
+        check_positive_int("hop", self.hop)
+        check_positive_int("freq_band_size", self.freq_band_size)
+        check_positive_int("dim", self.dim)
+        check_positive_int("n_codes", self.n_codes, minimum=2)
+        check_option("vq_update", self.vq_update, ("ema", "straight_through"))
+        check_positive_int("n_heads", self.n_heads)
+        check_positive_int("n_layers", self.n_layers, minimum=0)
+        if self.dim % self.n_heads:
+            raise ValueError(f"Invalid value for the 'n_heads' parameter: dim={self.dim} must be divisible by "
+                             f"n_heads, but got n_heads={self.n_heads}.")
+        for name in ("time_mask_ratio", "freq_mask_ratio"):
+            v = getattr(self, name)
+            if not 0 <= v < 1:
+                raise ValueError(f"Invalid value for the '{name}' parameter. Allowed values are in [0, 1), "
+                                 f"but got {v!r} instead.")
+        check_option("scale", self.scale, ("p95", "none"))
+        return self
+
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+def scale_p95(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Divide each row by its 95th percentile of |x| (linear interpolation, as ``np.quantile``).
+
+    x : Tensor, shape (..., n_times) -> same shape.
+    """
+    q = torch.quantile(x.abs().reshape(-1, x.shape[-1]), 0.95, dim=-1).reshape(*x.shape[:-1], 1)
+    return x / (q + eps)
+
+
+def tf_mask(spec: torch.Tensor, frames: torch.Tensor, time_ratio: float, freq_ratio: float,
+            generator: torch.Generator | None = None):
+    """Time-frequency masking: one random span of patches and one random band of bins per row.
+
+    Parameters
+    ----------
+    spec : Tensor, shape (batch, n_patches, n_freqs)
+    frames : Tensor, shape (batch, n_patches, n_fft)
+        Raw segments behind the patches.
+    time_ratio, freq_ratio : float
+        Span length = ``round(time_ratio * n_patches)`` patches, band width =
+        ``round(freq_ratio * n_freqs)`` bins; starts drawn uniformly.
+    generator : torch.Generator | None
+
+    Returns
+    -------
+    spec_m : Tensor, shape (batch, n_patches, n_freqs)
+        ``spec`` with the masked patches (all bins) and the masked band (all
+        patches) set to 0.
+    frames_m : Tensor, shape (batch, n_patches, n_fft)
+        ``frames`` with the masked patches set to 0.
+    time_mask : BoolTensor, shape (batch, n_patches)
+    freq_mask : BoolTensor, shape (batch, n_freqs)
+    """
+    b, p, f = spec.shape
+    lt, lf = int(round(time_ratio * p)), int(round(freq_ratio * f))
+    t0 = torch.randint(0, p - lt + 1, (b, 1), generator=generator).to(spec.device)
+    f0 = torch.randint(0, f - lf + 1, (b, 1), generator=generator).to(spec.device)
+    ar_p = torch.arange(p, device=spec.device)[None]
+    ar_f = torch.arange(f, device=spec.device)[None]
+    time_mask = (ar_p >= t0) & (ar_p < t0 + lt)
+    freq_mask = (ar_f >= f0) & (ar_f < f0 + lf)
+    keep = ~(time_mask[:, :, None] | freq_mask[:, None, :])
+    return spec * keep, frames * (~time_mask)[:, :, None], time_mask, freq_mask
+
+
+def _sinusoid(n: int, d: int, device=None) -> torch.Tensor:
+    pos = torch.arange(n, dtype=torch.float32, device=device)[:, None]
+    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / d))
+    pe = torch.zeros(n, d, device=device)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div[: d // 2])
+    return pe
+
+
+class TFMTokenizer(nn.Module):
+    """TFM tokenizer module (dual-path encoder + VQ codebook + spectrum decoder).
+
+    Parameters
+    ----------
+    config : TFMConfig | None
+        Architecture; defaults to ``TFMConfig()`` (8192 codes x 64 dims).
+
+    Notes
+    -----
+    Inputs are windows already at ``config.sfreq`` (the estimator resamples).
+    Inference methods (:meth:`tokenize`, :meth:`encode`, :meth:`embed`) never
+    update the codebook; only :meth:`training_step` does.
+    """
+
+    def __init__(self, config: TFMConfig | None = None):
+        super().__init__()
+        self.config = cfg = (config or TFMConfig()).validate()
+        d, nf = cfg.dim, cfg.n_freqs
+        self.n_bands = -(-nf // cfg.freq_band_size)
+        eb = 16
+        # frequency path: shared sub-band projection + band embedding, then mixing of the bands
+        self.band_proj = nn.Linear(cfg.freq_band_size, eb)
+        self.band_pos = nn.Parameter(torch.randn(self.n_bands, eb) * 0.02)
+        self.freq_mix = nn.Sequential(nn.GELU(), nn.Linear(self.n_bands * eb, d), nn.GELU(), nn.Linear(d, d))
+        # time path: raw segment behind the patch
+        self.time_path = nn.Sequential(nn.Linear(cfg.n_fft, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.fuse = nn.Sequential(nn.Linear(2 * d, d), nn.LayerNorm(d))
+        self.temporal = nn.ModuleList(
+            nn.TransformerEncoderLayer(d, cfg.n_heads, 2 * d, dropout=0.0, batch_first=True, norm_first=True)
+            for _ in range(cfg.n_layers))
+        self.pre_vq = nn.Linear(d, d)
+        # standardise the pre-VQ vectors over the batch (no affine): removes the direction
+        # shared by all patches, so the cosine codebook sees the variation between motifs
+        self.pre_vq_norm = nn.BatchNorm1d(d, affine=False, momentum=0.05)
+        self.vq = VectorQuantizer(cfg.n_codes, d, update=cfg.vq_update, beta=cfg.beta, decay=cfg.ema_decay,
+                                  dead_threshold=cfg.dead_threshold, normalize=cfg.normalize, chunk_size=cfg.chunk_size)
+        # decoder: quantised tokens -> spectrum of every patch
+        self.dec_mix = nn.TransformerEncoderLayer(d, cfg.n_heads, 2 * d, dropout=0.0, batch_first=True,
+                                                  norm_first=True)
+        self.dec_out = nn.Linear(d, nf)
+        self.register_buffer("window", hann_window(cfg.n_fft), persistent=False)
+
+    # -- front end -----------------------------------------------------------------------
+    def features(self, x: torch.Tensor):
+        """Spectrum features and raw segments of single-channel signals.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, n_times)
+
+        Returns
+        -------
+        spec : Tensor, shape (batch, n_patches, n_freqs)
+            ``log1p(|STFT|)`` of the scaled signal.
+        frames : Tensor, shape (batch, n_patches, n_fft)
+            Scaled raw segments.
+        """
+        cfg = self.config
+        n_stft_frames(x.shape[-1], cfg.n_fft, cfg.hop)
+        if cfg.scale == "p95":
+            x = scale_p95(x)
+        mag, frames = stft_magnitude(x, cfg.n_fft, cfg.hop, window=self.window, return_frames=True)
+        return torch.log1p(mag.transpose(-1, -2)), frames
+
+    def encode_features(self, spec: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Dual-path encoder: (batch, n_patches, n_freqs), (batch, n_patches, n_fft) -> (batch, n_patches, dim)."""
+        cfg = self.config
+        b, p, nf = spec.shape
+        pad = self.n_bands * cfg.freq_band_size - nf
+        if pad:
+            spec = nn.functional.pad(spec, (0, pad))
+        bands = self.band_proj(spec.reshape(b, p, self.n_bands, cfg.freq_band_size)) + self.band_pos
+        hf = self.freq_mix(bands.reshape(b, p, -1))
+        ht = self.time_path(frames)
+        h = self.fuse(torch.cat([hf, ht], dim=-1)) + _sinusoid(p, cfg.dim, spec.device)
+        for layer in self.temporal:
+            h = layer(h)
+        z = self.pre_vq(h)
+        return self.pre_vq_norm(z.reshape(-1, cfg.dim)).reshape(z.shape)
+
+    def _flat(self, X: torch.Tensor) -> torch.Tensor:
+        if X.ndim != 3:
+            raise ValueError(f"X must have shape (n_windows, n_channels, n_times), got {tuple(X.shape)}.")
+        return X.reshape(-1, X.shape[-1])
+
+    # -- inference -----------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, X: torch.Tensor) -> torch.Tensor:
+        """Continuous motif embeddings before quantisation.
+
+        X : Tensor, shape (n_windows, n_channels, n_times) -> (n_windows, n_channels, n_patches, dim).
+        """
+        spec, frames = self.features(self._flat(X))
+        z = self.encode_features(spec, frames)
+        return z.reshape(X.shape[0], X.shape[1], *z.shape[1:])
+
+    @torch.no_grad()
+    def tokenize(self, X: torch.Tensor) -> torch.Tensor:
+        """Token ids. X : Tensor, shape (n_windows, n_channels, n_times) -> (n_windows, n_channels, n_patches) int64."""
+        return self.vq.codes(self.encode(X))
+
+    @torch.no_grad()
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Code vectors of token ids: (..., ) -> (..., dim); for tokens (n_windows, n_channels,
+        n_patches) this gives the documented embedding tensor (n_windows, n_channels, n_patches, dim)."""
+        return self.vq.embed(ids)
+
+    @torch.no_grad()
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """Reconstructed spectrum features ``log1p(|STFT|)`` of tokens.
+
+        ids : (n_windows, n_channels, n_patches) -> (n_windows, n_channels, n_freqs, n_patches).
+        """
+        e = self.vq.embed(ids.reshape(-1, ids.shape[-1]))
+        rec = self._decode(e)
+        return rec.reshape(*ids.shape, -1).transpose(-1, -2)
+
+    def _decode(self, zq: torch.Tensor) -> torch.Tensor:
+        p = zq.shape[1]
+        return self.dec_out(self.dec_mix(zq + _sinusoid(p, self.config.dim, zq.device)))
+
+    # -- training ------------------------------------------------------------------------
+    def training_step(self, X: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        """Masked-reconstruction loss on a batch of windows (updates the EMA codebook when training).
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times) or (batch, n_times)
+
+        Returns
+        -------
+        out : dict
+            ``loss`` (scalar to backpropagate), ``recon`` (MSE on all spectrum
+            entries), ``recon_masked`` (MSE on the masked entries), ``vq``,
+            ``ids`` (flattened token ids of the batch).
+        """
+        x = self._flat(X) if X.ndim == 3 else X
+        spec, frames = self.features(x)
+        cfg = self.config
+        spec_m, frames_m, tm, fm = tf_mask(spec, frames, cfg.time_mask_ratio, cfg.freq_mask_ratio, generator)
+        z = self.encode_features(spec_m, frames_m)
+        zq, ids, vq_loss = self.vq(z, generator)
+        rec = self._decode(zq)
+        err = (rec - spec) ** 2
+        masked = (tm[:, :, None] | fm[:, None, :]).to(err.dtype)
+        recon = err.mean()
+        recon_masked = (err * masked).sum() / masked.sum().clamp_min(1.0)
+        loss = recon + recon_masked + vq_loss
+        return {"loss": loss, "recon": recon.detach(), "recon_masked": recon_masked.detach(),
+                "vq": vq_loss.detach(), "ids": ids.detach().reshape(-1)}
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
+        """Write config + weights (+ ``extra`` plain-python metadata) to one file, atomically."""
+        payload = {"class": "TFMTokenizer", "format": _FORMAT, "config": dataclasses.asdict(self.config),
+                   "state_dict": self.state_dict(), "extra": extra or {}}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, expect: dict | None = None, return_extra: bool = False):
+        """Load a checkpoint written by :meth:`save` (``torch.load(weights_only=True)``).
+
+        Parameters
+        ----------
+        path : path-like
+        expect : dict | None
+            Config values the caller relies on (e.g. ``{"sfreq": 200.0}``); a
+            different stored value raises ValueError naming the file and field.
+        return_extra : bool
+            Also return the stored ``extra`` dict.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"The 'checkpoint' parameter points to {str(path)!r}, which does not exist.")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise ValueError(f"The checkpoint {str(path)!r} could not be read as a TFM tokenizer: {exc}") from None
+        if not isinstance(payload, dict) or payload.get("class") != "TFMTokenizer":
+            got = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
+            raise ValueError(f"The checkpoint {str(path)!r} does not hold a TFMTokenizer (it holds {got!r}).")
+        if payload.get("format") != _FORMAT:
+            raise ValueError(f"The checkpoint {str(path)!r} has format {payload.get('format')!r}; this version "
+                             f"of neurosig reads format {_FORMAT}.")
+        fields = {f.name for f in dataclasses.fields(TFMConfig)}
+        stored = payload["config"]
+        unknown = sorted(set(stored) - fields)
+        if unknown:
+            raise ValueError(f"The checkpoint {str(path)!r} has config keys {unknown} that TFMConfig does not know.")
+        config = TFMConfig(**stored)
+        for key, value in (expect or {}).items():
+            if key not in fields:
+                raise ValueError(f"Invalid expected config key {key!r}; allowed keys are {sorted(fields)}.")
+            if value is not None and stored.get(key) != value and not (
+                    isinstance(value, (int, float)) and math.isclose(float(stored.get(key)), float(value))):
+                raise ValueError(f"The checkpoint {str(path)!r} was trained with {key}={stored.get(key)!r}, "
+                                 f"but {key}={value!r} was asked for.")
+        module = cls(config)
+        try:
+            module.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"The checkpoint {str(path)!r} does not match its own config "
+                             f"({config}): {exc}") from None
+        module.eval()
+        return (module, payload.get("extra", {})) if return_extra else module
+
+
+# ----------------------------------------------------------------------------------------
+# scikit-learn shell
+# ----------------------------------------------------------------------------------------
+class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
+    """Scikit-learn style TFM tokenizer: ``fit(X)``, ``transform(X) -> token ids``.
+
+    Parameters
+    ----------
+    sfreq : float | None
+        Sampling rate of the X given to fit/transform. ``None`` means "already at
+        ``model_sfreq``" (no resampling). Other rates are FFT-resampled to
+        ``model_sfreq`` when ``resample=True``, refused otherwise.
+    model_sfreq : float
+        Rate the tokenizer works at (200 Hz in the published recipe).
+    resample : bool
+        Allow resampling.
+    n_codes, dim, n_fft, hop, vq_update, time_mask_ratio, freq_mask_ratio, n_layers :
+        See :class:`TFMConfig`.
+    epochs : int
+        Passes over the windows.
+    batch_size : int
+        Windows per step (all their channels go in the step).
+    lr : float
+        AdamW learning rate.
+    seed : int
+        Seeds weights, batch order and masks (same seed, same data -> same tokens).
+    device : str | None
+        "cpu" (default) or "cuda".
+    verbose : bool
+
+    Attributes
+    ----------
+    tokenizer_ : TFMTokenizer
+    history_ : list of dict
+        Per-epoch mean losses and codebook usage.
+    usage_ : dict
+        Codebook usage (see :func:`codebook_usage`) of the tokens of the last epoch.
+    n_patches_ : int
+        Patches per channel for the fitted window length.
+    """
+
+    def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, resample: bool = True,
+                 n_codes: int = 8192, dim: int = 64, n_fft: int = 200, hop: int = 100,
+                 vq_update: str = "ema", time_mask_ratio: float = 0.3, freq_mask_ratio: float = 0.3,
+                 n_layers: int = 1, epochs: int = 10, batch_size: int = 32, lr: float = 1e-3,
+                 seed: int = 0, device: str | None = None, verbose: bool = False):
+        self.sfreq = sfreq
+        self.model_sfreq = model_sfreq
+        self.resample = resample
+        self.n_codes = n_codes
+        self.dim = dim
+        self.n_fft = n_fft
+        self.hop = hop
+        self.vq_update = vq_update
+        self.time_mask_ratio = time_mask_ratio
+        self.freq_mask_ratio = freq_mask_ratio
+        self.n_layers = n_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.seed = seed
+        self.device = device
+        self.verbose = verbose
+
+    # -- helpers -------------------------------------------------------------------------
+    def _config(self) -> TFMConfig:
+        return TFMConfig(sfreq=float(self.model_sfreq), n_fft=self.n_fft, hop=self.hop, dim=self.dim,
+                         n_codes=self.n_codes, vq_update=self.vq_update, n_layers=self.n_layers,
+                         n_heads=4 if self.dim % 4 == 0 else 1,
+                         time_mask_ratio=self.time_mask_ratio, freq_mask_ratio=self.freq_mask_ratio).validate()
+
+    def _device(self) -> torch.device:
+        if self.device in (None, "cpu"):
+            return torch.device("cpu")
+        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"Invalid value for the 'device' parameter: {self.device!r} was asked for, but "
+                             "torch.cuda.is_available() is False on this machine.")
+        return torch.device(self.device)
+
+    def _check_input_shape(self, X) -> tuple[int, int, int]:
+        shape = getattr(X, "shape", None)
+        if shape is None:
+            X = np.asarray(X)
+            shape = X.shape
+        if len(shape) != 3:
+            raise ValueError(f"The 'X' parameter must be a 3-D array of shape (n_windows, n_channels, n_times), "
+                             f"but got an array of shape {tuple(shape)} instead.")
+        if min(shape) == 0:
+            raise ValueError(f"The 'X' parameter is empty (shape {tuple(shape)}).")
+        sf = self.model_sfreq if self.sfreq is None else self.sfreq
+        check_positive_float("sfreq", sf)
+        n = shape[2]
+        if sf != self.model_sfreq:
+            if not self.resample:
+                raise ValueError(f"Invalid value for the 'sfreq' parameter: the tokenizer works at "
+                                 f"{self.model_sfreq} Hz and resample=False, but got sfreq={sf}.")
+            n = resampled_length(shape[2], sf, self.model_sfreq)
+        if n < self.n_fft:
+            raise ValueError(f"Invalid value for the 'X' parameter: windows of {shape[2]} samples at {sf} Hz "
+                             f"({n} samples at {self.model_sfreq} Hz) are shorter than n_fft={self.n_fft}.")
+        return int(shape[0]), int(shape[1]), n
+
+    def _load_batch(self, X, idx) -> torch.Tensor:
+        """Read windows ``idx`` (works on ndarray, np.memmap and h5py datasets), validate, resample."""
+        xb = np.asarray(X[np.sort(idx)] if not isinstance(X, np.ndarray) else X[idx], dtype=np.float32)
+        xb = check_signal_array("X", xb, ndim=3, dtype=np.float32)
+        sf = self.model_sfreq if self.sfreq is None else self.sfreq
+        if sf != self.model_sfreq:
+            xb = fft_resample(xb, sf, self.model_sfreq)
+        return torch.from_numpy(np.ascontiguousarray(xb))
+
+    # -- fit / transform -----------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Learn the tokenizer (stage 1) from windows.
+
+        Parameters
+        ----------
+        X : ndarray | np.memmap | h5py.Dataset, shape (n_windows, n_channels, n_times)
+            Read batch by batch, so training memory is bounded by ``batch_size``.
+        y : ignored
+        """
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_float("lr", self.lr)
+        cfg = self._config()
+        n_win, n_ch, n_times = self._check_input_shape(X)
+        device = self._device()
+        gen = torch.Generator().manual_seed(int(self.seed))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.seed))
+            module = TFMTokenizer(cfg).to(device)
+        opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=1e-4)
+        self.history_ = []
+        module.train()
+        for epoch in progress(range(self.epochs), desc="TFM tokenizer", verbose=self.verbose):
+            perm = torch.randperm(n_win, generator=gen).numpy()
+            sums = {"loss": 0.0, "recon": 0.0, "recon_masked": 0.0, "vq": 0.0}
+            ids_epoch, n_steps = [], 0
+            for s in range(0, n_win, self.batch_size):
+                xb = self._load_batch(X, perm[s:s + self.batch_size]).to(device)
+                out = module.training_step(xb, gen)
+                if not torch.isfinite(out["loss"]):
+                    raise FloatingPointError(f"TFM tokenizer: the loss became {out['loss'].item()} at epoch "
+                                             f"{epoch}; lower 'lr' or check X.")
+                opt.zero_grad()
+                out["loss"].backward()
+                opt.step()
+                for k in sums:
+                    sums[k] += float(out[k].detach())
+                ids_epoch.append(out["ids"].cpu())
+                n_steps += 1
+            usage = codebook_usage(torch.cat(ids_epoch), cfg.n_codes)
+            rec = {k: v / n_steps for k, v in sums.items()}
+            rec.update(epoch=epoch, perplexity=usage["perplexity"], share_used=usage["share_used"])
+            self.history_.append(rec)
+            logger.debug("TFM epoch %d: %s", epoch, rec)
+        module.eval()
+        self.tokenizer_ = module
+        self.usage_ = usage
+        self.n_channels_ = n_ch
+        self.n_patches_ = n_stft_frames(n_times, cfg.n_fft, cfg.hop)
+        return self
+
+    def _iter_tokens(self, X, fn, batch_size: int = 64):
+        check_is_fitted(self, "tokenizer_")
+        n_win, _, _ = self._check_input_shape(X)
+        device = next(self.tokenizer_.parameters()).device
+        out = []
+        for s in progress(range(0, n_win, batch_size), desc="tokenize", verbose=self.verbose):
+            xb = self._load_batch(X, np.arange(s, min(s + batch_size, n_win))).to(device)
+            out.append(fn(xb).cpu())
+        return torch.cat(out).numpy()
+
+    def transform(self, X) -> np.ndarray:
+        """Token ids.
+
+        X : shape (n_windows, n_channels, n_times) -> ndarray (n_windows, n_channels, n_patches), int64.
+        """
+        return self._iter_tokens(X, self.tokenizer_.tokenize)
+
+    def embed(self, X) -> np.ndarray:
+        """Quantised token embeddings (the input of downstream / foundation models).
+
+        X : shape (n_windows, n_channels, n_times) -> ndarray (n_windows, n_channels, n_patches, dim), float32.
+        """
+        return self._iter_tokens(X, lambda xb: self.tokenizer_.embed(self.tokenizer_.tokenize(xb)))
+
+    def spectra(self, X) -> np.ndarray:
+        """The tokenizer's spectrum features ``log1p(|STFT|)`` of the scaled windows.
+
+        X : shape (n_windows, n_channels, n_times) -> ndarray (n_windows, n_channels, n_patches, n_freqs).
+        """
+        def fn(xb):
+            spec, _ = self.tokenizer_.features(xb.reshape(-1, xb.shape[-1]))
+            return spec.reshape(xb.shape[0], xb.shape[1], *spec.shape[1:])
+        return self._iter_tokens(X, fn)
+
+    def inverse_transform(self, ids) -> np.ndarray:
+        """Decode token ids to the spectrum features they stand for.
+
+        ids : shape (n_windows, n_channels, n_patches) -> ndarray (n_windows, n_channels, n_freqs, n_patches)
+        of ``log1p(|STFT|)`` of the p95-scaled signal (the phase is not modelled, so
+        no waveform is returned).
+        """
+        check_is_fitted(self, "tokenizer_")
+        ids = np.asarray(ids)
+        if ids.ndim != 3 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"The 'ids' parameter must be an integer array (n_windows, n_channels, n_patches), "
+                             f"got dtype {ids.dtype} and shape {ids.shape}.")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.n_codes):
+            raise ValueError(f"The 'ids' parameter holds ids outside [0, {self.n_codes}).")
+        return self.tokenizer_.decode(torch.from_numpy(ids.astype(np.int64))).numpy()
+
+    def usage(self, X) -> dict:
+        """Codebook usage (perplexity, share used) of the tokens of X."""
+        return codebook_usage(self.transform(X), self.n_codes)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Config + weights + estimator parameters, one file, atomic."""
+        check_is_fitted(self, "tokenizer_")
+        extra = {"params": self.get_params(), "n_channels": self.n_channels_, "n_patches": self.n_patches_,
+                 "history": self.history_,
+                 "usage": {k: v for k, v in self.usage_.items() if k != "counts"}}
+        return self.tokenizer_.save(path, extra=extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> "TFMTokenizerEstimator":
+        """Load a file written by :meth:`save` into a fitted estimator."""
+        module, extra = TFMTokenizer.load(path, return_extra=True)
+        if "params" not in extra:
+            raise ValueError(f"The checkpoint {str(path)!r} holds a bare TFMTokenizer module without estimator "
+                             "parameters; load it with TFMTokenizer.load instead.")
+        est = cls(**extra["params"])
+        cfg = est._config()
+        if dataclasses.asdict(cfg) != dataclasses.asdict(module.config):
+            raise ValueError(f"The checkpoint {str(path)!r}: estimator parameters and stored config disagree "
+                             f"({cfg} vs {module.config}).")
+        if device is not None:
+            est.device = device
+        est.tokenizer_ = module.to(est._device())
+        est.n_channels_ = extra["n_channels"]
+        est.n_patches_ = extra["n_patches"]
+        est.history_ = extra["history"]
+        est.usage_ = extra["usage"]
+        return est

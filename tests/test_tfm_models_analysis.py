@@ -1,0 +1,182 @@
+"""TokenTransformer (pretraining, classifier, pipeline YAML), token analysis, tokenize CLI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import mutual_info_score
+
+from _tfm_data import one_thread, two_class_band_power  # noqa: F401 (fixture)
+from neurosig.models.token_transformer import (TokenTransformer, TokenTransformerClassifier,
+                                               pretrain_masked_tokens)
+from neurosig.tokenizers import analysis as ta
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=2,
+             max_epochs=30, batch_size=16, lr=3e-3, patience=10)
+
+
+# -- TokenTransformer -----------------------------------------------------------------------
+def test_token_transformer_defaults_and_shapes():
+    m = TokenTransformer(n_codes=8192, n_channels=16, n_patches=19, n_classes=2)
+    assert m.dim == 64 and len(m.encoder.layers) == 4 and m.encoder.layers[0].self_attn.num_heads == 8
+    ids = torch.randint(0, 8192, (2, 16, 19))
+    assert m(ids).shape == (2, 2)
+    assert m.encode(ids).shape == (2, 16, 19, 64)
+    mask = torch.zeros(2, 16, 19, dtype=torch.bool)
+    mask[0, 3, 4] = mask[1, 0, 0] = True
+    assert m.mlm_logits(ids, mask).shape == (2, 8192)
+    cont = TokenTransformer(8192, 16, 19, n_classes=3, in_features=101)
+    assert cont(torch.randn(2, 16, 19, 101)).shape == (2, 3)
+
+
+def test_masked_token_pretraining_learns_structure():
+    """Tokens that copy their neighbour are predictable from context: MLM accuracy rises far above chance."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.randint(0, 16, (128, 2, 5), generator=g)
+    tokens = base.repeat_interleave(2, dim=2)  # (128, 2, 10): every token appears twice in a row
+    torch.manual_seed(0)
+    m = TokenTransformer(16, 2, 10, dim=32, n_layers=2, n_heads=4, dropout=0.0)
+    hist = pretrain_masked_tokens(m, tokens, mask_ratio=0.3, epochs=25, batch_size=32, lr=3e-3, generator=g)
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    assert hist[-1]["acc"] > 0.4  # chance is 1/16
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = two_class_band_power(n_per_class=24, n_channels=2, n_times=1000, seed=1)
+    return X, np.where(y == 1, "alpha", "beta")
+
+
+def test_classifier_three_stages_and_save_load(data, tmp_path):
+    X, y = data
+    clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=3).fit(X[::2], y[::2])
+    assert clf.pretrain_history_ and len(clf.pretrain_history_) == 3
+    assert clf.tokenizer_usage_["n_used"] >= 4
+    proba = clf.predict_proba(X[1::2])
+    assert proba.shape == (24, 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert set(clf.predict(X[1::2])) <= {"alpha", "beta"}
+    # tokenizer travels with the classifier
+    loaded = TokenTransformerClassifier.load(clf.save(tmp_path / "clf.pt"))
+    np.testing.assert_allclose(loaded.predict_proba(X[1::2]), proba, atol=1e-6)
+    assert clone(clf).get_params() == clf.get_params()
+
+
+def test_classifier_learns_band_power(data):
+    X, y = data
+    clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=0, input="stft").fit(X[::2], y[::2])
+    assert clf.tokenizer_usage_ == {} and clf.pretrain_history_ == []
+    assert (clf.predict(X[1::2]) == y[1::2]).mean() >= 0.75
+
+
+def test_classifier_bad_params(data):
+    X, y = data
+    with pytest.raises(ValueError, match="'pretrain_epochs'.*input='stft'"):
+        TokenTransformerClassifier(input="stft", pretrain_epochs=2).fit(X, y)
+    with pytest.raises(ValueError, match="'input'"):
+        TokenTransformerClassifier(input="wavelet").fit(X, y)
+    with pytest.raises(ValueError, match="shorter than n_fft"):
+        TokenTransformerClassifier(**SMALL).fit(X[:, :, :150], y)
+
+
+def test_pipeline_yaml_builds():
+    from neurosig.pipelines import load_pipeline_file
+    spec = load_pipeline_file(ROOT / "pipelines" / "full" / "tfm_token_transformer.yml")
+    assert "full" in spec.tags
+    est = spec.build()
+    assert type(est.steps[-1][1]).__name__ == "TokenTransformerClassifier"
+    assert est.steps[-1][1].sfreq is None  # filled by the benchmark from the epochs
+
+
+# -- analysis ---------------------------------------------------------------------------------
+def test_analysis_against_direct_formulas():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 6, (40, 2, 5))
+    y = np.repeat([0, 1], 20)
+    tokens[y == 1, 0, 0] = 5  # code 5 marks class 1
+    tokens[y == 0] = np.where(tokens[y == 0] == 5, 4, tokens[y == 0])
+    counts = ta.token_counts(tokens, 6)
+    assert counts.shape == (40, 6) and (counts.sum(1) == 10).all()
+    assert counts[3, tokens[3, 1, 2]] >= 1
+    # plug-in MI == sklearn's mutual_info_score on (token, class-of-window) pairs
+    flat_y = np.repeat(y, 10)
+    assert np.isclose(ta.tokens_class_mi(tokens, y, 6), mutual_info_score(flat_y, tokens.ravel()))
+    freq, classes = ta.class_token_frequency(tokens, y, 6)
+    assert np.allclose(freq.sum(1), 1) and freq[0, 5] == 0 and freq[1, 5] > 0.1
+    codes, mi = ta.most_informative_tokens(tokens, y, 6, k=3)
+    assert codes[0] == 5 and np.isclose(mi[0], np.log(2))  # presence of code 5 determines the class
+    res = ta.token_mutual_information(tokens, y, 6, n_shuffles=10)
+    assert res["mi"] > res["shuffled"].max()
+    spectra = rng.random((40, 2, 5, 7))
+    c, mean, cnt = ta.code_mean_spectra(tokens, spectra)
+    sel = tokens == 5
+    np.testing.assert_allclose(mean[list(c).index(5)], spectra[sel].mean(0))
+    assert cnt.sum() == tokens.size
+    cons = ta.token_consistency(tokens, y, 6)
+    assert cons["within"] > cons["between"] and cons["ratio"] > 1
+    with pytest.raises(ValueError, match="outside"):
+        ta.code_usage(tokens, 5)
+
+
+def test_analysis_plots(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 8, (10, 2, 5))
+    y = np.repeat([0, 1], 5)
+    for fig in (ta.plot_code_usage(tokens, 8), ta.plot_class_token_frequency(tokens, y, 8, k=4),
+                ta.plot_code_spectra(tokens, rng.random((10, 2, 5, 101)))):
+        fig.savefig(tmp_path / "f.png")
+        assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+# -- CLI --------------------------------------------------------------------------------------
+class _R:
+    def __init__(self, rc, out, err):
+        self.returncode, self.stdout, self.stderr = rc, out, err
+
+
+@pytest.fixture
+def cli(capsys):
+    from neurosig.cli.main import main
+
+    def run(*args, cwd=None):
+        capsys.readouterr()
+        rc = main(["-q", "tokenize", *args])
+        out = capsys.readouterr()
+        return _R(rc, out.out, out.err)
+    return run
+
+
+def test_cli_fit_transform_and_errors(tmp_path, cli):
+    X, _ = two_class_band_power(n_per_class=4, n_channels=2, n_times=500)
+    np.save(tmp_path / "win.npy", fft_up := np.ascontiguousarray(np.repeat(X, 1, axis=0)))
+    ck = tmp_path / "tok.pt"
+    r = cli("fit", "--input", str(tmp_path / "win.npy"), "--out", str(ck), "--n-codes", "16", "--dim", "16",
+             "--epochs", "1", "--batch-size", "4", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = cli("transform", "--input", str(tmp_path / "win.npy"), "--checkpoint", str(ck), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ids = np.load(tmp_path / "win.tokens.npy")
+    assert ids.shape == (len(fft_up), 2, 4)
+    # rerun resumes (does nothing)
+    r = cli("transform", "--input", str(tmp_path / "win.npy"), "--checkpoint", str(ck), cwd=tmp_path)
+    assert "exists" in r.stdout
+    # config mismatch, short windows, NaN, unknown input
+    r = cli("transform", "--input", str(tmp_path / "win.npy"), "--checkpoint", str(ck), "--n-codes", "8192",
+             "--overwrite", cwd=tmp_path)
+    assert r.returncode == 2 and "tok.pt" in r.stderr and "n_codes=16" in r.stderr
+    np.save(tmp_path / "short.npy", X[:, :, :100])
+    r = cli("transform", "--input", str(tmp_path / "short.npy"), "--checkpoint", str(ck), cwd=tmp_path)
+    assert r.returncode == 2 and "shorter than n_fft=200" in r.stderr
+    bad = X.copy()
+    bad[0, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    r = cli("transform", "--input", str(tmp_path / "nan.npy"), "--checkpoint", str(ck), cwd=tmp_path)
+    assert r.returncode == 2 and "NaN" in r.stderr
+    r = cli("fit", "--input", str(tmp_path / "missing.npy"), "--out", str(ck), cwd=tmp_path)
+    assert r.returncode == 2 and "missing.npy" in r.stderr
