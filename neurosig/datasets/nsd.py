@@ -504,11 +504,11 @@ def _stream_nifti_rois(path: Path, masks: list[np.ndarray], chunk: int = 8) -> l
     """
     import nibabel as nib
 
-    hdr = nib.load(path).header
-    shape = hdr.get_data_shape()
-    dtype = hdr.get_data_dtype()
-    slope, inter = hdr.get_slope_inter()
-    offset = int(hdr.get_data_offset())
+    proxy = nib.load(path).dataobj  # the ArrayProxy knows the true data offset, dtype and scaling
+    shape = proxy.shape
+    dtype = np.dtype(proxy.dtype)
+    slope, inter = float(proxy.slope), float(proxy.inter)
+    offset = int(proxy.offset)
     n_vol_vox = int(np.prod(shape[:3]))
     n_trials = int(shape[3])
     idx = [_fortran_index(m) for m in masks]
@@ -525,8 +525,8 @@ def _stream_nifti_rois(path: Path, masks: list[np.ndarray], chunk: int = 8) -> l
             vols = np.frombuffer(buf, dtype=dtype).reshape(k, n_vol_vox)
             for i, o in zip(idx, out):
                 v = vols[:, i].astype(np.float32)
-                if slope is not None and np.isfinite(slope) and slope != 0:
-                    v = v * np.float32(slope) + np.float32(inter or 0.0)
+                if slope != 1.0 or inter != 0.0:
+                    v = v * np.float32(slope) + np.float32(inter)
                 o[t:t + k] = v / np.float32(BETA_SCALE)
             t += k
     return out
