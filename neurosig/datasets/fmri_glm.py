@@ -94,7 +94,7 @@ def trial_betas(bold, events, t_r=None, mask=None, hrf_model: str = "glover",
                           high_pass=high_pass, noise_model=noise_model, smoothing_fwhm=smoothing_fwhm,
                           signal_scaling=signal_scaling, minimize_memory=True)
     glm.fit(img, events=lsa)
-    masker = NiftiMasker(mask_img=glm.masker_.mask_img_, standardize=False).fit()
+    masker = NiftiMasker(mask_img=glm.masker_.mask_img_, standardize=None).fit()
     betas = np.empty((len(ev), int(np.asarray(masker.mask_img_.dataobj).astype(bool).sum())), np.float32)
     for i, name in enumerate(ev["regressor"]):
         eff = glm.compute_contrast(name, output_type="effect_size")

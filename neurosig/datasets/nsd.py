@@ -267,7 +267,7 @@ class NSD:
         """A fitted :class:`nilearn.maskers.NiftiMasker` for ``roi`` (maps voxel vectors <-> volumes)."""
         from nilearn.maskers import NiftiMasker
 
-        return NiftiMasker(mask_img=self.roi_mask(roi), standardize=False).fit()
+        return NiftiMasker(mask_img=self.roi_mask(roi), standardize=None).fit()
 
     def _roi_index(self, roi: str):
         """(mask array (x, y, z) bool, affine, key) with voxels ordered as nilearn's masker orders them."""
