@@ -518,7 +518,9 @@ def decode_fmri(job, base_dir=None):
         for subject in job["subjects"]:
             _run_subject(job, subject, store, out_dir, keys)
         df = store.to_frame(include_errors=True)
-        df = df[df.row_key.isin(keys)].reset_index(drop=True)
+        order = {k: i for i, k in enumerate(keys)}
+        df = df[df.row_key.isin(order)]
+        df = df.iloc[np.argsort(df.row_key.map(order).to_numpy(), kind="stable")].reset_index(drop=True)
         if out_dir is not None and job["plots"] and len(df):
             _plot_scores(df, out_dir)
         if out_dir is not None and len(df):
