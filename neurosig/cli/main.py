@@ -18,6 +18,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "rsa",
     "tuab",
     "tokenize",
+    "decode-fmri",
 )
 
 

@@ -1,0 +1,187 @@
+"""Many-alpha ridge: neurosig's eigendecomposition path vs scikit-learn, and NSD loader memory.
+
+(a) ``FastRidgeCV(alpha_per_target=False)`` vs ``GridSearchCV(Ridge)`` over the same alphas and
+    folds (one alpha for all targets): cross-validated scores must agree to 1e-8 (float64).
+(b) ``FastRidgeCV(alpha_per_target=True)`` vs a per-fold loop of scikit-learn ``Ridge`` fits that
+    picks one alpha per target (``RidgeCV`` refuses ``alpha_per_target`` with explicit folds):
+    identical choices.
+(c) Memory: a generated NSD subject (HDF5 betas) with an ROI of ``--roi-voxels`` voxels and
+    ``--trials`` trials is loaded (z-scored) in a subprocess; the increase of peak RSS over the
+    interpreter's baseline (after imports) is compared with the ROI's float32 betas.
+
+Usage: ``python benchmarks/ridge_speed.py [--quick]``. The last line is the headline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def timeit(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return out, float(np.median(times)), float(np.min(times)), float(np.max(times))
+
+
+def make_data(n, p, t, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    W = rng.standard_normal((p, t)) * (rng.random(t) < 0.7)
+    Y = X @ W / np.sqrt(p) + rng.standard_normal((n, t)) * rng.uniform(0.5, 5.0, t)
+    return X, Y
+
+
+def bench_grid(X, Y, alphas, folds, repeat):
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from neurosig.models.ridge import FastRidgeCV
+
+    cv = KFold(folds)
+    ref = lambda: GridSearchCV(Ridge(), {"alpha": list(alphas)}, cv=cv).fit(X, Y)
+    ours = lambda: FastRidgeCV(alphas, cv=cv, alpha_per_target=False).fit(X, Y)
+    g, ref_s, ref_lo, ref_hi = timeit(ref, repeat)
+    f, our_s, our_lo, our_hi = timeit(ours, repeat)
+    diff = float(np.max(np.abs(g.cv_results_["mean_test_score"] - f.cv_scores_.mean(axis=1))))
+    same = g.best_params_["alpha"] == f.alpha_[0]
+    coef_diff = float(np.max(np.abs(g.best_estimator_.coef_ - f.coef_)))
+    return dict(reference_s=ref_s, ref_spread=(ref_lo, ref_hi), neurosig_s=our_s, ours_spread=(our_lo, our_hi),
+                ratio=ref_s / our_s, max_score_diff=diff, same_alpha=bool(same), max_coef_diff=coef_diff)
+
+
+def bench_per_target(X, Y, alphas, folds, repeat):
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold
+
+    from neurosig.models.ridge import FastRidgeCV
+
+    cv = KFold(folds)
+
+    def ref():
+        scores = np.zeros((len(alphas), Y.shape[1]))
+        for tr, te in cv.split(X):
+            for a, alpha in enumerate(alphas):
+                m = Ridge(alpha=alpha).fit(X[tr], Y[tr])
+                scores[a] += r2_score(Y[te], m.predict(X[te]), multioutput="raw_values") / folds
+        best = scores.argmax(0)
+        return scores, np.asarray(alphas)[best]
+
+    ours = lambda: FastRidgeCV(alphas, cv=cv, alpha_per_target=True).fit(X, Y)
+    (scores, ref_alpha), ref_s, ref_lo, ref_hi = timeit(ref, repeat)
+    f, our_s, our_lo, our_hi = timeit(ours, repeat)
+    identical = bool(np.array_equal(ref_alpha, f.alpha_))
+    n_diff = int(np.sum(ref_alpha != f.alpha_))
+    diff = float(np.max(np.abs(scores - f.cv_scores_)))
+    return dict(reference_s=ref_s, ref_spread=(ref_lo, ref_hi), neurosig_s=our_s, ours_spread=(our_lo, our_hi),
+                ratio=ref_s / our_s, identical_choices=identical, n_different=n_diff, max_score_diff=diff)
+
+
+_MEM_CHILD = r"""
+import json, resource, sys, numpy as np
+sys.path.insert(0, sys.argv[3])
+from neurosig.datasets.nsd import NSD
+import nilearn.maskers, h5py, pandas, scipy.sparse  # imports belong to the baseline
+ds = NSD(sys.argv[1], 1, cache_dir=sys.argv[2], verbose=False)
+ds.masker("nsdgeneral")
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+X, info = ds.get_betas("nsdgeneral", zscore=True)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"base": base, "peak": peak, "shape": list(X.shape), "nbytes": X.nbytes,
+                  "finite": bool(np.isfinite(X).all())}))
+"""
+
+
+def bench_memory(n_voxels, n_trials, tmp):
+    from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
+
+    tps = 750 if n_trials >= 750 else n_trials
+    n_ses = int(np.ceil(n_trials / tps))
+    n_total = max(n_ses, 4)
+    side = int(np.ceil((n_voxels / 0.5) ** (1 / 3)))  # the ellipsoidal brain fills ~half the box
+    shape = (side, side, side)
+    t0 = time.perf_counter()
+    make_synthetic_nsd(tmp, subjects=(1,), n_sessions_present=n_ses, trials_per_session=tps,
+                       n_sessions_total=n_total, images_per_subject=tps * n_total // 3,
+                       n_images_total=max(2000, tps * n_total), n_shared=100, shape=shape,
+                       betas_format="hdf5", annotate=False, n_features=4)
+    gen_s = time.perf_counter() - t0
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", _MEM_CHILD, str(tmp), str(Path(tmp) / "cache"), str(root)],
+                         capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["increase"] = res["peak"] - res["base"]
+    res["ratio"] = res["increase"] / res["nbytes"]
+    res["gen_s"] = gen_s
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads for both sides (default 1)")
+    args = ap.parse_args(argv)
+    import sklearn
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(args.threads)
+
+    print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, python {platform.python_version()}, "
+          f"numpy {np.__version__}, scikit-learn {sklearn.__version__}")
+    print(f"BLAS threads: {[i.get('num_threads') for i in threadpoolctl.threadpool_info()]}")
+    if args.quick:
+        n, p, t, n_alphas, folds, repeat = 300, 100, 1000, 10, 3, 3
+        mem_vox, mem_trials = 3000, 1500
+    else:
+        n, p, t, n_alphas, folds, repeat = 1500, 400, 1000, 30, 5, 3
+        mem_vox, mem_trials = 15000, 10000
+    alphas = np.logspace(-2, 5, n_alphas)
+    X, Y = make_data(n, p, t)
+    print(f"data: X {X.shape}, Y {Y.shape} (1,000 targets), {n_alphas} alphas, {folds}-fold KFold, float64, "
+          f"{repeat} repeats (median)")
+
+    a = bench_grid(X, Y, alphas, folds, repeat)
+    print(f"(a) one alpha for all targets: reference_s={a['reference_s']:.3f} (GridSearchCV(Ridge), "
+          f"min/max {a['ref_spread'][0]:.3f}/{a['ref_spread'][1]:.3f})  neurosig_s={a['neurosig_s']:.3f} "
+          f"(min/max {a['ours_spread'][0]:.3f}/{a['ours_spread'][1]:.3f})  ratio={a['ratio']:.1f}x  "
+          f"max |mean_test_score diff|={a['max_score_diff']:.2e}  same alpha={a['same_alpha']}  "
+          f"max |coef diff|={a['max_coef_diff']:.2e}")
+    b = bench_per_target(X, Y, alphas, folds, repeat)
+    print(f"(b) one alpha per target: reference_s={b['reference_s']:.3f} (per-fold loop of Ridge, "
+          f"min/max {b['ref_spread'][0]:.3f}/{b['ref_spread'][1]:.3f})  neurosig_s={b['neurosig_s']:.3f}  "
+          f"ratio={b['ratio']:.1f}x  identical choices={b['identical_choices']} "
+          f"({b['n_different']} of {t} differ)  max |score diff|={b['max_score_diff']:.2e}")
+    ok_a = a["max_score_diff"] <= 1e-8 and a["same_alpha"]
+    ok_b = b["identical_choices"]
+    if not args.skip_memory:
+        with tempfile.TemporaryDirectory() as tmp:
+            m = bench_memory(mem_vox, mem_trials, tmp)
+        print(f"(c) memory: ROI betas {m['shape']} float32 = {m['nbytes'] / 2**20:.0f} MiB; peak RSS "
+              f"{m['base'] / 2**20:.0f} -> {m['peak'] / 2**20:.0f} MiB (ru_maxrss, subprocess), increase "
+              f"{m['increase'] / 2**20:.0f} MiB = {m['ratio']:.2f}x the betas (target <= 2x)  "
+              f"[generation {m['gen_s']:.0f} s]")
+        mem = f"; memory {m['ratio']:.2f}x the ROI betas (target <= 2x)"
+    else:
+        mem = ""
+    print(f"ridge: {a['ratio']:.1f}x faster than GridSearchCV(Ridge) (target >= 10x, scores agree: {ok_a}), "
+          f"{b['ratio']:.1f}x faster than a per-fold Ridge loop (target >= 3x, identical choices: {ok_b}){mem}")
+
+
+if __name__ == "__main__":
+    main()

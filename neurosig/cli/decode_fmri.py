@@ -1,0 +1,49 @@
+"""``neurosig decode-fmri JOB.yml``: run a batch fMRI decoding/encoding job (resumable)."""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "decode-fmri", help="run an fMRI decoding/encoding job (subjects x ROIs x targets x models)",
+        description="Run the job in JOB (YAML; validated before any work, unknown keys refused). "
+                    "Every cell is a row of the SQLite results store; a rerun resumes.")
+    p.add_argument("job", help="job YAML file")
+    p.add_argument("--results", help="results store (overrides the job's 'results')")
+    p.add_argument("--output-dir", help="output folder (overrides the job's 'output_dir')")
+    p.add_argument("--check", action="store_true", help="validate the job file and exit")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from pathlib import Path
+
+    import yaml
+
+    from neurosig._validation import check_path
+    from neurosig.evaluation.fmri import _table, decode_fmri, load_job
+
+    path = check_path("job", args.job, kind="file")
+    with open(path) as fh:
+        job = yaml.safe_load(fh)
+    if not isinstance(job, dict):
+        raise ValueError(f"Invalid job file {str(path)!r}: expected a mapping at the top level.")
+    if args.results:
+        job["results"] = str(Path(args.results).resolve())
+    if args.output_dir:
+        job["output_dir"] = str(Path(args.output_dir).resolve())
+    job.setdefault("verbose", not getattr(args, "quiet", False))
+    checked = load_job(job, base_dir=path.parent)
+    if args.check:
+        print(f"job {str(path)!r} is valid: {len(checked['subjects'])} subject(s), {len(checked['rois'])} ROI(s), "
+              f"{len(checked['targets'])} target spec(s), {len(checked['models'])} model(s)")
+        return 0
+    df = decode_fmri(checked, base_dir=path.parent)
+    tab = _table(df)
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(tab.drop(columns=["error"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    n_err = int((tab.status == "error").sum())
+    if n_err:
+        print(f"{n_err} cell(s) failed; see the 'error' column of {checked['results']}")
+    return 1 if n_err else 0

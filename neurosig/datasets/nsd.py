@@ -1,0 +1,548 @@
+"""Natural Scenes Dataset (NSD) loader: single-trial betas per ROI, read lazily.
+
+The loader reads the official layout (Allen et al. 2022), relative to ``root``::
+
+    nsddata/experiments/nsd/nsd_expdesign.mat          masterordering, subjectim, sharedix (1-based)
+    nsddata/experiments/nsd/nsd_stim_info_merged.csv   one row per 73k image (cocoId, cocoSplit, ...)
+    nsddata/ppdata/subjNN/<space>/roi/<atlas>.nii.gz   integer ROI labels (-1 outside brain)
+    nsddata/freesurfer/subjNN/label/<atlas>.mgz.ctab   label names of each atlas
+    nsddata_betas/ppdata/subjNN/<space>/<betas>/betas_sessionSS.{nii.gz,hdf5}   int16, % change x 300
+    nsddata_betas/ppdata/subjNN/<space>/<betas>/ncsnr.nii.gz                  noise-ceiling SNR
+    nsddata_stimuli/stimuli/nsd/annotations/instances_{train2017,val2017}.json  COCO annotations
+
+Memory: HDF5 sessions are read in slabs of trials restricted to the ROI's
+bounding box. A ``.nii.gz`` session cannot be read trial by trial without
+decompressing, so it is streamed once, volume by volume, and every requested
+ROI is cut out on the way and cached as a float32 ``.npy`` (written
+atomically); the whole-brain time series is never held in memory. The
+returned matrix (trials x ROI voxels, float32) is allocated once and filled
+session by session; z-scoring is done in place.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+from .._logging import get_logger, progress
+from .._validation import check_option, check_path, validate_type
+from ..contracts import stable_hash
+
+logger = get_logger(__name__)
+
+SPACES = ("func1pt8mm", "func1mm", "fsaverage")
+BETAS = ("betas_assumehrf", "betas_fithrf", "betas_fithrf_GLMdenoise_RR")
+EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
+STIMINFO = "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
+ANNOTATIONS = "nsddata_stimuli/stimuli/nsd/annotations"
+#: NSD betas are stored as int16 = percent signal change x 300
+BETA_SCALE = 300.0
+_SESSION_RE = re.compile(r"^betas_session(\d\d)\.(nii\.gz|hdf5)$")
+
+
+def default_cache_dir() -> Path:
+    """``$NEUROSIG_DATA/nsd_cache`` (default ``~/neurosig_data/nsd_cache``)."""
+    return Path(os.environ.get("NEUROSIG_DATA", Path.home() / "neurosig_data")).expanduser() / "nsd_cache"
+
+
+def read_ctab(path) -> dict[str, int]:
+    """Read a FreeSurfer colour/label table (``index name [r g b a]`` per line) -> {name: index}."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not line.lstrip().startswith("#"):
+            try:
+                out[parts[1]] = int(parts[0])
+            except ValueError:
+                continue
+    return out
+
+
+class NSD:
+    """One NSD subject: trial table, ROI masks and single-trial betas.
+
+    Parameters
+    ----------
+    root : str | Path
+        NSD root folder (holding ``nsddata``, ``nsddata_betas``, ``nsddata_stimuli``).
+    subject : int
+        Subject 1..8.
+    space : {"func1pt8mm", "func1mm"}
+        Volume space of the betas ("fsaverage" surface betas are recognised but not read).
+    betas : {"betas_assumehrf", "betas_fithrf", "betas_fithrf_GLMdenoise_RR"}
+        GLM version.
+    cache_dir : str | Path | None
+        Where ROI caches of ``.nii.gz`` sessions go; default :func:`default_cache_dir`.
+    verbose : bool
+        Progress bars.
+
+    Attributes
+    ----------
+    sessions : list of int
+        Sessions whose betas file is present (the public release withholds the last 3).
+    trials : pandas.DataFrame, shape (n_trials, 6)
+        One row per present trial: ``trial`` (0-based index into ``masterordering``),
+        ``session``, ``trial_in_session`` (1-based), ``nsd10k`` (1-based index into the
+        subject's images), ``nsd_id`` (0-based 73k id, the ``nsdId`` of the stimulus table),
+        ``shared`` (one of the shared 1,000).
+    n_shared_present : int
+        Shared images seen at least once in the present sessions.
+    """
+
+    def __init__(self, root, subject, space: str = "func1pt8mm",
+                 betas: str = "betas_fithrf_GLMdenoise_RR", cache_dir=None, verbose: bool = True):
+        self.root = check_path("root", root, kind="dir")
+        for rel in (EXPDESIGN, STIMINFO):
+            if not (self.root / rel).is_file():
+                raise FileNotFoundError(
+                    f"Invalid value for the 'root' parameter: {str(self.root)!r} is not an NSD folder; "
+                    f"the expected file {rel!r} is missing.")
+        validate_type("subject", subject, (int, np.integer), "int")
+        check_option("subject", int(subject), range(1, 9))
+        self.subject = int(subject)
+        check_option("space", space, SPACES)
+        check_option("betas", betas, BETAS)
+        if space == "fsaverage":
+            raise ValueError("Invalid value for the 'space' parameter: 'fsaverage' surface betas "
+                             "(lh./rh.betas_sessionSS.mgh) are not read by this loader; allowed volume "
+                             "spaces are 'func1pt8mm', 'func1mm'.")
+        self.space, self.betas = space, betas
+        self.verbose = verbose
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+        self.subj = f"subj{self.subject:02d}"
+        self.roi_dir = self.root / "nsddata/ppdata" / self.subj / space / "roi"
+        self.betas_dir = self.root / "nsddata_betas/ppdata" / self.subj / space / betas
+        subj_space = self.root / "nsddata_betas/ppdata" / self.subj
+        if not subj_space.is_dir():
+            present = sorted(p.name for p in (self.root / "nsddata_betas/ppdata").glob("subj*"))
+            raise ValueError(f"Invalid value for the 'subject' parameter: no betas for subject "
+                             f"{self.subject} (expected folder {str(subj_space)!r}); subjects present: {present}.")
+        if not (subj_space / space).is_dir():
+            present = sorted(p.name for p in subj_space.iterdir() if p.is_dir())
+            raise ValueError(f"Invalid value for the 'space' parameter: {space!r} is not present for "
+                             f"{self.subj}; spaces present: {present}.")
+        if not self.betas_dir.is_dir():
+            present = sorted(p.name for p in (subj_space / space).iterdir() if p.is_dir())
+            raise ValueError(f"Invalid value for the 'betas' parameter: {betas!r} is not present for "
+                             f"{self.subj}/{space}; versions present: {present}.")
+        self._files = {}
+        for p in sorted(self.betas_dir.iterdir()):
+            m = _SESSION_RE.match(p.name)
+            if m:
+                ses = int(m.group(1))
+                # prefer HDF5 (trial-wise readable) when both formats are present
+                if ses not in self._files or p.suffix == ".hdf5":
+                    self._files[ses] = p
+        if not self._files:
+            raise FileNotFoundError(f"No betas_sessionSS.nii.gz or .hdf5 file in {str(self.betas_dir)!r}.")
+        self.sessions = sorted(self._files)
+        self._read_design()
+        self._roi_cache: dict[str, tuple] = {}
+
+    # ------------------------------------------------------------------ design
+    def _read_design(self) -> None:
+        import pandas as pd
+        from scipy.io import loadmat
+
+        d = loadmat(self.root / EXPDESIGN, squeeze_me=False)
+        for key in ("masterordering", "subjectim", "sharedix"):
+            if key not in d:
+                raise ValueError(f"{EXPDESIGN!r} has no variable {key!r} (found {sorted(k for k in d if not k.startswith('__'))}).")
+        self.masterordering = np.asarray(d["masterordering"]).ravel().astype(np.int64)  # 1-based
+        self.subjectim = np.asarray(d["subjectim"]).astype(np.int64)  # (8, 10000), 1-based 73k
+        self.sharedix = np.asarray(d["sharedix"]).ravel().astype(np.int64)  # 1-based 73k
+        n_tps = {ses: self._n_trials_in(ses) for ses in self.sessions}
+        counts = set(n_tps.values())
+        if len(counts) != 1:
+            raise ValueError(f"Sessions of {self.subj} hold different numbers of trials: {n_tps}.")
+        self.trials_per_session = counts.pop()
+        rows = []
+        for ses in self.sessions:
+            start = (ses - 1) * self.trials_per_session
+            if start + self.trials_per_session > len(self.masterordering):
+                raise ValueError(f"Session {ses} ({self._files[ses].name}) lies beyond the "
+                                 f"{len(self.masterordering)} trials of masterordering.")
+            t = np.arange(start, start + self.trials_per_session)
+            rows.append(np.column_stack([t, np.full_like(t, ses), t - start + 1]))
+        arr = np.concatenate(rows)
+        nsd10k = self.masterordering[arr[:, 0]]
+        nsd_id = self.subjectim[self.subject - 1, nsd10k - 1] - 1
+        self.trials = pd.DataFrame({"trial": arr[:, 0], "session": arr[:, 1], "trial_in_session": arr[:, 2],
+                                    "nsd10k": nsd10k, "nsd_id": nsd_id,
+                                    "shared": np.isin(nsd_id + 1, self.sharedix)})
+        self.n_shared_present = int(self.trials.loc[self.trials.shared, "nsd_id"].nunique())
+        self._stim = None
+        logger.info("NSD %s %s/%s: %d sessions present, %d trials, %d distinct images, %d shared present",
+                    self.subj, self.space, self.betas, len(self.sessions), len(self.trials),
+                    self.trials.nsd_id.nunique(), self.n_shared_present)
+
+    @property
+    def stim_info(self):
+        """The stimulus table (``nsd_stim_info_merged.csv``), one row per 73k image, indexed by ``nsdId``."""
+        if self._stim is None:
+            import pandas as pd
+
+            df = pd.read_csv(self.root / STIMINFO)
+            for col in ("cocoId", "cocoSplit", "nsdId"):
+                if col not in df.columns:
+                    raise ValueError(f"{STIMINFO!r} has no column {col!r} (columns: {list(df.columns)[:12]}...).")
+            self._stim = df.set_index("nsdId", drop=False)
+        return self._stim
+
+    # ------------------------------------------------------------------ sessions
+    def _n_trials_in(self, ses: int) -> int:
+        return int(self._session_shape(ses)[0])
+
+    def _session_shape(self, ses: int) -> tuple[int, tuple[int, int, int]]:
+        """(n_trials, spatial shape (x, y, z)) of a session file, from its header only."""
+        path = self._files[ses]
+        if path.name.endswith(".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as fh:
+                if "betas" not in fh:
+                    raise ValueError(f"{str(path)!r} has no dataset 'betas' (found {list(fh)}).")
+                shp = fh["betas"].shape
+            return shp[0], tuple(shp[1:][::-1])  # stored as trial, z, y, x
+        import nibabel as nib
+
+        hdr = nib.load(path).header
+        shp = hdr.get_data_shape()
+        if len(shp) != 4:
+            raise ValueError(f"{str(path)!r} should be 4-D (x, y, z, trial) but has shape {shp}.")
+        return shp[3], tuple(shp[:3])
+
+    # ------------------------------------------------------------------ ROIs
+    def atlases(self) -> list[str]:
+        """Atlas names present under ``roi/`` (e.g. 'prf-visualrois', 'nsdgeneral')."""
+        if not self.roi_dir.is_dir():
+            raise FileNotFoundError(f"No ROI folder {str(self.roi_dir)!r}.")
+        return sorted(p.name[:-7] for p in self.roi_dir.glob("*.nii.gz"))
+
+    def labels(self, atlas: str) -> dict[str, int]:
+        """Label names -> integer values of an atlas, from its ``.mgz.ctab`` table."""
+        ctab = self.root / "nsddata/freesurfer" / self.subj / "label" / f"{atlas}.mgz.ctab"
+        if not ctab.is_file():
+            return {}
+        return {k: v for k, v in read_ctab(ctab).items() if v > 0}
+
+    def rois(self) -> list[str]:
+        """All ROI names ``"atlas"`` (every positive label) and ``"atlas:label"``."""
+        out = []
+        for atlas in self.atlases():
+            out.append(atlas)
+            out += [f"{atlas}:{name}" for name in self.labels(atlas)]
+        return out
+
+    def roi_mask(self, roi: str):
+        """Boolean mask image of ``roi`` (``"atlas"`` = all labels > 0, ``"atlas:label"``, or ``"atlas:3"``).
+
+        Returns
+        -------
+        mask : nibabel.Nifti1Image
+            uint8 image, 1 inside the ROI.
+        """
+        import nibabel as nib
+
+        validate_type("roi", roi, str)
+        atlas, _, label = roi.partition(":")
+        check_option("roi", atlas if not label else roi, self.rois() + ([roi] if label.isdigit() else []))
+        img = nib.load(self.roi_dir / f"{atlas}.nii.gz")
+        data = np.asarray(img.dataobj)
+        if not label:
+            mask = data > 0
+        else:
+            value = int(label) if label.isdigit() else self.labels(atlas)[label]
+            mask = data == value
+        if not mask.any():
+            raise ValueError(f"ROI {roi!r} is empty in {atlas}.nii.gz.")
+        return nib.Nifti1Image(mask.astype(np.uint8), img.affine)
+
+    def masker(self, roi: str):
+        """A fitted :class:`nilearn.maskers.NiftiMasker` for ``roi`` (maps voxel vectors <-> volumes)."""
+        from nilearn.maskers import NiftiMasker
+
+        return NiftiMasker(mask_img=self.roi_mask(roi), standardize=None).fit()
+
+    def _roi_index(self, roi: str):
+        """(mask array (x, y, z) bool, affine, key) with voxels ordered as nilearn's masker orders them."""
+        if roi not in self._roi_cache:
+            masker = self.masker(roi)
+            mask = np.asarray(masker.mask_img_.dataobj).astype(bool)
+            key = stable_hash({"roi": roi, "vox": np.flatnonzero(mask).tolist(), "shape": mask.shape}, length=12)
+            self._roi_cache[roi] = (mask, masker.mask_img_.affine, key, masker)
+        return self._roi_cache[roi]
+
+    # ------------------------------------------------------------------ betas
+    def _check_shape(self, ses: int, mask: np.ndarray) -> None:
+        _, spatial = self._session_shape(ses)
+        if tuple(spatial) != tuple(mask.shape):
+            raise ValueError(f"Betas file {self._files[ses].name!r} has spatial shape {tuple(spatial)} "
+                             f"(x, y, z) but the ROI mask has shape {tuple(mask.shape)}: betas and ROIs "
+                             f"must come from the same subject and space.")
+
+    def _cache_path(self, ses: int, roi: str) -> Path:
+        _, _, key, _ = self._roi_index(roi)
+        src = self._files[ses]
+        st = src.stat()
+        tag = stable_hash({"file": str(src.resolve()), "size": st.st_size, "mtime": int(st.st_mtime)}, length=8)
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", roi)
+        return (self.cache_dir / self.subj / self.space / self.betas / f"{slug}-{key}"
+                / f"betas_session{ses:02d}-{tag}.npy")
+
+    def prepare(self, rois, sessions=None) -> None:
+        """Cache the listed ROIs of every ``.nii.gz`` session, decompressing each session once.
+
+        HDF5 sessions need no cache (they are read trial-wise).
+        """
+        rois = [rois] if isinstance(rois, str) else list(rois)
+        sessions = self._check_sessions(sessions)
+        todo = []
+        for ses in sessions:
+            if self._files[ses].name.endswith(".nii.gz"):
+                missing = [r for r in rois if not self._cache_path(ses, r).is_file()]
+                if missing:
+                    todo.append((ses, missing))
+        for r in rois:
+            for ses in sessions:
+                self._check_shape(ses, self._roi_index(r)[0])
+        for ses, missing in progress(todo, desc=f"NSD {self.subj} decompress", verbose=self.verbose,
+                                     unit="session"):
+            masks = [self._roi_index(r)[0] for r in missing]
+            arrays = _stream_nifti_rois(self._files[ses], masks)
+            for r, arr in zip(missing, arrays):
+                path = self._cache_path(ses, r)
+                with atomic_path(path) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, arr)
+
+    def _check_sessions(self, sessions):
+        if sessions is None:
+            return list(self.sessions)
+        sessions = [int(s) for s in np.atleast_1d(sessions)]
+        for s in sessions:
+            check_option("sessions", s, self.sessions)
+        return sessions
+
+    def get_betas(self, roi: str, sessions=None, zscore: bool = False, average: bool = False):
+        """Single-trial (or repetition-averaged) betas of one ROI in percent signal change.
+
+        Parameters
+        ----------
+        roi : str
+            ``"atlas"`` or ``"atlas:label"`` (see :meth:`rois`).
+        sessions : list of int | None
+            Sessions to load (default: all present).
+        zscore : bool
+            Z-score every voxel within each session (before averaging).
+        average : bool
+            Average the repetitions of each image (rows become images).
+
+        Returns
+        -------
+        X : ndarray, shape (n_trials, n_voxels) or (n_images, n_voxels), float32
+            Voxels in the order of :meth:`masker` (``masker(roi).inverse_transform(X)`` maps back).
+        info : pandas.DataFrame
+            The matching rows of :attr:`trials`; with ``average`` one row per image with
+            ``nsd_id``, ``shared``, ``n_reps`` and ``first_session``.
+        """
+        sessions = self._check_sessions(sessions)
+        mask, _, _, _ = self._roi_index(roi)
+        for ses in sessions:
+            self._check_shape(ses, mask)
+        self.prepare([roi], sessions)
+        info = self.trials[self.trials.session.isin(sessions)].reset_index(drop=True)
+        n_vox = int(mask.sum())
+        X = np.empty((len(info), n_vox), dtype=np.float32)
+        row = 0
+        for ses in sessions:
+            n = self.trials_per_session
+            block = X[row:row + n]
+            path = self._files[ses]
+            if path.name.endswith(".hdf5"):
+                _read_hdf5_roi(path, mask, out=block)
+            else:
+                block[:] = np.load(self._cache_path(ses, roi), mmap_mode="r")
+            if zscore:
+                _zscore_inplace(block)
+            row += n
+        if average:
+            X, info = average_repetitions(X, info)
+        return X, info
+
+    def ncsnr(self, roi: str) -> np.ndarray:
+        """Noise-ceiling SNR of the ROI voxels, shape (n_voxels,); NaN-free, from ``ncsnr.nii.gz``."""
+        import nibabel as nib
+
+        path = self.betas_dir / "ncsnr.nii.gz"
+        if not path.is_file():
+            raise FileNotFoundError(f"No noise-ceiling map {str(path)!r}.")
+        mask = self._roi_index(roi)[0]
+        data = np.asarray(nib.load(path).dataobj, dtype=np.float32)
+        if data.shape[:3] != mask.shape:
+            raise ValueError(f"ncsnr.nii.gz has shape {data.shape} but the ROI mask has {mask.shape}.")
+        return np.nan_to_num(data[mask])
+
+    # ------------------------------------------------------------------ stimuli
+    def coco_categories(self) -> dict[int, list[str]]:
+        """COCO category names per 73k image (``nsdId`` -> sorted names), from the instance annotations.
+
+        Matched through the stimulus table's ``cocoId`` and ``cocoSplit``; the parsed map is cached
+        (JSON, atomic) because the real annotation files are large.
+        """
+        cache = self.cache_dir / "coco_categories.json"
+        ann_dir = self.root / ANNOTATIONS
+        files = {s: ann_dir / f"instances_{s}.json" for s in ("train2017", "val2017")}
+        for f in files.values():
+            if not f.is_file():
+                raise FileNotFoundError(f"COCO annotation file {str(f)!r} is missing (needed for category labels).")
+        tag = stable_hash({s: [str(f.resolve()), f.stat().st_size] for s, f in files.items()}, length=10)
+        if cache.is_file():
+            doc = json.loads(cache.read_text())
+            if doc.get("tag") == tag:
+                self._supercats = doc["supercategories"]
+                return {int(k): v for k, v in doc["labels"].items()}
+        stim = self.stim_info
+        labels: dict[int, set] = {}
+        supercats = {}
+        for split, f in files.items():
+            doc = json.loads(f.read_text())
+            names = {c["id"]: c["name"] for c in doc["categories"]}
+            supercats.update({c["name"]: c.get("supercategory") for c in doc["categories"]})
+            sel = stim[stim.cocoSplit == split]
+            by_coco = dict(zip(sel.cocoId.astype(int), sel.nsdId.astype(int)))
+            for a in doc["annotations"]:
+                nid = by_coco.get(int(a["image_id"]))
+                if nid is not None:
+                    labels.setdefault(nid, set()).add(names[a["category_id"]])
+        out = {k: sorted(v) for k, v in labels.items()}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache) as tmp:
+            tmp.write_text(json.dumps({"tag": tag, "labels": {str(k): v for k, v in out.items()},
+                                       "supercategories": supercats}))
+        self._supercats = supercats
+        return out
+
+    def coco_labels(self, categories, nsd_ids) -> np.ndarray:
+        """Presence (0/1) of each category (or supercategory) in each image.
+
+        Parameters
+        ----------
+        categories : list of str
+            COCO category names (``"person"``) or supercategories (``"animal"``).
+        nsd_ids : array of int, shape (n_images,)
+            0-based 73k ids.
+
+        Returns
+        -------
+        Y : ndarray, shape (n_images, n_categories), int8
+        """
+        cats = self.coco_categories()
+        known = set(self._supercats) | {v for v in self._supercats.values() if v}
+        for c in categories:
+            check_option("categories", c, sorted(known))
+        Y = np.zeros((len(nsd_ids), len(categories)), dtype=np.int8)
+        for i, nid in enumerate(np.asarray(nsd_ids).astype(int)):
+            names = cats.get(int(nid), ())
+            sup = {self._supercats.get(n) for n in names}
+            for j, c in enumerate(categories):
+                Y[i, j] = c in names or c in sup
+        return Y
+
+
+# ---------------------------------------------------------------------- functional core
+def average_repetitions(X: np.ndarray, info):
+    """Average the rows of ``X`` that show the same image (``info.nsd_id``).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_voxels)
+    info : pandas.DataFrame with columns ``nsd_id``, ``shared``, ``session``
+
+    Returns
+    -------
+    Xavg : ndarray, shape (n_images, n_voxels), same dtype (images in ascending ``nsd_id``)
+    info_avg : pandas.DataFrame with ``nsd_id``, ``shared``, ``n_reps``, ``first_session``
+    """
+    import pandas as pd
+    from scipy import sparse
+
+    ids = info["nsd_id"].to_numpy()
+    uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    S = sparse.csr_matrix(((1.0 / counts[inv]).astype(X.dtype), (inv, np.arange(len(ids)))),
+                          shape=(len(uniq), len(ids)))
+    Xavg = np.asarray(S @ X, dtype=X.dtype)
+    g = info.groupby("nsd_id", sort=True)
+    info_avg = pd.DataFrame({"nsd_id": uniq, "shared": g["shared"].first().to_numpy(),
+                             "n_reps": counts, "first_session": g["session"].min().to_numpy()})
+    return Xavg, info_avg
+
+
+def _zscore_inplace(block: np.ndarray) -> None:
+    mean = block.mean(axis=0, dtype=np.float64)
+    std = block.std(axis=0, dtype=np.float64)
+    std[std == 0] = 1.0
+    block -= mean.astype(block.dtype)
+    block /= std.astype(block.dtype)
+
+
+def _fortran_index(mask: np.ndarray) -> np.ndarray:
+    """Flat on-disk (x fastest) positions of the mask voxels, in nilearn's (C) voxel order."""
+    return np.ravel_multi_index(np.nonzero(mask), mask.shape, order="F")
+
+
+def _stream_nifti_rois(path: Path, masks: list[np.ndarray], chunk: int = 8) -> list[np.ndarray]:
+    """Decompress a 4-D ``.nii.gz`` once, volume by volume, and cut out every mask.
+
+    Returns a list of float32 arrays, shape (n_trials, n_voxels_of_mask), in percent
+    signal change (int16 / 300, after the header's scaling if any).
+    """
+    import nibabel as nib
+
+    proxy = nib.load(path).dataobj  # the ArrayProxy knows the true data offset, dtype and scaling
+    shape = proxy.shape
+    dtype = np.dtype(proxy.dtype)
+    slope, inter = float(proxy.slope), float(proxy.inter)
+    offset = int(proxy.offset)
+    n_vol_vox = int(np.prod(shape[:3]))
+    n_trials = int(shape[3])
+    idx = [_fortran_index(m) for m in masks]
+    out = [np.empty((n_trials, len(i)), dtype=np.float32) for i in idx]
+    vol_bytes = n_vol_vox * dtype.itemsize
+    with gzip.open(path, "rb") as fh:
+        fh.read(offset)
+        t = 0
+        while t < n_trials:
+            k = min(chunk, n_trials - t)
+            buf = fh.read(vol_bytes * k)
+            if len(buf) != vol_bytes * k:
+                raise ValueError(f"{str(path)!r} is truncated: trial {t + 1} of {n_trials} is incomplete.")
+            vols = np.frombuffer(buf, dtype=dtype).reshape(k, n_vol_vox)
+            for i, o in zip(idx, out):
+                v = vols[:, i].astype(np.float32)
+                if slope != 1.0 or inter != 0.0:
+                    v = v * np.float32(slope) + np.float32(inter)
+                o[t:t + k] = v / np.float32(BETA_SCALE)
+            t += k
+    return out
+
+
+def _read_hdf5_roi(path: Path, mask: np.ndarray, out: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Read the ROI of an NSD HDF5 session (dataset ``betas``: trial, z, y, x) in slabs of trials."""
+    import h5py
+
+    nz = np.nonzero(mask)
+    lo = [int(a.min()) for a in nz]
+    hi = [int(a.max()) + 1 for a in nz]
+    local = tuple(a - lo_ for a, lo_ in zip(nz, lo))
+    with h5py.File(path, "r") as fh:
+        d = fh["betas"]
+        for t in range(0, d.shape[0], chunk):
+            slab = d[t:t + chunk, lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]  # (k, z, y, x)
+            out[t:t + slab.shape[0]] = slab[:, local[2], local[1], local[0]].astype(np.float32) / np.float32(BETA_SCALE)
+    return out

@@ -1,0 +1,263 @@
+"""Generator of a miniature Natural Scenes Dataset folder (for tests, examples, benchmarks).
+
+The folder follows the official NSD layout file for file (see
+``shared/docs/dataset-facts.md``): the experimental design ``.mat`` (1-based
+MATLAB indices), the merged stimulus table, single-trial betas per session as
+int16 NIfTI (``.nii.gz``, x/y/z/trial) or HDF5 (dataset ``betas``, trial/z/y/x),
+``ncsnr`` next to the betas, ROI atlases with integer labels (-1 outside the
+brain, 0 unlabelled) and their FreeSurfer ``.mgz.ctab`` label tables, and COCO
+``instances_{train2017,val2017}.json`` annotation files.
+
+Only the sizes shrink (volume, number of images, trials per session, sessions
+present). The betas carry a planted signal: the presence of one COCO category
+(``signal_category``) and a linear read-out of per-image stimulus features
+(written as ``features.npy``, one row per 73k image) drive the voxels of ONE
+ROI (``signal_roi``); every other voxel sees image-specific noise unrelated to
+either.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+from .._validation import check_positive_int
+
+#: (name, COCO id, supercategory) for the categories the generator annotates (real COCO ids).
+COCO_CATEGORIES = (
+    ("person", 1, "person"), ("bicycle", 2, "vehicle"), ("car", 3, "vehicle"),
+    ("bird", 16, "animal"), ("cat", 17, "animal"), ("dog", 18, "animal"),
+    ("giraffe", 25, "animal"), ("umbrella", 28, "accessory"), ("pizza", 59, "food"),
+    ("chair", 62, "furniture"), ("tv", 72, "electronic"), ("clock", 85, "indoor"),
+)
+#: NSD atlases written by the generator: atlas -> label names (index 1..n).
+ATLASES = {
+    "prf-visualrois": ("V1v", "V1d", "V2v", "V2d", "V3v", "V3d", "hV4"),
+    "nsdgeneral": ("nsdgeneral",),
+}
+EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
+STIMINFO = "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
+ANNOTATIONS = "nsddata_stimuli/stimuli/nsd/annotations"
+
+
+def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
+                       trials_per_session: int = 750, n_sessions_total: int = 40,
+                       images_per_subject: int = 10000, n_images_total: int = 73000,
+                       n_shared: int = 1000, shape=(14, 16, 12), space: str = "func1pt8mm",
+                       betas: str = "betas_fithrf_GLMdenoise_RR", betas_format: str = "nii.gz",
+                       signal_roi=("prf-visualrois", "hV4"), signal_category: str = "person",
+                       effect: float = 1.0, n_features: int = 8, feature_effect: float = 1.0,
+                       noise: float = 1.0, annotate: bool = True, seed: int = 0) -> Path:
+    """Write a miniature NSD folder under ``root`` and return ``root``.
+
+    Parameters
+    ----------
+    root : str | Path
+        Folder to create (may exist).
+    subjects : sequence of int
+        Subjects (1..8) that get betas and ROIs.
+    n_sessions_present : int
+        Sessions written per subject (the design covers ``n_sessions_total``,
+        as the public release withholds the last sessions).
+    trials_per_session, n_sessions_total, images_per_subject : int
+        Design sizes; ``trials_per_session * n_sessions_total`` must equal
+        ``3 * images_per_subject`` (each image shown 3 times, as in NSD: 750 x 40 = 3 x 10,000).
+    n_images_total, n_shared : int
+        Size of the stimulus set (73,000 in NSD) and of the shared set (1,000).
+    shape : tuple of 3 int
+        Volume shape (NSD subject 1 func1pt8mm is 81 x 104 x 83).
+    betas_format : {"nii.gz", "hdf5"}
+        File format of the betas.
+    signal_roi : (atlas, label)
+        The only ROI whose voxels carry the category and feature signal.
+    signal_category : str
+        COCO category whose presence in the image adds a fixed voxel pattern.
+    effect, feature_effect, noise : float
+        Size of the category signal, of the feature signal and of the trial noise (percent signal change).
+    n_features : int
+        Width of ``features.npy`` (shape (n_images_total, n_features), float32, row = 73k id - 1).
+    seed : int
+        Random seed.
+    """
+    from scipy.io import savemat
+    import nibabel as nib
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    n_master = trials_per_session * n_sessions_total
+    if n_master != 3 * images_per_subject:
+        raise ValueError(f"trials_per_session * n_sessions_total ({n_master}) must equal "
+                         f"3 * images_per_subject ({3 * images_per_subject}).")
+    if n_shared + len(subjects) * (images_per_subject - n_shared) > n_images_total:
+        raise ValueError("n_images_total is too small for the requested subjects and images.")
+    check_positive_int("n_sessions_present", n_sessions_present)
+    if n_sessions_present > n_sessions_total:
+        raise ValueError("n_sessions_present cannot exceed n_sessions_total.")
+    if betas_format not in ("nii.gz", "hdf5"):
+        raise ValueError(f"Invalid value for the 'betas_format' parameter. Allowed values are "
+                         f"'nii.gz', 'hdf5', but got {betas_format!r} instead.")
+
+    # --- design: 1-based MATLAB indices ---------------------------------------------------
+    shared_ids = np.sort(rng.choice(n_images_total, n_shared, replace=False)) + 1  # 73k ids, 1-based
+    pool = np.setdiff1d(np.arange(1, n_images_total + 1), shared_ids)
+    rng.shuffle(pool)
+    subjectim = np.zeros((8, images_per_subject), dtype=np.float64)
+    n_own = images_per_subject - n_shared
+    for s in range(8):
+        own = pool[(s % max(len(subjects), 1)) * n_own:((s % max(len(subjects), 1)) + 1) * n_own]
+        if len(own) < n_own:
+            own = rng.choice(pool, n_own, replace=False)
+        subjectim[s] = np.concatenate([shared_ids, own])
+    # masterordering: blocks of `trials_per_session` images, each block's 3 showings shuffled
+    # over 3 consecutive sessions, so the first sessions already contain repeats
+    order10k = rng.permutation(images_per_subject) + 1
+    master = []
+    for b in range(0, images_per_subject, trials_per_session):
+        block = np.repeat(order10k[b:b + trials_per_session], 3)
+        master.append(rng.permutation(block))
+    masterordering = np.concatenate(master)[None, :].astype(np.float64)
+    stimpattern = np.ones((n_sessions_total, 12, max(trials_per_session // 12, 1)), dtype=np.float64)
+    design = root / EXPDESIGN
+    design.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(design) as tmp:
+        with open(tmp, "wb") as fh:
+            savemat(fh, {"masterordering": masterordering, "subjectim": subjectim,
+                         "sharedix": shared_ids[None, :].astype(np.float64),
+                         "stimpattern": stimpattern, "basiccnt": np.zeros((3, n_sessions_total))})
+
+    # --- stimulus table -----------------------------------------------------------------
+    coco_ids = rng.choice(np.arange(1, 600000), n_images_total, replace=False)
+    splits = np.where(rng.random(n_images_total) < 0.85, "train2017", "val2017")
+    table = {"cocoId": coco_ids, "cocoSplit": splits,
+             "cropBox": ["(0, 0, 0.1671875, 0.1671875)"] * n_images_total,
+             "loss": np.zeros(n_images_total), "nsdId": np.arange(n_images_total),
+             "flagged": np.zeros(n_images_total, bool), "BOLD5000": np.zeros(n_images_total, bool),
+             "shared1000": np.isin(np.arange(1, n_images_total + 1), shared_ids)}
+    reps = {}
+    for s in range(1, 9):
+        seen = np.zeros(n_images_total, int)
+        seen[subjectim[s - 1].astype(int) - 1] = 1
+        table[f"subject{s}"] = seen
+        rep = np.zeros((n_images_total, 3), int)
+        ids = subjectim[s - 1, masterordering[0].astype(int) - 1].astype(int) - 1
+        counts = np.zeros(n_images_total, int)
+        for t, i in enumerate(ids):  # 1-based trial numbers of the 3 showings
+            rep[i, counts[i]] = t + 1
+            counts[i] += 1
+        reps[s] = rep
+    for s in range(1, 9):
+        for r in range(3):
+            table[f"subject{s}_rep{r}"] = reps[s][:, r]
+    stim = root / STIMINFO
+    with atomic_path(stim) as tmp:
+        pd.DataFrame(table).to_csv(tmp, index=True)
+
+    # --- COCO annotations: presence of each category per image ---------------------------
+    p_cat = np.full(len(COCO_CATEGORIES), 0.15)
+    p_cat[[c[0] for c in COCO_CATEGORIES].index(signal_category)] = 0.5
+    present = rng.random((n_images_total, len(COCO_CATEGORIES))) < p_cat
+    if annotate:
+        ann_dir = root / ANNOTATIONS
+        for split in ("train2017", "val2017"):
+            sel = np.flatnonzero(splits == split)
+            images, anns = [], []
+            for i in sel:
+                images.append({"id": int(coco_ids[i]), "file_name": f"{int(coco_ids[i]):012d}.jpg",
+                               "height": 425, "width": 425})
+                for c in np.flatnonzero(present[i]):
+                    anns.append({"id": len(anns) + 1, "image_id": int(coco_ids[i]),
+                                 "category_id": COCO_CATEGORIES[c][1], "iscrowd": 0,
+                                 "bbox": [0.0, 0.0, 10.0, 10.0], "area": 100.0})
+            doc = {"info": {"description": "neurosig synthetic COCO subset"}, "licenses": [],
+                   "images": images, "annotations": anns,
+                   "categories": [{"id": i, "name": n, "supercategory": s}
+                                  for n, i, s in COCO_CATEGORIES]}
+            path = ann_dir / f"instances_{split}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(doc))
+    label = present[:, [c[0] for c in COCO_CATEGORIES].index(signal_category)].astype(np.float32)
+    features = rng.standard_normal((n_images_total, n_features)).astype(np.float32)
+    with atomic_path(root / "features.npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, features)
+
+    # --- per subject: ROIs, betas, ncsnr -------------------------------------------------
+    affine = np.diag([1.8, 1.8, 1.8, 1.0])
+    affine[:3, 3] = -0.9 * np.asarray(shape)
+    grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij"))
+    brain = (grid ** 2).sum(0) < 0.95
+    for subj in subjects:
+        srng = np.random.default_rng(seed + 1000 * subj)
+        sdir = root / f"nsddata/ppdata/subj{subj:02d}/{space}"
+        rois = {}
+        # prf-visualrois: 7 slabs along y (the first and last 2 planes stay unlabelled)
+        prf = np.where(brain, 0, -1).astype(np.int16)
+        edges = np.linspace(2, shape[1] - 2, 8).astype(int)
+        for k in range(7):
+            sl = np.zeros(shape, bool)
+            sl[:, edges[k]:edges[k + 1], :] = True
+            prf[sl & brain] = k + 1
+        rois["prf-visualrois"] = prf
+        gen = np.where(brain, 0, -1).astype(np.int16)
+        gen[(prf > 0)] = 1
+        rois["nsdgeneral"] = gen
+        for atlas, data in rois.items():
+            _save_nii(sdir / "roi" / f"{atlas}.nii.gz", data, affine, np.int16)
+            ctab = root / f"nsddata/freesurfer/subj{subj:02d}/label/{atlas}.mgz.ctab"
+            ctab.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(ctab) as tmp:
+                tmp.write_text("0 Unknown\n" + "".join(f"{i + 1} {n}\n" for i, n in enumerate(ATLASES[atlas])))
+        _save_nii(sdir / "brainmask.nii.gz", brain.astype(np.int16), affine, np.int16)
+
+        atlas, name = signal_roi
+        target = rois[atlas] == ATLASES[atlas].index(name) + 1
+        n_vox = int(np.prod(shape))
+        pattern = np.where(target, srng.choice([-1.0, 1.0], shape), 0.0).ravel()
+        w_feat = np.where(target.ravel()[:, None], srng.standard_normal((n_vox, n_features)), 0.0)
+        w_feat *= feature_effect / np.sqrt(n_features)
+        base = np.where(brain, srng.normal(0, 0.5, shape), 0.0).ravel()
+        nuis = srng.standard_normal((n_vox, 4))  # image-specific nuisance, unrelated to labels
+        nuis_img = srng.standard_normal((n_images_total, 4)).astype(np.float32)
+        bdir = root / f"nsddata_betas/ppdata/subj{subj:02d}/{space}/{betas}"
+        bdir.mkdir(parents=True, exist_ok=True)
+        ids = subjectim[subj - 1, masterordering[0].astype(int) - 1].astype(int) - 1  # 0-based 73k
+        for ses in range(1, n_sessions_present + 1):
+            tr = ids[(ses - 1) * trials_per_session: ses * trials_per_session]
+            img = (effect * label[tr, None] * pattern[None, :] + features[tr] @ w_feat.T
+                   + nuis_img[tr] @ nuis.T * 0.5)
+            offset = srng.normal(0, 0.5)  # session drift, removed by per-session z-scoring
+            vals = base[None, :] + offset + img + noise * srng.standard_normal((len(tr), n_vox))
+            vals = np.where(brain.ravel()[None, :], vals, 0.0)
+            ints = np.clip(np.round(vals * 300), -32768, 32767).astype(np.int16)  # % change x 300
+            vol = ints.reshape((len(tr),) + tuple(shape))
+            if betas_format == "nii.gz":
+                _save_nii(bdir / f"betas_session{ses:02d}.nii.gz", np.moveaxis(vol, 0, -1), affine, np.int16)
+            else:
+                import h5py
+                path = bdir / f"betas_session{ses:02d}.hdf5"
+                with atomic_path(path) as tmp:
+                    with h5py.File(tmp, "w") as fh:  # NSD's HDF5 axes: trial, z, y, x
+                        fh.create_dataset("betas", data=np.ascontiguousarray(vol.transpose(0, 3, 2, 1)),
+                                          chunks=(1,) + tuple(shape[::-1]))
+        signal_var = (effect ** 2 * 0.25 * pattern ** 2 + (w_feat ** 2).sum(1) + 0.25 * (nuis ** 2).sum(1))
+        ncsnr = np.sqrt(signal_var) / noise
+        _save_nii(bdir / "ncsnr.nii.gz", np.where(brain, ncsnr.reshape(shape), 0).astype(np.float32),
+                  affine, np.float32)
+    _ = nib  # nibabel is used through _save_nii
+    return root
+
+
+def _save_nii(path: Path, data: np.ndarray, affine: np.ndarray, dtype) -> None:
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.asarray(data, dtype=dtype), affine)
+    img.header.set_data_dtype(dtype)
+    img.header.set_xyzt_units("mm", "sec")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path.with_name(path.name)) as tmp:
+        nib.save(img, str(tmp) + ".nii.gz")
+        Path(str(tmp) + ".nii.gz").replace(tmp)
