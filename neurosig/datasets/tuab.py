@@ -55,7 +55,7 @@ def find_edf_root(root: str | Path) -> Path:
         f"train/ or eval/ folder with normal/ or abnormal/ in it.")
 
 
-def _header_row(path: Path, edf_root: Path) -> dict:
+def _header_row(path: Path, edf_root: Path, read_headers: bool = True) -> dict:
     rel = path.relative_to(edf_root)
     parts = rel.parts
     split = parts[0] if parts[0] in SPLITS else None
@@ -77,6 +77,8 @@ def _header_row(path: Path, edf_root: Path) -> dict:
     if problem is not None:
         row.update(status="rejected", reason=problem)
         return row
+    if not read_headers:
+        return row
     try:
         import mne
 
@@ -89,7 +91,7 @@ def _header_row(path: Path, edf_root: Path) -> dict:
     return row
 
 
-def scan_tuab(root: str | Path, verbose: bool = True) -> pd.DataFrame:
+def scan_tuab(root: str | Path, verbose: bool = True, read_headers: bool = True) -> pd.DataFrame:
     """Index every ``.edf`` file under a TUAB folder, reading headers only.
 
     Parameters
@@ -98,6 +100,12 @@ def scan_tuab(root: str | Path, verbose: bool = True) -> pd.DataFrame:
         TUAB release folder (or its ``edf`` folder).
     verbose : bool
         Progress bar.
+    read_headers : bool
+        Read each header with MNE (sampling rate, duration, channel names). With
+        False only the file names and the EDF size check are done, and the header
+        columns are left empty: :func:`~neurosig.datasets.window_store.prepare_store`
+        then reads each header in its worker, in parallel, with the same MNE call
+        it uses for the data, and fills them in.
 
     Returns
     -------
@@ -109,8 +117,8 @@ def scan_tuab(root: str | Path, verbose: bool = True) -> pd.DataFrame:
     edf_root = find_edf_root(root)
     files = sorted(p for s in SPLITS if (edf_root / s).is_dir()
                    for p in (edf_root / s).rglob("*") if p.suffix.lower() == ".edf" and p.is_file())
-    rows = [_header_row(p, edf_root) for p in progress(files, desc="TUAB headers", verbose=verbose,
-                                                      unit="file")]
+    rows = [_header_row(p, edf_root, read_headers)
+            for p in progress(files, desc="TUAB headers", verbose=verbose, unit="file")]
     index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
     # recording ids must be unique: they name the cache files
     dup = index["recording"].duplicated(keep="first") & (index["status"] == "ok")
@@ -176,5 +184,8 @@ class TUAB:
         """
         from .window_store import prepare_store
 
-        return prepare_store(self.index, cache, config=config, n_jobs=n_jobs, backend=backend,
+        # without a built index, the workers read the headers (one MNE parse per file, in parallel)
+        index = self._index if self._index is not None else scan_tuab(
+            self.edf_root, verbose=self.verbose, read_headers=False)
+        return prepare_store(index, cache, config=config, n_jobs=n_jobs, backend=backend,
                              overwrite=overwrite, verbose=self.verbose, root=str(self.root))

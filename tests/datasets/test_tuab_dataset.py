@@ -125,6 +125,9 @@ def test_store_contents_match_plain_mne(store, corpus):
     assert len(ok) == 8
     # 35 s at 200 Hz -> 3 whole 10 s windows per recording
     assert (ok["n_windows"] == 3).all() and len(table) == 24
+    # TUAB.prepare scans names only; the workers read the headers and fill these columns in
+    assert (ok["sfreq"] == 256.0).all() and (ok["duration"] == 35.0).all()
+    assert all("EEG FP1-REF" in list(c) for c in ok["ch_names"])
     path = ok["path"].iloc[0]
     pairs = [tuple(f"EEG {e}-REF" for e in name.split("-")) for name in montage_channel_names("tcp16")]
     ref = _plain_mne_windows(path, sorted({c for p in pairs for c in p}), pairs)
