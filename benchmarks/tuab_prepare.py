@@ -79,6 +79,31 @@ def neurosig_prepare(root: Path, cache: Path, n_jobs: int, sfreq: float = 200.0)
     return TUAB(root, verbose=False).prepare(cache, config=PreprocessingConfig(sfreq=sfreq), n_jobs=n_jobs)
 
 
+def _fft_work(seed: int) -> float:
+    x = np.random.default_rng(seed).standard_normal(1 << 19)
+    return float(sum(np.fft.rfft(x)[3].real for _ in range(8)))
+
+
+def parallel_efficiency(n_jobs: int, n_tasks: int = 8) -> float:
+    """Throughput of ``n_jobs`` processes over 1 process on a pure FFT workload, right now.
+
+    On an idle machine with ``n_jobs`` free cores this is close to ``n_jobs``; on a
+    shared machine it says how much the processes of this benchmark can gain.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    t0 = time.perf_counter()
+    for i in range(n_tasks):
+        _fft_work(i)
+    t1 = time.perf_counter() - t0
+    with ProcessPoolExecutor(n_jobs) as pool:
+        list(pool.map(_fft_work, range(n_jobs)))
+        t0 = time.perf_counter()
+        list(pool.map(_fft_work, range(n_tasks)))
+        t2 = time.perf_counter() - t0
+    return t1 / t2
+
+
 def timed(fn, *args, **kw) -> tuple[float, object]:
     t0 = time.perf_counter()
     r = fn(*args, **kw)
@@ -190,6 +215,9 @@ def main() -> None:
         print(f"neurosig_s  (n_jobs=1)             = {med(ns1_t):.2f} {spread(ns1_t)}")
         ratio = med(ref_t) / med(ns_t)
         ratio1 = med(ref_t) / med(ns1_t)
+        eff = parallel_efficiency(args.n_jobs)
+        print(f"machine check: {args.n_jobs} processes give {eff:.2f}x the throughput of 1 on a pure FFT "
+              f"workload right now (load avg {os.getloadavg()[0]:.1f}; {args.n_jobs:.1f}x on idle cores)")
         print(f"ratio: {ratio:.2f}x with {args.n_jobs} processes, {ratio1:.2f}x with 1 process; "
               f"throughput {hours / med(ns_t) * 3600:.0f} recorded hours per hour")
 
@@ -236,7 +264,8 @@ def main() -> None:
               f"(WindowDataset.loader): {rate_p95:.0f} windows/s p95 scaling, {rate_tfm:.0f} windows/s "
               f"256->200 Hz FFT resampling + p95 scaling (TFM style)")
         print(f"tuab prepare: {ratio:.1f}x faster than a plain MNE loop on {args.n_jobs} processes "
-              f"(target >= 3x; {ratio1:.1f}x on 1), outputs agree to {d_all:.1e} of std; "
+              f"(target >= 3x; {ratio1:.1f}x on 1; machine gave {eff:.2f}x for {args.n_jobs} processes), "
+              f"outputs agree to {d_all:.1e} of std; "
               f"memory exponent {slope:.2f}; read {rate_plain:.0f} windows/s (target >= 5000)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
