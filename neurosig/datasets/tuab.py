@@ -13,6 +13,7 @@ Layouts accepted (``ROOT`` may be the release folder or its ``edf`` folder):
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -125,6 +126,11 @@ def scan_tuab(root: str | Path, verbose: bool = True, read_headers: bool = True)
     for i in np.flatnonzero(dup.to_numpy()):
         first = index.loc[index["recording"] == index.at[i, "recording"], "path"].iloc[0]
         index.loc[i, ["status", "reason"]] = ["rejected", f"duplicate recording id (first: {first})"]
+    ok = index[index["status"] == "ok"]
+    both = set(ok.loc[ok["split"] == "train", "subject"]) & set(ok.loc[ok["split"] == "eval", "subject"])
+    if both:
+        logger.warning("%d subjects have recordings in both train and eval (e.g. %s): the official "
+                       "test set is then not subject-disjoint from training", len(both), sorted(both)[:3])
     logger.info("indexed %d EDF files under %s (%d rejected)", len(index), edf_root,
                 int((index["status"] != "ok").sum()))
     return index
@@ -176,16 +182,38 @@ class TUAB:
             self._index = scan_tuab(self.edf_root, verbose=self.verbose)
         return self._index
 
-    def prepare(self, cache: str | Path, config=None, n_jobs: int | None = 1,
+    def prepare(self, cache: str | Path | None = None, config=None, n_jobs: int | None = 1,
                 backend: str | None = None, overwrite: bool = False):
         """Preprocess every usable recording into a window store at ``cache``.
 
-        See :func:`neurosig.datasets.window_store.prepare_store`; returns its summary dict.
+        Parameters
+        ----------
+        cache : path | None
+            Store folder. Default: ``$NEUROSIG_DATA/tuab_<montage>_<preprocessing hash>``
+            (``NEUROSIG_DATA`` defaults to ``~/neurosig_data``).
+        config : PreprocessingConfig | None
+            The recipe (default 16-channel TCP, 0.1-75 Hz, notch 60 Hz, 200 Hz, 10 s).
+        n_jobs, backend, overwrite
+            See :func:`neurosig.datasets.window_store.prepare_store`.
+
+        Returns
+        -------
+        summary : dict
+            See :func:`neurosig.datasets.window_store.prepare_store`; ``summary["cache"]``
+            is the store folder.
         """
+        from ..preprocessing.recipe import PreprocessingConfig
         from .window_store import prepare_store
+
+        config = (config or PreprocessingConfig()).validate()
+        if cache is None:
+            base = Path(os.environ.get("NEUROSIG_DATA", "~/neurosig_data")).expanduser()
+            cache = base / f"tuab_{config.montage}_{config.hash()}"
 
         # without a built index, the workers read the headers (one MNE parse per file, in parallel)
         index = self._index if self._index is not None else scan_tuab(
             self.edf_root, verbose=self.verbose, read_headers=False)
-        return prepare_store(index, cache, config=config, n_jobs=n_jobs, backend=backend,
-                             overwrite=overwrite, verbose=self.verbose, root=str(self.root))
+        summary = prepare_store(index, cache, config=config, n_jobs=n_jobs, backend=backend,
+                                overwrite=overwrite, verbose=self.verbose, root=str(self.root))
+        summary["cache"] = Path(cache)
+        return summary

@@ -359,3 +359,12 @@ def test_real_eegmat_edf_through_the_pipeline(shared_data, tmp_path):
     assert set(rej["reason"]) == {"missing electrodes: A1, A2"}
     ds = WindowDataset(tmp_path / "c16", split="test")
     assert set(ds.windows["subject"]) == {"subject02"} and len(ds) == 18 + 6
+
+
+def test_default_cache_folder_from_environment(tmp_path, monkeypatch):
+    root = make_synthetic_tuab(tmp_path / "t", n_subjects=1, n_eval_subjects=0, duration=12.0)
+    monkeypatch.setenv("NEUROSIG_DATA", str(tmp_path / "data"))
+    summary = TUAB(root, verbose=False).prepare()
+    cfg = PreprocessingConfig()
+    assert summary["cache"] == tmp_path / "data" / f"tuab_tcp16_{cfg.hash()}"
+    assert len(WindowDataset(summary["cache"], split="all")) == 1
