@@ -15,7 +15,9 @@ writing, resuming and reading.
 Every recording file is written to a temporary name and renamed when complete,
 so a crash leaves either a whole file or none; a rerun skips the recordings
 whose file (or rejection note) carries the same preprocessing hash, and
-finishes the rest. Recordings run in parallel (one per worker process, so
+finishes the rest. Rejections are cached the same way: delete
+``CACHE/rejected/<id>.json`` (or the recording's ``.h5``) to have one recording
+redone, e.g. after replacing its EDF file. Recordings run in parallel (one per worker process, so
 memory is bounded by ``n_jobs`` recordings, not by the corpus).
 """
 from __future__ import annotations
