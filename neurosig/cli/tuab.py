@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     pp.add_argument("--l-freq", type=float, default=0.1, help="high-pass edge in Hz (default 0.1)")
     pp.add_argument("--h-freq", type=float, default=75.0, help="low-pass edge in Hz (default 75)")
     pp.add_argument("--window", type=float, default=10.0, help="window length in seconds (default 10)")
+    pp.add_argument("--accept-sfreq", type=float, nargs="+", default=None, metavar="HZ",
+                    help="reject recordings at any other sampling rate (default: any rate >= 2 x h-freq)")
+    pp.add_argument("--engine", default="fft", help="fft (one pass, default) or mne (sequential MNE calls)")
     pp.add_argument("--overwrite", action="store_true",
                     help="replace a store prepared with another configuration")
     pp.set_defaults(func=_prepare)
@@ -69,7 +72,9 @@ def _prepare(args: argparse.Namespace) -> int:
 
     config = PreprocessingConfig(montage=args.montage, l_freq=args.l_freq, h_freq=args.h_freq,
                                  notch=None if args.no_notch else args.notch, sfreq=args.sfreq,
-                                 window_s=args.window).validate()
+                                 window_s=args.window, engine=args.engine,
+                                 accepted_sfreqs=tuple(args.accept_sfreq) if args.accept_sfreq else None,
+                                 ).validate()
     tuab = TUAB(args.root, verbose=not _quiet(args))
     summary = tuab.prepare(args.cache, config=config, n_jobs=args.n_jobs, overwrite=args.overwrite)
     print(f"prepared {summary['n_ok']} recordings ({summary['n_windows']} windows) into {args.cache}; "

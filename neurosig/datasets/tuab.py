@@ -13,6 +13,7 @@ Layouts accepted (``ROOT`` may be the release folder or its ``edf`` folder):
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def find_edf_root(root: str | Path) -> Path:
         f"train/ or eval/ folder with normal/ or abnormal/ in it.")
 
 
-def _header_row(path: Path, edf_root: Path) -> dict:
+def _header_row(path: Path, edf_root: Path, read_headers: bool = True) -> dict:
     rel = path.relative_to(edf_root)
     parts = rel.parts
     split = parts[0] if parts[0] in SPLITS else None
@@ -77,6 +78,8 @@ def _header_row(path: Path, edf_root: Path) -> dict:
     if problem is not None:
         row.update(status="rejected", reason=problem)
         return row
+    if not read_headers:
+        return row
     try:
         import mne
 
@@ -89,7 +92,7 @@ def _header_row(path: Path, edf_root: Path) -> dict:
     return row
 
 
-def scan_tuab(root: str | Path, verbose: bool = True) -> pd.DataFrame:
+def scan_tuab(root: str | Path, verbose: bool = True, read_headers: bool = True) -> pd.DataFrame:
     """Index every ``.edf`` file under a TUAB folder, reading headers only.
 
     Parameters
@@ -98,6 +101,12 @@ def scan_tuab(root: str | Path, verbose: bool = True) -> pd.DataFrame:
         TUAB release folder (or its ``edf`` folder).
     verbose : bool
         Progress bar.
+    read_headers : bool
+        Read each header with MNE (sampling rate, duration, channel names). With
+        False only the file names and the EDF size check are done, and the header
+        columns are left empty: :func:`~neurosig.datasets.window_store.prepare_store`
+        then reads each header in its worker, in parallel, with the same MNE call
+        it uses for the data, and fills them in.
 
     Returns
     -------
@@ -109,14 +118,19 @@ def scan_tuab(root: str | Path, verbose: bool = True) -> pd.DataFrame:
     edf_root = find_edf_root(root)
     files = sorted(p for s in SPLITS if (edf_root / s).is_dir()
                    for p in (edf_root / s).rglob("*") if p.suffix.lower() == ".edf" and p.is_file())
-    rows = [_header_row(p, edf_root) for p in progress(files, desc="TUAB headers", verbose=verbose,
-                                                      unit="file")]
+    rows = [_header_row(p, edf_root, read_headers)
+            for p in progress(files, desc="TUAB headers", verbose=verbose, unit="file")]
     index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS))
     # recording ids must be unique: they name the cache files
     dup = index["recording"].duplicated(keep="first") & (index["status"] == "ok")
     for i in np.flatnonzero(dup.to_numpy()):
         first = index.loc[index["recording"] == index.at[i, "recording"], "path"].iloc[0]
         index.loc[i, ["status", "reason"]] = ["rejected", f"duplicate recording id (first: {first})"]
+    ok = index[index["status"] == "ok"]
+    both = set(ok.loc[ok["split"] == "train", "subject"]) & set(ok.loc[ok["split"] == "eval", "subject"])
+    if both:
+        logger.warning("%d subjects have recordings in both train and eval (e.g. %s): the official "
+                       "test set is then not subject-disjoint from training", len(both), sorted(both)[:3])
     logger.info("indexed %d EDF files under %s (%d rejected)", len(index), edf_root,
                 int((index["status"] != "ok").sum()))
     return index
@@ -168,13 +182,38 @@ class TUAB:
             self._index = scan_tuab(self.edf_root, verbose=self.verbose)
         return self._index
 
-    def prepare(self, cache: str | Path, config=None, n_jobs: int | None = 1,
+    def prepare(self, cache: str | Path | None = None, config=None, n_jobs: int | None = 1,
                 backend: str | None = None, overwrite: bool = False):
         """Preprocess every usable recording into a window store at ``cache``.
 
-        See :func:`neurosig.datasets.window_store.prepare_store`; returns its summary dict.
+        Parameters
+        ----------
+        cache : path | None
+            Store folder. Default: ``$NEUROSIG_DATA/tuab_<montage>_<preprocessing hash>``
+            (``NEUROSIG_DATA`` defaults to ``~/neurosig_data``).
+        config : PreprocessingConfig | None
+            The recipe (default 16-channel TCP, 0.1-75 Hz, notch 60 Hz, 200 Hz, 10 s).
+        n_jobs, backend, overwrite
+            See :func:`neurosig.datasets.window_store.prepare_store`.
+
+        Returns
+        -------
+        summary : dict
+            See :func:`neurosig.datasets.window_store.prepare_store`; ``summary["cache"]``
+            is the store folder.
         """
+        from ..preprocessing.recipe import PreprocessingConfig
         from .window_store import prepare_store
 
-        return prepare_store(self.index, cache, config=config, n_jobs=n_jobs, backend=backend,
-                             overwrite=overwrite, verbose=self.verbose, root=str(self.root))
+        config = (config or PreprocessingConfig()).validate()
+        if cache is None:
+            base = Path(os.environ.get("NEUROSIG_DATA", "~/neurosig_data")).expanduser()
+            cache = base / f"tuab_{config.montage}_{config.hash()}"
+
+        # without a built index, the workers read the headers (one MNE parse per file, in parallel)
+        index = self._index if self._index is not None else scan_tuab(
+            self.edf_root, verbose=self.verbose, read_headers=False)
+        summary = prepare_store(index, cache, config=config, n_jobs=n_jobs, backend=backend,
+                                overwrite=overwrite, verbose=self.verbose, root=str(self.root))
+        summary["cache"] = Path(cache)
+        return summary

@@ -15,7 +15,9 @@ writing, resuming and reading.
 Every recording file is written to a temporary name and renamed when complete,
 so a crash leaves either a whole file or none; a rerun skips the recordings
 whose file (or rejection note) carries the same preprocessing hash, and
-finishes the rest. Recordings run in parallel (one per worker process, so
+finishes the rest. Rejections are cached the same way: delete
+``CACHE/rejected/<id>.json`` (or the recording's ``.h5``) to have one recording
+redone, e.g. after replacing its EDF file. Recordings run in parallel (one per worker process, so
 memory is bounded by ``n_jobs`` recordings, not by the corpus).
 """
 from __future__ import annotations
@@ -68,23 +70,25 @@ def _write_json(path: Path, obj: dict) -> None:
         tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
 
 
-def _reject(task: dict, reason: str) -> dict:
+def _reject(task: dict, reason: str, header: dict) -> dict:
     _write_json(Path(task["cache"]) / REJ_DIR / f"{task['recording']}.json",
-                {"recording": task["recording"], "reason": reason, "config_hash": task["config_hash"]})
-    return {"recording": task["recording"], "status": "rejected", "reason": reason, "n_windows": 0}
+                {"recording": task["recording"], "reason": reason, "config_hash": task["config_hash"],
+                 "header": header})
+    return {"recording": task["recording"], "status": "rejected", "reason": reason, "n_windows": 0,
+            **header}
 
 
-def _check_recording(task: dict, config: PreprocessingConfig) -> tuple[str | None, list[str]]:
+def _check_recording(header: dict, config: PreprocessingConfig) -> tuple[str | None, list[str]]:
     """Reason to reject (or None) and the original names of the montage electrodes, in order."""
-    mapping = normalize_channel_names(task["ch_names"])
+    mapping = normalize_channel_names(header["ch_names"])
     missing = missing_electrodes(list(mapping.values()), config.montage)
     if missing:
         return f"missing electrodes: {', '.join(missing)}", []
-    problem = config.sfreq_problem(float(task["sfreq"]))
+    problem = config.sfreq_problem(float(header["sfreq"]))
     if problem:
         return problem, []
-    if task["duration"] < config.window_s:
-        return (f"shorter than one window: {task['duration']:.1f} s < {config.window_s:g} s"), []
+    if header["duration"] < config.window_s:
+        return (f"shorter than one window: {header['duration']:.1f} s < {config.window_s:g} s"), []
     inverse = {canon: orig for orig, canon in mapping.items()}
     return None, [inverse[e] for e in config.electrodes()]
 
@@ -93,39 +97,49 @@ def process_recording(task: dict) -> dict:
     """Preprocess one recording into ``CACHE/recordings/<id>.h5`` (or a rejection note).
 
     Never raises for a bad file: the reason is returned and written to
-    ``CACHE/rejected/<id>.json``.
+    ``CACHE/rejected/<id>.json``. The EDF file is opened once, with
+    ``mne.io.read_raw_edf(preload=False)``; only the montage's electrodes are read.
 
     Parameters
     ----------
     task : dict
-        Keys ``recording, path, subject, label, split, ch_names, sfreq, duration,
-        config (dict), config_hash, cache``.
+        Keys ``recording, path, subject, label, split, config (dict), config_hash, cache``.
 
     Returns
     -------
     result : dict
-        ``recording, status ("ok" | "rejected"), reason, n_windows``.
+        ``recording, status ("ok" | "rejected"), reason, n_windows`` and the header
+        fields ``sfreq, n_times, duration, ch_names`` (None when unreadable).
     """
     import mne
 
     config = PreprocessingConfig.from_dict(task["config"])
-    reason, picks = _check_recording(task, config)
-    if reason:
-        return _reject(task, reason)
+    header = {"sfreq": None, "n_times": None, "duration": None, "ch_names": None}
     try:
-        raw = mne.io.read_raw_edf(task["path"], include=picks, preload=True, verbose="error")
+        raw = mne.io.read_raw_edf(task["path"], preload=False, verbose="error")
+        sfreq = float(raw.info["sfreq"])
+        header = {"sfreq": sfreq, "n_times": int(raw.n_times), "duration": raw.n_times / sfreq,
+                  "ch_names": list(raw.ch_names)}
+    except Exception as exc:  # a corrupt header: reject, never stop the job
+        return _reject(task, f"unreadable EDF header: {type(exc).__name__}: {exc}", header)
+    reason, picks = _check_recording(header, config)
+    if reason:
+        return _reject(task, reason, header)
+    try:
         pos = {n: i for i, n in enumerate(raw.ch_names)}
-        data = raw.get_data(units="uV")[[pos[n] for n in picks]]
+        data = raw.get_data(picks=[pos[n] for n in picks], units="uV")
         del raw
-    except Exception as exc:  # corrupt data records: reject, never stop the job
-        return _reject(task, f"unreadable EDF data: {type(exc).__name__}: {exc}")
-    windows = preprocess_recording(data, config.electrodes(), float(task["sfreq"]), config)
+    except Exception as exc:  # corrupt data records
+        return _reject(task, f"unreadable EDF data: {type(exc).__name__}: {exc}", header)
+    windows = preprocess_recording(data, config.electrodes(), header["sfreq"], config)
     if windows.shape[0] == 0:
-        return _reject(task, "shorter than one window after resampling")
+        return _reject(task, "shorter than one window after resampling", header)
     attrs = {"recording": task["recording"], "subject": task["subject"], "label": task["label"],
-             "split": task["split"], "config_hash": task["config_hash"], "source": task["path"]}
+             "split": task["split"], "config_hash": task["config_hash"], "source": task["path"],
+             "header": json.dumps(header)}
     _write_recording(Path(task["cache"]) / REC_DIR / f"{task['recording']}.h5", windows, attrs)
-    return {"recording": task["recording"], "status": "ok", "reason": "", "n_windows": int(windows.shape[0])}
+    return {"recording": task["recording"], "status": "ok", "reason": "",
+            "n_windows": int(windows.shape[0]), **header}
 
 
 def _done_result(cache: Path, recording: str, config_hash: str) -> dict | None:
@@ -138,7 +152,7 @@ def _done_result(cache: Path, recording: str, config_hash: str) -> dict | None:
             with h5py.File(h5, "r") as f:
                 if f.attrs.get("config_hash") == config_hash:
                     return {"recording": recording, "status": "ok", "reason": "",
-                            "n_windows": int(f["X"].shape[0])}
+                            "n_windows": int(f["X"].shape[0]), **json.loads(f.attrs["header"])}
         except OSError:
             pass  # unreadable leftover: redo it
     rej = cache / REJ_DIR / f"{recording}.json"
@@ -147,7 +161,7 @@ def _done_result(cache: Path, recording: str, config_hash: str) -> dict | None:
             note = json.loads(rej.read_text())
             if note.get("config_hash") == config_hash:
                 return {"recording": recording, "status": "rejected", "reason": note["reason"],
-                        "n_windows": 0}
+                        "n_windows": 0, **note.get("header", {})}
         except (OSError, ValueError, KeyError):
             pass
     return None
@@ -198,8 +212,8 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
         ``n_recordings, n_ok, n_rejected, n_windows, n_skipped_done, contract``.
     """
     config = (config or PreprocessingConfig()).validate()
-    missing_cols = [c for c in ("recording", "path", "subject", "label", "split", "ch_names", "sfreq",
-                                "duration", "status", "reason") if c not in index.columns]
+    missing_cols = [c for c in ("recording", "path", "subject", "label", "split", "status", "reason")
+                    if c not in index.columns]
     if missing_cols:
         raise ValueError(f"The 'index' parameter lacks the columns {missing_cols}; build it with "
                          f"neurosig.datasets.tuab.scan_tuab.")
@@ -241,8 +255,7 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
             results[row.recording] = done
             continue
         tasks.append({"recording": row.recording, "path": row.path, "subject": row.subject,
-                      "label": row.label, "split": row.split, "ch_names": list(row.ch_names),
-                      "sfreq": float(row.sfreq), "duration": float(row.duration), "config": cfg,
+                      "label": row.label, "split": row.split, "config": cfg,
                       "config_hash": chash, "cache": str(cache)})
     n_done_before = len(results)
     if n_done_before:
@@ -266,9 +279,14 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
         res = results.get(row.recording)
         if res is None:
             continue
-        index.loc[i, "status"] = res["status"]
-        index.loc[i, "reason"] = res["reason"]
+        index.at[i, "status"] = res["status"]
+        index.at[i, "reason"] = res["reason"]
         n_windows[i] = res["n_windows"]
+        if res.get("sfreq") is not None:  # header read by the worker
+            index.at[i, "sfreq"] = res["sfreq"]
+            index.at[i, "n_times"] = res["n_times"]
+            index.at[i, "duration"] = res["duration"]
+            index.at[i, "ch_names"] = list(res["ch_names"])
     index["n_windows"] = n_windows
     with atomic_path(cache / INDEX_FILE) as tmp:
         index.to_parquet(tmp, index=False)

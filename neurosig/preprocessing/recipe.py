@@ -20,10 +20,9 @@ import numpy as np
 from .._validation import check_option, check_positive_float
 from ..contracts import SignalContract, stable_hash
 from .filters import NOTCH_FREQS, bandpass_notch, check_filter_params
-from .montage import MONTAGES, REFERENCES, apply_bipolar, montage_channel_names, montage_electrodes
+from .montage import MONTAGES, REFERENCES, bipolar_indices, montage_channel_names, montage_electrodes
 from .resample import resample_recording
 from .spectral import design_kernel, filter_resample, supports
-from .windows import cut_windows
 
 ENGINES = ("fft", "mne")
 
@@ -163,5 +162,31 @@ def preprocess_recording(data: np.ndarray, electrodes: Sequence[str], sfreq: flo
     else:  # engine="mne", or a rate ratio without a small denominator (e.g. 256.3 Hz)
         x = bandpass_notch(data, sfreq, config.l_freq, config.h_freq, config.notch)
         x = resample_recording(x, sfreq, config.sfreq)
-    x = apply_bipolar(x, electrodes, config.montage)
-    return cut_windows(x, config.window_samples).astype(np.float32)
+    return bipolar_windows(x, electrodes, config.montage, config.window_samples)
+
+
+def bipolar_windows(data: np.ndarray, electrodes: Sequence[str], montage: str,
+                    window_samples: int) -> np.ndarray:
+    """Bipolar derivations cut into windows, in one pass and straight into float32.
+
+    Same numbers as ``cut_windows(apply_bipolar(data, electrodes, montage),
+    window_samples).astype(np.float32)`` without the full-size temporaries.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_electrodes, n_times)
+    electrodes : sequence of str
+    montage : {"tcp16", "tcp22"}
+    window_samples : int
+
+    Returns
+    -------
+    windows : ndarray, shape (n_windows, n_pairs, window_samples), float32
+    """
+    anode, cathode = bipolar_indices(electrodes, montage)
+    n_win = data.shape[1] // window_samples
+    out = np.empty((n_win, len(anode), window_samples), dtype=np.float32)
+    stop = n_win * window_samples
+    for k, (a, b) in enumerate(zip(anode, cathode)):
+        out[:, k, :] = (data[a, :stop] - data[b, :stop]).reshape(n_win, window_samples)
+    return out

@@ -80,19 +80,23 @@ def design_kernel(sfreq: float, l_freq: float | None, h_freq: float | None,
     return kernel
 
 
-def _reflect_limited(x: np.ndarray, left: int, right: int) -> np.ndarray:
+def _reflect_limited(x: np.ndarray, left: int, right: int, out: np.ndarray | None = None) -> np.ndarray:
     """Pad the last axis by odd reflection about the end samples, zeros beyond the signal length.
 
     Same rule as MNE's ``pad="reflect_limited"``: ``2 * x[0] - x[k:0:-1]`` on the
-    left, ``2 * x[-1] - x[-2:-k-2:-1]`` on the right.
+    left, ``2 * x[-1] - x[-2:-k-2:-1]`` on the right. Written into ``out`` (shape
+    ``x.shape[:-1] + (left + n + right,)``) when given.
     """
     n = x.shape[-1]
     nl, nr = min(left, n - 1), min(right, n - 1)
-    parts = [np.zeros(x.shape[:-1] + (left - nl,)),
-             2 * x[..., :1] - x[..., nl:0:-1], x,
-             2 * x[..., -1:] - x[..., -2:-nr - 2:-1],
-             np.zeros(x.shape[:-1] + (right - nr,))]
-    return np.concatenate(parts, axis=-1)
+    if out is None:
+        out = np.empty(x.shape[:-1] + (left + n + right,))
+    out[..., : left - nl] = 0.0
+    np.subtract(2 * x[..., :1], x[..., nl:0:-1], out=out[..., left - nl:left])
+    out[..., left:left + n] = x
+    np.subtract(2 * x[..., -1:], x[..., -2:-nr - 2:-1], out=out[..., left + n:left + n + nr])
+    out[..., left + n + nr:] = 0.0
+    return out
 
 
 def _ratio(sfreq: float, new_sfreq: float) -> tuple[int, int] | None:
@@ -157,8 +161,10 @@ def filter_resample(data: np.ndarray, sfreq: float, new_sfreq: float, kernel: np
         Hk[-1] *= 2.0 if n_out < n_ext else 0.5
     start = left * p // q
     out = np.empty((n_ch, new_len))
+    buf = np.empty((min(block, n_ch), n_ext))
     for b in range(0, n_ch, block):
-        xe = _reflect_limited(x[b:b + block], left, n_ext - left - n)
+        xb = x[b:b + block]
+        xe = _reflect_limited(xb, left, n_ext - left - n, out=buf[: xb.shape[0]])
         X = sfft.rfft(xe, axis=-1)[:, :keep]
         X *= Hk
         y = sfft.irfft(X, n_out, axis=-1)

@@ -125,6 +125,9 @@ def test_store_contents_match_plain_mne(store, corpus):
     assert len(ok) == 8
     # 35 s at 200 Hz -> 3 whole 10 s windows per recording
     assert (ok["n_windows"] == 3).all() and len(table) == 24
+    # TUAB.prepare scans names only; the workers read the headers and fill these columns in
+    assert (ok["sfreq"] == 256.0).all() and (ok["duration"] == 35.0).all()
+    assert all("EEG FP1-REF" in list(c) for c in ok["ch_names"])
     path = ok["path"].iloc[0]
     pairs = [tuple(f"EEG {e}-REF" for e in name.split("-")) for name in montage_channel_names("tcp16")]
     ref = _plain_mne_windows(path, sorted({c for p in pairs for c in p}), pairs)
@@ -356,3 +359,12 @@ def test_real_eegmat_edf_through_the_pipeline(shared_data, tmp_path):
     assert set(rej["reason"]) == {"missing electrodes: A1, A2"}
     ds = WindowDataset(tmp_path / "c16", split="test")
     assert set(ds.windows["subject"]) == {"subject02"} and len(ds) == 18 + 6
+
+
+def test_default_cache_folder_from_environment(tmp_path, monkeypatch):
+    root = make_synthetic_tuab(tmp_path / "t", n_subjects=1, n_eval_subjects=0, duration=12.0)
+    monkeypatch.setenv("NEUROSIG_DATA", str(tmp_path / "data"))
+    summary = TUAB(root, verbose=False).prepare()
+    cfg = PreprocessingConfig()
+    assert summary["cache"] == tmp_path / "data" / f"tuab_tcp16_{cfg.hash()}"
+    assert len(WindowDataset(summary["cache"], split="all")) == 1

@@ -238,3 +238,15 @@ def test_one_pass_rate_support_and_kernel():
     f = np.fft.rfftfreq(2 ** 18, 1 / 256.0)
     assert abs(H[np.argmin(np.abs(f - 10))] - 1) < 1e-3
     assert H[np.argmin(np.abs(f - 60))] < 1e-2 and H[np.argmin(np.abs(f - 100))] < 1e-2
+
+
+def test_fused_bipolar_windows_equal_the_two_steps():
+    from neurosig.preprocessing.recipe import bipolar_windows
+
+    rng = np.random.default_rng(8)
+    el = montage_electrodes("tcp22")[::-1]
+    x = rng.standard_normal((len(el), 4567))
+    got = bipolar_windows(x, el, "tcp22", 1000)
+    ref = cut_windows(apply_bipolar(x, el, "tcp22"), 1000).astype(np.float32)
+    assert got.dtype == np.float32 and got.shape == (4, 22, 1000)
+    np.testing.assert_array_equal(got, ref)
