@@ -14,6 +14,7 @@ import sys
 
 #: subcommand module names under neurosig.cli, in the order shown by --help
 SUBCOMMANDS: tuple[str, ...] = (
+    "datasets",
 )
 
 
