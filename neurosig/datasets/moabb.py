@@ -218,8 +218,10 @@ def get_dataset(name: str, path=None, subjects=None, **params):
     name : str
         MOABB class name or alias, case-insensitive, ``_``/``-`` ignored
         (``"BNCI2014_001"``, ``"bnci2014001"``, ``"PhysionetMI"``,
-        ``"PhysionetMotorImagery"``), or ``"simulated"`` /
-        ``"SimulatedMotorImagery"``.
+        ``"PhysionetMotorImagery"``), ``"simulated"`` /
+        ``"SimulatedMotorImagery"``, or ``"bids"`` (then ``path`` is the BIDS
+        root and ``params`` go to :class:`~neurosig.datasets.bids.BIDSDataset`,
+        e.g. ``event_map``, ``task``, ``interval``).
     path : str | Path | None
         Data folder; default ``$NEUROSIG_DATA``, else MNE's configuration.
         The folder holds MNE's usual layout (e.g.
@@ -236,6 +238,12 @@ def get_dataset(name: str, path=None, subjects=None, **params):
         Its ``get_data``, ``data_path`` and ``download`` run inside
         :func:`data_folder` for ``path``; ``neurosig_data_folder`` holds the folder.
     """
+    if isinstance(name, str) and _norm(name) in ("bids", "bidsdataset"):
+        from neurosig.datasets.bids import BIDSDataset
+        if path is None:
+            raise ValueError("Invalid value for the 'path' parameter. A BIDS dataset needs path=<BIDS root>, "
+                             "but got None instead.")
+        return BIDSDataset(path, subjects=subjects, **params)
     canon = resolve_name(name)
     folder = resolve_data_folder(path)
     cls = SimulatedMotorImagery if canon == "SimulatedMotorImagery" else _moabb_classes()[canon]
