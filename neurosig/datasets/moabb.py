@@ -52,12 +52,8 @@ def _moabb_classes() -> dict[str, type]:
 def _aliases() -> dict[str, str]:
     """Normalised alias -> canonical name (MOABB class name or 'SimulatedMotorImagery')."""
     out = {_norm(n): "SimulatedMotorImagery" for n in SIMULATED_NAMES}
-    for name, cls in _moabb_classes().items():
+    for name in _moabb_classes():
         out.setdefault(_norm(name), name)
-        code = getattr(cls, "_summary_table", {}) or {}
-        for extra in (code.get("Dataset"),) if isinstance(code, dict) else ():
-            if isinstance(extra, str):
-                out.setdefault(_norm(extra), name)
     # MOABB codes (e.g. "PhysionetMotorImagery", "BNCI2014-001") without instantiating
     for name, cls in _moabb_classes().items():
         try:
