@@ -268,7 +268,7 @@ class _SubMasker:
         from nilearn.image import math_img
 
         self.masker, self.inside = masker, inside
-        self.mask_img_ = math_img("img > 0.5", img=self.inverse_transform(inside.astype(np.float32)))
+        self.mask_img_ = math_img("img > 0.5", img=masker.inverse_transform(inside.astype(np.float32)))
 
     def inverse_transform(self, x):
         full = np.zeros(x.shape[:-1] + (self.inside.size,), np.float32)
