@@ -251,7 +251,8 @@ class NSD:
 
         validate_type("roi", roi, str)
         atlas, _, label = roi.partition(":")
-        check_option("roi", atlas if not label else roi, self.rois() + ([roi] if label.isdigit() else []))
+        if atlas not in self.atlases() or not label.isdigit():
+            check_option("roi", roi, self.rois())
         img = nib.load(self.roi_dir / f"{atlas}.nii.gz")
         data = np.asarray(img.dataobj)
         if not label:

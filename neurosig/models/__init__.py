@@ -7,6 +7,7 @@ _EXPORTS = {
     "PatchTransformer": "transformer",
     "FoundationClassifier": "foundation",
     "TokenTransformer": "token_transformer",
+    "FastRidgeCV": "ridge",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
