@@ -160,6 +160,8 @@ def main(argv=None):
     ap.add_argument("--memory-only", action="store_true", help="run (c) only")
     ap.add_argument("--betas-format", default="hdf5", choices=("hdf5", "nii.gz"),
                     help="session file format of the generated subject in (c)")
+    ap.add_argument("--case", default="both", choices=("primal", "kernel", "both"),
+                    help="problem shape for (a) and (b)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads for both sides (default 1)")
     args = ap.parse_args(argv)
     import sklearn
@@ -170,12 +172,18 @@ def main(argv=None):
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"numpy {np.__version__}, scikit-learn {sklearn.__version__}")
     print(f"BLAS threads: {[i.get('num_threads') for i in threadpoolctl.threadpool_info()]}")
+    # two shapes: "primal" (features < trials: X^T X eigendecomposition, e.g. encoding from
+    # a few hundred stimulus features) and "kernel" (voxels > trials: X X^T, e.g. decoding from an ROI)
     if args.quick:
-        n, p, t, n_alphas, folds, repeat = 300, 100, 1000, 10, 3, 3
+        cases = {"primal": (300, 100), "kernel": (150, 400)}
+        t, n_alphas, folds, repeat = 1000, 10, 3, 3
         mem_vox, mem_trials = 3000, 1500
     else:
-        n, p, t, n_alphas, folds, repeat = 1000, 300, 1000, 20, 5, 3
+        cases = {"primal": (1000, 300), "kernel": (600, 1500)}
+        t, n_alphas, folds, repeat = 1000, 20, 5, 3
         mem_vox, mem_trials = 15000, 10000
+    if args.case != "both":
+        cases = {args.case: cases[args.case]}
     if args.memory_only:
         with tempfile.TemporaryDirectory() as tmp:
             m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format)
@@ -183,32 +191,32 @@ def main(argv=None):
         print(f"nsd loader memory: peak increase {m['ratio']:.2f}x the ROI's float32 betas (target <= 2x)")
         return
     alphas = np.logspace(-2, 5, n_alphas)
-    X, Y = make_data(n, p, t)
-    print(f"data: X {X.shape}, Y {Y.shape} (1,000 targets), {n_alphas} alphas, {folds}-fold KFold, float64, "
-          f"{repeat} repeats (median)")
-
-    a = bench_grid(X, Y, alphas, folds, repeat)
-    print(f"(a) one alpha for all targets: reference_s={a['reference_s']:.3f} (GridSearchCV(Ridge), "
-          f"min/max {a['ref_spread'][0]:.3f}/{a['ref_spread'][1]:.3f})  neurosig_s={a['neurosig_s']:.3f} "
-          f"(min/max {a['ours_spread'][0]:.3f}/{a['ours_spread'][1]:.3f})  ratio={a['ratio']:.1f}x  "
-          f"max |mean_test_score diff|={a['max_score_diff']:.2e}  same alpha={a['same_alpha']}  "
-          f"max |coef diff|={a['max_coef_diff']:.2e}")
-    b = bench_per_target(X, Y, alphas, folds, repeat)
-    print(f"(b) one alpha per target: reference_s={b['reference_s']:.3f} (per-fold loop of Ridge, "
-          f"min/max {b['ref_spread'][0]:.3f}/{b['ref_spread'][1]:.3f})  neurosig_s={b['neurosig_s']:.3f}  "
-          f"ratio={b['ratio']:.1f}x  identical choices={b['identical_choices']} "
-          f"({b['n_different']} of {t} differ)  max |score diff|={b['max_score_diff']:.2e}")
-    ok_a = a["max_score_diff"] <= 1e-8 and a["same_alpha"]
-    ok_b = b["identical_choices"]
+    heads = []
+    for case, (n, p) in cases.items():
+        X, Y = make_data(n, p, t)
+        print(f"[{case}] data: X {X.shape}, Y {Y.shape} ({t} targets), {n_alphas} alphas, {folds}-fold KFold, "
+              f"float64, {repeat} repeats after a warm-up (median)")
+        a = bench_grid(X, Y, alphas, folds, repeat)
+        print(f"[{case}] (a) one alpha for all targets: reference_s={a['reference_s']:.3f} (GridSearchCV(Ridge), "
+              f"min/max {a['ref_spread'][0]:.3f}/{a['ref_spread'][1]:.3f})  neurosig_s={a['neurosig_s']:.3f} "
+              f"(min/max {a['ours_spread'][0]:.3f}/{a['ours_spread'][1]:.3f})  ratio={a['ratio']:.1f}x  "
+              f"max |mean_test_score diff|={a['max_score_diff']:.2e}  same alpha={a['same_alpha']}  "
+              f"max |coef diff|={a['max_coef_diff']:.2e}")
+        b = bench_per_target(X, Y, alphas, folds, repeat)
+        print(f"[{case}] (b) one alpha per target: reference_s={b['reference_s']:.3f} (per-fold loop of Ridge, "
+              f"min/max {b['ref_spread'][0]:.3f}/{b['ref_spread'][1]:.3f})  neurosig_s={b['neurosig_s']:.3f}  "
+              f"ratio={b['ratio']:.1f}x  identical choices={b['identical_choices']} "
+              f"({b['n_different']} of {t} differ)  max |score diff|={b['max_score_diff']:.2e}")
+        ok_a = a["max_score_diff"] <= 1e-8 and a["same_alpha"]
+        heads.append(f"{case} {a['ratio']:.1f}x vs GridSearchCV (target >= 10x, scores agree: {ok_a}) / "
+                     f"{b['ratio']:.1f}x vs Ridge loop (target >= 3x, identical choices: {b['identical_choices']})")
+    mem = ""
     if not args.skip_memory:
         with tempfile.TemporaryDirectory() as tmp:
             m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format)
         _print_memory(m)
         mem = f"; memory {m['ratio']:.2f}x the ROI betas (target <= 2x)"
-    else:
-        mem = ""
-    print(f"ridge: {a['ratio']:.1f}x faster than GridSearchCV(Ridge) (target >= 10x, scores agree: {ok_a}), "
-          f"{b['ratio']:.1f}x faster than a per-fold Ridge loop (target >= 3x, identical choices: {ok_b}){mem}")
+    print("ridge: " + "; ".join(heads) + mem)
 
 
 if __name__ == "__main__":
