@@ -204,6 +204,11 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.dtype = dtype
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def fit(self, X, y, groups=None):
         """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets)."""
         check_option("scoring", self.scoring, ("r2", "pearson"))
