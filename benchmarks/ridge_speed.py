@@ -177,7 +177,7 @@ def main(argv=None):
     if args.quick:
         cases = {"primal": (300, 100), "kernel": (150, 400)}
         t, n_alphas, folds, repeat = 1000, 10, 3, 3
-        mem_vox, mem_trials = 3000, 1500
+        mem_vox, mem_trials = 6000, 2250
     else:
         cases = {"primal": (1000, 300), "kernel": (600, 1500)}
         t, n_alphas, folds, repeat = 1000, 20, 5, 3
