@@ -406,7 +406,6 @@ def _per_target_scores(Y, P):
 def _decode_features(X, F, splits, m, info, seed):
     groups = info["nsd_id"].to_numpy()
     fold_r, fold_id = [], []
-    P_all = np.full(F.shape, np.nan)
     P_all, alphas = _regress(X.astype(np.float64), F, splits, m, groups, seed)
     r_all, r2_all = [], []
     for tr, te in splits:
