@@ -377,14 +377,20 @@ def _crossnobis(X: np.ndarray, conditions: Any, folds: Any, P: np.ndarray | None
     out = np.empty((n_batch, len(iu[0])))
     if P is None and not remove_mean and np.all(cnt == cnt[:1]):
         # Balanced folds (each condition has the same trial count in every fold): the
-        # leave-one-fold-out estimator sums to K = (F^2 Mbar Mbar' - sum_f M_f M_f') / (F - 1)
-        # with M_f the fold means; two symmetric Gram products per data set (BLAS syrk).
+        # leave-one-fold-out estimator sums to K = (S S' - sum_f M_f M_f') / (F - 1) with
+        # M_f the fold means and S = sum_f M_f; F + 1 symmetric Gram products (BLAS syrk)
+        # on contiguous views, no copies.
         sums = _group_sums(X, group, n_folds * n_cond)[0]
+        unit = bool(np.all(cnt == 1))
         for b in range(n_batch):
-            M = sums[b].reshape(n_folds, n_cond, p) / cnt[:, :, None]
-            A = np.ascontiguousarray(M.transpose(1, 0, 2)).reshape(n_cond, n_folds * p)
-            mbar = M.mean(axis=0)
-            K = (n_folds ** 2 * (mbar @ mbar.T) - A @ A.T) / (n_folds - 1)
+            M = sums[b].reshape(n_folds, n_cond, p)
+            if not unit:
+                M = M / cnt[:, :, None]
+            S = M.sum(axis=0)
+            K = S @ S.T
+            for f in range(n_folds):
+                K -= M[f] @ M[f].T
+            K /= n_folds - 1
             d = np.diagonal(K)
             out[b] = ((d[:, None] + d[None, :] - 2 * K)[iu[0], iu[1]]) / (n_folds * p)
         return out
