@@ -33,6 +33,10 @@ _EXPORTS = {
     "identification_accuracy": "identification",
     "loso_identification": "identification",
     "threshold_sweep": "identification",
+    # searchlight.py
+    "searchlight_rdms": "searchlight",
+    "searchlight_map": "searchlight",
+    "sphere_neighbourhoods": "searchlight",
     # sources.py
     "sliding_window_rdms": "sources",
     "layer_activations": "sources",

@@ -200,7 +200,9 @@ def noise_precision(residuals: Any, method: str = "shrinkage_diag", dof: int | N
             m = np.trace(s, axis1=1, axis2=2) / p
             d2 = np.sum((s - m[:, None, None] * eye) ** 2, axis=(1, 2))
             b2 = np.minimum(d2, b2)
-            cov = (b2 / d2 * m)[:, None, None] * eye + ((d2 - b2) / d2)[:, None, None] * s
+            d2s = np.where(d2 > 0, d2, 1.0)  # d2 == 0: s is already a multiple of the identity
+            b2 = np.where(d2 > 0, b2, 0.0)
+            cov = (b2 / d2s * m)[:, None, None] * eye + ((d2s - b2) / d2s)[:, None, None] * s
             cov = cov * n / dof
         else:  # shrinkage_diag
             s = s_sum / dof
@@ -210,8 +212,9 @@ def noise_precision(residuals: Any, method: str = "shrinkage_diag", dof: int | N
             s2_mean = s2_sum / var[:, None, :] / var[:, :, None] / (n - 1)
             var_hat = n / dof ** 2 * (s2_mean - s_mean ** 2)
             mask = ~np.eye(p, dtype=bool)
-            lamb = var_hat[:, mask].sum(axis=1) / (s_mean[:, mask] ** 2).sum(axis=1)
-            lamb = np.clip(lamb, 0, 1)
+            den = (s_mean[:, mask] ** 2).sum(axis=1)
+            lamb = var_hat[:, mask].sum(axis=1) / np.where(den > 0, den, 1.0)
+            lamb = np.clip(np.where(den > 0, lamb, 1.0), 0, 1)  # one feature: nothing to shrink
             cov = s * (eye + (1 - lamb)[:, None, None] * mask)
     out = cov if return_covariance else np.linalg.inv(cov)
     return out if batched else out[0]

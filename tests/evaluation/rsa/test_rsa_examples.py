@@ -49,3 +49,12 @@ def test_rsa_cli_job_example(shared_data, tmp_path, monkeypatch):
          monkeypatch)
     table = pd.read_csv(tmp_path / "out" / "hit92_comparison.csv")
     assert len(table) == 8 and (tmp_path / "out" / "results.sqlite").is_file()
+
+
+def test_rsa_searchlight_example(capsys):
+    import re
+
+    runpy.run_path(str(ROOT / "examples" / "rsa_searchlight.py"), run_name="not_main")["main"]()
+    out = capsys.readouterr().out
+    inside, far = map(float, re.findall(r"block ([\d.]+), far from it (-?[\d.]+)", out)[0])
+    assert inside > 5 * abs(far)
