@@ -60,6 +60,8 @@ def as_vectors(rdms: Any, name: str = "rdms", allow_inf: bool = False,
         Square RDMs of shape (n_conditions, n_conditions) or
         (n_rdms, n_conditions, n_conditions), or condensed vectors of shape
         (n_pairs,) or (n_rdms, n_pairs) with ``n_pairs = n (n - 1) / 2``.
+        A 2-D array whose two sizes are equal is read as one square RDM, so a
+        stack of exactly n_pairs condensed vectors must be passed as squares.
     name : str
         Parameter name used in error messages.
     allow_inf : bool
