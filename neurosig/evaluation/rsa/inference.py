@@ -18,7 +18,7 @@ import numpy as np
 from ..._logging import get_logger
 from ..._validation import check_option, check_positive_int
 from .comparison import METHODS as COMPARE_METHODS
-from .comparison import compare_vectors, rank
+from .comparison import compare_vectors, rank, whitened_second_moment
 from .rdm import as_vectors, n_cond_from_length, triu_indices
 
 logger = get_logger(__name__)
@@ -68,17 +68,49 @@ def _pool(z: np.ndarray, W: np.ndarray, method: str) -> np.ndarray:
     return P
 
 
+LINEAR_METHODS = ("cosine", "corr", "cosine_cov", "corr_cov")
+
+
+def _linear_features(v: np.ndarray, method: str) -> np.ndarray:
+    """Features in which ``method`` is a plain cosine (linear in the RDM vector)."""
+    if method == "cosine":
+        return v
+    if method == "corr":
+        return v - v.mean(axis=1, keepdims=True)
+    if method == "cosine_cov":
+        return whitened_second_moment(v)
+    return whitened_second_moment(v - v.mean(axis=1, keepdims=True))  # corr_cov
+
+
 def _ceiling_core(vec: np.ndarray, z: np.ndarray, method: str, pool_w: np.ndarray,
-                  test_w: np.ndarray) -> np.ndarray:
+                  test_w: np.ndarray, grams: tuple | None = None) -> np.ndarray:
     """Mean similarity of pooled RDMs with test RDMs.
 
     pool_w (n_rows, n_rdms): weights of each pooled RDM; test_w (n_rows, n_rdms):
-    weights over the test RDMs each pooled RDM is compared with.
+    weights over the test RDMs each pooled RDM is compared with. For the methods
+    that are cosines of linear features (cosine, corr and their whitened forms)
+    pooled RDMs are never formed: with Gram matrices of the features,
+    ``cos(w z, r_j) = (w G_zr)_j / sqrt(w G_zz w') / |r_j|`` (the constant that
+    rsatoolbox subtracts from a pooled 'corr' RDM does not change a correlation).
     """
-    P = _pool(z, pool_w, method)
-    with np.errstate(invalid="ignore"):
-        S = compare_vectors(P, vec, method)  # (n_rows, n_rdms)
+    if method in LINEAR_METHODS:
+        G_zr, G_zz, nr = grams if grams is not None else _grams(vec, z, method)
+        num = pool_w @ G_zr
+        den = np.sqrt(np.einsum("ij,jk,ik->i", pool_w, G_zz, pool_w))[:, None] * nr[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            S = num / den
+        S[(den == 0) | ~np.isfinite(den)] = 0.0
+    else:
+        P = _pool(z, pool_w, method)
+        with np.errstate(invalid="ignore"):
+            S = compare_vectors(P, vec, method)  # (n_rows, n_rdms)
     return np.sum(S * test_w, axis=1) / test_w.sum(axis=1)
+
+
+def _grams(vec: np.ndarray, z: np.ndarray, method: str) -> tuple:
+    fz = _linear_features(z, method)
+    fr = _linear_features(vec, method)
+    return fz @ fr.T, fz @ fz.T, np.sqrt(np.einsum("ij,ij->i", fr, fr))
 
 
 def _group_ids(groups: Any, n: int, name: str = "groups") -> tuple[np.ndarray, np.ndarray]:
@@ -278,6 +310,7 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
     if noise_ceiling:
         check_option("method", method, CEILING_METHODS)
         z = _prepool(vec, method)
+        grams = _grams(vec, z, method) if method in LINEAR_METHODS else None
         nc = np.empty((2, nb))
         for start in range(0, nb, chunk_size):
             gc = gcounts[start:start + chunk_size]
@@ -286,8 +319,9 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
             test_w = member[g_idx]
             pool_all = rc[b_idx]
             pool_low = pool_all * (1.0 - test_w)
-            low = _ceiling_core(vec, z, method, pool_low, test_w)
-            up = _ceiling_core(vec, z, method, pool_all, test_w)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                low = _ceiling_core(vec, z, method, pool_low, test_w, grams)
+            up = _ceiling_core(vec, z, method, pool_all, test_w, grams)
             cnt = np.bincount(b_idx, minlength=len(gc))
             nc[0, start:start + len(gc)] = np.bincount(b_idx, low, minlength=len(gc)) / cnt
             nc[1, start:start + len(gc)] = np.bincount(b_idx, up, minlength=len(gc)) / cnt
