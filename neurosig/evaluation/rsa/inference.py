@@ -18,7 +18,7 @@ import numpy as np
 from ..._logging import get_logger
 from ..._validation import check_option, check_positive_int
 from .comparison import METHODS as COMPARE_METHODS
-from .comparison import compare_vectors, rank, whitened_second_moment
+from .comparison import compare_vectors, cosine, rank, whitened_second_moment
 from .rdm import as_vectors, n_cond_from_length, triu_indices
 
 logger = get_logger(__name__)
@@ -100,11 +100,34 @@ def _ceiling_core(vec: np.ndarray, z: np.ndarray, method: str, pool_w: np.ndarra
         with np.errstate(invalid="ignore", divide="ignore"):
             S = num / den
         S[(den == 0) | ~np.isfinite(den)] = 0.0
+    elif method in ("spearman", "rho-a"):
+        # rank the pooled RDMs in one batch; the data ranks are computed once (``grams``)
+        rv = grams if grams is not None else _centred_ranks(vec)
+        rp = _centred_ranks(_pool(z, pool_w, method))
+        if method == "spearman":
+            S = cosine(rp, rv)
+        else:
+            n = vec.shape[1]
+            S = rp @ rv.T / (n ** 3 - n) * 12
     else:
         P = _pool(z, pool_w, method)
         with np.errstate(invalid="ignore"):
             S = compare_vectors(P, vec, method)  # (n_rows, n_rdms)
     return np.sum(S * test_w, axis=1) / test_w.sum(axis=1)
+
+
+def _centred_ranks(v: np.ndarray) -> np.ndarray:
+    r = rank(v)
+    return r - r.mean(axis=1, keepdims=True)
+
+
+def _precompute(vec: np.ndarray, z: np.ndarray, method: str):
+    """What :func:`_ceiling_core` can reuse across calls on the same data."""
+    if method in LINEAR_METHODS:
+        return _grams(vec, z, method)
+    if method in ("spearman", "rho-a"):
+        return _centred_ranks(vec)
+    return None
 
 
 def _grams(vec: np.ndarray, z: np.ndarray, method: str) -> tuple:
@@ -153,8 +176,9 @@ def boot_noise_ceiling(rdms: Any, method: str = "cosine", groups: Any = None) ->
                          "leave-one-subject-out noise ceiling.")
     member = (inv[None, :] == np.arange(len(labels))[:, None]).astype(float)  # (G, n_rdms)
     z = _prepool(vec, method)
-    lower = _ceiling_core(vec, z, method, 1.0 - member, member).mean()
-    upper = _ceiling_core(vec, z, method, np.ones_like(member), member).mean()
+    pre = _precompute(vec, z, method)
+    lower = _ceiling_core(vec, z, method, 1.0 - member, member, pre).mean()
+    upper = _ceiling_core(vec, z, method, np.ones_like(member), member, pre).mean()
     return float(lower), float(upper)
 
 
@@ -310,7 +334,7 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
     if noise_ceiling:
         check_option("method", method, CEILING_METHODS)
         z = _prepool(vec, method)
-        grams = _grams(vec, z, method) if method in LINEAR_METHODS else None
+        grams = _precompute(vec, z, method)
         nc = np.empty((2, nb))
         for start in range(0, nb, chunk_size):
             gc = gcounts[start:start + chunk_size]
@@ -329,7 +353,7 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
             if single.any():  # one subject drawn: rsatoolbox's leave-one-out falls back to all-vs-all
                 for b in np.nonzero(single)[0] + start:
                     w = rcounts[b][None]
-                    nc[:, b] = _ceiling_core(vec, z, method, w, w)[0]
+                    nc[:, b] = _ceiling_core(vec, z, method, w, w, grams)[0]
     else:
         nc = np.array(boot_noise_ceiling(vec, method, groups))
     return BootstrapResult(evaluations, nc, method, "rdm", {"rdm": samp})
@@ -385,9 +409,10 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
         evaluations[b] = compare_vectors(mvv, dv, method).mean(axis=1)
         if noise_ceiling:
             z = _prepool(dv, method)
-            nc[0, b] = _ceiling_core(dv, z, method, 1.0 - member, member).mean() if len(member) > 1 \
-                else _ceiling_core(dv, z, method, member, member).mean()
-            nc[1, b] = _ceiling_core(dv, z, method, np.ones_like(member), member).mean()
+            pre = _precompute(dv, z, method)
+            nc[0, b] = _ceiling_core(dv, z, method, 1.0 - member, member, pre).mean() if len(member) > 1 \
+                else _ceiling_core(dv, z, method, member, member, pre).mean()
+            nc[1, b] = _ceiling_core(dv, z, method, np.ones_like(member), member, pre).mean()
     if not noise_ceiling:
         nc = np.array(boot_noise_ceiling(vec, method, groups))
     return BootstrapResult(evaluations, nc, method, "pattern", {"pattern": samp})
