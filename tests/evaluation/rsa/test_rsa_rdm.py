@@ -187,3 +187,14 @@ def test_bad_rdms():
         as_vectors(np.zeros((2, 7)))
     with pytest.raises(ValueError, match="'rdms'.*shape"):
         as_vectors(np.zeros((2, 3, 4)))
+
+
+def test_public_names_resolve_to_callables():
+    """Every exported name resolves (guards against a submodule shadowing a function, e.g. `compare`)."""
+    import neurosig.evaluation.rsa as rsa
+    from neurosig.evaluation.rsa import comparison  # noqa: F401  (importing a submodule must not shadow)
+
+    for name in rsa.__all__:
+        obj = getattr(rsa, name)
+        assert callable(obj), name
+    assert rsa.compare.__module__.endswith("comparison")
