@@ -24,6 +24,7 @@ _EXPORTS = {
     "boot_noise_ceiling": "inference",
     "cv_noise_ceiling": "inference",
     "eval_fixed": "inference",
+    "eval_bootstrap": "inference",
     "eval_bootstrap_rdm": "inference",
     "eval_bootstrap_pattern": "inference",
     "BootstrapResult": "inference",

@@ -418,6 +418,84 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
     return BootstrapResult(evaluations, nc, method, "pattern", {"pattern": samp})
 
 
+def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
+                   groups: Any = None, seed: Any = None, rdm_samples: Any = None,
+                   pattern_samples: Any = None) -> BootstrapResult:
+    """Bootstrap over subjects and conditions at once (rsatoolbox's ``eval_bootstrap``).
+
+    Each sample draws subjects (with all their RDMs) and conditions with
+    replacement; pairs of a condition with its own copy are dropped; the noise
+    ceiling is computed in every sample (leave one drawn subject out). Samples with
+    fewer than 3 distinct conditions give NaN.
+
+    Parameters
+    ----------
+    models, data, method, n_boot, groups, seed : see :func:`eval_bootstrap_rdm`
+    rdm_samples : array-like, shape (n_boot, n_groups) | None
+        Explicit subject (group) indices per sample.
+    pattern_samples : array-like, shape (n_boot, n_conditions) | None
+        Explicit condition indices per sample (give both to reproduce samples exactly;
+        rsatoolbox draws the subjects first, then the conditions, in every sample).
+
+    Returns
+    -------
+    result : BootstrapResult
+    """
+    check_option("method", method, CEILING_METHODS)
+    vec = as_vectors(data, "data")
+    mv = _check_models(models, vec.shape[1])
+    n = n_cond_from_length(vec.shape[1])
+    labels, inv = _group_ids(groups, vec.shape[0])
+    G = len(labels)
+    if (rdm_samples is None) != (pattern_samples is None):
+        raise ValueError("Pass both 'rdm_samples' and 'pattern_samples', or neither.")
+    if rdm_samples is None:
+        n_boot = check_positive_int("n_boot", n_boot)
+        rng = np.random.default_rng(seed)
+        rs = np.empty((n_boot, G), dtype=int)
+        ps = np.empty((n_boot, n), dtype=int)
+        for b in range(n_boot):
+            rs[b] = rng.integers(0, G, size=G)
+            ps[b] = rng.integers(0, n, size=n)
+    else:
+        rs = _rng_samples(None, 0, G, rdm_samples, "rdm_samples")
+        ps = _rng_samples(None, 0, n, pattern_samples, "pattern_samples")
+        if len(rs) != len(ps):
+            raise ValueError("The 'rdm_samples' and 'pattern_samples' parameters must have the same number "
+                             f"of samples, but got {len(rs)} and {len(ps)}.")
+    nb = len(rs)
+    member = (inv[None, :] == np.arange(G)[:, None]).astype(float)
+    index = np.full((n, n), -1)
+    iu = triu_indices(n)
+    index[iu] = np.arange(len(iu[0]))
+    index[iu[1], iu[0]] = np.arange(len(iu[0]))
+    evaluations = np.full((nb, mv.shape[0]), np.nan)
+    nc = np.full((2, nb), np.nan)
+    for b in range(nb):
+        sel = np.sort(ps[b])
+        if len(np.unique(sel)) < 3:
+            continue
+        ju = triu_indices(len(sel))
+        keep = sel[ju[0]] != sel[ju[1]]
+        cols = index[sel[ju[0][keep]], sel[ju[1][keep]]]
+        dv, mvv = vec[:, cols], mv[:, cols]
+        gcount = np.bincount(rs[b], minlength=G).astype(float)
+        rcount = gcount @ member
+        C = compare_vectors(mvv, dv, method)
+        evaluations[b] = C @ rcount / rcount.sum()
+        z = _prepool(dv, method)
+        pre = _precompute(dv, z, method)
+        present = np.nonzero(gcount)[0]
+        test_w = member[present]
+        pool_all = np.tile(rcount, (len(present), 1))
+        if len(present) > 1:
+            nc[0, b] = _ceiling_core(dv, z, method, pool_all * (1.0 - test_w), test_w, pre).mean()
+            nc[1, b] = _ceiling_core(dv, z, method, pool_all, test_w, pre).mean()
+        else:  # one subject drawn: rsatoolbox compares the pooled sample with itself
+            nc[:, b] = _ceiling_core(dv, z, method, rcount[None], rcount[None], pre)[0]
+    return BootstrapResult(evaluations, nc, method, "both", {"rdm": rs, "pattern": ps})
+
+
 def eval_fixed(models: Any, data: Any, method: str = "cosine", groups: Any = None) -> dict:
     """Evaluate model RDMs on all data without resampling.
 
