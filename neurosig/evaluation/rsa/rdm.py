@@ -68,7 +68,8 @@ def as_vectors(rdms: Any, name: str = "rdms", allow_inf: bool = False,
         Accept infinite entries (e.g. disconnected pairs after
         :func:`~neurosig.evaluation.rsa.geodesic_transform`).
     check_symmetric : bool
-        Refuse square matrices that are not symmetric (within ``atol``).
+        Refuse square matrices that are not symmetric (within ``atol``). Square
+        matrices must also have a zero diagonal.
 
     Returns
     -------
@@ -87,6 +88,12 @@ def as_vectors(rdms: Any, name: str = "rdms", allow_inf: bool = False,
                 raise ValueError(
                     f"The '{name}' parameter must hold symmetric RDMs, but the largest asymmetry "
                     f"|D - D.T| is {bad:.3g} (tolerance {atol:g}).")
+        diag = np.abs(np.diagonal(sq, axis1=1, axis2=2))
+        scale = np.max(np.abs(np.where(np.isfinite(sq), sq, 0.0)))
+        if diag.size and np.max(diag) > atol * max(1.0, scale):
+            raise ValueError(
+                f"The '{name}' parameter must hold dissimilarity matrices with a zero diagonal, but the "
+                f"largest diagonal entry is {np.max(diag):.3g} (a similarity matrix? use 1 - r).")
         n = sq.shape[-1]
         if n < 2:
             raise ValueError(f"The '{name}' parameter must have at least 2 conditions, got {n}.")

@@ -183,6 +183,8 @@ def test_bad_rdms():
     nan[0, 1] = nan[1, 0] = np.nan
     with pytest.raises(ValueError, match="'rdms'.*NaN"):
         as_vectors(nan)
+    with pytest.raises(ValueError, match="'rdms'.*zero diagonal"):
+        as_vectors(1 - D)
     with pytest.raises(ValueError, match="'rdms'.*length 7"):
         as_vectors(np.zeros((2, 7)))
     with pytest.raises(ValueError, match="'rdms'.*shape"):
