@@ -28,8 +28,9 @@ _EXPORTS = {
     "eval_bootstrap_rdm": "inference",
     "eval_bootstrap_pattern": "inference",
     "BootstrapResult": "inference",
-    "permutation_test": "inference",
-    "correct_pvalues": "inference",
+    # significance.py
+    "permutation_test": "significance",
+    "correct_pvalues": "significance",
     # identification.py
     "identification_accuracy": "identification",
     "loso_identification": "identification",
