@@ -1,6 +1,8 @@
 """RDM distances: direct formulas, rsatoolbox cross-checks, batching and bad input."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
@@ -102,8 +104,10 @@ def test_crossnobis_matches_rsatoolbox(rsatb, noise_kind):
     for b in range(2):
         Pb = None if P is None else (P if P.ndim == 2 else P[b])
         ds = Dataset(X[b], obs_descriptors={"c": cond, "r": runs})
-        ref = rsatb.rdm.calc_rdm(ds, method="crossnobis", descriptor="c", cv_descriptor="r",
-                                 noise=Pb).get_vectors()[0]
+        with warnings.catch_warnings():  # rsatoolbox's own "invalid value encountered in cast"
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = rsatb.rdm.calc_rdm(ds, method="crossnobis", descriptor="c", cv_descriptor="r",
+                                     noise=Pb).get_vectors()[0]
         np.testing.assert_allclose(mine[b], ref, atol=TOL)
 
 
@@ -183,7 +187,23 @@ def test_bad_rdms():
     nan[0, 1] = nan[1, 0] = np.nan
     with pytest.raises(ValueError, match="'rdms'.*NaN"):
         as_vectors(nan)
+    with pytest.raises(ValueError, match="'rdms'.*zero diagonal"):
+        as_vectors(1 - D)
     with pytest.raises(ValueError, match="'rdms'.*length 7"):
         as_vectors(np.zeros((2, 7)))
     with pytest.raises(ValueError, match="'rdms'.*shape"):
         as_vectors(np.zeros((2, 3, 4)))
+
+
+def test_public_names_resolve_to_callables():
+    """Every exported name resolves (guards against a submodule shadowing a function, e.g. `compare`)."""
+    import importlib
+
+    import neurosig.evaluation.rsa as rsa
+
+    importlib.import_module("neurosig.evaluation.rsa.comparison")  # importing a submodule must not shadow
+
+    for name in rsa.__all__:
+        obj = getattr(rsa, name)
+        assert callable(obj), name
+    assert rsa.compare.__module__.endswith("comparison")
