@@ -107,34 +107,49 @@ def _spread(src_pos: np.ndarray, ch_pos: np.ndarray, sigma: float) -> np.ndarray
     return np.exp(-d2 / (2.0 * sigma**2))
 
 
+def _white_spectrum(rng: np.random.Generator, n_series: int, n_freqs: int) -> np.ndarray:
+    """Complex white spectra, E|X|^2 = 1, shape (n_series, n_freqs) (float32 draws for speed)."""
+    re = rng.standard_normal((n_series, n_freqs), dtype=np.float32)
+    im = rng.standard_normal((n_series, n_freqs), dtype=np.float32)
+    return (re + 1j * im) * np.float32(np.sqrt(0.5))
+
+
+def _to_time(spec: np.ndarray, gain: np.ndarray, n_fft: int, n_times: int) -> np.ndarray:
+    """Inverse FFT of ``spec * gain`` scaled so that each series has unit expected variance."""
+    g = np.broadcast_to(gain, spec.shape[:-1] + gain.shape[-1:])
+    # for E|X_k|^2 = 1: var(irfft) = (2 * sum_k g_k^2) / n_fft^2 (ignoring DC / Nyquist)
+    norm = n_fft / np.sqrt(2.0 * (g.astype(np.float64) ** 2).sum(-1, keepdims=True))
+    return sp_fft.irfft(spec * (gain * norm).astype(np.float32), n=n_fft, axis=-1)[..., :n_times]
+
+
+def _pink_gain(f: np.ndarray, exponent: float = 1.0, fmin: float = 0.5, floor: float = 0.0) -> np.ndarray:
+    """Amplitude gain for power ~ 1/f**exponent (+ a white floor) above ``fmin`` Hz."""
+    return np.where(f >= fmin, np.sqrt(np.maximum(f, fmin) ** (-exponent) + floor), 0.0)
+
+
 def _colored_noise(rng: np.random.Generator, n_series: int, n_times: int, sfreq: float,
                    exponent: float = 1.0, fmin: float = 0.5) -> np.ndarray:
     """Unit-variance noise with power ~ 1/f**exponent above ``fmin``, shape (n_series, n_times)."""
     n_fft = sp_fft.next_fast_len(n_times, real=True)
-    spec = sp_fft.rfft(rng.standard_normal((n_series, n_fft)), axis=1)
     f = sp_fft.rfftfreq(n_fft, 1.0 / sfreq)
-    gain = np.where(f >= fmin, np.maximum(f, fmin) ** (-exponent / 2.0), 0.0)
-    x = sp_fft.irfft(spec * gain, n=n_fft, axis=1)[:, :n_times]
-    return x / x.std(axis=1, keepdims=True)
+    return _to_time(_white_spectrum(rng, n_series, f.size), _pink_gain(f, exponent, fmin), n_fft, n_times)
 
 
 def _narrowband(rng: np.random.Generator, n_series: int, n_times: int, sfreq: float,
                 f0: np.ndarray, bw: np.ndarray) -> np.ndarray:
     """Unit-variance narrow-band noise, Gaussian spectral peaks at ``f0`` (sd ``bw``) Hz."""
     n_fft = sp_fft.next_fast_len(n_times, real=True)
-    spec = sp_fft.rfft(rng.standard_normal((n_series, n_fft)), axis=1)
     f = sp_fft.rfftfreq(n_fft, 1.0 / sfreq)
     gain = np.exp(-0.5 * ((f[None, :] - np.asarray(f0)[:, None]) / np.asarray(bw)[:, None]) ** 2)
-    x = sp_fft.irfft(spec * gain, n=n_fft, axis=1)[:, :n_times]
-    return x / x.std(axis=1, keepdims=True)
+    return _to_time(_white_spectrum(rng, n_series, f.size), gain, n_fft, n_times)
 
 
 def _bandpass_noise(rng, n_times, sfreq, lo, hi) -> np.ndarray:
+    """Unit-variance band-limited white noise in [lo, hi] Hz, shape (n_times,)."""
     n_fft = sp_fft.next_fast_len(n_times, real=True)
-    spec = sp_fft.rfft(rng.standard_normal(n_fft))
     f = sp_fft.rfftfreq(n_fft, 1.0 / sfreq)
-    x = sp_fft.irfft(spec * ((f >= lo) & (f <= hi)), n=n_fft)[:n_times]
-    return x / x.std()
+    return _to_time(_white_spectrum(rng, 1, f.size), ((f >= lo) & (f <= hi)).astype(float),
+                    n_fft, n_times)[0]
 
 
 def _ramp(x: np.ndarray) -> np.ndarray:
@@ -283,9 +298,9 @@ class SimulatedMotorImagery(BaseDataset):
             smr_snr=smr, smr_quantile=float(q),
             mu_freq=float(np.clip(rng.normal(10.5, 1.0), 8.5, 12.5)),
             beta_freq=float(rng.uniform(17.0, 26.0)),
-            erd=float(rng.uniform(0.30, 0.55)),
-            erd_feet=float(rng.uniform(0.25, 0.45)),
-            erd_tongue=float(rng.uniform(0.20, 0.40)),
+            erd=float(rng.uniform(0.45, 0.75)),
+            erd_feet=float(rng.uniform(0.35, 0.6)),
+            erd_tongue=float(rng.uniform(0.3, 0.55)),
             ipsi_frac=float(rng.uniform(0.0, 0.3)),
             beta_erd_frac=float(rng.uniform(0.5, 1.0)),
             rebound=float(rng.uniform(0.2, 0.6)),
@@ -378,11 +393,16 @@ class SimulatedMotorImagery(BaseDataset):
 
         n_ch = len(EEG_CHANNELS)
         bg = p["bg_uv"] * sp["bg_scale"] * 1e-6
-        # --- background: pink latent sources + sensor noise + reference noise
-        x = a_bg @ _colored_noise(rng, n_ch, n_times, sf, exponent=1.0) * bg
-        x += 0.2 * bg * _colored_noise(rng, n_ch, n_times, sf, exponent=1.0)
-        x += 0.3 * bg * _colored_noise(rng, 1, n_times, sf, exponent=1.2)
-        x += 0.05 * bg * rng.standard_normal((n_ch, n_times))
+        # --- background: pink latent sources under the electrodes, spread by volume conduction,
+        # plus independent sensor noise (20 %) and a common reference signal (30 %); drawn as
+        # one spatially coloured spectrum: covariance a_bg a_bg^T + 0.04 I + 0.09 11^T.
+        cov = a_bg @ a_bg.T + 0.04 * np.eye(n_ch) + 0.09
+        chol = np.linalg.cholesky(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))
+        n_fft = sp_fft.next_fast_len(n_times, real=True)
+        f = sp_fft.rfftfreq(n_fft, 1.0 / sf)
+        spec = chol.astype(np.complex64) @ _white_spectrum(rng, n_ch, f.size)
+        # 1/f with a small white floor (amplifier noise) from 0.5 Hz (the recording high-pass)
+        x = _to_time(spec, _pink_gain(f, 1.0, 0.5, floor=2e-3), n_fft, n_times).astype(float) * bg
 
         # --- rhythms with class-dependent power modulation
         n_src = len(_SOURCE_NAMES)

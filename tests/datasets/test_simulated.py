@@ -90,8 +90,10 @@ def test_contralateral_erd_measurable():
         assert 0.10 < erd < 0.50, erd
 
 
-def test_scores_above_chance_below_perfect():
-    """CSP+LDA left vs right, 5-fold within one session: clearly above chance, not perfect."""
+def test_scores_above_chance_below_perfect_and_subjects_differ():
+    """CSP+LDA left vs right, 5-fold within the first session of the first 4 default subjects
+    (rhythm-strength quantiles 0.17, 0.74, 0.38, 0.95): clearly above chance and below perfect on
+    average, and some subjects harder than others."""
     from moabb.paradigms import LeftRightImagery
     from pyriemann.estimation import Covariances
     from pyriemann.spatialfilters import CSP
@@ -99,15 +101,18 @@ def test_scores_above_chance_below_perfect():
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
 
-    ds = SimulatedMotorImagery(n_subjects=4, n_runs=3, sessions=["0train"])
-    X, y, meta = LeftRightImagery().get_data(ds, subjects=[3, 4])
-    scores = {}
-    for s in (3, 4):
+    ds = SimulatedMotorImagery(subjects=[1, 2, 3, 4], sessions=["0train"])  # default size and seed
+    X, y, meta = LeftRightImagery().get_data(ds)
+    scores = []
+    for s in ds.subject_list:
         m = (meta.subject == s).to_numpy()
         pipe = make_pipeline(Covariances("oas"), CSP(nfilter=6), LinearDiscriminantAnalysis())
         cv = StratifiedKFold(5, shuffle=True, random_state=42)
-        scores[s] = cross_val_score(pipe, X[m], y[m], cv=cv, scoring="roc_auc").mean()
-    assert all(0.62 < v < 0.97 for v in scores.values()), scores
+        scores.append(cross_val_score(pipe, X[m], y[m], cv=cv, scoring="roc_auc").mean())
+    scores = np.array(scores)
+    assert 0.65 < scores.mean() < 0.95, scores
+    assert scores.max() < 0.995, scores
+    assert scores.max() - scores.min() > 0.1, scores
 
 
 def test_moabb_paradigms_accept_it():
