@@ -71,39 +71,13 @@ def resolve_paradigm(paradigm: Any):
 
 
 def _get_dataset(name: str, path: Any = None):
-    """A dataset by name through the MOABB adapter ``neurosig.datasets.get_dataset``.
+    """A dataset by name through the MOABB adapter (MOABB names/aliases, the simulated one)."""
+    from ..datasets import get_dataset
 
-    While that adapter is not in this branch yet, a minimal stand-in resolves the
-    simulated dataset and MOABB dataset class names (no data-folder handling).
-    """
     try:
-        from ..datasets.moabb import get_dataset
-    except ModuleNotFoundError as exc:
-        if exc.name != "neurosig.datasets.moabb":
-            raise
-        get_dataset = _minimal_get_dataset
-    return get_dataset(name, path=path)
-
-
-_SIMULATED_ALIASES = ("simulatedmotorimagery", "simulated", "sim", "simulated-motor-imagery")
-
-
-def _minimal_get_dataset(name: str, path: Any = None):
-    import moabb.datasets as md
-    from moabb.datasets.base import BaseDataset
-
-    if name.strip().lower().replace("_", "-") in _SIMULATED_ALIASES:
-        from ..datasets.simulated import SimulatedMotorImagery
-
-        return SimulatedMotorImagery()
-    cls = getattr(md, name, None)
-    if isinstance(cls, type) and issubclass(cls, BaseDataset):
-        return cls()
-    allowed = sorted(n for n in dir(md) if isinstance(getattr(md, n), type)
-                     and issubclass(getattr(md, n), BaseDataset) and not n.startswith("_"))
-    raise ValueError(f"Invalid value for the 'datasets' parameter. Allowed values are "
-                     f"'SimulatedMotorImagery' or a MOABB dataset name ({', '.join(allowed[:8])}, ... "
-                     f"{len(allowed)} in all), but got {name!r} instead.")
+        return get_dataset(name, path=path)
+    except ValueError as exc:  # the adapter names its own argument 'name'; here it is 'datasets'
+        raise ValueError(str(exc).replace("'name' parameter", "'datasets' parameter")) from None
 
 
 def resolve_datasets(datasets: Any, path: Any = None) -> list:
