@@ -689,7 +689,7 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
     if df.empty:
         return written
     stats_df = None
-    if df["pipeline"].nunique() > 1:
+    if df["pipeline"].nunique() > 1 and df.groupby("dataset")["subject"].nunique().min() >= 2:
         stats_df = st.dataset_statistics(df)
         with atomic_path(out / "stats.csv") as tmp:
             stats_df.to_csv(tmp, index=False)
@@ -699,7 +699,7 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
 
         written["scores_png"] = pl.plot_scores(df, out / "scores.png")
         pipes = sorted(df["pipeline"].unique())
-        if len(pipes) >= 2:
+        if len(pipes) >= 2 and stats_df is not None:
             written["paired_png"] = pl.plot_paired(df, pipes[0], pipes[1], out / "paired.png")
             written["meta_png"] = pl.plot_meta(stats_df, pipes, out / "meta_analysis.png")
     return written
