@@ -15,6 +15,7 @@ import sys
 #: subcommand module names under neurosig.cli, in the order shown by --help
 SUBCOMMANDS: tuple[str, ...] = (
     "benchmark",
+    "datasets",
 )
 
 

@@ -141,7 +141,11 @@ def _narrowband(rng: np.random.Generator, n_series: int, n_times: int, sfreq: fl
     n_fft = sp_fft.next_fast_len(n_times, real=True)
     f = sp_fft.rfftfreq(n_fft, 1.0 / sfreq)
     gain = np.exp(-0.5 * ((f[None, :] - np.asarray(f0)[:, None]) / np.asarray(bw)[:, None]) ** 2)
-    return _to_time(_white_spectrum(rng, n_series, f.size), gain, n_fft, n_times)
+    # draw only the bins where some peak is non-negligible (> 6 sd away: gain < 1e-8)
+    nz = np.flatnonzero(gain.max(0) > 1e-8)
+    spec = np.zeros((n_series, f.size), dtype=np.complex64)
+    spec[:, nz[0]:nz[-1] + 1] = _white_spectrum(rng, n_series, nz[-1] + 1 - nz[0])
+    return _to_time(spec, gain, n_fft, n_times)
 
 
 def _bandpass_noise(rng, n_times, sfreq, lo, hi) -> np.ndarray:
@@ -229,9 +233,9 @@ class SimulatedMotorImagery(BaseDataset):
         if subjects is not None:
             subjects = check_subjects_in(subjects, all_subjects, "SimulatedMotorImagery")
         self.session_names = [f"{i}{'train' if i == 0 else 'test'}" for i in range(n_sessions)]
-        if sessions is not None:
+        if sessions is not None:  # names ("0train") or indices (0), as MOABB accepts
             for s in sessions:
-                check_option("sessions", str(s), self.session_names)
+                check_option("sessions", str(s), self.session_names + [str(i) for i in range(n_sessions)])
         super().__init__(
             subjects=all_subjects,
             sessions_per_subject=n_sessions,
@@ -260,8 +264,11 @@ class SimulatedMotorImagery(BaseDataset):
 
     def _get_single_subject_data(self, subject):
         check_subjects_in([subject], self.subject_list, self.code)
+        wanted = self._selected_sessions  # generate only the sessions that will be kept
+        wanted = None if wanted is None else {str(w) for w in wanted}
         return {name: {str(run): self.simulate_raw(subject, s, run) for run in range(self.n_runs)}
-                for s, name in enumerate(self.session_names)}
+                for s, name in enumerate(self.session_names)
+                if wanted is None or name in wanted or str(s) in wanted}
 
     # ------------------------------------------------------------------ physiology
     @property
@@ -433,7 +440,7 @@ class SimulatedMotorImagery(BaseDataset):
         f_beta = p["beta_freq"] + rng.normal(0, 1.0, n_src)
         mu = _narrowband(rng, n_src, n_times, sf, f_mu, np.full(n_src, 1.0))
         beta = _narrowband(rng, n_src, n_times, sf, f_beta, np.full(n_src, 2.5))
-        s = smr * rel[:, None] * (mu * amp_mu + 0.6 * beta * amp_beta)
+        s = smr * rel[:, None] * (mu * amp_mu + 0.4 * beta * amp_beta)
         x += a_src @ s
         alpha = _narrowband(rng, 1, n_times, sf, np.array([p["mu_freq"] - 0.5]), np.array([0.8]))[0]
         x += np.outer(a_alpha, alpha) * p["alpha_snr"] * bg

@@ -156,6 +156,16 @@ def test_bad_arguments(kwargs, name):
         SimulatedMotorImagery(**kwargs)
 
 
+def test_session_selection_generates_only_selected():
+    ds = SimulatedMotorImagery(n_subjects=1, n_runs=1, n_trials_per_run=4, sessions=[1])
+    assert list(ds.get_data([1])[1]) == ["1test"]
+    ds = SimulatedMotorImagery(n_subjects=1, n_runs=1, n_trials_per_run=4, sessions=["0train"])
+    data = ds.get_data([1])[1]
+    assert list(data) == ["0train"]
+    full = SimulatedMotorImagery(n_subjects=1, n_runs=1, n_trials_per_run=4).get_data([1])[1]
+    assert (data["0train"]["0"].get_data() == full["0train"]["0"].get_data()).all()
+
+
 def test_subject_not_in_dataset():
     ds = SimulatedMotorImagery(n_subjects=3)
     with pytest.raises(ValueError, match=r"'subjects'.*integers from 1 to 3.*got 9"):
