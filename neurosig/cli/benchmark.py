@@ -5,8 +5,6 @@ embedded simulated motor-imagery dataset, within-session, left vs right hand.
 """
 from __future__ import annotations
 
-import argparse
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(

@@ -43,5 +43,7 @@ def test_multiclass_metric_is_accuracy(fake_factory, tmp_path):
 
 def test_public_names():
     assert neurosig.benchmark is bci.benchmark
-    from neurosig.evaluation import WithinSessionSplit, benchmark, summarize  # noqa: F401
-    assert benchmark is bci.benchmark
+    from neurosig.evaluation import WithinSessionSplit, benchmark, summarize
+    from neurosig.evaluation.splitters import WithinSessionSplit as W
+
+    assert benchmark is bci.benchmark and summarize is bci.summarize and WithinSessionSplit is W
