@@ -52,12 +52,8 @@ def _moabb_classes() -> dict[str, type]:
 def _aliases() -> dict[str, str]:
     """Normalised alias -> canonical name (MOABB class name or 'SimulatedMotorImagery')."""
     out = {_norm(n): "SimulatedMotorImagery" for n in SIMULATED_NAMES}
-    for name, cls in _moabb_classes().items():
+    for name in _moabb_classes():
         out.setdefault(_norm(name), name)
-        code = getattr(cls, "_summary_table", {}) or {}
-        for extra in (code.get("Dataset"),) if isinstance(code, dict) else ():
-            if isinstance(extra, str):
-                out.setdefault(_norm(extra), name)
     # MOABB codes (e.g. "PhysionetMotorImagery", "BNCI2014-001") without instantiating
     for name, cls in _moabb_classes().items():
         try:
@@ -218,8 +214,10 @@ def get_dataset(name: str, path=None, subjects=None, **params):
     name : str
         MOABB class name or alias, case-insensitive, ``_``/``-`` ignored
         (``"BNCI2014_001"``, ``"bnci2014001"``, ``"PhysionetMI"``,
-        ``"PhysionetMotorImagery"``), or ``"simulated"`` /
-        ``"SimulatedMotorImagery"``.
+        ``"PhysionetMotorImagery"``), ``"simulated"`` /
+        ``"SimulatedMotorImagery"``, or ``"bids"`` (then ``path`` is the BIDS
+        root and ``params`` go to :class:`~neurosig.datasets.bids.BIDSDataset`,
+        e.g. ``event_map``, ``task``, ``interval``).
     path : str | Path | None
         Data folder; default ``$NEUROSIG_DATA``, else MNE's configuration.
         The folder holds MNE's usual layout (e.g.
@@ -236,6 +234,12 @@ def get_dataset(name: str, path=None, subjects=None, **params):
         Its ``get_data``, ``data_path`` and ``download`` run inside
         :func:`data_folder` for ``path``; ``neurosig_data_folder`` holds the folder.
     """
+    if isinstance(name, str) and _norm(name) in ("bids", "bidsdataset"):
+        from neurosig.datasets.bids import BIDSDataset
+        if path is None:
+            raise ValueError("Invalid value for the 'path' parameter. A BIDS dataset needs path=<BIDS root>, "
+                             "but got None instead.")
+        return BIDSDataset(path, subjects=subjects, **params)
     canon = resolve_name(name)
     folder = resolve_data_folder(path)
     cls = SimulatedMotorImagery if canon == "SimulatedMotorImagery" else _moabb_classes()[canon]

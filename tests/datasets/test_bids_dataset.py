@@ -69,3 +69,11 @@ def test_bids_bad_inputs(bids_root, tmp_path):
         BIDSDataset(bids_root, event_map={"imagery/left": "left_hand"}, subjects=[5])
     with pytest.raises(ValueError, match="'event_map'"):
         BIDSDataset(bids_root, event_map={})
+
+
+def test_get_dataset_bids(bids_root):
+    from neurosig.datasets import get_dataset
+    ds = get_dataset("bids", path=bids_root, event_map={"imagery/left": "left_hand"}, task="mi", subjects=[2])
+    assert isinstance(ds, BIDSDataset) and ds.subject_list == [2]
+    with pytest.raises(ValueError, match="'path'.*BIDS root"):
+        get_dataset("bids", event_map={"imagery/left": "left_hand"})

@@ -127,3 +127,16 @@ def test_evaluation_support(monkeypatch):
         canonical_evaluation("sideways")
     with pytest.raises(ValueError, match=r"'subjects'.*got 0"):
         check_subjects(one, [0])
+
+
+def test_data_folder_without_any_folder_uses_mne_default_without_writing_config(tmp_path, monkeypatch):
+    import mne
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for key in ("NEUROSIG_DATA", "MNE_DATA", "MOABB_DOWNLOAD_PROVIDER"):
+        monkeypatch.delenv(key, raising=False)
+    before = mne.get_config(use_env=False)
+    with data_folder(None) as folder:
+        assert folder is None
+        assert os.environ["MNE_DATA"] == str(tmp_path / "mne_data")
+    assert "MNE_DATA" not in os.environ
+    assert mne.get_config(use_env=False) == before
