@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from neurosig._evaluations import check_evaluation_supported, n_sessions_of, resolve_evaluation  # noqa: F401
 from neurosig._validation import validate_type
 from neurosig.datasets.simulated import SimulatedMotorImagery, check_subjects_in
 
@@ -29,13 +30,6 @@ logger = logging.getLogger(__name__)
 SIMULATED_NAMES = ("simulated", "SimulatedMotorImagery", "sim")
 #: neurosig loaders that are not MOABB datasets (named in errors)
 _OTHER_LOADERS = {"tuab": "neurosig.datasets.TUAB", "nsd": "neurosig.datasets.NSD"}
-
-_EVALUATIONS = {
-    "within-session": ("withinsession", "within", "withinsessionevaluation", "ws"),
-    "cross-session": ("crosssession", "crosssessionevaluation", "loso-session", "cs"),
-    "cross-subject": ("crosssubject", "crosssubjectevaluation", "loso", "leaveonesubjectout", "cx"),
-}
-
 
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
@@ -266,41 +260,3 @@ def check_subjects(dataset, subjects) -> list:
                              getattr(dataset, "neurosig_name", None) or type(dataset).__name__)
 
 
-def canonical_evaluation(evaluation: str) -> str:
-    """``within-session``, ``cross-session`` or ``cross-subject`` for a name or common alias."""
-    validate_type("evaluation", evaluation, str)
-    key = _norm(evaluation)
-    for canon, aliases in _EVALUATIONS.items():
-        if key == _norm(canon) or key in {_norm(a) for a in aliases}:
-            return canon
-    raise ValueError(f"Invalid value for the 'evaluation' parameter. Allowed values are "
-                     f"{', '.join(map(repr, _EVALUATIONS))} (or aliases such as 'WithinSession', "
-                     f"'LOSO'), but got {evaluation!r} instead.")
-
-
-def n_sessions_of(dataset) -> int:
-    """Sessions per subject that a loader will return (respects a session selection)."""
-    selected = getattr(dataset, "_selected_sessions", None)
-    return len(selected) if selected is not None else int(dataset.n_sessions)
-
-
-def check_evaluation_supported(dataset, evaluation: str) -> str:
-    """Raise a clear ValueError when ``dataset`` cannot support ``evaluation``.
-
-    Cross-session evaluation needs at least 2 sessions per subject;
-    cross-subject evaluation needs at least 2 subjects.
-
-    Returns
-    -------
-    evaluation : str
-        The canonical evaluation name.
-    """
-    canon = canonical_evaluation(evaluation)
-    name = getattr(dataset, "neurosig_name", None) or type(dataset).__name__
-    if canon == "cross-session" and n_sessions_of(dataset) < 2:
-        raise ValueError(f"cross-session evaluation needs at least 2 sessions per subject, "
-                         f"but {name} has {n_sessions_of(dataset)}.")
-    if canon == "cross-subject" and len(dataset.subject_list) < 2:
-        raise ValueError(f"cross-subject evaluation needs at least 2 subjects, "
-                         f"but {name} has {len(dataset.subject_list)} (subjects {dataset.subject_list}).")
-    return canon

@@ -25,83 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator, LeaveOneGroupOut, StratifiedKFold
 
+from .._evaluations import EVALUATIONS, check_evaluation_supported, resolve_evaluation  # noqa: F401
 from .._validation import check_positive_int
-
-#: canonical evaluation names, in the order shown to users
-EVALUATIONS: tuple[str, ...] = ("within-session", "cross-session", "cross-subject")
-
-_ALIASES: dict[str, str] = {
-    "withinsession": "within-session",
-    "withinsessionevaluation": "within-session",
-    "within": "within-session",
-    "crosssession": "cross-session",
-    "crosssessionevaluation": "cross-session",
-    "loso-session": "cross-session",
-    "leaveonesessionout": "cross-session",
-    "crosssubject": "cross-subject",
-    "crosssubjectevaluation": "cross-subject",
-    "loso": "cross-subject",
-    "leaveonesubjectout": "cross-subject",
-}
-
-
-def resolve_evaluation(name: Any) -> str:
-    """Return the canonical evaluation name for ``name`` (aliases accepted).
-
-    ``"WithinSession"``, ``"within_session"`` and ``"within-session"`` all give
-    ``"within-session"``; ``"LOSO"`` and ``"CrossSubject"`` give ``"cross-subject"``.
-    """
-    if isinstance(name, str):
-        norm = name.strip().lower().replace("_", "-").replace(" ", "-")
-        if norm in EVALUATIONS:
-            return norm
-        squashed = norm.replace("-", "")
-        if norm in _ALIASES:
-            return _ALIASES[norm]
-        if squashed in _ALIASES:
-            return _ALIASES[squashed]
-    allowed = ", ".join(repr(e) for e in EVALUATIONS)
-    raise ValueError(
-        f"Invalid value for the 'evaluation' parameter. Allowed values are {allowed} "
-        f"(aliases: WithinSession, CrossSession, CrossSubject, LOSO), but got {name!r} instead.")
-
-
-def check_evaluation_supported(evaluation: str, dataset: Any, subjects: list | None = None) -> str:
-    """Refuse, before any work, an evaluation the dataset cannot support.
-
-    Parameters
-    ----------
-    evaluation : str
-        Evaluation name (aliases accepted).
-    dataset : moabb.datasets.base.BaseDataset
-        The dataset (its ``n_sessions`` and ``subject_list`` are read, nothing is loaded).
-    subjects : list | None
-        The subjects that will be used (default: all of the dataset's).
-
-    Returns
-    -------
-    evaluation : str
-        The canonical name.
-    """
-    evaluation = resolve_evaluation(evaluation)
-    code = getattr(dataset, "code", type(dataset).__name__)
-    if evaluation == "cross-session":
-        selected = getattr(dataset, "_selected_sessions", None)
-        n_sessions = len(selected) if selected is not None else getattr(dataset, "n_sessions", None)
-        if n_sessions is not None and n_sessions < 2:
-            raise ValueError(
-                f"Invalid value for the 'evaluation' parameter: 'cross-session' needs at least 2 "
-                f"sessions per subject, but dataset {code!r} has {n_sessions}; use "
-                f"'within-session' or 'cross-subject' for it.")
-    if evaluation == "cross-subject":
-        n_subjects = len(subjects) if subjects is not None else len(dataset.subject_list)
-        if n_subjects < 2:
-            raise ValueError(
-                f"Invalid value for the 'evaluation' parameter: 'cross-subject' (leave one subject "
-                f"out) needs at least 2 subjects, but {n_subjects} subject(s) of dataset {code!r} "
-                "were selected; select more subjects or use 'within-session'.")
-    return evaluation
-
 
 def _as_metadata(groups: Any, metadata: Any, n: int | None, need: tuple[str, ...]) -> pd.DataFrame:
     meta = metadata if metadata is not None else groups

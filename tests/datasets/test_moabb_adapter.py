@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from neurosig.datasets import SimulatedMotorImagery, get_dataset
-from neurosig.datasets.moabb import (canonical_evaluation, check_evaluation_supported, check_subjects,
+from neurosig.datasets.moabb import (check_evaluation_supported, resolve_evaluation, check_subjects,
                                      config_keys, data_folder, resolve_name)
 
 
@@ -111,20 +111,20 @@ def test_physionet_subject1_loads_offline(shared_data, tmp_path, monkeypatch):
 
 def test_evaluation_support(monkeypatch):
     phys = get_dataset("PhysionetMI")
-    with pytest.raises(ValueError, match="cross-session evaluation needs at least 2 sessions per "
-                                         "subject, but PhysionetMI has 1"):
-        check_evaluation_supported(phys, "CrossSession")
-    assert check_evaluation_supported(phys, "WithinSession") == "within-session"
-    assert check_evaluation_supported(phys, "LOSO") == "cross-subject"
+    with pytest.raises(ValueError, match="'cross-session' needs at least 2 sessions per "
+                                         "subject, but dataset 'PhysionetMotorImagery' has 1"):
+        check_evaluation_supported("CrossSession", phys)
+    assert check_evaluation_supported("WithinSession", phys) == "within-session"
+    assert check_evaluation_supported("LOSO", phys) == "cross-subject"
     one = get_dataset("simulated", n_subjects=1)
-    with pytest.raises(ValueError, match="cross-subject evaluation needs at least 2 subjects"):
-        check_evaluation_supported(one, "cross-subject")
-    assert check_evaluation_supported(one, "cross-session") == "cross-session"
+    with pytest.raises(ValueError, match="'cross-subject' .* needs at least 2 subjects"):
+        check_evaluation_supported("cross-subject", one)
+    assert check_evaluation_supported("cross-session", one) == "cross-session"
     sel = SimulatedMotorImagery(n_subjects=2, sessions=["0train"])
     with pytest.raises(ValueError, match="has 1"):
-        check_evaluation_supported(sel, "cross-session")
+        check_evaluation_supported("cross-session", sel)
     with pytest.raises(ValueError, match=r"'evaluation'.*'within-session'.*got 'sideways'"):
-        canonical_evaluation("sideways")
+        resolve_evaluation("sideways")
     with pytest.raises(ValueError, match=r"'subjects'.*got 0"):
         check_subjects(one, [0])
 
