@@ -54,6 +54,7 @@ REGISTRY: dict[str, str] = {
     # MNE
     "mne.decoding:CSP": "mne.decoding",
     # neurosig (later work adds its estimators here)
+    "neurosig.models.foundation:FoundationClassifier": "neurosig.models.foundation",
 }
 
 

@@ -14,6 +14,8 @@ import sys
 
 #: subcommand module names under neurosig.cli, in the order shown by --help
 SUBCOMMANDS: tuple[str, ...] = (
+    "pretrain",
+    "finetune",
 )
 
 
