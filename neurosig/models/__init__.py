@@ -7,6 +7,14 @@ _EXPORTS = {
     "PatchTransformer": "transformer",
     "FoundationClassifier": "foundation",
     "TokenTransformer": "token_transformer",
+    "MambaBlock": "mamba",
+    "selective_scan": "mamba",
+    "FEMBAConfig": "femba",
+    "TransformerConfig": "transformer",
+    "PretrainConfig": "pretrain",
+    "load_encoder": "checkpoints",
+    "load_femba_safetensors": "checkpoints",
+    "evaluate_over_seeds": "foundation",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
