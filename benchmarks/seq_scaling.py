@@ -50,18 +50,18 @@ def _reset_peak() -> bool:
         return False
 
 
-def build_models(size: str, n_tokens: int):
+def build_models(size: str, n_tokens: int, recompute: bool = True):
     """(bi-Mamba, transformer) with matched parameter counts for ``n_tokens`` tokens of 22 channels."""
     from neurosig.models.femba import BiMambaEncoder, FEMBAConfig
     from neurosig.models.transformer import PatchTransformer, TransformerConfig
 
     n_times = 16 * n_tokens
     if size == "tiny":  # FEMBA-Tiny (7.8 M) vs a 4-layer transformer of the same width (7.2 M)
-        m = BiMambaEncoder(FEMBAConfig.from_size("tiny", n_times=n_times))
+        m = BiMambaEncoder(FEMBAConfig.from_size("tiny", n_times=n_times, recompute=recompute))
         t = PatchTransformer(TransformerConfig.from_size("tiny", n_times=n_times))
     else:  # "small": CPU-sized, token width 88 (8 features x 11 channel pairs)
         m = BiMambaEncoder(FEMBAConfig(n_times=n_times, embed_dim=8, n_blocks=2, expand=2, d_state=16,
-                                       size="custom"))
+                                       recompute=recompute, size="custom"))
         t = PatchTransformer(TransformerConfig(n_times=n_times, embed_dim=8, n_layers=3, n_heads=4,
                                                mlp_ratio=3, size="custom"))
     return m, t
@@ -119,6 +119,8 @@ def main(argv=None) -> dict:
                     help="model pair; default 'small' on CPU, 'tiny' (FEMBA-Tiny) on CUDA")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, nargs="*", default=None, help="window lengths in seconds")
+    ap.add_argument("--no-recompute", action="store_true",
+                    help="keep all bi-Mamba block activations (default: per-block activation checkpointing)")
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -132,17 +134,19 @@ def main(argv=None) -> dict:
     tokens = [int(round(s / 5 * TOKENS_PER_5S)) for s in seconds]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, numpy {np.__version__}, "
           f"device {device}, {args.threads} threads (both sides)")
-    m0, t0 = build_models(size, tokens[0])
+    rec = not args.no_recompute
+    m0, t0 = build_models(size, tokens[0], rec)
     pm, pt = n_params(m0), n_params(t0)
     print(f"models ({size}): bi-Mamba {pm:,} params, transformer {pt:,} params (without positional "
-          f"embedding; ratio {pm / pt:.2f}), 22 channels, 16-sample patches, batch 1")
+          f"embedding; ratio {pm / pt:.2f}), 22 channels, 16-sample patches, batch 1; bi-Mamba block "
+          f"recompute {'on' if rec else 'off'}")
     rows = []
     print(f"{'seconds':>8} {'tokens':>7} | {'mamba_s':>9} {'transf_s':>9} {'t ratio':>8} | {'mamba_MiB':>10} {'transf_MiB':>10}")
     for sec, L in zip(seconds, tokens):
         torch.manual_seed(0)
-        m, t = build_models(size, L)
+        m, t = build_models(size, L, rec)
         m, t = m.to(device), t.to(device)
-        reps = 3 if (args.quick or L >= 2400) else 5
+        reps = 3 if L < 4800 else 2  # long lengths: 2 timed runs after the warm-up and the memory run
         # the output and gradients must be finite on both sides (there is no common answer to compare)
         rm = measure(m, L, device, reps)
         del m

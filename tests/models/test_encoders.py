@@ -130,3 +130,15 @@ def test_other_architecture_safetensors_refused(tmp_path):
     c = SignalContract(("a", "b", "c", "d"), 256.0, 64, "bipolar-tcp")
     with pytest.raises(ValueError, match="not part of FEMBA.*mystery"):
         load_femba_safetensors(tmp_path / "broken.safetensors", expected=c)
+
+
+def test_block_recompute_gives_same_gradients():
+    torch.manual_seed(0)
+    a = BiMambaEncoder("nano", n_channels=4, n_times=64).double()
+    b = BiMambaEncoder("nano", n_channels=4, n_times=64, recompute=True).double()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 4, 64, dtype=torch.float64)
+    a(x).square().sum().backward()
+    b(x).square().sum().backward()
+    for (k, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=k)
