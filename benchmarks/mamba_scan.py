@@ -63,12 +63,17 @@ def main(argv=None) -> float:
     _, y_new, g_new = run(ours)
     err = float((y_new - y_ref).abs().max() / y_ref.abs().max())
     gerr = max(float((g_new[k] - g_ref[k]).abs().max() / g_ref[k].abs().max()) for k in g_ref)
-    print(f"agreement: max rel. error output {err:.2e}, gradients {gerr:.2e}")
+    print(f"agreement: max rel. error output {err:.2e}, gradients {gerr:.2e}", flush=True)
     assert err < 1e-4 and gerr < 1e-4, "chunked scan disagrees with the per-step loop"
     reps_ref = 3
     reps_new = 3 if args.quick else 10
-    ref_t = [run(selective_scan_ref)[0] for _ in range(reps_ref)]
-    new_t = [run(ours)[0] for _ in range(reps_new)]
+    ref_t, new_t = [], []
+    for i in range(max(reps_ref, reps_new)):  # interleaved, so both sides see the same machine state
+        if i < reps_ref:
+            ref_t.append(run(selective_scan_ref)[0])
+        if i < reps_new:
+            new_t.append(run(ours)[0])
+        print(f"  run {i}: reference {ref_t[-1]:.3f} s, neurosig {new_t[-1]:.4f} s", flush=True)
     r, s = statistics.median(ref_t), statistics.median(new_t)
     print(f"reference_s (per-step loop, fwd+bwd, {L} steps): median {r:.3f} (min {min(ref_t):.3f}, max {max(ref_t):.3f}, n={reps_ref})")
     print(f"neurosig_s  (chunked scan,  fwd+bwd, {L} steps): median {s:.4f} (min {min(new_t):.4f}, max {max(new_t):.4f}, n={reps_new})")
