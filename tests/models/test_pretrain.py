@@ -1,6 +1,5 @@
 """Masked pretraining: loss falls, checkpoints, resume after a crash, NaN batches, DDP == single process."""
 import json
-import os
 
 import numpy as np
 import pytest
