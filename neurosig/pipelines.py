@@ -64,6 +64,7 @@ REGISTRY: dict[str, str] = {
     # neurosig (later work adds its estimators here)
     "neurosig.models.token_transformer:TokenTransformerClassifier": "neurosig.models.token_transformer",
     "neurosig.models.ridge:FastRidgeCV": "neurosig.models.ridge",
+    "neurosig.models.foundation:FoundationClassifier": "neurosig.models.foundation",
 }
 
 

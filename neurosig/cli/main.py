@@ -20,6 +20,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "tokenize",
     "decode-fmri",
     "datasets",
+    "pretrain",
+    "finetune",
 )
 
 

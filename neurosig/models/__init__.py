@@ -9,6 +9,14 @@ _EXPORTS = {
     "TokenTransformer": "token_transformer",
     "TokenTransformerClassifier": "token_transformer",
     "FastRidgeCV": "ridge",
+    "MambaBlock": "mamba",
+    "selective_scan": "mamba",
+    "FEMBAConfig": "femba",
+    "TransformerConfig": "transformer",
+    "PretrainConfig": "pretrain",
+    "load_encoder": "checkpoints",
+    "load_femba_safetensors": "checkpoints",
+    "evaluate_over_seeds": "foundation",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .._validation import check_option, check_positive_int
 from ._patch import PatchEmbed, apply_patch_mask, check_window
@@ -52,6 +53,10 @@ class FEMBAConfig:
         (channels, samples) covered by one patch.
     chunk_size : int
         Chunk length of the selective scan.
+    recompute : bool
+        Activation checkpointing in training: only the input of each scan direction is kept
+        and the Mamba is recomputed in backward (about 1/3 more compute; the activations of
+        one direction of one block are alive at a time instead of all).
     size : str
         Name of the preset it came from ("custom" otherwise).
     """
@@ -65,6 +70,7 @@ class FEMBAConfig:
     d_conv: int = 4
     patch_size: tuple = (2, 16)
     chunk_size: int = 64
+    recompute: bool = False
     size: str = "custom"
     arch: str = field(default="bimamba", init=False)
 
@@ -159,9 +165,19 @@ class BiMambaEncoder(nn.Module):
         if mask is not None:
             x = apply_patch_mask(x, mask, tuple(self.config.patch_size))
         h = self.patch_embed(x) + self.pos_embed
+        recompute = self.config.recompute and torch.is_grad_enabled() and self.training
         for block, norm in zip(self.mamba_blocks, self.norm_layers):
-            h = norm(h + block(h))
+            if recompute:  # one direction's activations alive at a time in backward
+                mixed = (checkpoint(block.mamba_fwd, h, use_reentrant=False)
+                         + checkpoint(_reversed, block.mamba_rev, h, use_reentrant=False))
+            else:
+                mixed = block(h)
+            h = norm(h + mixed)  # FEMBA's post-norm residual
         return h
+
+
+def _reversed(mamba: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    return mamba(h.flip(1)).flip(1)
 
 
 def count_parameters(module: nn.Module) -> int:
