@@ -61,7 +61,6 @@ REGISTRY: dict[str, str] = {
     "neurosig.models.cnn:EEGNet": "neurosig.models.cnn",
     "neurosig.models.cnn:ShallowConvNet": "neurosig.models.cnn",
     "neurosig.models.cnn:DeepConvNet": "neurosig.models.cnn",
-    # neurosig (later work adds its estimators here)
     "neurosig.models.token_transformer:TokenTransformerClassifier": "neurosig.models.token_transformer",
     "neurosig.models.ridge:FastRidgeCV": "neurosig.models.ridge",
     "neurosig.models.foundation:FoundationClassifier": "neurosig.models.foundation",
