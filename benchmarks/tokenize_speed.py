@@ -187,6 +187,8 @@ def main(argv=None) -> int:
           f"{search_flops / 1e9:.3f}); achieved {achieved:.1f} GFLOP/s = "
           f"{100 * achieved / gflops_machine:.0f}% of the measured fp32 matmul throughput "
           f"({gflops_machine:.1f} GFLOP/s); search alone {search_flops * n_win / prof['search'] / 1e9:.1f} GFLOP/s")
+    print(f"upper bound at the measured matmul throughput (every FLOP at peak): "
+          f"{gflops_machine * 1e9 / flops_per_window:.0f} windows/s")
     hours = 830_000 / ns_wps / 3600
     print(f"TUAB-sized corpus (830,000 windows) at this rate: {hours:.2f} h (target < 2.5 h)")
     ok = "meets" if ns_wps >= 100 else "MISSES"
