@@ -493,6 +493,9 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
                              f"but got an array of shape {tuple(shape)} instead.")
         if min(shape) == 0:
             raise ValueError(f"The 'X' parameter is empty (shape {tuple(shape)}).")
+        if isinstance(X, np.ndarray) and not isinstance(X, np.memmap):
+            # in memory: check finiteness before any work (streamed inputs are checked batch by batch)
+            check_signal_array("X", X, ndim=3, dtype=X.dtype if np.issubdtype(X.dtype, np.floating) else np.float32)
         sf = self.model_sfreq if self.sfreq is None else self.sfreq
         check_positive_float("sfreq", sf)
         n = shape[2]
