@@ -15,9 +15,7 @@
 """
 from __future__ import annotations
 
-import copy
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
