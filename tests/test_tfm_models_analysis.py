@@ -64,6 +64,8 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
     loaded = TokenTransformerClassifier.load(clf.save(tmp_path / "clf.pt"))
     np.testing.assert_allclose(loaded.predict_proba(X[1::2]), proba, atol=1e-6)
     assert clone(clf).get_params() == clf.get_params()
+    # refitting the same object retrains the tokenizer from scratch: same seed, same result
+    np.testing.assert_allclose(clf.fit(X[::2], y[::2]).predict_proba(X[1::2]), proba, atol=1e-5)
 
 
 def test_classifier_learns_band_power(data):
