@@ -64,6 +64,8 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
     loaded = TokenTransformerClassifier.load(clf.save(tmp_path / "clf.pt"))
     np.testing.assert_allclose(loaded.predict_proba(X[1::2]), proba, atol=1e-6)
     assert clone(clf).get_params() == clf.get_params()
+    # refitting the same object retrains the tokenizer from scratch: same seed, same result
+    np.testing.assert_allclose(clf.fit(X[::2], y[::2]).predict_proba(X[1::2]), proba, atol=1e-5)
 
 
 def test_classifier_learns_band_power(data):
@@ -163,6 +165,17 @@ def test_cli_fit_transform_and_errors(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     ids = np.load(tmp_path / "win.tokens.npy")
     assert ids.shape == (len(fft_up), 2, 4)
+    # HDF5 window cache (dataset key + sfreq attribute)
+    import h5py
+    with h5py.File(tmp_path / "win.h5", "w") as fh:
+        fh.create_dataset("windows", data=fft_up).attrs["sfreq"] = 200.0
+    r = cli("transform", "--input", str(tmp_path / "win.h5"), "--key", "windows", "--checkpoint", str(ck),
+            "--out", str(tmp_path / "h5.tokens.npy"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "h5.tokens.npy"), ids)
+    r = cli("transform", "--input", str(tmp_path / "win.h5"), "--key", "nope", "--checkpoint", str(ck),
+            "--overwrite", cwd=tmp_path)
+    assert r.returncode == 2 and "nope" in r.stderr and "windows" in r.stderr
     # rerun resumes (does nothing)
     r = cli("transform", "--input", str(tmp_path / "win.npy"), "--checkpoint", str(ck), cwd=tmp_path)
     assert "exists" in r.stdout

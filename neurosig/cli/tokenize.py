@@ -75,7 +75,7 @@ def _open_input(args):
                          "nor a MOABB dataset name.")
     try:
         from neurosig.datasets import get_dataset
-        ds = get_dataset(src)
+        ds = get_dataset(src, subjects=args.subjects)
     except (ImportError, AttributeError, ModuleNotFoundError) as exc:
         raise ValueError(f"Invalid value for the '--input' parameter: {src!r} looks like a dataset name, but "
                          f"neurosig.datasets.get_dataset is not available in this installation ({exc}). "

@@ -15,9 +15,7 @@
 """
 from __future__ import annotations
 
-import copy
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -340,7 +338,8 @@ class TokenTransformerClassifier(TorchClassifier):
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
         Xr = self._resample(X)
         n_patches, _ = self._grid(Xr.shape[2])
-        self.module_ = None
+        if hasattr(self, "module_"):  # refit: stage 1 must not see the previous fit's tokenizer
+            del self.module_
         self._stage2_transformer = None
         self.tokenizer_usage_, self.pretrain_history_ = {}, []
         if self.input == "tokens":
@@ -350,22 +349,23 @@ class TokenTransformerClassifier(TorchClassifier):
             self.tokenizer_usage_ = {k: v for k, v in est.usage(Xr).items() if k != "counts"}
             if self.pretrain_epochs:
                 gen = torch.Generator().manual_seed(0 if self.seed is None else int(self.seed))
+                from .base import resolve_device
+                # the global RNG (dropout) is seeded inside a fork, so stage 2 is reproducible
+                # and leaves the caller's RNG state alone
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0 if self.seed is None else int(self.seed))
                     tr = self._build_transformer(X.shape[1], n_patches, 0)
-                if self.tokenizer_dim == self.dim:
-                    tr.init_token_embedding(est.tokenizer_.vq.effective_codebook().detach())
-                from .base import resolve_device
-                tr = tr.to(resolve_device(self.device))
-                self.pretrain_history_ = pretrain_masked_tokens(
-                    tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr,
-                    self.weight_decay, generator=gen, verbose=self.verbose)
+                    if self.tokenizer_dim == self.dim:
+                        tr.init_token_embedding(est.tokenizer_.vq.effective_codebook().detach())
+                    tr = tr.to(resolve_device(self.device))
+                    self.pretrain_history_ = pretrain_masked_tokens(
+                        tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr,
+                        self.weight_decay, generator=gen, verbose=self.verbose)
                 self._stage2_transformer = tr
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0 if self.seed is None else int(self.seed))
                 self._stage1_tokenizer = TFMTokenizer(self._fresh_tokenizer()).eval()
-        del self.module_
         super().fit(X, y)
         self._stage2_transformer = None
         self._stage1_tokenizer = None

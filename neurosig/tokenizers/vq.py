@@ -27,7 +27,7 @@ __all__ = ["nearest_code", "nearest_code_naive", "codebook_usage", "VectorQuanti
 
 
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, codebook_sqnorm: torch.Tensor | None = None,
-                 chunk_size: int = 8192) -> torch.Tensor:
+                 chunk_size: int = 1024) -> torch.Tensor:
     """Index of the nearest codebook vector for every row of ``z`` (squared Euclidean).
 
     Parameters
@@ -135,7 +135,7 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, n_codes: int = 8192, dim: int = 64, update: str = "ema", beta: float = 0.25,
                  decay: float = 0.99, dead_threshold: float = 0.05, usage_decay: float = 0.8,
-                 normalize: bool = True, chunk_size: int = 8192):
+                 normalize: bool = True, chunk_size: int = 1024):
         super().__init__()
         self.n_codes = check_positive_int("n_codes", n_codes, minimum=2)
         self.dim = check_positive_int("dim", dim)

@@ -1,0 +1,30 @@
+"""The TFM examples run (quick modes)."""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _tfm_data import one_thread  # noqa: F401 (fixture)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_example_token_analysis(tmp_path):
+    main = runpy.run_path(str(EXAMPLES / "tfm_token_analysis.py"))["main"]
+    out = main(["--out-dir", str(tmp_path)])
+    assert out["mi"]["mi"] > out["mi"]["shuffled"].max()
+    assert len(list(tmp_path.glob("*.png"))) == 3
+
+
+def test_example_eegmat_quick(shared_data, monkeypatch):
+    monkeypatch.setenv("NEUROSIG_SHARED_DATA", str(shared_data))
+    main = runpy.run_path(str(EXAMPLES / "tfm_eegmat.py"))["main"]
+    res = main(["--quick"])
+    assert set(res) == {"TFM+TT (pretrained)", "TFM+TT (no pretraining)", "STFT patches+TT", "TS+SVM"}
+    for r in res.values():
+        assert all(np.isfinite(v) for v in r["pooled"].values())
+    assert res["TFM+TT (pretrained)"]["codebook_usage"][0]["n_used"] >= 1
