@@ -19,6 +19,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "tuab",
     "tokenize",
     "decode-fmri",
+    "datasets",
 )
 
 

@@ -4,6 +4,10 @@ from neurosig._lazy import lazy_exports
 _EXPORTS = {
     "SimulatedMotorImagery": "simulated",
     "get_dataset": "moabb",
+    "data_folder": "moabb",
+    "check_evaluation_supported": "moabb",
+    "check_subjects": "moabb",
+    "BIDSDataset": "bids",
     "TUAB": "tuab",
     "WindowDataset": "window_dataset",
     "make_synthetic_tuab": "synthetic_tuab",

@@ -433,7 +433,7 @@ class SimulatedMotorImagery(BaseDataset):
         f_beta = p["beta_freq"] + rng.normal(0, 1.0, n_src)
         mu = _narrowband(rng, n_src, n_times, sf, f_mu, np.full(n_src, 1.0))
         beta = _narrowband(rng, n_src, n_times, sf, f_beta, np.full(n_src, 2.5))
-        s = smr * rel[:, None] * (mu * amp_mu + 0.6 * beta * amp_beta)
+        s = smr * rel[:, None] * (mu * amp_mu + 0.4 * beta * amp_beta)
         x += a_src @ s
         alpha = _narrowband(rng, 1, n_times, sf, np.array([p["mu_freq"] - 0.5]), np.array([0.8]))[0]
         x += np.outer(a_alpha, alpha) * p["alpha_snr"] * bg

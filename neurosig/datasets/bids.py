@@ -1,0 +1,161 @@
+"""A lab's own BIDS EEG recordings as a MOABB dataset (read through mne-bids).
+
+The user maps the event names found in the BIDS ``events.tsv`` files
+(``trial_type``) to class names; the result is a MOABB
+:class:`~moabb.datasets.base.BaseDataset` that paradigms, evaluations and the
+neurosig benchmark accept like any MOABB dataset.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from moabb.datasets.base import BaseDataset
+
+from neurosig._validation import check_path, validate_type
+from neurosig.datasets.simulated import check_subjects_in
+
+logger = logging.getLogger(__name__)
+
+_RAW_EXTENSIONS = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".cnt", ".mff")
+_KEEP = re.compile(r"^(bad|edge)", re.IGNORECASE)
+
+
+def _label_name(index: int, label: str | None, prefix: str) -> str:
+    """MOABB session/run name: an index then letters/digits (e.g. ``"0ses01"``)."""
+    if label is None:
+        return str(index)
+    if re.fullmatch(r"[0-9]+[a-zA-Z]+[a-zA-Z0-9]*", label):
+        return label
+    return f"{index}{prefix}{re.sub(r'[^A-Za-z0-9]', '', label)}"
+
+
+class BIDSDataset(BaseDataset):
+    """A local BIDS EEG dataset, with the user's mapping from event names to classes.
+
+    Parameters
+    ----------
+    root : str | Path
+        Root of the BIDS dataset (holds ``dataset_description.json`` and ``sub-*``).
+    event_map : dict of str to str
+        BIDS event name (``trial_type`` in ``events.tsv``) -> class name, e.g.
+        ``{"imagery/left": "left_hand", "imagery/right": "right_hand"}``.
+        Several event names may map to one class; events not in the map are ignored.
+    task : str | None
+        Only recordings of this BIDS task (default: all).
+    interval : tuple of float
+        Start and end (s) of the trial window relative to the event onset.
+    paradigm : str
+        MOABB paradigm family: ``"imagery"``, ``"p300"`` or ``"ssvep"``.
+    datatype : str
+        BIDS datatype folder (``"eeg"``).
+    code : str | None
+        Dataset code used in results (default ``"BIDSDataset-<root folder name>"``).
+    subjects : list of int | None
+        Restrict to these subjects (numbers as listed in ``subject_labels``).
+
+    Attributes
+    ----------
+    subject_labels : dict of int to str
+        Subject number -> BIDS label (``1 -> "01"``).
+    event_id : dict of str to int
+        Class name -> code (1, 2, ... in order of first appearance in ``event_map``).
+    """
+
+    def __init__(self, root, event_map: dict, task: str | None = None, interval=(0.0, 4.0),
+                 paradigm: str = "imagery", datatype: str = "eeg", code: str | None = None,
+                 subjects=None):
+        import mne_bids
+
+        self.root = check_path("root", root, kind="dir")
+        if not (self.root / "dataset_description.json").is_file():
+            raise FileNotFoundError(f"The 'root' parameter must be the root of a BIDS dataset (with "
+                                    f"dataset_description.json), but {str(self.root)!r} has none.")
+        validate_type("event_map", event_map, dict)
+        if not event_map or not all(isinstance(k, str) and isinstance(v, str) for k, v in event_map.items()):
+            raise ValueError(f"Invalid value for the 'event_map' parameter. Allowed values are non-empty "
+                             f"dicts from BIDS event names to class names, but got {event_map!r} instead.")
+        if task is not None:
+            validate_type("task", task, str)
+        interval = list(interval)
+        if len(interval) != 2 or not interval[0] < interval[1]:
+            raise ValueError(f"Invalid value for the 'interval' parameter. Allowed values are "
+                             f"[start, end] with start < end (s), but got {interval!r} instead.")
+        self.event_map = dict(event_map)
+        self.task = task
+        self.datatype = datatype
+        classes = list(dict.fromkeys(event_map.values()))
+        events = {c: i + 1 for i, c in enumerate(classes)}
+
+        paths = [p for p in mne_bids.find_matching_paths(
+            self.root, tasks=task, datatypes=datatype, suffixes=datatype,
+            extensions=list(_RAW_EXTENSIONS)) if p.extension in _RAW_EXTENSIONS]
+        if not paths:
+            what = f" for task {task!r}" if task else ""
+            raise FileNotFoundError(f"No {datatype} recordings{what} found under the BIDS root {str(self.root)!r}.")
+        labels = sorted({p.subject for p in paths})
+        if all(lab.isdigit() for lab in labels) and len({int(lab) for lab in labels}) == len(labels):
+            self.subject_labels = {int(lab): lab for lab in labels}
+        else:
+            self.subject_labels = {i + 1: lab for i, lab in enumerate(labels)}
+        self._paths = {s: sorted((p for p in paths if p.subject == lab), key=lambda p: (p.session or "", p.run or ""))
+                       for s, lab in self.subject_labels.items()}
+        self._check_events(paths)
+        n_sessions = min(len({p.session for p in ps}) for ps in self._paths.values())
+        all_subjects = sorted(self.subject_labels)
+        if subjects is not None:
+            subjects = check_subjects_in(subjects, all_subjects, f"BIDS dataset {self.root.name}")
+        # MOABB wants the class name to abbreviate the code: "BIDSDataset-<lowercase root name>"
+        code = code or "BIDSDataset-" + (re.sub(r"[^a-z0-9]", "", self.root.name.lower()) or "local")
+        super().__init__(subjects=all_subjects, sessions_per_subject=n_sessions, events=events,
+                         code=code, interval=interval, paradigm=paradigm,
+                         selected_subjects=subjects)
+
+    def _check_events(self, paths) -> None:
+        """Every mapped event name must occur in some events.tsv (catches typos before any work)."""
+        import pandas as pd
+        found: set[str] = set()
+        for p in paths:
+            tsv = p.copy().update(suffix="events", extension=".tsv", check=False).fpath
+            if Path(tsv).is_file():
+                found.update(pd.read_csv(tsv, sep="\t")["trial_type"].dropna().astype(str))
+        missing = [k for k in self.event_map if k not in found]
+        if missing:
+            raise ValueError(f"Invalid value for the 'event_map' parameter: event names {missing} do not "
+                             f"occur in the events.tsv files; the dataset has {sorted(found)}.")
+
+    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
+        """The raw files of one subject (list of Path)."""
+        check_subjects_in([subject], self.all_subjects, self.code)
+        return [p.fpath for p in self._paths[subject]]
+
+    def _get_single_subject_data(self, subject):
+        import mne
+        import mne_bids
+
+        check_subjects_in([subject], self.all_subjects, self.code)
+        data: dict = {}
+        sessions = list(dict.fromkeys(p.session for p in self._paths[subject]))
+        for bp in self._paths[subject]:
+            with warnings.catch_warnings():  # EOG/misc channels without positions are expected
+                warnings.filterwarnings("ignore", "There are channels without locations", RuntimeWarning)
+                warnings.filterwarnings("ignore", "Not setting positions of", RuntimeWarning)
+                raw = mne_bids.read_raw_bids(bp, verbose=False)
+            raw.load_data()
+            ann = raw.annotations
+            keep, desc = [], []
+            for i, d in enumerate(ann.description):
+                if d in self.event_map:
+                    keep.append(i), desc.append(self.event_map[d])
+                elif _KEEP.match(d):
+                    keep.append(i), desc.append(d)
+            new = mne.Annotations(ann.onset[keep], ann.duration[keep], np.array(desc, dtype=object),
+                                  orig_time=ann.orig_time)
+            raw.set_annotations(new, verbose=False)
+            session = _label_name(sessions.index(bp.session), bp.session, "ses")
+            runs = data.setdefault(session, {})
+            runs[_label_name(len(runs), bp.run, "run")] = raw
+        return data

@@ -1,0 +1,302 @@
+"""MOABB adapter: any MOABB dataset (or the simulated default) by name, loaded from a chosen folder.
+
+The data folder is chosen once: the ``path`` argument, else the ``NEUROSIG_DATA``
+environment variable, else MNE's own configuration (``MNE_DATA``, or MNE's
+default ``~/mne_data``). It reaches MNE and MOABB through environment variables
+set only while data is read (:func:`data_folder`), never through
+``mne.set_config`` (which would write the user's ``~/.mne``). Inside that
+context ``MOABB_DOWNLOAD_PROVIDER=upstream``: MOABB 1.7 otherwise first asks a
+remote index (NEMAR) and retries it five times when offline, which makes a
+dataset that is already on disk take ~40 s per subject to load.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import logging
+import os
+import re
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from neurosig._validation import validate_type
+from neurosig.datasets.simulated import SimulatedMotorImagery, check_subjects_in
+
+logger = logging.getLogger(__name__)
+
+#: names that give the simulated default
+SIMULATED_NAMES = ("simulated", "SimulatedMotorImagery", "sim")
+#: neurosig loaders that are not MOABB datasets (named in errors)
+_OTHER_LOADERS = {"tuab": "neurosig.datasets.TUAB", "nsd": "neurosig.datasets.NSD"}
+
+_EVALUATIONS = {
+    "within-session": ("withinsession", "within", "withinsessionevaluation", "ws"),
+    "cross-session": ("crosssession", "crosssessionevaluation", "loso-session", "cs"),
+    "cross-subject": ("crosssubject", "crosssubjectevaluation", "loso", "leaveonesubjectout", "cx"),
+}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+@lru_cache(maxsize=1)
+def _moabb_classes() -> dict[str, type]:
+    """MOABB dataset classes by class name (fake test datasets excluded)."""
+    from moabb.datasets.utils import dataset_list
+    return {cls.__name__: cls for cls in dataset_list if not cls.__name__.startswith("Fake")}
+
+
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, str]:
+    """Normalised alias -> canonical name (MOABB class name or 'SimulatedMotorImagery')."""
+    out = {_norm(n): "SimulatedMotorImagery" for n in SIMULATED_NAMES}
+    for name, cls in _moabb_classes().items():
+        out.setdefault(_norm(name), name)
+        code = getattr(cls, "_summary_table", {}) or {}
+        for extra in (code.get("Dataset"),) if isinstance(code, dict) else ():
+            if isinstance(extra, str):
+                out.setdefault(_norm(extra), name)
+    # MOABB codes (e.g. "PhysionetMotorImagery", "BNCI2014-001") without instantiating
+    for name, cls in _moabb_classes().items():
+        try:
+            src = inspect.getsource(cls.__init__)
+        except (OSError, TypeError):
+            continue
+        m = re.search(r"code\s*=\s*[\"']([A-Za-z0-9\-]+)[\"']", src)
+        if m:
+            out.setdefault(_norm(m.group(1)), name)
+    return out
+
+
+def list_moabb_datasets() -> list[str]:
+    """Names of every MOABB dataset class that :func:`get_dataset` accepts."""
+    return sorted(_moabb_classes())
+
+
+def resolve_name(name: str) -> str:
+    """Canonical dataset name for ``name`` (case-insensitive, ``_``/``-`` ignored).
+
+    Raises
+    ------
+    ValueError
+        One line naming the parameter, close matches and the given value.
+    """
+    validate_type("name", name, str)
+    key = _norm(name)
+    aliases = _aliases()
+    if key in aliases:
+        return aliases[key]
+    if key in _OTHER_LOADERS:
+        raise ValueError(f"Invalid value for the 'name' parameter: {name!r} is not a MOABB dataset; "
+                         f"use {_OTHER_LOADERS[key]} instead.")
+    canon = sorted(set(aliases.values()))
+    close = difflib.get_close_matches(key, list(aliases), n=5, cutoff=0.6)
+    close = list(dict.fromkeys(aliases[c] for c in close))
+    hint = f"Close matches: {', '.join(close)}" if close else \
+        f"Known datasets: 'simulated' and the {len(canon) - 1} MOABB datasets (neurosig datasets list)"
+    raise ValueError(f"Invalid value for the 'name' parameter. {hint}; but got {name!r} instead.")
+
+
+def resolve_data_folder(path=None) -> Path | None:
+    """The data folder: ``path``, else ``$NEUROSIG_DATA``, else None (MNE's own configuration)."""
+    if path is None:
+        path = os.environ.get("NEUROSIG_DATA") or None
+        name = "NEUROSIG_DATA"
+    else:
+        name = "path"
+        validate_type("path", path, (str, os.PathLike), "str or pathlib.Path")
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise NotADirectoryError(f"The '{name}' parameter must be a folder, but {str(p)!r} is a file.")
+    return p
+
+
+def _signs_of(dataset) -> set[str]:
+    """MNE config "signs" a MOABB dataset's module reads (e.g. EEGBCI, BNCI)."""
+    signs = set()
+    try:
+        src = inspect.getsource(inspect.getmodule(type(dataset)))
+    except (OSError, TypeError):
+        return signs
+    for pat in (r"get_dataset_path\(\s*[\"']([A-Za-z0-9_\-]+)[\"']",
+                r"data_dl\([^,()]+,\s*[\"']([A-Za-z0-9_\-]+)[\"']",
+                r"\bsign\s*=\s*[\"']([A-Za-z0-9_\-]+)[\"']"):
+        signs.update(re.findall(pat, src))
+    return signs
+
+
+def config_keys(dataset=None) -> list[str]:
+    """The MNE config keys that point MNE/MOABB at a folder for ``dataset``.
+
+    ``MNE_DATA`` plus ``MNE_DATASETS_<SIGN>_PATH`` for every sign the dataset's
+    MOABB module uses and for every such key already in the user's MNE config
+    (so that a configured path cannot win over the one asked for).
+    """
+    import mne
+    keys = {"MNE_DATA"}
+    if dataset is not None:
+        keys.update(f"MNE_DATASETS_{s.upper()}_PATH" for s in _signs_of(dataset))
+        keys.add(f"MNE_DATASETS_{_norm(getattr(dataset, 'code', '')).upper()}_PATH")
+    try:
+        user = mne.get_config(use_env=False) or {}
+    except Exception:  # unreadable config: nothing to override
+        user = {}
+    keys.update(k for k in user if re.fullmatch(r"MNE_DATASETS_[A-Z0-9_\-]+_PATH", k))
+    return sorted(keys)
+
+
+@contextmanager
+def data_folder(path=None, dataset=None, provider: str | None = "upstream"):
+    """Point MNE and MOABB at a data folder for the duration of a ``with`` block.
+
+    Sets environment variables (restored afterwards, whatever happens):
+    ``MNE_DATA`` and ``MNE_DATASETS_<SIGN>_PATH`` for ``dataset`` when a folder
+    is given (``path`` or ``$NEUROSIG_DATA``), and ``MOABB_DOWNLOAD_PROVIDER``.
+    When neither gives a folder and MNE has no ``MNE_DATA`` configured, MNE's
+    default ``~/mne_data`` is set in the environment, so that MOABB does not
+    write it into ``~/.mne`` itself.
+
+    Parameters
+    ----------
+    path : str | Path | None
+        The data folder (created if missing).
+    dataset : moabb BaseDataset | None
+        Dataset whose config keys to set.
+    provider : str | None
+        Value for ``MOABB_DOWNLOAD_PROVIDER`` ("upstream": files come from the
+        dataset's own host and a local copy loads without asking NEMAR);
+        None leaves it alone.
+
+    Yields
+    ------
+    folder : Path | None
+        The folder in use (None: MNE's own configuration).
+    """
+    import mne
+    folder = resolve_data_folder(path)
+    changes: dict[str, str] = {}
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        changes.update({k: str(folder) for k in config_keys(dataset)})
+    elif mne.get_config("MNE_DATA") is None:
+        changes["MNE_DATA"] = str(Path.home() / "mne_data")
+        Path(changes["MNE_DATA"]).mkdir(parents=True, exist_ok=True)
+    if provider is not None:
+        changes["MOABB_DOWNLOAD_PROVIDER"] = str(provider)
+    old = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        yield folder
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class _InFolder:
+    """Picklable wrapper running one dataset method inside :func:`data_folder`."""
+
+    def __init__(self, dataset, method: str, folder):
+        self.dataset, self.method, self.folder = dataset, method, folder
+
+    def __call__(self, *args, **kwargs):
+        with data_folder(self.folder, self.dataset):
+            return getattr(type(self.dataset), self.method)(self.dataset, *args, **kwargs)
+
+
+def get_dataset(name: str, path=None, subjects=None, **params):
+    """A dataset by name: any MOABB dataset, or the simulated default.
+
+    Parameters
+    ----------
+    name : str
+        MOABB class name or alias, case-insensitive, ``_``/``-`` ignored
+        (``"BNCI2014_001"``, ``"bnci2014001"``, ``"PhysionetMI"``,
+        ``"PhysionetMotorImagery"``), or ``"simulated"`` /
+        ``"SimulatedMotorImagery"``.
+    path : str | Path | None
+        Data folder; default ``$NEUROSIG_DATA``, else MNE's configuration.
+        The folder holds MNE's usual layout (e.g.
+        ``<path>/MNE-eegbci-data/files/eegmmidb/1.0.0/S001/`` for PhysionetMI).
+    subjects : list of int | None
+        Keep only these subjects (checked against the dataset's subjects).
+    **params
+        Passed to the dataset class (e.g. ``n_subjects``, ``seed`` for the
+        simulated dataset, ``imagined`` for PhysionetMI).
+
+    Returns
+    -------
+    dataset : moabb.datasets.base.BaseDataset
+        Its ``get_data``, ``data_path`` and ``download`` run inside
+        :func:`data_folder` for ``path``; ``neurosig_data_folder`` holds the folder.
+    """
+    canon = resolve_name(name)
+    folder = resolve_data_folder(path)
+    cls = SimulatedMotorImagery if canon == "SimulatedMotorImagery" else _moabb_classes()[canon]
+    try:
+        dataset = cls(**params)
+    except TypeError as exc:
+        allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
+        raise TypeError(f"Invalid parameters for dataset {canon}: {exc}. "
+                        f"Allowed parameters are {', '.join(allowed)}.") from None
+    if subjects is not None:
+        subjects = check_subjects_in(subjects, dataset.subject_list, canon)
+        dataset.subject_list = list(subjects)
+    if canon != "SimulatedMotorImagery":
+        for method in ("get_data", "data_path", "download", "_get_single_subject_data"):
+            setattr(dataset, method, _InFolder(dataset, method, folder))
+    dataset.neurosig_data_folder = folder
+    dataset.neurosig_name = canon
+    return dataset
+
+
+def check_subjects(dataset, subjects) -> list:
+    """Return ``subjects`` as a list if the dataset has them all, else raise a one-line ValueError."""
+    return check_subjects_in(subjects, getattr(dataset, "all_subjects", dataset.subject_list),
+                             getattr(dataset, "neurosig_name", None) or type(dataset).__name__)
+
+
+def canonical_evaluation(evaluation: str) -> str:
+    """``within-session``, ``cross-session`` or ``cross-subject`` for a name or common alias."""
+    validate_type("evaluation", evaluation, str)
+    key = _norm(evaluation)
+    for canon, aliases in _EVALUATIONS.items():
+        if key == _norm(canon) or key in {_norm(a) for a in aliases}:
+            return canon
+    raise ValueError(f"Invalid value for the 'evaluation' parameter. Allowed values are "
+                     f"{', '.join(map(repr, _EVALUATIONS))} (or aliases such as 'WithinSession', "
+                     f"'LOSO'), but got {evaluation!r} instead.")
+
+
+def n_sessions_of(dataset) -> int:
+    """Sessions per subject that a loader will return (respects a session selection)."""
+    selected = getattr(dataset, "_selected_sessions", None)
+    return len(selected) if selected is not None else int(dataset.n_sessions)
+
+
+def check_evaluation_supported(dataset, evaluation: str) -> str:
+    """Raise a clear ValueError when ``dataset`` cannot support ``evaluation``.
+
+    Cross-session evaluation needs at least 2 sessions per subject;
+    cross-subject evaluation needs at least 2 subjects.
+
+    Returns
+    -------
+    evaluation : str
+        The canonical evaluation name.
+    """
+    canon = canonical_evaluation(evaluation)
+    name = getattr(dataset, "neurosig_name", None) or type(dataset).__name__
+    if canon == "cross-session" and n_sessions_of(dataset) < 2:
+        raise ValueError(f"cross-session evaluation needs at least 2 sessions per subject, "
+                         f"but {name} has {n_sessions_of(dataset)}.")
+    if canon == "cross-subject" and len(dataset.subject_list) < 2:
+        raise ValueError(f"cross-subject evaluation needs at least 2 subjects, "
+                         f"but {name} has {len(dataset.subject_list)} (subjects {dataset.subject_list}).")
+    return canon
