@@ -95,7 +95,8 @@ class SimulatedP300(SimulatedBase):
     soa : float
         Stimulus onset asynchrony in seconds. At the default 0.5 s the P300
         of one flash stays out of its neighbours' epochs; at a speller-like
-        0.25 s the responses overlap and single-trial scores drop.
+        0.25 s the responses overlap (non-target epochs next to a target
+        carry its shifted P300), which changes single-trial scores.
     seed : int
         Seed; a subject's physiology depends only on ``(seed, subject)``.
     sfreq : float
