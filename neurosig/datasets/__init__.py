@@ -3,6 +3,8 @@ from neurosig._lazy import lazy_exports
 
 _EXPORTS = {
     "SimulatedMotorImagery": "simulated",
+    "SimulatedSSVEP": "simulated_ssvep",
+    "SimulatedP300": "simulated_p300",
     "get_dataset": "moabb",
     "data_folder": "moabb",
     "check_evaluation_supported": "moabb",

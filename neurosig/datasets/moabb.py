@@ -22,12 +22,18 @@ from pathlib import Path
 
 from neurosig._evaluations import check_evaluation_supported, n_sessions_of, resolve_evaluation  # noqa: F401
 from neurosig._validation import validate_type
-from neurosig.datasets.simulated import SimulatedMotorImagery, check_subjects_in
+from neurosig.datasets.simulated import check_subjects_in
 
 logger = logging.getLogger(__name__)
 
 #: names that give the simulated default
 SIMULATED_NAMES = ("simulated", "SimulatedMotorImagery", "sim")
+#: the simulated datasets by canonical name, with their extra aliases
+_SIMULATED = {
+    "SimulatedMotorImagery": ("neurosig.datasets.simulated", SIMULATED_NAMES),
+    "SimulatedSSVEP": ("neurosig.datasets.simulated_ssvep", ("simulated-ssvep", "sim-ssvep")),
+    "SimulatedP300": ("neurosig.datasets.simulated_p300", ("simulated-p300", "sim-p300")),
+}
 #: neurosig loaders that are not MOABB datasets (named in errors)
 _OTHER_LOADERS = {"tuab": "neurosig.datasets.TUAB", "nsd": "neurosig.datasets.NSD"}
 
@@ -44,9 +50,9 @@ def _moabb_classes() -> dict[str, type]:
 
 @lru_cache(maxsize=1)
 def _aliases() -> dict[str, str]:
-    """Normalised alias -> canonical name (MOABB class name or 'SimulatedMotorImagery')."""
-    out = {_norm(n): "SimulatedMotorImagery" for n in SIMULATED_NAMES}
-    for name in _moabb_classes():
+    """Normalised alias -> canonical name (MOABB class name or a simulated dataset's name)."""
+    out = {_norm(a): canon for canon, (_, aliases) in _SIMULATED.items() for a in (canon, *aliases)}
+    for name, cls in _moabb_classes().items():
         out.setdefault(_norm(name), name)
     # MOABB codes (e.g. "PhysionetMotorImagery", "BNCI2014-001") without instantiating
     for name, cls in _moabb_classes().items():
@@ -85,7 +91,8 @@ def resolve_name(name: str) -> str:
     close = difflib.get_close_matches(key, list(aliases), n=5, cutoff=0.6)
     close = list(dict.fromkeys(aliases[c] for c in close))
     hint = f"Close matches: {', '.join(close)}" if close else \
-        f"Known datasets: 'simulated' and the {len(canon) - 1} MOABB datasets (neurosig datasets list)"
+        (f"Known datasets: 'simulated', 'simulated-ssvep', 'simulated-p300' and the "
+         f"{len(canon) - len(_SIMULATED)} MOABB datasets (neurosig datasets list)")
     raise ValueError(f"Invalid value for the 'name' parameter. {hint}; but got {name!r} instead.")
 
 
@@ -208,10 +215,10 @@ def get_dataset(name: str, path=None, subjects=None, **params):
     name : str
         MOABB class name or alias, case-insensitive, ``_``/``-`` ignored
         (``"BNCI2014_001"``, ``"bnci2014001"``, ``"PhysionetMI"``,
-        ``"PhysionetMotorImagery"``), ``"simulated"`` /
-        ``"SimulatedMotorImagery"``, or ``"bids"`` (then ``path`` is the BIDS
-        root and ``params`` go to :class:`~neurosig.datasets.bids.BIDSDataset`,
-        e.g. ``event_map``, ``task``, ``interval``).
+        ``"PhysionetMotorImagery"``), ``"simulated"`` / ``"SimulatedMotorImagery"``,
+        ``"SimulatedSSVEP"`` (``"simulated-ssvep"``), ``"SimulatedP300"`` (``"simulated-p300"``),
+        or ``"bids"`` (then ``path`` is the BIDS root and ``params`` go to
+        :class:`~neurosig.datasets.bids.BIDSDataset`, e.g. ``event_map``, ``task``, ``interval``).
     path : str | Path | None
         Data folder; default ``$NEUROSIG_DATA``, else MNE's configuration.
         The folder holds MNE's usual layout (e.g.
@@ -236,7 +243,11 @@ def get_dataset(name: str, path=None, subjects=None, **params):
         return BIDSDataset(path, subjects=subjects, **params)
     canon = resolve_name(name)
     folder = resolve_data_folder(path)
-    cls = SimulatedMotorImagery if canon == "SimulatedMotorImagery" else _moabb_classes()[canon]
+    if canon in _SIMULATED:
+        import importlib
+        cls = getattr(importlib.import_module(_SIMULATED[canon][0]), canon)
+    else:
+        cls = _moabb_classes()[canon]
     try:
         dataset = cls(**params)
     except TypeError as exc:
@@ -246,7 +257,7 @@ def get_dataset(name: str, path=None, subjects=None, **params):
     if subjects is not None:
         subjects = check_subjects_in(subjects, dataset.subject_list, canon)
         dataset.subject_list = list(subjects)
-    if canon != "SimulatedMotorImagery":
+    if canon not in _SIMULATED:
         for method in ("get_data", "data_path", "download", "_get_single_subject_data"):
             setattr(dataset, method, _InFolder(dataset, method, folder))
     dataset.neurosig_data_folder = folder

@@ -91,14 +91,38 @@ def _montage_name() -> str:
     return "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
 
 
+@lru_cache(maxsize=None)
+def site_positions(names: tuple[str, ...]) -> np.ndarray:
+    """Positions (m) of 10-20 / 10-10 sites in the standard montage, shape (len(names), 3).
+
+    Shared by every simulator (motor imagery, SSVEP, P300). The returned array
+    is cached: copy it before changing it in place.
+    """
+    import mne
+    pos = mne.channels.make_standard_montage(_montage_name()).get_positions()["ch_pos"]
+    missing = [n for n in names if n not in pos]
+    if missing:
+        raise ValueError(f"Invalid channel names {missing}: not in the {_montage_name()} montage.")
+    out = np.array([pos[c] for c in names], dtype=float)
+    out.setflags(write=False)
+    return out
+
+
+#: extra sites used by the artifact model (eyes, temporal muscles) and the alpha source
+_EXTRA_SITES = ("Fpz", "Fp1", "Fp2", "T7", "T8", "Oz")
+
+
 @lru_cache(maxsize=1)
 def _positions() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Electrode positions (m) of the 22 channels and of a few extra sites."""
-    import mne
-    pos = mne.channels.make_standard_montage(_montage_name()).get_positions()["ch_pos"]
-    ch = np.array([pos[c] for c in EEG_CHANNELS], dtype=float)
-    extra = {name: np.asarray(pos[name], float) for name in ("Fpz", "Fp1", "Fp2", "T7", "T8", "Oz")}
+    ch = np.array(site_positions(EEG_CHANNELS))
+    extra = dict(zip(_EXTRA_SITES, np.array(site_positions(_EXTRA_SITES))))
     return ch, extra
+
+
+def extra_sites() -> dict[str, np.ndarray]:
+    """Positions (m) of the sites the artifact model needs (``Fpz``, ``T7``, ``T8``, ...)."""
+    return dict(zip(_EXTRA_SITES, np.array(site_positions(_EXTRA_SITES))))
 
 
 def _spread(src_pos: np.ndarray, ch_pos: np.ndarray, sigma: float) -> np.ndarray:
@@ -156,13 +180,169 @@ def _bandpass_noise(rng, n_times, sfreq, lo, hi) -> np.ndarray:
                     n_fft, n_times)[0]
 
 
+def background(rng: np.random.Generator, nominal_pos: np.ndarray, ch_pos: np.ndarray,
+               n_times: int, sfreq: float, scale: float) -> np.ndarray:
+    """Spatially coloured 1/f background EEG, shape (n_channels, n_times), volts.
+
+    Pink latent sources under the nominal electrode sites (depth 0.85), spread
+    to the actual sensor positions by a Gaussian volume-conduction matrix, plus
+    independent sensor noise (20 %) and a common reference signal (30 %); drawn
+    as one spatially coloured spectrum with covariance
+    ``a a^T + 0.04 I + 0.09 11^T`` (unit diagonal), 1/f with a small white floor
+    from 0.5 Hz (the recording high-pass).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random source (one spectrum draw).
+    nominal_pos : ndarray, shape (n_channels, 3)
+        Electrode sites of the montage (m).
+    ch_pos : ndarray, shape (n_channels, 3)
+        Actual sensor positions (cap shift / jitter applied), m.
+    n_times : int
+        Number of samples.
+    sfreq : float
+        Sampling rate (Hz).
+    scale : float
+        RMS of each channel (V).
+    """
+    n_ch = ch_pos.shape[0]
+    a_bg = _spread(nominal_pos * 0.85, ch_pos, 0.035)
+    a_bg /= np.sqrt((a_bg**2).sum(1, keepdims=True))
+    cov = a_bg @ a_bg.T + 0.04 * np.eye(n_ch) + 0.09
+    chol = np.linalg.cholesky(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))
+    n_fft = sp_fft.next_fast_len(n_times, real=True)
+    f = sp_fft.rfftfreq(n_fft, 1.0 / sfreq)
+    spec = chol.astype(np.complex64) @ _white_spectrum(rng, n_ch, f.size)
+    return _to_time(spec, _pink_gain(f, 1.0, 0.5, floor=2e-3), n_fft, n_times).astype(float) * scale
+
+
+def artifacts(rng: np.random.Generator, n_times: int, sfreq: float, ch_pos: np.ndarray,
+              blink_rate: float, muscle_rate: float, line_uv: float, line_freq: float,
+              eog_weights=(1.0, 0.6, 0.6)) -> tuple[np.ndarray, np.ndarray]:
+    """Eye blinks, muscle bursts and line noise (volts).
+
+    Eye blinks (100-200 uV at Fpz, decaying with distance from the eyes,
+    ``blink_rate`` per minute), muscle bursts (20-100 Hz near T7 / T8,
+    ``muscle_rate`` per minute), line noise at ``line_freq`` with slowly
+    varying amplitude (``line_uv`` microvolts, channel gains 0.3-1).
+
+    Returns
+    -------
+    x : ndarray, shape (n_channels, n_times)
+        Artifacts on the EEG sensors at ``ch_pos``.
+    eog : ndarray, shape (len(eog_weights), n_times)
+        Blinks on the EOG channels (weights per EOG channel).
+    """
+    sf = sfreq
+    extra = extra_sites()
+    n_ch = ch_pos.shape[0]
+    x = np.zeros((n_ch, n_times))
+    eog = np.zeros((len(eog_weights), n_times))
+    t = np.arange(n_times) / sf
+    # eye blinks: ~100-200 uV at Fpz, decaying with distance from the eyes
+    n_blinks = rng.poisson(blink_rate * n_times / sf / 60.0)
+    if n_blinks:
+        impulses = np.zeros(n_times)
+        impulses[rng.integers(0, n_times, n_blinks)] = rng.uniform(100e-6, 200e-6, n_blinks)
+        kt = np.arange(-int(0.4 * sf), int(0.4 * sf) + 1) / sf
+        blink = np.convolve(impulses, np.exp(-0.5 * (kt / 0.08) ** 2), mode="same")
+        d = np.linalg.norm(ch_pos - extra["Fpz"], axis=1)
+        x += np.outer(np.exp(-d / 0.03), blink)
+        eog += np.outer(list(eog_weights), blink)
+    # muscle bursts: 20-100 Hz, lateral (temporal) sites
+    n_bursts = rng.poisson(muscle_rate * n_times / sf / 60.0)
+    for _ in range(n_bursts):
+        dur = rng.uniform(0.2, 1.5)
+        n = int(dur * sf)
+        i = int(rng.integers(0, max(1, n_times - n)))
+        site = extra["T7"] if rng.random() < 0.5 else extra["T8"]
+        g = np.exp(-np.linalg.norm(ch_pos - site, axis=1) / 0.03)
+        burst = _bandpass_noise(rng, n, sf, 20.0, min(100.0, 0.45 * sf)) * np.hanning(n)
+        x[:, i:i + n] += np.outer(g * rng.uniform(20e-6, 50e-6), burst)
+    # line noise with slowly varying amplitude
+    slow = 1.0 + 0.3 * _colored_noise(rng, 1, n_times, sf, exponent=2.0, fmin=0.01)[0]
+    line = np.sin(2 * np.pi * line_freq * t + rng.uniform(0, 2 * np.pi)) * slow
+    x += np.outer(line_uv * 1e-6 * rng.uniform(0.3, 1.0, n_ch), line)
+    return x, eog
+
+
+def make_raw(data: np.ndarray, ch_names, ch_types, sfreq: float, line_freq: float):
+    """An ``mne.io.RawArray`` with the standard 10-20 montage and ``line_freq`` set.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times)
+        Signals in volts (stim channel included).
+    ch_names, ch_types : list of str
+        One per row of ``data``.
+    """
+    import mne
+    info = mne.create_info(list(ch_names), sfreq, list(ch_types))
+    raw = mne.io.RawArray(data, info, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        raw.set_montage(_montage_name(), on_missing="ignore", verbose=False)
+    with raw.info._unlock():
+        raw.info["line_freq"] = line_freq
+    return raw
+
+
+def subject_quantile(seed: int, subject: int) -> float:
+    """Low-discrepancy quantile (0.04..0.96) of a subject's signal strength in the population.
+
+    Consecutive subjects spread over the range (golden-ratio sequence), so
+    that any few subjects include easy and hard ones.
+    """
+    u0 = np.random.default_rng([int(seed), 7]).random()
+    return 0.04 + 0.92 * ((u0 + int(subject) * _GOLDEN) % 1.0)
+
+
+def cap_drift(rng: np.random.Generator, n_channels: int) -> dict:
+    """Per-session cap placement: ``cap_shift`` (3,), ``electrode_jitter`` (n_channels, 3), m,
+    and per-channel amplifier ``gains`` (n_channels,) (0.75-1.25)."""
+    return dict(
+        cap_shift=rng.normal(0.0, 0.004, 3),
+        electrode_jitter=rng.normal(0.0, 0.002, (n_channels, 3)),
+        gains=rng.normal(1.0, 0.07, n_channels).clip(0.75, 1.25),
+    )
+
+
 def _ramp(x: np.ndarray) -> np.ndarray:
     """Raised-cosine step: 0 for x <= 0, 1 for x >= 1."""
     x = np.clip(x, 0.0, 1.0)
     return 0.5 - 0.5 * np.cos(np.pi * x)
 
 
-class SimulatedMotorImagery(BaseDataset):
+class SimulatedBase(BaseDataset):
+    """MOABB plumbing shared by the simulators: nothing on disk, runs generated on demand.
+
+    Subclasses set ``session_names`` and ``n_runs`` and define
+    ``simulate_raw(subject, session, run)``.
+    """
+
+    def get_data(self, subjects=None, cache_config=None, process_pipeline=None, n_jobs=1):
+        """MOABB's ``get_data``, with a clear error for subjects the dataset does not have."""
+        if subjects is not None:
+            check_subjects_in(subjects, self.subject_list, self.code)
+        return super().get_data(subjects, cache_config=cache_config,
+                                process_pipeline=process_pipeline, n_jobs=n_jobs)
+
+    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
+        """Nothing is stored on disk: returns an empty list."""
+        check_subjects_in([subject], self.subject_list, self.code)
+        return []
+
+    def _get_single_subject_data(self, subject):
+        check_subjects_in([subject], self.subject_list, self.code)
+        wanted = self._selected_sessions  # generate only the sessions that will be kept
+        wanted = None if wanted is None else {str(w) for w in wanted}
+        return {name: {str(run): self.simulate_raw(subject, s, run) for run in range(self.n_runs)}
+                for s, name in enumerate(self.session_names)
+                if wanted is None or name in wanted or str(s) in wanted}
+
+
+class SimulatedMotorImagery(SimulatedBase):
     """Simulated four-class motor imagery, BNCI2014_001-like, usable wherever MOABB expects a dataset.
 
     22 EEG channels (10-20 names, ``colin27_1020`` / ``standard_1020`` montage)
@@ -249,27 +429,6 @@ class SimulatedMotorImagery(BaseDataset):
             return_all_modalities=return_all_modalities,
         )
 
-    # ------------------------------------------------------------------ MOABB API
-    def get_data(self, subjects=None, cache_config=None, process_pipeline=None, n_jobs=1):
-        """MOABB's ``get_data``, with a clear error for subjects the dataset does not have."""
-        if subjects is not None:
-            check_subjects_in(subjects, self.subject_list, self.code)
-        return super().get_data(subjects, cache_config=cache_config,
-                                process_pipeline=process_pipeline, n_jobs=n_jobs)
-
-    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
-        """Nothing is stored on disk: returns an empty list."""
-        check_subjects_in([subject], self.subject_list, self.code)
-        return []
-
-    def _get_single_subject_data(self, subject):
-        check_subjects_in([subject], self.subject_list, self.code)
-        wanted = self._selected_sessions  # generate only the sessions that will be kept
-        wanted = None if wanted is None else {str(w) for w in wanted}
-        return {name: {str(run): self.simulate_raw(subject, s, run) for run in range(self.n_runs)}
-                for s, name in enumerate(self.session_names)
-                if wanted is None or name in wanted or str(s) in wanted}
-
     # ------------------------------------------------------------------ physiology
     @property
     def params(self) -> dict:
@@ -296,9 +455,7 @@ class SimulatedMotorImagery(BaseDataset):
         subject = int(subject)
         rng = np.random.default_rng([self.seed, subject, 101])
         # Low-discrepancy quantile of rhythm strength: any consecutive subjects span the range.
-        u0 = np.random.default_rng([self.seed, 7]).random()
-        q = (u0 + subject * _GOLDEN) % 1.0
-        q = 0.04 + 0.92 * q
+        q = subject_quantile(self.seed, subject)
         # rhythm-to-background amplitude ratio: log-normal, median 0.55, spread x/÷ 1.9
         smr = float(0.8 * np.exp(0.65 * ndtri(q)))
         return dict(
@@ -323,11 +480,8 @@ class SimulatedMotorImagery(BaseDataset):
     def session_parameters(self, subject: int, session: int) -> dict:
         """Per-session drift of a subject: cap shift (m), channel gains, level changes."""
         rng = np.random.default_rng([self.seed, int(subject), int(session), 202])
-        n_ch = len(EEG_CHANNELS)
         return dict(
-            cap_shift=rng.normal(0.0, 0.004, 3),
-            electrode_jitter=rng.normal(0.0, 0.002, (n_ch, 3)),
-            gains=rng.normal(1.0, 0.07, n_ch).clip(0.75, 1.25),
+            **cap_drift(rng, len(EEG_CHANNELS)),
             bg_scale=float(rng.uniform(0.9, 1.2)),
             smr_scale=float(rng.uniform(0.85, 1.15)),
             erd_scale=float(rng.uniform(0.85, 1.1)),
@@ -366,8 +520,6 @@ class SimulatedMotorImagery(BaseDataset):
             22 EEG + 3 EOG + 1 stim channel ("STI"), shape (26, n_times), volts;
             events (trial starts) in the stim channel with the codes of ``event_id``.
         """
-        import mne
-
         check_subjects_in([subject], self._all_subjects, self.code)
         check_option("session", session, list(range(self.n_sessions)))
         check_option("run", run, list(range(self.n_runs)))
@@ -390,8 +542,6 @@ class SimulatedMotorImagery(BaseDataset):
         ch_pos0, extra = _positions()
         ch_pos = ch_pos0 + sp["cap_shift"] + sp["electrode_jitter"]
         src_pos = np.array([ch_pos0[EEG_CHANNELS.index(e)] for e in _SOURCES.values()]) * 0.85
-        a_bg = _spread(ch_pos0 * 0.85, ch_pos, 0.035)
-        a_bg /= np.sqrt((a_bg**2).sum(1, keepdims=True))
         a_src = _spread(src_pos, ch_pos, 0.03)
         a_src /= a_src.max(0, keepdims=True)
         alpha_pos = (extra["Oz"] * 0.85)[None]
@@ -400,16 +550,8 @@ class SimulatedMotorImagery(BaseDataset):
 
         n_ch = len(EEG_CHANNELS)
         bg = p["bg_uv"] * sp["bg_scale"] * 1e-6
-        # --- background: pink latent sources under the electrodes, spread by volume conduction,
-        # plus independent sensor noise (20 %) and a common reference signal (30 %); drawn as
-        # one spatially coloured spectrum: covariance a_bg a_bg^T + 0.04 I + 0.09 11^T.
-        cov = a_bg @ a_bg.T + 0.04 * np.eye(n_ch) + 0.09
-        chol = np.linalg.cholesky(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))
-        n_fft = sp_fft.next_fast_len(n_times, real=True)
-        f = sp_fft.rfftfreq(n_fft, 1.0 / sf)
-        spec = chol.astype(np.complex64) @ _white_spectrum(rng, n_ch, f.size)
-        # 1/f with a small white floor (amplifier noise) from 0.5 Hz (the recording high-pass)
-        x = _to_time(spec, _pink_gain(f, 1.0, 0.5, floor=2e-3), n_fft, n_times).astype(float) * bg
+        # --- background: pink sources under the electrodes, volume conduction, sensor noise
+        x = background(rng, ch_pos0, ch_pos, n_times, sf, bg)
 
         # --- rhythms with class-dependent power modulation
         n_src = len(_SOURCE_NAMES)
@@ -456,47 +598,12 @@ class SimulatedMotorImagery(BaseDataset):
         stim[0, starts] = [EVENT_ID[c] for c in np.array(list(EVENT_ID))[classes]]
         ch_names = list(EEG_CHANNELS) + list(EOG_CHANNELS) + ["STI"]
         ch_types = ["eeg"] * n_ch + ["eog"] * len(EOG_CHANNELS) + ["stim"]
-        info = mne.create_info(ch_names, sf, ch_types)
-        raw = mne.io.RawArray(np.vstack([x, eog, stim]), info, verbose=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            raw.set_montage(_montage_name(), on_missing="ignore", verbose=False)
-        with raw.info._unlock():
-            raw.info["line_freq"] = self.line_freq
-        return raw
+        return make_raw(np.vstack([x, eog, stim]), ch_names, ch_types, sf, self.line_freq)
 
     def _artifacts(self, rng, p, sp, n_times, ch_pos, extra):
-        """Eye blinks, muscle bursts and line noise: (EEG part, EOG part)."""
-        sf = self.sfreq
-        n_ch = ch_pos.shape[0]
-        x = np.zeros((n_ch, n_times))
-        eog = np.zeros((len(EOG_CHANNELS), n_times))
-        t = np.arange(n_times) / sf
-        # eye blinks: ~100-200 uV at Fpz, decaying with distance from the eyes
-        n_blinks = rng.poisson(p["blink_rate"] * n_times / sf / 60.0)
-        if n_blinks:
-            impulses = np.zeros(n_times)
-            impulses[rng.integers(0, n_times, n_blinks)] = rng.uniform(100e-6, 200e-6, n_blinks)
-            kt = np.arange(-int(0.4 * sf), int(0.4 * sf) + 1) / sf
-            blink = np.convolve(impulses, np.exp(-0.5 * (kt / 0.08) ** 2), mode="same")
-            d = np.linalg.norm(ch_pos - extra["Fpz"], axis=1)
-            x += np.outer(np.exp(-d / 0.03), blink)
-            eog += np.outer([1.0, 0.6, 0.6], blink)
-        # muscle bursts: 20-100 Hz, lateral (temporal) sites
-        n_bursts = rng.poisson(p["muscle_rate"] * n_times / sf / 60.0)
-        for _ in range(n_bursts):
-            dur = rng.uniform(0.2, 1.5)
-            n = int(dur * sf)
-            i = int(rng.integers(0, max(1, n_times - n)))
-            site = extra["T7"] if rng.random() < 0.5 else extra["T8"]
-            g = np.exp(-np.linalg.norm(ch_pos - site, axis=1) / 0.03)
-            burst = _bandpass_noise(rng, n, sf, 20.0, min(100.0, 0.45 * sf)) * np.hanning(n)
-            x[:, i:i + n] += np.outer(g * rng.uniform(20e-6, 50e-6), burst)
-        # line noise with slowly varying amplitude
-        slow = 1.0 + 0.3 * _colored_noise(rng, 1, n_times, sf, exponent=2.0, fmin=0.01)[0]
-        line = np.sin(2 * np.pi * self.line_freq * t + rng.uniform(0, 2 * np.pi)) * slow
-        x += np.outer(sp["line_uv"] * 1e-6 * rng.uniform(0.3, 1.0, n_ch), line)
-        return x, eog
+        """Eye blinks, muscle bursts and line noise: (EEG part, EOG part); see :func:`artifacts`."""
+        return artifacts(rng, n_times, self.sfreq, ch_pos, p["blink_rate"], p["muscle_rate"],
+                         sp["line_uv"], self.line_freq)
 
 
 def check_subjects_in(subjects, allowed, dataset_name: str) -> list:
