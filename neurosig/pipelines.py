@@ -201,15 +201,27 @@ def load_pipelines(paths: str | Path | list | None = None, tag: str | None = Non
     return specs
 
 
-def fill_sfreq(estimator: Any, sfreq: float) -> Any:
-    """Set every ``sfreq`` parameter left as ``None`` (in pipeline steps, nested too) to ``sfreq``.
+def fill_unset(estimator: Any, **values: Any) -> Any:
+    """Set every parameter named in ``values`` that is left as ``None`` (in pipeline steps, nested
+    too) to its value; ``None`` values are ignored. Returns ``estimator``.
 
-    Pipeline files cannot know the sampling rate of the data they will see; steps
-    that need it (band power, filter banks, CNN kernel scaling) declare ``sfreq=None``
-    and the benchmark fills it in from the epochs. Returns ``estimator``.
+    Pipeline files cannot know the data they will see; steps that need a property of the
+    data declare it ``None`` and the benchmark fills it in: ``sfreq`` (band power, filter
+    banks, CNN kernel scaling, CCA) from the epochs, ``freqs`` (SSVEP CCA) from class labels
+    that are stimulation frequencies.
     """
     params = estimator.get_params(deep=True)
-    updates = {k: sfreq for k, v in params.items() if (k == "sfreq" or k.endswith("__sfreq")) and v is None}
+    updates = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        updates.update({k: value for k, v in params.items()
+                        if (k == name or k.endswith(f"__{name}")) and v is None})
     if updates:
         estimator.set_params(**updates)
     return estimator
+
+
+def fill_sfreq(estimator: Any, sfreq: float) -> Any:
+    """:func:`fill_unset` for the sampling rate alone."""
+    return fill_unset(estimator, sfreq=sfreq)

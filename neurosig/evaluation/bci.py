@@ -39,12 +39,15 @@ KIND = "bci"
 DEFAULT_DATASETS: tuple[str, ...] = ("SimulatedMotorImagery",)
 
 #: canonical paradigm name -> MOABB class name, and accepted aliases
-PARADIGMS: dict[str, str] = {"LeftRightImagery": "LeftRightImagery", "MotorImagery": "MotorImagery"}
+PARADIGMS: dict[str, str] = {"LeftRightImagery": "LeftRightImagery", "MotorImagery": "MotorImagery",
+                             "SSVEP": "SSVEP", "FilterBankSSVEP": "FilterBankSSVEP", "P300": "P300"}
 _PARADIGM_ALIASES = {
     "leftrightimagery": "LeftRightImagery", "left-right-imagery": "LeftRightImagery",
     "left-right": "LeftRightImagery", "leftright": "LeftRightImagery", "lr": "LeftRightImagery",
     "motorimagery": "MotorImagery", "motor-imagery": "MotorImagery", "imagery": "MotorImagery",
     "mi": "MotorImagery", "multiclass-imagery": "MotorImagery",
+    "ssvep": "SSVEP", "filterbankssvep": "FilterBankSSVEP", "filter-bank-ssvep": "FilterBankSSVEP",
+    "p300": "P300", "erp": "P300",
 }
 
 
@@ -65,9 +68,9 @@ def resolve_paradigm(paradigm: Any):
 
             return getattr(mp, name)()
     raise ValueError(
-        "Invalid value for the 'paradigm' parameter. Allowed values are 'LeftRightImagery', "
-        "'MotorImagery' (aliases: 'left-right-imagery', 'imagery', ...) or a MOABB paradigm "
-        f"instance, but got {paradigm!r} instead.")
+        "Invalid value for the 'paradigm' parameter. Allowed values are "
+        f"{', '.join(repr(p) for p in PARADIGMS)} (aliases: 'left-right-imagery', 'imagery', 'ssvep', "
+        f"'p300', ...) or a MOABB paradigm instance, but got {paradigm!r} instead.")
 
 
 def _get_dataset(name: str, path: Any = None):
@@ -264,10 +267,34 @@ def _split_stateless(spec):
     return first, dataclasses.replace(spec, steps=spec.steps[1:])
 
 
-def _build(spec, metric: str, seed: int):
+def epochs_sfreq(dataset, paradigm, n_times: int) -> float:
+    """Sampling rate of the epochs a MOABB paradigm returns, from their length and time window.
+
+    MOABB epochs run from ``interval[0] + tmin`` to ``interval[0] + tmax`` (``tmax`` None:
+    ``interval[1]``), both ends included, so ``n_times = duration * sfreq + 1``.
+    """
+    start = dataset.interval[0] + (getattr(paradigm, "tmin", 0.0) or 0.0)
+    tmax = getattr(paradigm, "tmax", None)
+    stop = dataset.interval[1] if tmax is None else dataset.interval[0] + tmax
+    return round((n_times - 1) / (stop - start), 6)
+
+
+def _stimulus_freqs(classes) -> list[float] | None:
+    """Class labels as stimulation frequencies (SSVEP events are named "13", "17", ...), else None."""
+    try:
+        return [float(c) for c in classes]
+    except (TypeError, ValueError):
+        return None
+
+
+def _build(spec, metric: str, seed: int, sfreq: float | None = None, classes=None):
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
+    from ..pipelines import fill_unset
+
     est = spec.build()
+    # steps that need a property of the data declare it None in their file; fill it in here
+    fill_unset(est, sfreq=sfreq, freqs=None if classes is None else _stimulus_freqs(classes))
     if isinstance(est, GridSearchCV):
         # MOABB's inner search: 3-fold stratified, shuffled with the evaluation seed.
         est.set_params(cv=StratifiedKFold(3, shuffle=True, random_state=seed), scoring=metric,
@@ -289,14 +316,14 @@ def _response(clf, X: np.ndarray, metric: str) -> np.ndarray | None:
     return None
 
 
-def _fit_score(spec, metric, seed, X, y, train, test, keep_response=True):
+def _fit_score(spec, metric, seed, X, y, train, test, keep_response=True, sfreq=None):
     """Fit on ``train`` (labels encoded on the training fold, as MOABB) and score on ``test``."""
     from sklearn.metrics import get_scorer
     from sklearn.preprocessing import LabelEncoder
 
     le = LabelEncoder().fit(y[train])
     y_train, y_test = le.transform(y[train]), le.transform(y[test])
-    clf = _build(spec, metric, seed)
+    clf = _build(spec, metric, seed, sfreq, le.classes_)
     t0 = perf_counter()
     clf.fit(X[train], y_train)
     duration = perf_counter() - t0
@@ -333,6 +360,7 @@ def _partitions(evaluation: str, meta: pd.DataFrame, subject, seed: int, n_folds
 
 def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None = None) -> list[dict]:
     spec, metric, seed = task["spec"], task["metric"], task["seed"]
+    sfreq = epochs_sfreq(task["dataset"], task["paradigm"], X.shape[-1])
     per_trial = 0.0
     split = _split_stateless(spec) if (data_key is not None and task.get("share_first_step", True)) else None
     if split is not None:
@@ -347,7 +375,7 @@ def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None =
             if task["evaluation"] == "cross-subject":
                 # one model per held-out subject, scored on each of its sessions
                 if fitted_cross_subject is None:
-                    fitted_cross_subject = _fit_cross_subject(spec, metric, seed, X, y, train)
+                    fitted_cross_subject = _fit_cross_subject(spec, metric, seed, X, y, train, sfreq)
                 clf, le, duration = fitted_cross_subject
                 from sklearn.metrics import get_scorer
                 y_test = le.transform(y[test])
@@ -355,7 +383,7 @@ def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None =
                 resp = _response(clf, X[test], metric) if keep_response else None
             else:
                 score, duration, y_test, resp = _fit_score(spec, metric, seed, X, y, train, test,
-                                                           keep_response)
+                                                           keep_response, sfreq)
             duration += per_trial * len(train)  # the shared first step, pro rata
             scores.append(score)
             times.append(duration)
@@ -367,11 +395,11 @@ def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None =
     return rows
 
 
-def _fit_cross_subject(spec, metric, seed, X, y, train):
+def _fit_cross_subject(spec, metric, seed, X, y, train, sfreq=None):
     from sklearn.preprocessing import LabelEncoder
 
     le = LabelEncoder().fit(y[train])
-    clf = _build(spec, metric, seed)
+    clf = _build(spec, metric, seed, sfreq, le.classes_)
     t0 = perf_counter()
     clf.fit(X[train], le.transform(y[train]))
     return clf, le, perf_counter() - t0
