@@ -161,11 +161,13 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         -------
         d : ndarray, shape (n_trials,) or (n_trials, n_classes)
         """
-        return self.pipeline_.decision_function(self._X(X))
+        X = self._X(X)
+        return self.pipeline_.decision_function(X)
 
     def predict(self, X):
         """Predicted labels, shape (n_trials,)."""
-        return self.pipeline_.predict(self._X(X))
+        X = self._X(X)
+        return self.pipeline_.predict(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
