@@ -54,6 +54,8 @@ REGISTRY: dict[str, str] = {
     # MNE
     "mne.decoding:CSP": "mne.decoding",
     # neurosig (later work adds its estimators here)
+    "neurosig.riemann.augmented:AugmentedCovariances": "neurosig.riemann.augmented",
+    "neurosig.riemann.acm:ACMClassifier": "neurosig.riemann.acm",
 }
 
 
