@@ -31,7 +31,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from neurosig._logging import get_logger
-from neurosig._validation import check_option, check_positive_float, check_positive_int
+from neurosig._validation import check_option, check_positive_float, check_positive_int, check_signal_array
 from neurosig.parallel import run_tasks
 
 from .augmented import FAST_ESTIMATORS, LaggedProducts, augmented_covariances, rank_deficient, spd_mask
@@ -208,8 +208,11 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
     from sklearn.model_selection import StratifiedKFold, check_cv
 
     check_option("embedding", embedding, EMBEDDINGS)
+    X = check_signal_array("X", X, ndim=3)
     grid = normalize_grid(param_grid)
     y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"The 'y' parameter must contain at least 2 classes, but got {np.unique(y).tolist()}.")
     if cv is None:
         cv = StratifiedKFold(3, shuffle=True, random_state=42)
     splits = list(check_cv(cv, y, classifier=True).split(X, y))
