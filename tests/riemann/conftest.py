@@ -38,9 +38,18 @@ def physionet_s1(shared_data, tmp_path_factory):
 
 @pytest.fixture
 def small_trials():
-    """Random 3-class-free two-class trials: (X, y), X shape (24, 4, 80)."""
+    """Random two-class trials: (X, y), X shape (24, 4, 80)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((24, 4, 80))
     y = np.repeat([0, 1], 12)
     X[y == 1, 0] *= 2.0  # a variance difference to classify
     return X, y
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small eigendecompositions: extra BLAS threads only add overhead (and oversubscribe a
+    shared CI machine), so these tests run with one; library code never sets this."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):
+        yield
