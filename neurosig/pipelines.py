@@ -67,6 +67,9 @@ REGISTRY: dict[str, str] = {
     "neurosig.models.token_transformer:TokenTransformerClassifier": "neurosig.models.token_transformer",
     "neurosig.models.ridge:FastRidgeCV": "neurosig.models.ridge",
     "neurosig.models.foundation:FoundationClassifier": "neurosig.models.foundation",
+    # neurosig (later work adds its estimators here)
+    "neurosig.riemann.augmented:AugmentedCovariances": "neurosig.riemann.augmented",
+    "neurosig.riemann.acm:ACMClassifier": "neurosig.riemann.acm",
 }
 
 

@@ -1,0 +1,253 @@
+"""Fast exact grid search for ACM + tangent space + SVM (MOABB's published grid).
+
+``GridSearchCV`` over MOABB's pipeline (``AugmentedDataset`` -> ``Covariances`` ->
+``TangentSpace`` -> ``SVC``) refits the whole pipeline for every candidate, so every
+(order, lag, fold) recomputes the covariances and the tangent space (the iterative
+Riemannian mean and the log-map, i.e. eigendecompositions of (C*order)-sized
+matrices) once per SVM setting, and again for the training score.  Here, with the
+same candidates, the same inner folds and the same scorer:
+
+* augmented covariances are computed once per (order, lag) for all trials, from
+  lagged products shared by all orders of a lag (:class:`~.augmented.LaggedProducts`);
+* each (order, lag, fold) tangent space is computed once and reused for every
+  (C, kernel); the training set's vectors come from the last iteration of the mean;
+* the mean of each fold is warm-started from the previous fold's mean (same
+  iteration, same stopping tolerance as pyRiemann);
+* eigendecompositions are batched, and lags run in parallel (``n_jobs``).
+
+Candidates whose matrices are not SPD (MOABB's pipeline scores them NaN: the
+logarithm of a non-positive eigenvalue) are excluded the same way (score NaN,
+ranked last) and listed in :attr:`GridResult.excluded`.  The ranking replicates
+``GridSearchCV``: candidates in ``ParameterGrid`` order of MOABB's step keys (lag,
+order, C, kernel), mean test score over folds, ``rankdata(method="min")``, first
+best index wins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+from scipy.stats import rankdata
+
+from neurosig._logging import get_logger
+from neurosig._validation import check_option, check_positive_float, check_positive_int, check_signal_array
+from neurosig.parallel import run_tasks
+
+from .augmented import FAST_ESTIMATORS, LaggedProducts, augmented_covariances, rank_deficient, spd_mask
+from .embedding import EMBEDDINGS, embedded_n_times
+from .tangent import NotSPDError, riemann_mean_logs, tangent_vectors, upper
+
+logger = get_logger(__name__)
+
+#: MOABB's published ACM grid (pipelines/AUG_TANG_SVM_grid.yml in MOABB).
+MOABB_GRID = {"order": list(range(1, 11)), "lag": list(range(1, 11)), "C": [0.5, 1, 1.5],
+              "kernel": ["rbf", "linear"]}
+#: neurosig key -> MOABB pipeline key; GridSearchCV sorts the latter, so candidates are
+#: enumerated in the order lag, order, C, kernel (kernel fastest).
+MOABB_KEYS = {"lag": "augmenteddataset__lag", "order": "augmenteddataset__order",
+              "C": "svc__C", "kernel": "svc__kernel"}
+_ENUM_ORDER = ("lag", "order", "C", "kernel")
+KERNELS = ("linear", "rbf", "poly", "sigmoid")
+
+
+def normalize_grid(param_grid: dict | None) -> dict:
+    """Check a grid with keys order, lag, C, kernel (or MOABB's step keys).
+
+    Returns
+    -------
+    grid : dict
+        ``{"lag": [...], "order": [...], "C": [...], "kernel": [...]}``; missing keys
+        take MOABB's published values.
+    """
+    if param_grid is None:
+        param_grid = MOABB_GRID
+    if not isinstance(param_grid, dict):
+        raise TypeError(f"The 'param_grid' parameter must be a dict with keys among "
+                        f"{sorted(MOABB_KEYS)}, but got {type(param_grid).__name__} instead.")
+    back = {v: k for k, v in MOABB_KEYS.items()}
+    grid = {}
+    for key, values in param_grid.items():
+        k = back.get(key, key)
+        check_option("param_grid key", k, list(MOABB_KEYS) + list(MOABB_KEYS.values()))
+        values = list(values) if isinstance(values, (list, tuple, range, np.ndarray)) else [values]
+        if not values:
+            raise ValueError(f"Invalid value for param_grid[{key!r}]: an empty list.")
+        grid[k] = values
+    for k in ("order", "lag"):
+        grid[k] = [check_positive_int(f"param_grid['{k}']", v) for v in grid.get(k, MOABB_GRID[k])]
+    grid["C"] = [check_positive_float("param_grid['C']", v) for v in grid.get("C", MOABB_GRID["C"])]
+    grid["kernel"] = [check_option("param_grid['kernel']", v, KERNELS)
+                      for v in grid.get("kernel", MOABB_GRID["kernel"])]
+    return {k: grid[k] for k in _ENUM_ORDER}
+
+
+@dataclass
+class GridResult:
+    """Outcome of :func:`fast_grid_search` (``GridSearchCV``-like).
+
+    Attributes
+    ----------
+    params : list of dict
+        Candidates ``{"order", "lag", "C", "kernel"}`` in ``GridSearchCV``'s order.
+    split_scores : ndarray, shape (n_candidates, n_splits)
+        Test score of every candidate on every inner fold (NaN: excluded).
+    mean_test_score, rank_test_score : ndarray, shape (n_candidates,)
+    best_index, best_params, best_score
+        The selected candidate, chosen as ``GridSearchCV`` chooses.
+    excluded : list of dict
+        ``{"order", "lag", "reason"}`` for every (order, lag) that could not be scored.
+    n_mean_iter : dict
+        ``(order, lag) -> list`` of Riemannian-mean iterations per fold (diagnostics).
+    """
+
+    params: list
+    split_scores: np.ndarray
+    mean_test_score: np.ndarray
+    rank_test_score: np.ndarray
+    best_index: int
+    best_params: dict
+    best_score: float
+    excluded: list = field(default_factory=list)
+    n_mean_iter: dict = field(default_factory=dict)
+
+    def to_frame(self):
+        """Results as a pandas DataFrame (one row per candidate)."""
+        import pandas as pd
+        df = pd.DataFrame(self.params)
+        for k in range(self.split_scores.shape[1]):
+            df[f"split{k}_test_score"] = self.split_scores[:, k]
+        df["mean_test_score"] = self.mean_test_score
+        df["rank_test_score"] = self.rank_test_score
+        return df
+
+
+def _covariances_for_lag(X, lag, orders, estimator, embedding):
+    if estimator in FAST_ESTIMATORS:
+        lp = LaggedProducts(X, orders, lag, estimator, embedding)
+        return lp.covariances
+    return lambda p: augmented_covariances(X, p, lag, estimator, embedding)
+
+
+def _lag_task(task) -> dict:
+    """Score every (order, C, kernel) of one lag on every fold (runs in a worker)."""
+    from sklearn.metrics import get_scorer
+    from sklearn.svm import SVC
+    from threadpoolctl import threadpool_limits
+
+    X, y, lag, orders, Cs, kernels, splits, estimator, embedding, scoring, blas_threads = task
+    scorer = get_scorer(scoring)
+    n_ch, n_times = X.shape[1], X.shape[2]
+    scores = {}
+    excluded = []
+    n_iter = {}
+    with threadpool_limits(limits=blas_threads):
+        full_rank = [p for p in orders if p == 1 or embedded_n_times(n_times, p, lag, embedding) >= 2]
+        full_rank = [p for p in full_rank
+                     if not rank_deficient(n_ch, p, embedded_n_times(n_times, p, lag, embedding), estimator)]
+        for p in orders:
+            if p not in full_rank:
+                n_emb = embedded_n_times(n_times, p, lag, embedding)
+                excluded.append({"order": p, "lag": lag, "reason":
+                                 f"rank deficient: {p * n_ch} dimensions > {n_emb - 1} (samples - 1)"})
+        covs_of = _covariances_for_lag(X, lag, full_rank, estimator, embedding) if full_rank else None
+        for p in full_rank:
+            C = covs_of(p)
+            bad = ~spd_mask(C)
+            if bad.any():
+                excluded.append({"order": p, "lag": lag, "reason":
+                                 f"{int(bad.sum())} of {len(C)} matrices not SPD (numerically singular)"})
+                continue
+            fold_scores = np.full((len(splits), len(Cs), len(kernels)), np.nan)
+            iters = []
+            M = None
+            try:
+                for f, (tr, te) in enumerate(splits):
+                    M, isq, L, it = riemann_mean_logs(C[tr], init=M)
+                    iters.append(it)
+                    T_tr = upper(L)
+                    T_te = tangent_vectors(C[te], isq)
+                    for (ci, c), (ki, k) in product(enumerate(Cs), enumerate(kernels)):
+                        svc = SVC(C=c, kernel=k).fit(T_tr, y[tr])
+                        fold_scores[f, ci, ki] = scorer(svc, T_te, y[te])
+            except NotSPDError as exc:
+                excluded.append({"order": p, "lag": lag, "reason": f"tangent space failed: {exc}"})
+                continue
+            scores[p] = fold_scores
+            n_iter[p] = iters
+    return {"lag": lag, "scores": scores, "excluded": excluded, "n_iter": n_iter}
+
+
+def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: str = "cov",
+                     embedding: str = "moabb", scoring: str | None = None, n_jobs: int | None = None,
+                     verbose: bool = False) -> GridResult:
+    """Exact grid search over (order, lag, C, kernel) with shared tangent spaces.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray, shape (n_trials,)
+    param_grid : dict | None
+        Keys ``order``, ``lag``, ``C``, ``kernel`` (or MOABB's step keys
+        ``augmenteddataset__order`` ...); None: MOABB's published grid.
+    cv : int | CV splitter | iterable of (train, test) | None
+        Inner folds, as ``GridSearchCV`` takes them; None uses MOABB's inner split,
+        ``StratifiedKFold(3, shuffle=True, random_state=42)``.
+    estimator : str
+        Covariance estimator ("cov" in MOABB's pipeline).
+    embedding : {"moabb", "textbook"}
+    scoring : str | None
+        sklearn scorer name; None: "roc_auc" for two classes, else "accuracy" (MOABB).
+    n_jobs : int | None
+        Worker processes (each gets one BLAS thread when ``n_jobs > 1``).
+
+    Returns
+    -------
+    result : GridResult
+    """
+    from sklearn.model_selection import StratifiedKFold, check_cv
+
+    check_option("embedding", embedding, EMBEDDINGS)
+    X = check_signal_array("X", X, ndim=3)
+    grid = normalize_grid(param_grid)
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"The 'y' parameter must contain at least 2 classes, but got {np.unique(y).tolist()}.")
+    if cv is None:
+        cv = StratifiedKFold(3, shuffle=True, random_state=42)
+    splits = list(check_cv(cv, y, classifier=True).split(X, y))
+    if scoring is None:
+        scoring = "roc_auc" if len(np.unique(y)) == 2 else "accuracy"
+    from neurosig.parallel import resolve_n_jobs
+    workers = resolve_n_jobs(n_jobs)
+    blas = 1 if workers > 1 else None
+    tasks = [(X, y, lag, grid["order"], grid["C"], grid["kernel"], splits, estimator, embedding,
+              scoring, blas) for lag in grid["lag"]]
+    results = run_tasks(_lag_task, tasks, backend="processes" if workers > 1 else "sequential",
+                        n_jobs=workers, raise_errors=True, verbose=verbose, desc="ACM grid (lags)")
+    by_lag = {r.value["lag"]: r.value for r in results}
+    params, rows, excluded, n_iter = [], [], [], {}
+    for lag in grid["lag"]:
+        excluded.extend(e for e in by_lag[lag]["excluded"] if e not in excluded)
+        for p, its in by_lag[lag]["n_iter"].items():
+            n_iter[(p, lag)] = its
+    for lag, p, (ci, c), (ki, k) in product(grid["lag"], grid["order"], enumerate(grid["C"]),
+                                            enumerate(grid["kernel"])):
+        params.append({"order": p, "lag": lag, "C": c, "kernel": k})
+        s = by_lag[lag]["scores"].get(p)
+        rows.append(s[:, ci, ki] if s is not None else np.full(len(splits), np.nan))
+    split_scores = np.array(rows)
+    mean = np.average(split_scores, axis=1)
+    if np.all(np.isnan(mean)):
+        raise ValueError("No candidate of the grid could be scored: every (order, lag) gave "
+                         "non-SPD matrices. Use smaller orders/lags or a shrinkage estimator.")
+    # GridSearchCV's ranking (sklearn.model_selection._search._format_results)
+    filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1)
+    rank = rankdata(-filled, method="min").astype(np.int32)
+    best = int(rank.argmin())
+    if excluded:
+        logger.warning("ACM grid: %d (order, lag) pairs could not be scored (not SPD) and were "
+                       "excluded: %s", len(excluded), [(e["order"], e["lag"]) for e in excluded])
+    return GridResult(params=params, split_scores=split_scores, mean_test_score=mean,
+                      rank_test_score=rank, best_index=best, best_params=dict(params[best]),
+                      best_score=float(mean[best]), excluded=excluded, n_mean_iter=n_iter)

@@ -1,0 +1,10 @@
+"""The ACM example runs end to end."""
+import runpy
+from pathlib import Path
+
+
+def test_riemann_acm_example_runs(capsys):
+    runpy.run_path(str(Path(__file__).resolve().parents[2] / "examples" / "riemann_acm.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "augmented covariances: (40, 12, 12)" in out
+    assert "Takens choice" in out and "grid choice" in out

@@ -1,0 +1,82 @@
+"""Fast grid: same candidates, folds, scores and choice as GridSearchCV over MOABB's pipeline."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from moabb.pipelines.features import AugmentedDataset
+from pyriemann.estimation import Covariances
+from pyriemann.tangentspace import TangentSpace
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
+
+from neurosig.riemann.fast_grid import MOABB_KEYS, fast_grid_search, normalize_grid
+from neurosig.riemann.tangent import riemann_mean_logs, tangent_vectors, upper
+
+
+def _moabb_grid_search(X, y, grid, cv):
+    """MOABB's published pipeline under GridSearchCV, as MOABB's evaluation wraps it."""
+    pipe = make_pipeline(AugmentedDataset(), Covariances(estimator="cov"),
+                         TangentSpace(metric="riemann"), SVC(kernel="rbf"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GridSearchCV(pipe, {MOABB_KEYS[k]: v for k, v in grid.items()}, cv=cv, scoring="roc_auc",
+                            refit=True, return_train_score=True).fit(X, y)
+
+
+def _check_same(gs, res, n_splits):
+    ref = np.array([gs.cv_results_[f"split{k}_test_score"] for k in range(n_splits)]).T
+    # candidates in the same order
+    for p, q in zip(gs.cv_results_["params"], res.params):
+        assert {k: p[MOABB_KEYS[k]] for k in q} == q
+    np.testing.assert_allclose(res.split_scores, ref, rtol=0, atol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(res.rank_test_score, gs.cv_results_["rank_test_score"])
+    assert res.best_index == gs.best_index_
+    assert {MOABB_KEYS[k]: v for k, v in res.best_params.items()} == gs.best_params_
+
+
+def test_tangent_space_matches_pyriemann():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((20, 6, 50))
+    C = A @ A.transpose(0, 2, 1) / 50
+    M, isq, L, _ = riemann_mean_logs(C)
+    ts = TangentSpace(metric="riemann").fit(C)
+    np.testing.assert_allclose(M, ts.reference_, atol=1e-7 * np.abs(M).max())
+    np.testing.assert_allclose(upper(L), ts.transform(C), atol=1e-7)
+    np.testing.assert_allclose(tangent_vectors(C, isq), ts.transform(C), atol=1e-7)
+
+
+def test_parity_with_gridsearchcv_real_subset(physionet_s1):
+    X, y = physionet_s1
+    X = X[:, ::8]  # 8 of the 64 channels keep the test fast
+    grid = normalize_grid({"order": [1, 2, 3], "lag": [1, 4], "C": [1.0], "kernel": ["rbf", "linear"]})
+    cv = StratifiedKFold(3, shuffle=True, random_state=7)
+    res = fast_grid_search(X, y, grid, cv=cv)
+    _check_same(_moabb_grid_search(X, y, grid, cv), res, 3)
+    assert res.excluded == []
+
+
+def test_parity_and_exclusion_on_rank_deficient_candidates():
+    """Orders whose matrices are singular: GridSearchCV scores them NaN, the fast grid
+    excludes them, lists them, and ranks the rest identically."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((24, 6, 40))
+    y = np.repeat([0, 1], 12)
+    X[y == 1, :2] *= 1.5
+    grid = normalize_grid({"order": [1, 2, 6], "lag": [1, 2], "C": [1.0], "kernel": ["linear", "rbf"]})
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    res = fast_grid_search(X, y, grid, cv=cv)
+    _check_same(_moabb_grid_search(X, y, grid, cv), res, 3)
+    assert sorted((e["order"], e["lag"]) for e in res.excluded) == [(6, 1), (6, 2)]
+    assert np.isnan(res.mean_test_score[[p["order"] == 6 for p in res.params]]).all()
+
+
+def test_grid_validation_errors():
+    with pytest.raises(ValueError, match="param_grid key"):
+        normalize_grid({"degree": [1]})
+    with pytest.raises(ValueError, match="'param_grid\\['lag'\\]'"):
+        normalize_grid({"lag": [0]})
+    with pytest.raises(ValueError, match="kernel"):
+        normalize_grid({"kernel": ["cubic"]})
