@@ -5,8 +5,6 @@ embedded simulated motor-imagery dataset, within-session, left vs right hand.
 """
 from __future__ import annotations
 
-import argparse
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -55,6 +53,9 @@ def run(args) -> int:
     from ..evaluation.bci import benchmark, format_summary, summarize
     from ..evaluation.splitters import resolve_evaluation
 
+    import mne
+
+    mne.set_log_level("WARNING")  # MNE's per-file INFO lines would bury the progress bar
     t0 = time.perf_counter()
     df = benchmark(datasets=args.datasets, pipelines=args.pipelines, evaluation=args.evaluation,
                    paradigm=args.paradigm, subjects=_subjects(args.subjects), results=args.results,
@@ -67,7 +68,10 @@ def run(args) -> int:
           f"{df.attrs.get('n_computed', 0)} task(s) computed, {df.attrs.get('n_skipped', 0)} already "
           f"in {args.results}; {elapsed:.1f} s")
     print(format_summary(summarize(df)))
-    if len(df) and df["pipeline"].nunique() > 1:
+    n_sub = df.groupby("dataset")["subject"].nunique().min() if len(df) else 0
+    if len(df) and df["pipeline"].nunique() > 1 and n_sub < 2:
+        print("\n(paired statistics between pipelines need at least 2 subjects per dataset)")
+    elif len(df) and df["pipeline"].nunique() > 1:
         from ..evaluation.stats import dataset_statistics, meta_analysis
 
         st = dataset_statistics(df)

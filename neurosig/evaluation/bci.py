@@ -71,39 +71,13 @@ def resolve_paradigm(paradigm: Any):
 
 
 def _get_dataset(name: str, path: Any = None):
-    """A dataset by name through the MOABB adapter ``neurosig.datasets.get_dataset``.
+    """A dataset by name through the MOABB adapter (MOABB names/aliases, the simulated one)."""
+    from ..datasets import get_dataset
 
-    While that adapter is not in this branch yet, a minimal stand-in resolves the
-    simulated dataset and MOABB dataset class names (no data-folder handling).
-    """
     try:
-        from ..datasets.moabb import get_dataset
-    except ModuleNotFoundError as exc:
-        if exc.name != "neurosig.datasets.moabb":
-            raise
-        get_dataset = _minimal_get_dataset
-    return get_dataset(name, path=path)
-
-
-_SIMULATED_ALIASES = ("simulatedmotorimagery", "simulated", "sim", "simulated-motor-imagery")
-
-
-def _minimal_get_dataset(name: str, path: Any = None):
-    import moabb.datasets as md
-    from moabb.datasets.base import BaseDataset
-
-    if name.strip().lower().replace("_", "-") in _SIMULATED_ALIASES:
-        from ..datasets.simulated import SimulatedMotorImagery
-
-        return SimulatedMotorImagery()
-    cls = getattr(md, name, None)
-    if isinstance(cls, type) and issubclass(cls, BaseDataset):
-        return cls()
-    allowed = sorted(n for n in dir(md) if isinstance(getattr(md, n), type)
-                     and issubclass(getattr(md, n), BaseDataset) and not n.startswith("_"))
-    raise ValueError(f"Invalid value for the 'datasets' parameter. Allowed values are "
-                     f"'SimulatedMotorImagery' or a MOABB dataset name ({', '.join(allowed[:8])}, ... "
-                     f"{len(allowed)} in all), but got {name!r} instead.")
+        return get_dataset(name, path=path)
+    except ValueError as exc:  # the adapter names its own argument 'name'; here it is 'datasets'
+        raise ValueError(str(exc).replace("'name' parameter", "'datasets' parameter")) from None
 
 
 def resolve_datasets(datasets: Any, path: Any = None) -> list:
@@ -715,7 +689,7 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
     if df.empty:
         return written
     stats_df = None
-    if df["pipeline"].nunique() > 1:
+    if df["pipeline"].nunique() > 1 and df.groupby("dataset")["subject"].nunique().min() >= 2:
         stats_df = st.dataset_statistics(df)
         with atomic_path(out / "stats.csv") as tmp:
             stats_df.to_csv(tmp, index=False)
@@ -725,7 +699,7 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
 
         written["scores_png"] = pl.plot_scores(df, out / "scores.png")
         pipes = sorted(df["pipeline"].unique())
-        if len(pipes) >= 2:
+        if len(pipes) >= 2 and stats_df is not None:
             written["paired_png"] = pl.plot_paired(df, pipes[0], pipes[1], out / "paired.png")
             written["meta_png"] = pl.plot_meta(stats_df, pipes, out / "meta_analysis.png")
     return written

@@ -86,7 +86,8 @@ def check_evaluation_supported(evaluation: str, dataset: Any, subjects: list | N
     evaluation = resolve_evaluation(evaluation)
     code = getattr(dataset, "code", type(dataset).__name__)
     if evaluation == "cross-session":
-        n_sessions = getattr(dataset, "n_sessions", None)
+        selected = getattr(dataset, "_selected_sessions", None)
+        n_sessions = len(selected) if selected is not None else getattr(dataset, "n_sessions", None)
         if n_sessions is not None and n_sessions < 2:
             raise ValueError(
                 f"Invalid value for the 'evaluation' parameter: 'cross-session' needs at least 2 "

@@ -1,0 +1,49 @@
+"""Row contents: chance levels, p-values (fixed and opt-in refitting), summary table, API names."""
+from __future__ import annotations
+
+import numpy as np
+
+import neurosig
+from neurosig.evaluation import bci
+
+
+def test_rows_carry_chance_and_pvalues(fake_factory, tmp_path):
+    ds = fake_factory(n_subjects=1)
+    mdm = [s for s in neurosig.pipelines.load_pipelines() if s.name == "MDM"]
+    df = bci.benchmark([ds], pipelines=mdm, results=tmp_path / "r.sqlite", out=None, verbose=False,
+                       n_permutations=100, refit_permutations=3)
+    assert len(df) == 2
+    for e, score in zip(df["extra"], df["score"]):
+        assert e["permutation"] == "fixed-predictions" and e["n_permutations"] == 100
+        assert 1 / 101 <= e["p_value"] <= 1
+        assert e["chance_theoretical"] == 0.5 and 0.5 < e["chance_level"] < 0.8
+        assert e["n_test_trials"] == 40 and e["n_classes"] == 2
+        assert e["n_refit_permutations"] == 3 and 0.25 <= e["p_value_refit"] <= 1
+        assert e["shared_first_step"] == "Covariances"
+        assert e["task_rows"] == 2
+    assert set(df["seed"]) == {42} and df["versions"].iloc[0]["moabb"]
+    assert all(len(fs) == 5 for fs in df["fold_scores"])
+    table = bci.summarize(df)
+    assert list(table["pipeline"]) == ["MDM"] and table["n_subjects"].iloc[0] == 1
+    assert np.isclose(table["mean"].iloc[0], df["score"].mean())
+    text = bci.format_summary(table)
+    assert "MDM" in text and "roc_auc" in text
+
+
+def test_multiclass_metric_is_accuracy(fake_factory, tmp_path):
+    ds = fake_factory(n_subjects=1, n_sessions=1, events=("left_hand", "right_hand", "feet"))
+    mdm = [s for s in neurosig.pipelines.load_pipelines() if s.name == "MDM"]
+    df = bci.benchmark([ds], pipelines=mdm, paradigm="imagery", results=tmp_path / "r.sqlite",
+                       out=None, verbose=False, n_permutations=50)
+    assert set(df["metric"]) == {"accuracy"}
+    e = df["extra"].iloc[0]
+    assert e["n_classes"] == 3 and np.isclose(e["chance_theoretical"], 1 / 3)
+    assert e["chance_binomial"] > 1 / 3
+
+
+def test_public_names():
+    assert neurosig.benchmark is bci.benchmark
+    from neurosig.evaluation import WithinSessionSplit, benchmark, summarize
+    from neurosig.evaluation.splitters import WithinSessionSplit as W
+
+    assert benchmark is bci.benchmark and summarize is bci.summarize and WithinSessionSplit is W
