@@ -6,7 +6,7 @@
     picks one alpha per target (``RidgeCV`` refuses ``alpha_per_target`` with explicit folds):
     identical choices.
 (c) Memory: a generated NSD subject (HDF5 betas) with an ROI of ``--roi-voxels`` voxels and
-    ``--trials`` trials is loaded (z-scored) in a subprocess; the increase of peak RSS over the
+    ``--trials`` trials is loaded (z-scored) in a subprocess; the increase of its peak RSS (VmHWM) over the
     interpreter's baseline (after imports) is compared with the ROI's float32 betas.
 
 Usage: ``python benchmarks/ridge_speed.py [--quick]``. The last line is the headline.
@@ -94,32 +94,46 @@ def bench_per_target(X, Y, alphas, folds, repeat):
 
 _MEM_CHILD = r"""
 import json, resource, sys, numpy as np
+
+
+def peak_bytes():
+    # VmHWM: peak resident set of this process image (Linux; ru_maxrss would include the parent's
+    # peak inherited through fork+exec)
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 sys.path.insert(0, sys.argv[3])
 from neurosig.datasets.nsd import NSD
 import nilearn.maskers, h5py, pandas, scipy.sparse  # imports belong to the baseline
 ds = NSD(sys.argv[1], 1, cache_dir=sys.argv[2], verbose=False)
 ds.masker("nsdgeneral")
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = peak_bytes()
 X, info = ds.get_betas("nsdgeneral", zscore=True)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = peak_bytes()
 print(json.dumps({"base": base, "peak": peak, "shape": list(X.shape), "nbytes": X.nbytes,
                   "finite": bool(np.isfinite(X).all())}))
 """
 
 
-def bench_memory(n_voxels, n_trials, tmp):
+def bench_memory(n_voxels, n_trials, tmp, betas_format="hdf5"):
     from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
 
     tps = 750 if n_trials >= 750 else n_trials
     n_ses = int(np.ceil(n_trials / tps))
     n_total = max(n_ses, 4)
-    side = int(np.ceil((n_voxels / 0.5) ** (1 / 3)))  # the ellipsoidal brain fills ~half the box
+    side = int(np.ceil((n_voxels / 0.42) ** (1 / 3)))  # the labelled part of the ball fills ~42% of the box
     shape = (side, side, side)
     t0 = time.perf_counter()
     make_synthetic_nsd(tmp, subjects=(1,), n_sessions_present=n_ses, trials_per_session=tps,
                        n_sessions_total=n_total, images_per_subject=tps * n_total // 3,
                        n_images_total=max(2000, tps * n_total), n_shared=100, shape=shape,
-                       betas_format="hdf5", annotate=False, n_features=4)
+                       betas_format=betas_format, annotate=False, n_features=4)
     gen_s = time.perf_counter() - t0
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", _MEM_CHILD, str(tmp), str(Path(tmp) / "cache"), str(root)],
@@ -128,13 +142,26 @@ def bench_memory(n_voxels, n_trials, tmp):
     res["increase"] = res["peak"] - res["base"]
     res["ratio"] = res["increase"] / res["nbytes"]
     res["gen_s"] = gen_s
+    res["format"] = betas_format
     return res
+
+
+def _print_memory(m):
+    print(f"(c) memory: ROI betas {m['shape']} float32 = {m['nbytes'] / 2**20:.0f} MiB (z-scored per session); "
+          f"peak RSS {m['base'] / 2**20:.0f} -> {m['peak'] / 2**20:.0f} MiB (VmHWM of a fresh subprocess), increase "
+          f"{m['increase'] / 2**20:.0f} MiB = {m['ratio']:.2f}x the betas (target <= 2x)  "
+          f"[generation {m['gen_s']:.0f} s, {m['format']} sessions]")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true", help="skip (c)")
+    ap.add_argument("--memory-only", action="store_true", help="run (c) only")
+    ap.add_argument("--betas-format", default="hdf5", choices=("hdf5", "nii.gz"),
+                    help="session file format of the generated subject in (c)")
+    ap.add_argument("--case", default="both", choices=("primal", "kernel", "both"),
+                    help="problem shape for (a) and (b)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads for both sides (default 1)")
     args = ap.parse_args(argv)
     import sklearn
@@ -145,42 +172,51 @@ def main(argv=None):
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"numpy {np.__version__}, scikit-learn {sklearn.__version__}")
     print(f"BLAS threads: {[i.get('num_threads') for i in threadpoolctl.threadpool_info()]}")
+    # two shapes: "primal" (features < trials: X^T X eigendecomposition, e.g. encoding from
+    # a few hundred stimulus features) and "kernel" (voxels > trials: X X^T, e.g. decoding from an ROI)
     if args.quick:
-        n, p, t, n_alphas, folds, repeat = 300, 100, 1000, 10, 3, 3
-        mem_vox, mem_trials = 3000, 1500
+        cases = {"primal": (300, 100), "kernel": (150, 400)}
+        t, n_alphas, folds, repeat = 1000, 10, 3, 3
+        mem_vox, mem_trials = 6000, 2250
     else:
-        n, p, t, n_alphas, folds, repeat = 1500, 400, 1000, 30, 5, 3
+        cases = {"primal": (1000, 300), "kernel": (600, 1500)}
+        t, n_alphas, folds, repeat = 1000, 20, 5, 3
         mem_vox, mem_trials = 15000, 10000
+    if args.case != "both":
+        cases = {args.case: cases[args.case]}
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format)
+        _print_memory(m)
+        print(f"nsd loader memory: peak increase {m['ratio']:.2f}x the ROI's float32 betas (target <= 2x)")
+        return
     alphas = np.logspace(-2, 5, n_alphas)
-    X, Y = make_data(n, p, t)
-    print(f"data: X {X.shape}, Y {Y.shape} (1,000 targets), {n_alphas} alphas, {folds}-fold KFold, float64, "
-          f"{repeat} repeats (median)")
-
-    a = bench_grid(X, Y, alphas, folds, repeat)
-    print(f"(a) one alpha for all targets: reference_s={a['reference_s']:.3f} (GridSearchCV(Ridge), "
-          f"min/max {a['ref_spread'][0]:.3f}/{a['ref_spread'][1]:.3f})  neurosig_s={a['neurosig_s']:.3f} "
-          f"(min/max {a['ours_spread'][0]:.3f}/{a['ours_spread'][1]:.3f})  ratio={a['ratio']:.1f}x  "
-          f"max |mean_test_score diff|={a['max_score_diff']:.2e}  same alpha={a['same_alpha']}  "
-          f"max |coef diff|={a['max_coef_diff']:.2e}")
-    b = bench_per_target(X, Y, alphas, folds, repeat)
-    print(f"(b) one alpha per target: reference_s={b['reference_s']:.3f} (per-fold loop of Ridge, "
-          f"min/max {b['ref_spread'][0]:.3f}/{b['ref_spread'][1]:.3f})  neurosig_s={b['neurosig_s']:.3f}  "
-          f"ratio={b['ratio']:.1f}x  identical choices={b['identical_choices']} "
-          f"({b['n_different']} of {t} differ)  max |score diff|={b['max_score_diff']:.2e}")
-    ok_a = a["max_score_diff"] <= 1e-8 and a["same_alpha"]
-    ok_b = b["identical_choices"]
+    heads = []
+    for case, (n, p) in cases.items():
+        X, Y = make_data(n, p, t)
+        print(f"[{case}] data: X {X.shape}, Y {Y.shape} ({t} targets), {n_alphas} alphas, {folds}-fold KFold, "
+              f"float64, {repeat} repeats after a warm-up (median)")
+        a = bench_grid(X, Y, alphas, folds, repeat)
+        print(f"[{case}] (a) one alpha for all targets: reference_s={a['reference_s']:.3f} (GridSearchCV(Ridge), "
+              f"min/max {a['ref_spread'][0]:.3f}/{a['ref_spread'][1]:.3f})  neurosig_s={a['neurosig_s']:.3f} "
+              f"(min/max {a['ours_spread'][0]:.3f}/{a['ours_spread'][1]:.3f})  ratio={a['ratio']:.1f}x  "
+              f"max |mean_test_score diff|={a['max_score_diff']:.2e}  same alpha={a['same_alpha']}  "
+              f"max |coef diff|={a['max_coef_diff']:.2e}")
+        b = bench_per_target(X, Y, alphas, folds, repeat)
+        print(f"[{case}] (b) one alpha per target: reference_s={b['reference_s']:.3f} (per-fold loop of Ridge, "
+              f"min/max {b['ref_spread'][0]:.3f}/{b['ref_spread'][1]:.3f})  neurosig_s={b['neurosig_s']:.3f}  "
+              f"ratio={b['ratio']:.1f}x  identical choices={b['identical_choices']} "
+              f"({b['n_different']} of {t} differ)  max |score diff|={b['max_score_diff']:.2e}")
+        ok_a = a["max_score_diff"] <= 1e-8 and a["same_alpha"]
+        heads.append(f"{case} {a['ratio']:.1f}x vs GridSearchCV (target >= 10x, scores agree: {ok_a}) / "
+                     f"{b['ratio']:.1f}x vs Ridge loop (target >= 3x, identical choices: {b['identical_choices']})")
+    mem = ""
     if not args.skip_memory:
         with tempfile.TemporaryDirectory() as tmp:
-            m = bench_memory(mem_vox, mem_trials, tmp)
-        print(f"(c) memory: ROI betas {m['shape']} float32 = {m['nbytes'] / 2**20:.0f} MiB; peak RSS "
-              f"{m['base'] / 2**20:.0f} -> {m['peak'] / 2**20:.0f} MiB (ru_maxrss, subprocess), increase "
-              f"{m['increase'] / 2**20:.0f} MiB = {m['ratio']:.2f}x the betas (target <= 2x)  "
-              f"[generation {m['gen_s']:.0f} s]")
+            m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format)
+        _print_memory(m)
         mem = f"; memory {m['ratio']:.2f}x the ROI betas (target <= 2x)"
-    else:
-        mem = ""
-    print(f"ridge: {a['ratio']:.1f}x faster than GridSearchCV(Ridge) (target >= 10x, scores agree: {ok_a}), "
-          f"{b['ratio']:.1f}x faster than a per-fold Ridge loop (target >= 3x, identical choices: {ok_b}){mem}")
+    print("ridge: " + "; ".join(heads) + mem)
 
 
 if __name__ == "__main__":

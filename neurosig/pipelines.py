@@ -63,6 +63,7 @@ REGISTRY: dict[str, str] = {
     "neurosig.models.cnn:DeepConvNet": "neurosig.models.cnn",
     # neurosig (later work adds its estimators here)
     "neurosig.models.token_transformer:TokenTransformerClassifier": "neurosig.models.token_transformer",
+    "neurosig.models.ridge:FastRidgeCV": "neurosig.models.ridge",
 }
 
 

@@ -8,6 +8,7 @@ output (trials x voxels), so it is decoded the same way.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,10 @@ def trial_betas(bold, events, t_r=None, mask=None, hrf_model: str = "glover",
     glm = FirstLevelModel(t_r=t_r, mask_img=mask, hrf_model=hrf_model, drift_model=drift_model,
                           high_pass=high_pass, noise_model=noise_model, smoothing_fwhm=smoothing_fwhm,
                           signal_scaling=signal_scaling, minimize_memory=True)
-    glm.fit(img, events=lsa)
+    with warnings.catch_warnings():
+        # nilearn warns that a mask "has been requested" although the given mask is used
+        warnings.filterwarnings("ignore", message=".*Generation of a mask has been requested.*")
+        glm.fit(img, events=lsa)
     masker = NiftiMasker(mask_img=glm.masker_.mask_img_, standardize=None).fit()
     betas = np.empty((len(ev), int(np.asarray(masker.mask_img_.dataobj).astype(bool).sum())), np.float32)
     for i, name in enumerate(ev["regressor"]):

@@ -251,7 +251,8 @@ class NSD:
 
         validate_type("roi", roi, str)
         atlas, _, label = roi.partition(":")
-        check_option("roi", atlas if not label else roi, self.rois() + ([roi] if label.isdigit() else []))
+        if atlas not in self.atlases() or not label.isdigit():
+            check_option("roi", roi, self.rois())
         img = nib.load(self.roi_dir / f"{atlas}.nii.gz")
         data = np.asarray(img.dataobj)
         if not label:
@@ -483,12 +484,15 @@ def average_repetitions(X: np.ndarray, info):
     return Xavg, info_avg
 
 
-def _zscore_inplace(block: np.ndarray) -> None:
-    mean = block.mean(axis=0, dtype=np.float64)
-    std = block.std(axis=0, dtype=np.float64)
-    std[std == 0] = 1.0
-    block -= mean.astype(block.dtype)
-    block /= std.astype(block.dtype)
+def _zscore_inplace(block: np.ndarray, chunk: int = 1024) -> None:
+    """Z-score the columns of ``block`` (n_trials, n_voxels) in place; float64 temporaries stay small."""
+    for c in range(0, block.shape[1], chunk):
+        sub = block[:, c:c + chunk]
+        mean = sub.mean(axis=0, dtype=np.float64)
+        std = sub.std(axis=0, dtype=np.float64)
+        std[std == 0] = 1.0
+        sub -= mean.astype(block.dtype)
+        sub /= std.astype(block.dtype)
 
 
 def _fortran_index(mask: np.ndarray) -> np.ndarray:

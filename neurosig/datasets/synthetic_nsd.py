@@ -81,9 +81,8 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
     seed : int
         Random seed.
     """
-    from scipy.io import savemat
-    import nibabel as nib
     import pandas as pd
+    from scipy.io import savemat
 
     rng = np.random.default_rng(seed)
     root = Path(root)
@@ -247,7 +246,6 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
         ncsnr = np.sqrt(signal_var) / noise
         _save_nii(bdir / "ncsnr.nii.gz", np.where(brain, ncsnr.reshape(shape), 0).astype(np.float32),
                   affine, np.float32)
-    _ = nib  # nibabel is used through _save_nii
     return root
 
 
@@ -258,6 +256,6 @@ def _save_nii(path: Path, data: np.ndarray, affine: np.ndarray, dtype) -> None:
     img.header.set_data_dtype(dtype)
     img.header.set_xyzt_units("mm", "sec")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path.with_name(path.name)) as tmp:
+    with atomic_path(path) as tmp:
         nib.save(img, str(tmp) + ".nii.gz")
         Path(str(tmp) + ".nii.gz").replace(tmp)

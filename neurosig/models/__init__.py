@@ -8,6 +8,7 @@ _EXPORTS = {
     "FoundationClassifier": "foundation",
     "TokenTransformer": "token_transformer",
     "TokenTransformerClassifier": "token_transformer",
+    "FastRidgeCV": "ridge",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

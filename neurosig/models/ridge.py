@@ -122,9 +122,24 @@ def ridge_cv_scores(X, Y, alphas, splits, scoring: str = "r2", fit_intercept: bo
         eig = _EigenRidge(X[tr], Y[tr], fit_intercept)
         Z = eig.test_basis(X[te])
         Yte = Y[te]
+        if scoring == "r2":
+            # residual of the training-mean prediction; the alpha-dependent part is Z @ W(alpha)
+            R0 = Yte - eig.y_mean
+            sst = ((Yte - Yte.mean(axis=0)) ** 2).sum(axis=0)
+            W = np.empty_like(eig.proj)
+            P = np.empty((Z.shape[0], Y.shape[1]), dtype=Z.dtype)
         for a, alpha in enumerate(alphas):
-            P = Z @ (eig.proj / (eig.s[:, None] + alpha)) + eig.y_mean
-            out[f, a] = _score(Yte, P, scoring)
+            if scoring == "r2":
+                np.divide(eig.proj, (eig.s + alpha)[:, None], out=W)
+                np.matmul(Z, W, out=P)
+                np.subtract(R0, P, out=P)
+                sse = np.einsum("ij,ij->j", P, P)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    r2 = 1.0 - sse / sst
+                out[f, a] = np.where(sst == 0, np.where(sse == 0, 1.0, 0.0), r2)
+            else:
+                P = Z @ (eig.proj / (eig.s[:, None] + alpha)) + eig.y_mean
+                out[f, a] = _score(Yte, P, scoring)
     return out
 
 
@@ -188,6 +203,11 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
         self.scoring = scoring
         self.fit_intercept = fit_intercept
         self.dtype = dtype
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def fit(self, X, y, groups=None):
         """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets)."""

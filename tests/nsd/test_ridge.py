@@ -68,3 +68,11 @@ def test_bad_input():
         FastRidgeCV(scoring="mse").fit(X, Y)
     with pytest.raises(ValueError, match="dtype"):
         FastRidgeCV(dtype="float16").fit(X, Y)
+
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+
+@parametrize_with_checks([FastRidgeCV(cv=3)])
+def test_sklearn_common_checks(estimator, check):
+    check(estimator)
