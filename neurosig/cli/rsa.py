@@ -16,7 +16,7 @@ def _run(args) -> int:
     from neurosig.evaluation.rsa.job import load_config, run_config
 
     cfg, base = load_config(args.config)
-    table = run_config(cfg, base=base, verbose=not getattr(args, "quiet", False))
+    table = run_config(cfg, base=base)
     cols = [c for c in ("model", "pipeline", "score", "ci_low", "ci_high", "nc_lower", "nc_upper") if c in table]
     print(table[cols].to_string(index=False))
     return 0

@@ -24,15 +24,21 @@ _EXPORTS = {
     "boot_noise_ceiling": "inference",
     "cv_noise_ceiling": "inference",
     "eval_fixed": "inference",
+    "eval_bootstrap": "inference",
     "eval_bootstrap_rdm": "inference",
     "eval_bootstrap_pattern": "inference",
     "BootstrapResult": "inference",
-    "permutation_test": "inference",
-    "correct_pvalues": "inference",
+    # significance.py
+    "permutation_test": "significance",
+    "correct_pvalues": "significance",
     # identification.py
     "identification_accuracy": "identification",
     "loso_identification": "identification",
     "threshold_sweep": "identification",
+    # searchlight.py
+    "searchlight_rdms": "searchlight",
+    "searchlight_map": "searchlight",
+    "sphere_neighbourhoods": "searchlight",
     # sources.py
     "sliding_window_rdms": "sources",
     "layer_activations": "sources",

@@ -191,7 +191,7 @@ def loso_identification(rdms: Any, subjects: Any, regions: Any, models: Any = No
             raise ValueError(f"The 'model_names' parameter reuses region names {clash}.")
         mv_t = np.asarray(tf(mv))
     uregs = np.unique(reg)
-    tests, tlabels, cands, clabels, tsubj, groups = [], [], [], [], [], []
+    tests, tlabels, cands, clabels, tsubj = [], [], [], [], []
     for s in usub:
         held = subj == s
         for r in uregs:

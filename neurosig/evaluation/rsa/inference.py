@@ -1,4 +1,4 @@
-"""Inference for RSA: noise ceilings, bootstrap evaluation, permutation tests, corrections.
+"""Inference for RSA: noise ceilings and bootstrap evaluation of model RDMs.
 
 Noise ceilings and bootstrap evaluations reproduce rsatoolbox's definitions
 (``rsatoolbox.inference``): the same pooling of RDMs per comparison method
@@ -18,7 +18,7 @@ import numpy as np
 from ..._logging import get_logger
 from ..._validation import check_option, check_positive_int
 from .comparison import METHODS as COMPARE_METHODS
-from .comparison import compare_vectors, rank
+from .comparison import compare_vectors, cosine, rank, whitened_second_moment
 from .rdm import as_vectors, n_cond_from_length, triu_indices
 
 logger = get_logger(__name__)
@@ -68,17 +68,72 @@ def _pool(z: np.ndarray, W: np.ndarray, method: str) -> np.ndarray:
     return P
 
 
+LINEAR_METHODS = ("cosine", "corr", "cosine_cov", "corr_cov")
+
+
+def _linear_features(v: np.ndarray, method: str) -> np.ndarray:
+    """Features in which ``method`` is a plain cosine (linear in the RDM vector)."""
+    if method == "cosine":
+        return v
+    if method == "corr":
+        return v - v.mean(axis=1, keepdims=True)
+    if method == "cosine_cov":
+        return whitened_second_moment(v)
+    return whitened_second_moment(v - v.mean(axis=1, keepdims=True))  # corr_cov
+
+
 def _ceiling_core(vec: np.ndarray, z: np.ndarray, method: str, pool_w: np.ndarray,
-                  test_w: np.ndarray) -> np.ndarray:
+                  test_w: np.ndarray, grams: tuple | None = None) -> np.ndarray:
     """Mean similarity of pooled RDMs with test RDMs.
 
     pool_w (n_rows, n_rdms): weights of each pooled RDM; test_w (n_rows, n_rdms):
-    weights over the test RDMs each pooled RDM is compared with.
+    weights over the test RDMs each pooled RDM is compared with. For the methods
+    that are cosines of linear features (cosine, corr and their whitened forms)
+    pooled RDMs are never formed: with Gram matrices of the features,
+    ``cos(w z, r_j) = (w G_zr)_j / sqrt(w G_zz w') / |r_j|`` (the constant that
+    rsatoolbox subtracts from a pooled 'corr' RDM does not change a correlation).
     """
-    P = _pool(z, pool_w, method)
-    with np.errstate(invalid="ignore"):
-        S = compare_vectors(P, vec, method)  # (n_rows, n_rdms)
+    if method in LINEAR_METHODS:
+        G_zr, G_zz, nr = grams if grams is not None else _grams(vec, z, method)
+        num = pool_w @ G_zr
+        den = np.sqrt(np.einsum("ij,jk,ik->i", pool_w, G_zz, pool_w))[:, None] * nr[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            S = num / den
+        S[(den == 0) | ~np.isfinite(den)] = 0.0
+    elif method in ("spearman", "rho-a"):
+        # rank the pooled RDMs in one batch; the data ranks are computed once (``grams``)
+        rv = grams if grams is not None else _centred_ranks(vec)
+        rp = _centred_ranks(_pool(z, pool_w, method))
+        if method == "spearman":
+            S = cosine(rp, rv)
+        else:
+            n = vec.shape[1]
+            S = rp @ rv.T / (n ** 3 - n) * 12
+    else:
+        P = _pool(z, pool_w, method)
+        with np.errstate(invalid="ignore"):
+            S = compare_vectors(P, vec, method)  # (n_rows, n_rdms)
     return np.sum(S * test_w, axis=1) / test_w.sum(axis=1)
+
+
+def _centred_ranks(v: np.ndarray) -> np.ndarray:
+    r = rank(v)
+    return r - r.mean(axis=1, keepdims=True)
+
+
+def _precompute(vec: np.ndarray, z: np.ndarray, method: str):
+    """What :func:`_ceiling_core` can reuse across calls on the same data."""
+    if method in LINEAR_METHODS:
+        return _grams(vec, z, method)
+    if method in ("spearman", "rho-a"):
+        return _centred_ranks(vec)
+    return None
+
+
+def _grams(vec: np.ndarray, z: np.ndarray, method: str) -> tuple:
+    fz = _linear_features(z, method)
+    fr = _linear_features(vec, method)
+    return fz @ fr.T, fz @ fz.T, np.sqrt(np.einsum("ij,ij->i", fr, fr))
 
 
 def _group_ids(groups: Any, n: int, name: str = "groups") -> tuple[np.ndarray, np.ndarray]:
@@ -121,8 +176,9 @@ def boot_noise_ceiling(rdms: Any, method: str = "cosine", groups: Any = None) ->
                          "leave-one-subject-out noise ceiling.")
     member = (inv[None, :] == np.arange(len(labels))[:, None]).astype(float)  # (G, n_rdms)
     z = _prepool(vec, method)
-    lower = _ceiling_core(vec, z, method, 1.0 - member, member).mean()
-    upper = _ceiling_core(vec, z, method, np.ones_like(member), member).mean()
+    pre = _precompute(vec, z, method)
+    lower = _ceiling_core(vec, z, method, 1.0 - member, member, pre).mean()
+    upper = _ceiling_core(vec, z, method, np.ones_like(member), member, pre).mean()
     return float(lower), float(upper)
 
 
@@ -278,6 +334,7 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
     if noise_ceiling:
         check_option("method", method, CEILING_METHODS)
         z = _prepool(vec, method)
+        grams = _precompute(vec, z, method)
         nc = np.empty((2, nb))
         for start in range(0, nb, chunk_size):
             gc = gcounts[start:start + chunk_size]
@@ -286,8 +343,9 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
             test_w = member[g_idx]
             pool_all = rc[b_idx]
             pool_low = pool_all * (1.0 - test_w)
-            low = _ceiling_core(vec, z, method, pool_low, test_w)
-            up = _ceiling_core(vec, z, method, pool_all, test_w)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                low = _ceiling_core(vec, z, method, pool_low, test_w, grams)
+            up = _ceiling_core(vec, z, method, pool_all, test_w, grams)
             cnt = np.bincount(b_idx, minlength=len(gc))
             nc[0, start:start + len(gc)] = np.bincount(b_idx, low, minlength=len(gc)) / cnt
             nc[1, start:start + len(gc)] = np.bincount(b_idx, up, minlength=len(gc)) / cnt
@@ -295,7 +353,7 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
             if single.any():  # one subject drawn: rsatoolbox's leave-one-out falls back to all-vs-all
                 for b in np.nonzero(single)[0] + start:
                     w = rcounts[b][None]
-                    nc[:, b] = _ceiling_core(vec, z, method, w, w)[0]
+                    nc[:, b] = _ceiling_core(vec, z, method, w, w, grams)[0]
     else:
         nc = np.array(boot_noise_ceiling(vec, method, groups))
     return BootstrapResult(evaluations, nc, method, "rdm", {"rdm": samp})
@@ -351,12 +409,91 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
         evaluations[b] = compare_vectors(mvv, dv, method).mean(axis=1)
         if noise_ceiling:
             z = _prepool(dv, method)
-            nc[0, b] = _ceiling_core(dv, z, method, 1.0 - member, member).mean() if len(member) > 1 \
-                else _ceiling_core(dv, z, method, member, member).mean()
-            nc[1, b] = _ceiling_core(dv, z, method, np.ones_like(member), member).mean()
+            pre = _precompute(dv, z, method)
+            nc[0, b] = _ceiling_core(dv, z, method, 1.0 - member, member, pre).mean() if len(member) > 1 \
+                else _ceiling_core(dv, z, method, member, member, pre).mean()
+            nc[1, b] = _ceiling_core(dv, z, method, np.ones_like(member), member, pre).mean()
     if not noise_ceiling:
         nc = np.array(boot_noise_ceiling(vec, method, groups))
     return BootstrapResult(evaluations, nc, method, "pattern", {"pattern": samp})
+
+
+def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
+                   groups: Any = None, seed: Any = None, rdm_samples: Any = None,
+                   pattern_samples: Any = None) -> BootstrapResult:
+    """Bootstrap over subjects and conditions at once (rsatoolbox's ``eval_bootstrap``).
+
+    Each sample draws subjects (with all their RDMs) and conditions with
+    replacement; pairs of a condition with its own copy are dropped; the noise
+    ceiling is computed in every sample (leave one drawn subject out). Samples with
+    fewer than 3 distinct conditions give NaN.
+
+    Parameters
+    ----------
+    models, data, method, n_boot, groups, seed : see :func:`eval_bootstrap_rdm`
+    rdm_samples : array-like, shape (n_boot, n_groups) | None
+        Explicit subject (group) indices per sample.
+    pattern_samples : array-like, shape (n_boot, n_conditions) | None
+        Explicit condition indices per sample (give both to reproduce samples exactly;
+        rsatoolbox draws the subjects first, then the conditions, in every sample).
+
+    Returns
+    -------
+    result : BootstrapResult
+    """
+    check_option("method", method, CEILING_METHODS)
+    vec = as_vectors(data, "data")
+    mv = _check_models(models, vec.shape[1])
+    n = n_cond_from_length(vec.shape[1])
+    labels, inv = _group_ids(groups, vec.shape[0])
+    G = len(labels)
+    if (rdm_samples is None) != (pattern_samples is None):
+        raise ValueError("Pass both 'rdm_samples' and 'pattern_samples', or neither.")
+    if rdm_samples is None:
+        n_boot = check_positive_int("n_boot", n_boot)
+        rng = np.random.default_rng(seed)
+        rs = np.empty((n_boot, G), dtype=int)
+        ps = np.empty((n_boot, n), dtype=int)
+        for b in range(n_boot):
+            rs[b] = rng.integers(0, G, size=G)
+            ps[b] = rng.integers(0, n, size=n)
+    else:
+        rs = _rng_samples(None, 0, G, rdm_samples, "rdm_samples")
+        ps = _rng_samples(None, 0, n, pattern_samples, "pattern_samples")
+        if len(rs) != len(ps):
+            raise ValueError("The 'rdm_samples' and 'pattern_samples' parameters must have the same number "
+                             f"of samples, but got {len(rs)} and {len(ps)}.")
+    nb = len(rs)
+    member = (inv[None, :] == np.arange(G)[:, None]).astype(float)
+    index = np.full((n, n), -1)
+    iu = triu_indices(n)
+    index[iu] = np.arange(len(iu[0]))
+    index[iu[1], iu[0]] = np.arange(len(iu[0]))
+    evaluations = np.full((nb, mv.shape[0]), np.nan)
+    nc = np.full((2, nb), np.nan)
+    for b in range(nb):
+        sel = np.sort(ps[b])
+        if len(np.unique(sel)) < 3:
+            continue
+        ju = triu_indices(len(sel))
+        keep = sel[ju[0]] != sel[ju[1]]
+        cols = index[sel[ju[0][keep]], sel[ju[1][keep]]]
+        dv, mvv = vec[:, cols], mv[:, cols]
+        gcount = np.bincount(rs[b], minlength=G).astype(float)
+        rcount = gcount @ member
+        C = compare_vectors(mvv, dv, method)
+        evaluations[b] = C @ rcount / rcount.sum()
+        z = _prepool(dv, method)
+        pre = _precompute(dv, z, method)
+        present = np.nonzero(gcount)[0]
+        test_w = member[present]
+        pool_all = np.tile(rcount, (len(present), 1))
+        if len(present) > 1:
+            nc[0, b] = _ceiling_core(dv, z, method, pool_all * (1.0 - test_w), test_w, pre).mean()
+            nc[1, b] = _ceiling_core(dv, z, method, pool_all, test_w, pre).mean()
+        else:  # one subject drawn: rsatoolbox compares the pooled sample with itself
+            nc[:, b] = _ceiling_core(dv, z, method, rcount[None], rcount[None], pre)[0]
+    return BootstrapResult(evaluations, nc, method, "both", {"rdm": rs, "pattern": ps})
 
 
 def eval_fixed(models: Any, data: Any, method: str = "cosine", groups: Any = None) -> dict:
@@ -373,88 +510,3 @@ def eval_fixed(models: Any, data: Any, method: str = "cosine", groups: Any = Non
     C = compare_vectors(mv, vec, method)
     nc = boot_noise_ceiling(vec, method, groups) if vec.shape[0] > 1 else (np.nan, np.nan)
     return {"evaluations": C, "mean": C.mean(axis=1), "noise_ceiling": nc}
-
-
-# ------------------------------------------------------------------ tests on RDMs
-def permutation_test(data: Any, model: Any, method: str = "spearman", n_perm: int = 1000,
-                     seed: Any = None, alternative: str = "greater") -> dict:
-    """Condition-label permutation test (Mantel-style) of RDM similarity.
-
-    The model RDM's conditions are permuted ``n_perm`` times (rows and columns
-    together); all permuted RDMs are compared with the data at once.
-
-    Parameters
-    ----------
-    data : array-like
-        One data RDM, or several (their mean similarity is tested).
-    model : array-like
-        One model RDM.
-    method : str
-    n_perm : int
-    seed : int | numpy.random.Generator | None
-    alternative : {"greater", "two-sided"}
-
-    Returns
-    -------
-    result : dict
-        ``observed`` (float), ``null`` (n_perm,), ``p`` = (1 + #null >= observed) / (1 + n_perm).
-    """
-    check_option("method", method, COMPARE_METHODS)
-    check_option("alternative", alternative, ("greater", "two-sided"))
-    n_perm = check_positive_int("n_perm", n_perm)
-    dv = as_vectors(data, "data")
-    mv = as_vectors(model, "model")
-    if mv.shape[0] != 1:
-        raise ValueError(f"The 'model' parameter must be one RDM, but got {mv.shape[0]}.")
-    if mv.shape[1] != dv.shape[1]:
-        raise ValueError("The 'model' and 'data' parameters must have the same number of conditions, "
-                         f"but got {n_cond_from_length(mv.shape[1])} and {n_cond_from_length(dv.shape[1])}.")
-    n = n_cond_from_length(dv.shape[1])
-    rng = np.random.default_rng(seed)
-    perms = np.argsort(rng.random((n_perm, n)), axis=1)
-    iu = triu_indices(n)
-    sq = np.zeros((n, n))
-    sq[iu] = mv[0]
-    sq = sq + sq.T
-    pv = sq[perms[:, iu[0]], perms[:, iu[1]]]  # (n_perm, n_pairs)
-    observed = float(compare_vectors(mv, dv, method).mean())
-    null = compare_vectors(pv, dv, method).mean(axis=1)
-    if alternative == "greater":
-        p = (1 + np.sum(null >= observed)) / (1 + n_perm)
-    else:
-        p = (1 + np.sum(np.abs(null) >= abs(observed))) / (1 + n_perm)
-    return {"observed": observed, "null": null, "p": float(p)}
-
-
-def correct_pvalues(p: Any, method: str = "holm") -> np.ndarray:
-    """Adjusted p-values for multiple comparisons.
-
-    Parameters
-    ----------
-    p : array-like, shape (n_tests,)
-    method : {"bonferroni", "holm", "fdr_bh", "fdr_by"}
-        Family-wise error (Bonferroni, Holm step-down) or false discovery rate
-        (Benjamini-Hochberg, Benjamini-Yekutieli).
-
-    Returns
-    -------
-    p_adjusted : ndarray, shape (n_tests,)
-    """
-    check_option("method", method, ("bonferroni", "holm", "fdr_bh", "fdr_by"))
-    p = np.asarray(p, dtype=float)
-    if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
-        raise ValueError("The 'p' parameter must be a non-empty 1-D array of p-values in [0, 1].")
-    m = p.size
-    if method == "bonferroni":
-        return np.minimum(p * m, 1.0)
-    order = np.argsort(p)
-    ps = p[order]
-    if method == "holm":
-        adj = np.minimum(1.0, np.maximum.accumulate(ps * (m - np.arange(m))))
-    else:
-        c = 1.0 if method == "fdr_bh" else np.sum(1.0 / np.arange(1, m + 1))
-        adj = ps * m * c / np.arange(1, m + 1)
-        adj = np.minimum(1.0, np.minimum.accumulate(adj[::-1])[::-1])
-    out = np.empty(m)
-    out[order] = adj
-    return out

@@ -66,7 +66,7 @@ def _check_section(cfg: Any, schema: dict, where: str) -> None:
         typ = schema[k]
         name = f"{where}.{k}" if where else k
         if isinstance(typ, dict):
-            _check_section(v, typ, name if not where else name)
+            _check_section(v, typ, name)
         elif typ is float:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"Invalid value for '{name}': expected a number, got {v!r}.")
@@ -126,7 +126,7 @@ def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
         return z[key]
 
 
-def run_config(cfg: dict, base: Path | str = ".", verbose: bool = True) -> "pd.DataFrame":  # noqa: F821
+def run_config(cfg: dict, base: Path | str = "."):
     """Run a validated RSA job: model comparison with bootstrap CIs and noise ceiling.
 
     Returns

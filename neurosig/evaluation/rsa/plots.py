@@ -70,8 +70,12 @@ def plot_mds(rdm: Any, ax=None, groups: Sequence[Any] | None = None, seed: int =
 
     D = as_square(rdm)[0]
     D = np.maximum(D, 0)  # crossnobis estimates can be slightly negative
-    emb = MDS(n_components=2, dissimilarity="precomputed", random_state=seed, n_init=4,
-              normalized_stress="auto").fit_transform(D)
+    import inspect
+
+    # scikit-learn >= 1.8 names the option metric="precomputed" (dissimilarity= is deprecated)
+    kw = ({"metric": "precomputed", "init": "random"} if "metric_mds" in inspect.signature(MDS).parameters
+          else {"dissimilarity": "precomputed"})
+    emb = MDS(n_components=2, random_state=seed, n_init=4, normalized_stress="auto", **kw).fit_transform(D)
     ax = _axes(ax)
     if groups is None:
         ax.scatter(emb[:, 0], emb[:, 1], s=18)

@@ -60,13 +60,16 @@ def as_vectors(rdms: Any, name: str = "rdms", allow_inf: bool = False,
         Square RDMs of shape (n_conditions, n_conditions) or
         (n_rdms, n_conditions, n_conditions), or condensed vectors of shape
         (n_pairs,) or (n_rdms, n_pairs) with ``n_pairs = n (n - 1) / 2``.
+        A 2-D array whose two sizes are equal is read as one square RDM, so a
+        stack of exactly n_pairs condensed vectors must be passed as squares.
     name : str
         Parameter name used in error messages.
     allow_inf : bool
         Accept infinite entries (e.g. disconnected pairs after
         :func:`~neurosig.evaluation.rsa.geodesic_transform`).
     check_symmetric : bool
-        Refuse square matrices that are not symmetric (within ``atol``).
+        Refuse square matrices that are not symmetric (within ``atol``). Square
+        matrices must also have a zero diagonal.
 
     Returns
     -------
@@ -85,6 +88,12 @@ def as_vectors(rdms: Any, name: str = "rdms", allow_inf: bool = False,
                 raise ValueError(
                     f"The '{name}' parameter must hold symmetric RDMs, but the largest asymmetry "
                     f"|D - D.T| is {bad:.3g} (tolerance {atol:g}).")
+        diag = np.abs(np.diagonal(sq, axis1=1, axis2=2))
+        scale = np.max(np.abs(np.where(np.isfinite(sq), sq, 0.0)))
+        if diag.size and np.max(diag) > atol * max(1.0, scale):
+            raise ValueError(
+                f"The '{name}' parameter must hold dissimilarity matrices with a zero diagonal, but the "
+                f"largest diagonal entry is {np.max(diag):.3g} (a similarity matrix? use 1 - r).")
         n = sq.shape[-1]
         if n < 2:
             raise ValueError(f"The '{name}' parameter must have at least 2 conditions, got {n}.")
@@ -200,7 +209,9 @@ def noise_precision(residuals: Any, method: str = "shrinkage_diag", dof: int | N
             m = np.trace(s, axis1=1, axis2=2) / p
             d2 = np.sum((s - m[:, None, None] * eye) ** 2, axis=(1, 2))
             b2 = np.minimum(d2, b2)
-            cov = (b2 / d2 * m)[:, None, None] * eye + ((d2 - b2) / d2)[:, None, None] * s
+            d2s = np.where(d2 > 0, d2, 1.0)  # d2 == 0: s is already a multiple of the identity
+            b2 = np.where(d2 > 0, b2, 0.0)
+            cov = (b2 / d2s * m)[:, None, None] * eye + ((d2s - b2) / d2s)[:, None, None] * s
             cov = cov * n / dof
         else:  # shrinkage_diag
             s = s_sum / dof
@@ -210,8 +221,9 @@ def noise_precision(residuals: Any, method: str = "shrinkage_diag", dof: int | N
             s2_mean = s2_sum / var[:, None, :] / var[:, :, None] / (n - 1)
             var_hat = n / dof ** 2 * (s2_mean - s_mean ** 2)
             mask = ~np.eye(p, dtype=bool)
-            lamb = var_hat[:, mask].sum(axis=1) / (s_mean[:, mask] ** 2).sum(axis=1)
-            lamb = np.clip(lamb, 0, 1)
+            den = (s_mean[:, mask] ** 2).sum(axis=1)
+            lamb = var_hat[:, mask].sum(axis=1) / np.where(den > 0, den, 1.0)
+            lamb = np.clip(np.where(den > 0, lamb, 1.0), 0, 1)  # one feature: nothing to shrink
             cov = s * (eye + (1 - lamb)[:, None, None] * mask)
     out = cov if return_covariance else np.linalg.inv(cov)
     return out if batched else out[0]
@@ -377,14 +389,20 @@ def _crossnobis(X: np.ndarray, conditions: Any, folds: Any, P: np.ndarray | None
     out = np.empty((n_batch, len(iu[0])))
     if P is None and not remove_mean and np.all(cnt == cnt[:1]):
         # Balanced folds (each condition has the same trial count in every fold): the
-        # leave-one-fold-out estimator sums to K = (F^2 Mbar Mbar' - sum_f M_f M_f') / (F - 1)
-        # with M_f the fold means; two symmetric Gram products per data set (BLAS syrk).
+        # leave-one-fold-out estimator sums to K = (S S' - sum_f M_f M_f') / (F - 1) with
+        # M_f the fold means and S = sum_f M_f; F + 1 symmetric Gram products (BLAS syrk)
+        # on contiguous views, no copies.
         sums = _group_sums(X, group, n_folds * n_cond)[0]
+        unit = bool(np.all(cnt == 1))
         for b in range(n_batch):
-            M = sums[b].reshape(n_folds, n_cond, p) / cnt[:, :, None]
-            A = np.ascontiguousarray(M.transpose(1, 0, 2)).reshape(n_cond, n_folds * p)
-            mbar = M.mean(axis=0)
-            K = (n_folds ** 2 * (mbar @ mbar.T) - A @ A.T) / (n_folds - 1)
+            M = sums[b].reshape(n_folds, n_cond, p)
+            if not unit:
+                M = M / cnt[:, :, None]
+            S = M.sum(axis=0)
+            K = S @ S.T
+            for f in range(n_folds):
+                K -= M[f] @ M[f].T
+            K /= n_folds - 1
             d = np.diagonal(K)
             out[b] = ((d[:, None] + d[None, :] - 2 * K)[iu[0], iu[1]]) / (n_folds * p)
         return out

@@ -180,3 +180,29 @@ def test_identification_bad_input():
                             model_names=["a"])
     with pytest.raises(ValueError, match="'groups'"):
         boot_noise_ceiling(rng.random((3, 10)), "corr", groups=[0, 1])
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "cosine"])
+def test_eval_bootstrap_both_matches_rsatoolbox(rsatb, small, method):
+    from rsatoolbox.model import ModelFixed
+
+    from neurosig.evaluation.rsa import eval_bootstrap
+
+    data, models, subj = small
+    mods = [ModelFixed(f"m{i}", rdms_obj(rsatb, models[i:i + 1])) for i in range(len(models))]
+    np.random.seed(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = rsatb.inference.eval_bootstrap(mods, rdms_obj(rsatb, data, subj=subj), method=method, N=30,
+                                             rdm_descriptor="subj")
+    np.random.seed(5)
+    rs, ps = [], []
+    for _ in range(30):  # rsatoolbox draws subjects, then conditions, in every sample
+        rs.append(np.random.randint(0, 3, size=3))
+        ps.append(np.random.randint(0, 12, size=12))
+    mine = eval_bootstrap(models, data, method, groups=subj, rdm_samples=rs, pattern_samples=ps)
+    np.testing.assert_allclose(mine.evaluations, ref.evaluations, atol=TOL)
+    np.testing.assert_allclose(mine.noise_ceiling, ref.noise_ceiling, atol=TOL)
+    again = eval_bootstrap(models, data, method, n_boot=10, groups=subj, seed=1)
+    np.testing.assert_array_equal(again.evaluations,
+                                  eval_bootstrap(models, data, method, n_boot=10, groups=subj, seed=1).evaluations)

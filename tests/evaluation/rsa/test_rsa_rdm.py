@@ -183,7 +183,23 @@ def test_bad_rdms():
     nan[0, 1] = nan[1, 0] = np.nan
     with pytest.raises(ValueError, match="'rdms'.*NaN"):
         as_vectors(nan)
+    with pytest.raises(ValueError, match="'rdms'.*zero diagonal"):
+        as_vectors(1 - D)
     with pytest.raises(ValueError, match="'rdms'.*length 7"):
         as_vectors(np.zeros((2, 7)))
     with pytest.raises(ValueError, match="'rdms'.*shape"):
         as_vectors(np.zeros((2, 3, 4)))
+
+
+def test_public_names_resolve_to_callables():
+    """Every exported name resolves (guards against a submodule shadowing a function, e.g. `compare`)."""
+    import importlib
+
+    import neurosig.evaluation.rsa as rsa
+
+    importlib.import_module("neurosig.evaluation.rsa.comparison")  # importing a submodule must not shadow
+
+    for name in rsa.__all__:
+        obj = getattr(rsa, name)
+        assert callable(obj), name
+    assert rsa.compare.__module__.endswith("comparison")
