@@ -37,6 +37,16 @@ def _noop(x):
     return x
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) used so far by the calling process."""
+    t = os.times()
+    return t.user + t.system
+
+
+def _workers_cpu(client) -> float:
+    return float(sum(client.run(_cpu_s).values()))
+
+
 def _rows(df):
     d = df.sort_values(["subject", "session", "pipeline"]).reset_index(drop=True)
     extra = [{k: v for k, v in e.items() if k != "time"} for e in d["extra"]]
@@ -57,7 +67,7 @@ def main() -> None:
 
     import mne
     import torch
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
     from threadpoolctl import threadpool_limits
 
     from neurosig.datasets import SimulatedMotorImagery
@@ -75,26 +85,35 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="dask_scaling_"))
 
     def run(seed, scheduler=None, n=n_sub, tag=""):
-        ds = SimulatedMotorImagery(n_subjects=n, n_sessions=1, n_runs=2, n_trials_per_run=48, seed=seed)
+        ds = SimulatedMotorImagery(n_subjects=n, n_sessions=1, n_runs=3, n_trials_per_run=48, seed=seed)
         t0 = time.perf_counter()
         df = benchmark(datasets=[ds], pipelines=pipes, results=tmp / f"{tag}{seed}.sqlite", out=None,
-                       n_permutations=200, verbose=False, scheduler=scheduler)
+                       n_permutations=1000, verbose=False, scheduler=scheduler)
         return time.perf_counter() - t0, df
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     addr = cluster.scheduler_address
+    probe = Client(addr)  # reads the workers' CPU counters
     try:
         run(1000, None, n=1, tag="warm-seq")      # warm-up: imports, pipelines
         run(1000, addr, n=2, tag="warm-dask")     # warm-up: imports in both workers
-        ref_t, dask_t = [], []
+        ref_t, dask_t, ref_cpu, dask_cpu = [], [], [], []
         for r in range(repeats):
+            c0 = _cpu_s()
             ts, a = run(r, None, tag="seq")
+            c1 = _cpu_s()
+            w0 = _workers_cpu(probe)
             td, b = run(r, addr, tag="dask")
+            w1, c2 = _workers_cpu(probe), _cpu_s()
+            ref_cpu.append(c1 - c0)
+            dask_cpu.append((w1 - w0, c2 - c1))
             if _rows(a) != _rows(b):
                 raise SystemExit("MISMATCH: the Dask run's rows differ from the sequential run's")
             ref_t.append(ts)
             dask_t.append(td)
-            print(f"repeat {r}: {len(a)} rows identical; sequential {ts:.2f} s, dask {td:.2f} s")
+            print(f"repeat {r}: {len(a)} rows identical; sequential {ts:.2f} s wall ({c1 - c0:.2f} CPU s), "
+                  f"dask {td:.2f} s wall ({w1 - w0:.2f} CPU s in the 2 workers, {c2 - c1:.2f} in the "
+                  f"client + scheduler)")
 
         # per-task overhead: N trivial tasks through run_tasks on the running cluster
         tasks = list(range(n_triv))
@@ -109,19 +128,25 @@ def main() -> None:
         many = time.perf_counter() - t0
         assert [o.value for o in out] == tasks
     finally:
+        probe.close()
         cluster.close()
 
     ref, neu = float(np.median(ref_t)), float(np.median(dask_t))
     n_tasks = n_sub * len(pipes)
     per_task = (many - one) / max(1, n_triv - 1)
     print(f"\nworkload: {n_sub} subjects x {len(pipes)} pipelines = {n_tasks} tasks "
-          f"(1 session, 96 trials, 200 permutations), {repeats} repeat(s)")
+          f"(1 session, 144 trials, 1000 permutations), {repeats} repeat(s)")
     print(f"reference_s (sequential, 1 process x 1 thread): {ref:.2f}  (runs: {', '.join(f'{t:.2f}' for t in ref_t)})")
     print(f"neurosig_s  (Dask LocalCluster, 2 workers x 1 thread): {neu:.2f}  "
           f"(runs: {', '.join(f'{t:.2f}' for t in dask_t)})")
     print(f"per-task overhead on Dask: {1e3 * per_task:.2f} ms/task marginal ({n_triv} trivial tasks: "
           f"{many:.2f} s; sequential {seq_triv * 1e3:.1f} ms in all); one call (client connection + "
           f"1 task): {one:.2f} s")
+    wcpu = float(np.median([w for w, _ in dask_cpu]))
+    print(f"CPU seconds (median): sequential {np.median(ref_cpu):.2f}, Dask workers {wcpu:.2f} "
+          f"(+ client/scheduler {np.median([c for _, c in dask_cpu]):.2f}); "
+          f"(an idle worker uses about 0.03 CPU s per s); sequential share of a core during its run: "
+          f"{np.median(ref_cpu) / ref:.2f}, Dask workers' share: {wcpu / neu:.2f} of the 2 cores asked for")
     print(f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared machine: "
           f"the speed-up is bounded by the idle cores)")
     print(f"dask scaling: {ref / neu:.2f}x faster on 2 workers than sequential (target: close to 2x), "

@@ -59,7 +59,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
               n_jobs: int | None = None, on_result: Callable[[TaskResult], None] | None = None,
               retries: int = 0, raise_errors: bool = False, verbose: bool = True,
               desc: str = "tasks", scheduler: str | None = None,
-              connect_timeout: float = 10.0) -> list[TaskResult]:
+              connect_timeout: float = 10.0, group: Callable[[Any], Any] | None = None) -> list[TaskResult]:
     """Run ``fn(task)`` for every task and return the results in task order.
 
     Parameters
@@ -85,6 +85,11 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         Dask scheduler address (``"tcp://host:8786"``); implies ``backend="dask"``.
     connect_timeout : float
         Seconds to wait for that scheduler before a clear error.
+    group : callable | None
+        ``group(task)`` -> hashable. On Dask, tasks of one group prefer the same worker
+        (groups dealt round-robin over the workers; a loose restriction, so a task still
+        runs elsewhere when its worker is gone or busy): tasks reading the same data then
+        share the worker's cache instead of loading it once per worker.
     """
     if scheduler is not None:
         backend = "dask"
@@ -109,7 +114,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
 
     try:
         if backend == "dask":
-            _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish)
+            _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish, group)
         elif backend == "sequential" or n_workers == 1 or len(tasks) <= 1:
             for i, task in enumerate(tasks):
                 attempt = 0
@@ -197,7 +202,8 @@ def check_scheduler(scheduler: Any, connect_timeout: float = 10.0) -> None:
                          f"of seconds, but got {connect_timeout!r} instead.")
 
 
-def _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish) -> None:
+def _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish,
+              group=None) -> None:
     """Submit every task at once (``Client.map``), collect them as they finish.
 
     Exceptions raised by ``fn`` are retried ``retries`` times by the scheduler; a task whose
@@ -213,7 +219,14 @@ def _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_e
     run_id = uuid.uuid4().hex[:12]
     try:
         keys = [f"neurosig-task-{run_id}-{i}" for i in range(len(tasks))]
-        futures = client.map(fn, tasks, key=keys, pure=False, retries=retries)
+        workers = sorted(client.scheduler_info()["workers"]) if group is not None else []
+        if len(workers) > 1:
+            slot: dict = {}
+            futures = [client.submit(fn, t, key=k, pure=False, retries=retries, allow_other_workers=True,
+                                     workers=[workers[slot.setdefault(group(t), len(slot)) % len(workers)]])
+                       for t, k in zip(tasks, keys)]
+        else:
+            futures = client.map(fn, tasks, key=keys, pure=False, retries=retries)
         index = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures):
             i = index[fut.key]

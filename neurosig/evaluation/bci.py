@@ -637,7 +637,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     try:
         run_tasks(evaluate_task, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result,
                   verbose=verbose, desc="benchmark (dataset, subject, pipeline)", retries=retries,
-                  scheduler=scheduler, connect_timeout=connect_timeout)
+                  scheduler=scheduler, connect_timeout=connect_timeout, group=_data_group)
         df = _frame(store, set(all_ids))
         if out is not None:
             write_outputs(store, df, out, plots=plots)
@@ -650,6 +650,11 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     df.attrs["n_computed"] = len(tasks) - len(failures)
     df.attrs["n_skipped"] = skipped
     return df
+
+
+def _data_group(task: dict) -> tuple:
+    """Tasks loading the same data (every pipeline of one subject) prefer one Dask worker."""
+    return (task["ident"]["dataset"], tuple(str(s) for s in task["load_subjects"]))
 
 
 def _frame(store, task_ids: set) -> pd.DataFrame:
