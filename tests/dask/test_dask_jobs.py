@@ -87,7 +87,7 @@ def test_unreachable_scheduler_clear_error_api_and_cli(tmp_path, capsys):
     assert "--dask-workers" in err and "Traceback" not in err
 
 
-def test_tuab_prepare_on_dask_equals_sequential(dask_scheduler, tmp_path):
+def test_tuab_prepare_on_dask_equals_sequential(dask_scheduler, tmp_path, capsys):
     from neurosig.datasets.synthetic_tuab import make_synthetic_tuab
     from neurosig.datasets.tuab import TUAB
 
@@ -105,9 +105,15 @@ def test_tuab_prepare_on_dask_equals_sequential(dask_scheduler, tmp_path):
         with h5py.File(tmp_path / "seq" / f) as a, h5py.File(tmp_path / "dask" / f) as b:
             for k in a:
                 np.testing.assert_array_equal(a[k][()], b[k][()])
+    from neurosig.cli.main import main
+
+    assert main(["tuab", "prepare", str(root), "--cache", str(tmp_path / "cli"), "--scheduler",
+                 "tcp://127.0.0.1:9", "--connect-timeout", "1"]) != 0
+    err = capsys.readouterr().err
+    assert "'scheduler'" in err and "tcp://127.0.0.1:9" in err and "Traceback" not in err
 
 
-def test_decode_fmri_on_dask_equals_sequential(dask_scheduler, tmp_path):
+def test_decode_fmri_on_dask_equals_sequential(dask_scheduler, tmp_path, capsys):
     from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
     from neurosig.evaluation.fmri import decode_fmri
 
@@ -127,3 +133,12 @@ def test_decode_fmri_on_dask_equals_sequential(dask_scheduler, tmp_path):
     assert len(seq) == 4 and (seq.status == "ok").all() and (par.status == "ok").all()
     assert list(par.row_key) == list(seq.row_key)
     assert list(par.score) == list(seq.score) and list(par.fold_scores) == list(seq.fold_scores)
+    import yaml
+
+    from neurosig.cli.main import main
+
+    (tmp_path / "job.yml").write_text(yaml.safe_dump(job("cli")))
+    assert main(["decode-fmri", str(tmp_path / "job.yml"), "--scheduler", "tcp://127.0.0.1:9",
+                 "--connect-timeout", "1"]) != 0
+    err = capsys.readouterr().err
+    assert "'scheduler'" in err and "tcp://127.0.0.1:9" in err and "Traceback" not in err
