@@ -8,6 +8,9 @@ Both runs compute the same tasks (one per (subject, pipeline)) on the same simul
 the stored rows (scores, fold scores, p-values) are checked equal before any ratio is printed.
 Each repeat uses a new dataset seed on both sides, so no side reuses cached data.
 
+Control: the same benchmark on a local ProcessPoolExecutor of 2 processes (no Dask), to
+separate what the machine gives 2 processes from what Dask costs.
+
 Also measured: the per-task overhead of ``run_tasks`` on Dask (N trivial tasks on the
 running cluster vs the same tasks sequentially; fixed cost of one call = client connection).
 
@@ -84,11 +87,11 @@ def main() -> None:
     pipes = [p for p in load_pipelines() if p.name in ("CSP+LDA", "MDM")]
     tmp = Path(tempfile.mkdtemp(prefix="dask_scaling_"))
 
-    def run(seed, scheduler=None, n=n_sub, tag=""):
+    def run(seed, scheduler=None, n=n_sub, tag="", **kw):
         ds = SimulatedMotorImagery(n_subjects=n, n_sessions=1, n_runs=3, n_trials_per_run=48, seed=seed)
         t0 = time.perf_counter()
         df = benchmark(datasets=[ds], pipelines=pipes, results=tmp / f"{tag}{seed}.sqlite", out=None,
-                       n_permutations=1000, verbose=False, scheduler=scheduler)
+                       n_permutations=1000, verbose=False, scheduler=scheduler, **kw)
         return time.perf_counter() - t0, df
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -97,7 +100,7 @@ def main() -> None:
     try:
         run(1000, None, n=1, tag="warm-seq")      # warm-up: imports, pipelines
         run(1000, addr, n=2, tag="warm-dask")     # warm-up: imports in both workers
-        ref_t, dask_t, ref_cpu, dask_cpu = [], [], [], []
+        ref_t, dask_t, ref_cpu, dask_cpu, proc_t = [], [], [], [], []
         for r in range(repeats):
             c0 = _cpu_s()
             ts, a = run(r, None, tag="seq")
@@ -105,6 +108,10 @@ def main() -> None:
             w0 = _workers_cpu(probe)
             td, b = run(r, addr, tag="dask")
             w1, c2 = _workers_cpu(probe), _cpu_s()
+            tp, c = run(r, None, tag="proc", backend="processes", n_jobs=2)  # machine control, no Dask
+            if _rows(a) != _rows(c):
+                raise SystemExit("MISMATCH: the processes run's rows differ from the sequential run's")
+            proc_t.append(tp)
             ref_cpu.append(c1 - c0)
             dask_cpu.append((w1 - w0, c2 - c1))
             if _rows(a) != _rows(b):
@@ -113,7 +120,7 @@ def main() -> None:
             dask_t.append(td)
             print(f"repeat {r}: {len(a)} rows identical; sequential {ts:.2f} s wall ({c1 - c0:.2f} CPU s), "
                   f"dask {td:.2f} s wall ({w1 - w0:.2f} CPU s in the 2 workers, {c2 - c1:.2f} in the "
-                  f"client + scheduler)")
+                  f"client + scheduler); control: local processes n_jobs=2 {tp:.2f} s")
 
         # per-task overhead: N trivial tasks through run_tasks on the running cluster
         tasks = list(range(n_triv))
@@ -139,6 +146,9 @@ def main() -> None:
     print(f"reference_s (sequential, 1 process x 1 thread): {ref:.2f}  (runs: {', '.join(f'{t:.2f}' for t in ref_t)})")
     print(f"neurosig_s  (Dask LocalCluster, 2 workers x 1 thread): {neu:.2f}  "
           f"(runs: {', '.join(f'{t:.2f}' for t in dask_t)})")
+    print(f"control (no Dask): local ProcessPoolExecutor, 2 processes x 1 thread: "
+          f"{float(np.median(proc_t)):.2f} s, {ref / float(np.median(proc_t)):.2f}x vs sequential "
+          f"(what 2 processes get from this machine now)")
     print(f"per-task overhead on Dask: {1e3 * per_task:.2f} ms/task marginal ({n_triv} trivial tasks: "
           f"{many:.2f} s; sequential {seq_triv * 1e3:.1f} ms in all); one call (client connection + "
           f"1 task): {one:.2f} s")
