@@ -575,10 +575,10 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         check_evaluation_supported(evaluation, ds, subs)
         plan.append((ds, subs))
     specs = resolve_pipelines(pipelines, paradigm_name)
-    store = ResultStore(results)
     metric = paradigm_obj.scoring
     if not isinstance(metric, str):
         raise ValueError(f"Invalid paradigm scorer {metric!r}: neurosig stores one named metric per row.")
+    store = ResultStore(results)
 
     # ---- tasks ---------------------------------------------------------------------------
     done = {} if overwrite else _done_tasks(store)

@@ -90,3 +90,23 @@ def test_scores_equal_moabb_on_simulated(evaluation, grid, tmp_path):
     assert len(ours) == len(ref) == 2 * 2 * len(specs)
     assert list(ours.index) == list(ref.index)
     np.testing.assert_array_equal(ours["score"].to_numpy(np.float32), ref["score"].to_numpy(np.float32))
+
+
+def test_multiclass_accuracy_equals_moabb(fake_factory, tmp_path):
+    """MotorImagery with 3 classes: MOABB scores accuracy; so do we, identically."""
+    from moabb.paradigms import MotorImagery
+
+    ds = fake_factory(n_subjects=2, n_sessions=1, events=("left_hand", "right_hand", "feet"))
+    specs = [s for s in load_pipelines() if s.name in ("MDM", "CSP+LDA")]
+    ours = benchmark([ds], pipelines=specs, paradigm="imagery", results=tmp_path / "r.sqlite",
+                     out=None, verbose=False, n_permutations=20, seed=3)
+    ours = ours.set_index(["subject", "session", "pipeline"]).sort_index()
+    ev = WithinSessionEvaluation(paradigm=MotorImagery(), datasets=[ds], random_state=3, overwrite=True,
+                                 hdf5_path=str(tmp_path / "moabb"))
+    ref = ev.process({s.name: s.build() for s in specs})
+    ref["subject"] = ref["subject"].astype(str)
+    ref["session"] = ref["session"].astype(str)
+    ref = ref.set_index(["subject", "session", "pipeline"]).sort_index()
+    assert set(ours["metric"]) == {"accuracy"} and len(ours) == len(ref) == 2 * 2
+    assert list(ours.index) == list(ref.index)
+    np.testing.assert_array_equal(ours["score"].to_numpy(np.float32), ref["score"].to_numpy(np.float32))
