@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import traceback
+import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -58,7 +59,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
               n_jobs: int | None = None, on_result: Callable[[TaskResult], None] | None = None,
               retries: int = 0, raise_errors: bool = False, verbose: bool = True,
               desc: str = "tasks", scheduler: str | None = None,
-              connect_timeout: float = 10.0) -> list[TaskResult]:
+              connect_timeout: float = 10.0, group: Callable[[Any], Any] | None = None) -> list[TaskResult]:
     """Run ``fn(task)`` for every task and return the results in task order.
 
     Parameters
@@ -75,17 +76,28 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
     on_result : callable | None
         Called in the client process with each :class:`TaskResult` as it finishes.
     retries : int
-        A failed task is retried this many times before it is recorded as failed.
+        A task whose function raises is retried this many times before it is recorded
+        as failed (with its traceback in :attr:`TaskResult.error`). On Dask, a task whose
+        worker dies is also rescheduled (Dask's ``allowed-failures``, default 3).
     raise_errors : bool
         Re-raise the first failure instead of recording it.
     scheduler : str | None
         Dask scheduler address (``"tcp://host:8786"``); implies ``backend="dask"``.
     connect_timeout : float
         Seconds to wait for that scheduler before a clear error.
+    group : callable | None
+        ``group(task)`` -> hashable. On Dask, tasks of one group prefer the same worker
+        (groups dealt round-robin over the workers; a loose restriction, so a task still
+        runs elsewhere when its worker is gone or busy): tasks reading the same data then
+        share the worker's cache instead of loading it once per worker.
     """
     if scheduler is not None:
         backend = "dask"
     check_option("backend", backend, BACKENDS)
+    check_scheduler(scheduler, connect_timeout)
+    if not (isinstance(retries, int) and retries >= 0):
+        raise ValueError(f"Invalid value for the 'retries' parameter: expected a non-negative integer, "
+                         f"but got {retries!r} instead.")
     n_workers = resolve_n_jobs(n_jobs)
     tasks = list(tasks)
     results: list[TaskResult | None] = [None] * len(tasks)
@@ -102,7 +114,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
 
     try:
         if backend == "dask":
-            _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish)
+            _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish, group)
         elif backend == "sequential" or n_workers == 1 or len(tasks) <= 1:
             for i, task in enumerate(tasks):
                 attempt = 0
@@ -143,7 +155,19 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
 def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeout: float = 10.0):
     """A ``distributed.Client``: on ``scheduler`` if given, else on a new LocalCluster.
 
-    Returns ``(client, cluster_or_None)``; close both when done.
+    Parameters
+    ----------
+    scheduler : str | None
+        Address of a running Dask scheduler (``"tcp://host:8786"``).
+    n_workers : int
+        Single-threaded worker processes of the LocalCluster (no ``scheduler``).
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` before a :class:`ConnectionError` naming it.
+
+    Returns
+    -------
+    client, cluster
+        ``cluster`` is None on an existing scheduler; close both when done.
     """
     try:
         from distributed import Client, LocalCluster
@@ -162,20 +186,58 @@ def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeo
     return Client(cluster), cluster
 
 
-def _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish) -> None:
+def check_scheduler(scheduler: Any, connect_timeout: float = 10.0) -> None:
+    """Validate a scheduler address before any work (type and ``scheme://host:port`` form)."""
+    if scheduler is None:
+        return
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise TypeError(f"The 'scheduler' parameter must be an address string such as "
+                        f"'tcp://host:8786', but got {scheduler!r} instead.")
+    rest = scheduler.split("://", 1)[-1]
+    if ":" not in rest.strip("[]") and "://" not in scheduler:
+        raise ValueError(f"Invalid value for the 'scheduler' parameter: expected 'tcp://host:port' "
+                         f"(or 'host:port'), but got {scheduler!r} instead.")
+    if not (isinstance(connect_timeout, (int, float)) and connect_timeout > 0):
+        raise ValueError(f"Invalid value for the 'connect_timeout' parameter: expected a positive number "
+                         f"of seconds, but got {connect_timeout!r} instead.")
+
+
+def _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish,
+              group=None) -> None:
+    """Submit every task at once (``Client.map``), collect them as they finish.
+
+    Exceptions raised by ``fn`` are retried ``retries`` times by the scheduler; a task whose
+    worker dies is rescheduled on another worker by Dask itself (up to the scheduler's
+    ``distributed.scheduler.allowed-failures``, 3 by default) and then fails with
+    ``KilledWorker``, recorded like any other error.
+    """
     from distributed import as_completed
 
+    if not tasks:
+        return
     client, cluster = connect_dask(scheduler, n_workers, connect_timeout)
+    run_id = uuid.uuid4().hex[:12]
     try:
-        futures = {client.submit(fn, t, pure=False, retries=retries, key=f"neurosig-task-{i}-{id(tasks)}"): i
-                   for i, t in enumerate(tasks)}
+        keys = [f"neurosig-task-{run_id}-{i}" for i in range(len(tasks))]
+        workers = sorted(client.scheduler_info()["workers"]) if group is not None else []
+        if len(workers) > 1:
+            slot: dict = {}
+            futures = [client.submit(fn, t, key=k, pure=False, retries=retries, allow_other_workers=True,
+                                     workers=[workers[slot.setdefault(group(t), len(slot)) % len(workers)]])
+                       for t, k in zip(tasks, keys)]
+        else:
+            futures = client.map(fn, tasks, key=keys, pure=False, retries=retries)
+        index = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures):
-            i = futures[fut]
+            i = index[fut.key]
             if fut.status == "finished":
-                finish(TaskResult(i, tasks[i], value=fut.result(), attempts=1))
+                value = fut.result()
+                fut.release()  # free the worker's copy as soon as the client has it
+                finish(TaskResult(i, tasks[i], value=value, attempts=1))
                 continue
             exc = fut.exception()
             if raise_errors:
+                client.cancel(futures)
                 raise exc
             err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             finish(TaskResult(i, tasks[i], error=err, attempts=retries + 1))

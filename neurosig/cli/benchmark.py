@@ -5,6 +5,8 @@ embedded simulated motor-imagery dataset, within-session, left vs right hand.
 """
 from __future__ import annotations
 
+from ._common import add_parallel_arguments, parallel_kwargs
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -28,7 +30,6 @@ def register(subparsers) -> None:
                    help="SQLite results database (default: neurosig_results/results.sqlite)")
     p.add_argument("--out", default="neurosig_results", metavar="DIR",
                    help="folder for results.csv/.parquet, stats.csv and PNG plots (default: neurosig_results)")
-    p.add_argument("--n-jobs", type=int, default=1, help="worker processes (default: 1; -1: all cores)")
     p.add_argument("--overwrite", action="store_true", help="recompute rows already in the database")
     p.add_argument("--seed", type=int, default=42, help="seed of the CV folds and permutations (default: 42)")
     p.add_argument("--permutations", type=int, default=1000,
@@ -38,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--data-path", default=None, metavar="DIR",
                    help="data folder for MOABB datasets (default: NEUROSIG_DATA, then MNE's config)")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    add_parallel_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -56,13 +58,14 @@ def run(args) -> int:
     import mne
 
     mne.set_log_level("WARNING")  # MNE's per-file INFO lines would bury the progress bar
+    par = parallel_kwargs(args)
     t0 = time.perf_counter()
     df = benchmark(datasets=args.datasets, pipelines=args.pipelines, evaluation=args.evaluation,
                    paradigm=args.paradigm, subjects=_subjects(args.subjects), results=args.results,
-                   out=args.out, n_jobs=args.n_jobs, overwrite=args.overwrite, seed=args.seed,
+                   out=args.out, overwrite=args.overwrite, seed=args.seed,
                    verbose=not args.quiet, n_permutations=args.permutations,
                    refit_permutations=args.refit_permutations, data_path=args.data_path,
-                   plots=not args.no_plots)
+                   plots=not args.no_plots, **par)
     elapsed = time.perf_counter() - t0
     print(f"\nneurosig benchmark: {resolve_evaluation(args.evaluation)}, {args.paradigm}; "
           f"{df.attrs.get('n_computed', 0)} task(s) computed, {df.attrs.get('n_skipped', 0)} already "

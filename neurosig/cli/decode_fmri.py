@@ -1,6 +1,8 @@
 """``neurosig decode-fmri JOB.yml``: run a batch fMRI decoding/encoding job (resumable)."""
 from __future__ import annotations
 
+from ._common import add_parallel_arguments, parallel_kwargs
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -11,6 +13,7 @@ def register(subparsers) -> None:
     p.add_argument("--results", help="results store (overrides the job's 'results')")
     p.add_argument("--output-dir", help="output folder (overrides the job's 'output_dir')")
     p.add_argument("--check", action="store_true", help="validate the job file and exit")
+    add_parallel_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -22,6 +25,7 @@ def _run(args) -> int:
     from neurosig._validation import check_path
     from neurosig.evaluation.fmri import _table, decode_fmri, load_job
 
+    par = parallel_kwargs(args)
     path = check_path("job", args.job, kind="file")
     with open(path) as fh:
         job = yaml.safe_load(fh)
@@ -37,7 +41,7 @@ def _run(args) -> int:
         print(f"job {str(path)!r} is valid: {len(checked['subjects'])} subject(s), {len(checked['rois'])} ROI(s), "
               f"{len(checked['targets'])} target spec(s), {len(checked['models'])} model(s)")
         return 0
-    df = decode_fmri(checked, base_dir=path.parent)
+    df = decode_fmri(checked, base_dir=path.parent, **par)
     tab = _table(df)
     import pandas as pd
 

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError, ConnectionError) as exc:
         # Input errors: one clear line, no traceback (set NEUROSIG_DEBUG=1 for one).
         import os
         if os.environ.get("NEUROSIG_DEBUG"):

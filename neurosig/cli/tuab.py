@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_parallel_arguments, parallel_kwargs
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("tuab", help="TUH Abnormal EEG: index a local copy, prepare and inspect "
@@ -18,7 +20,6 @@ def register(subparsers) -> None:
                                         "(resumable)")
     pp.add_argument("root", help="TUAB release folder (holding edf/) or its edf folder")
     pp.add_argument("--cache", required=True, help="store folder (created; reruns resume)")
-    pp.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
     pp.add_argument("--montage", default="tcp16", help="tcp16 (TFM/BIOT, default) or tcp22 (FEMBA)")
     pp.add_argument("--sfreq", type=float, default=200.0, help="stored sampling rate in Hz (default 200)")
     pp.add_argument("--notch", type=float, default=60.0, help="mains frequency, 60 (default) or 50 Hz")
@@ -31,6 +32,7 @@ def register(subparsers) -> None:
     pp.add_argument("--engine", default="fft", help="fft (one pass, default) or mne (sequential MNE calls)")
     pp.add_argument("--overwrite", action="store_true",
                     help="replace a store prepared with another configuration")
+    add_parallel_arguments(pp)
     pp.set_defaults(func=_prepare)
 
     pf = sub.add_parser("info", help="counts per split and label, hours, rejected files and why")
@@ -75,8 +77,9 @@ def _prepare(args: argparse.Namespace) -> int:
                                  window_s=args.window, engine=args.engine,
                                  accepted_sfreqs=tuple(args.accept_sfreq) if args.accept_sfreq else None,
                                  ).validate()
+    par = parallel_kwargs(args)
     tuab = TUAB(args.root, verbose=not _quiet(args))
-    summary = tuab.prepare(args.cache, config=config, n_jobs=args.n_jobs, overwrite=args.overwrite)
+    summary = tuab.prepare(args.cache, config=config, overwrite=args.overwrite, **par)
     print(f"prepared {summary['n_ok']} recordings ({summary['n_windows']} windows) into {args.cache}; "
           f"{summary['n_rejected']} rejected, {summary['n_errors']} errors, "
           f"{summary['n_skipped_done']} already done before this run")

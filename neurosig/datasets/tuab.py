@@ -183,7 +183,8 @@ class TUAB:
         return self._index
 
     def prepare(self, cache: str | Path | None = None, config=None, n_jobs: int | None = 1,
-                backend: str | None = None, overwrite: bool = False):
+                backend: str | None = None, overwrite: bool = False, scheduler: str | None = None,
+                connect_timeout: float = 10.0, retries: int = 0):
         """Preprocess every usable recording into a window store at ``cache``.
 
         Parameters
@@ -193,7 +194,7 @@ class TUAB:
             (``NEUROSIG_DATA`` defaults to ``~/neurosig_data``).
         config : PreprocessingConfig | None
             The recipe (default 16-channel TCP, 0.1-75 Hz, notch 60 Hz, 200 Hz, 10 s).
-        n_jobs, backend, overwrite
+        n_jobs, backend, overwrite, scheduler, connect_timeout, retries
             See :func:`neurosig.datasets.window_store.prepare_store`.
 
         Returns
@@ -214,6 +215,7 @@ class TUAB:
         index = self._index if self._index is not None else scan_tuab(
             self.edf_root, verbose=self.verbose, read_headers=False)
         summary = prepare_store(index, cache, config=config, n_jobs=n_jobs, backend=backend,
-                                overwrite=overwrite, verbose=self.verbose, root=str(self.root))
+                                overwrite=overwrite, verbose=self.verbose, root=str(self.root),
+                                scheduler=scheduler, connect_timeout=connect_timeout, retries=retries)
         summary["cache"] = Path(cache)
         return summary

@@ -33,7 +33,7 @@ import pandas as pd
 from .._io import atomic_path
 from .._logging import get_logger
 from .._validation import check_option, check_path
-from ..parallel import run_tasks
+from ..parallel import check_scheduler, run_tasks
 from ..preprocessing.channels import normalize_channel_names
 from ..preprocessing.montage import missing_electrodes
 from ..preprocessing.recipe import PreprocessingConfig, preprocess_recording
@@ -183,7 +183,8 @@ def read_store_meta(cache: str | Path) -> dict:
 
 def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingConfig | None = None,
                   n_jobs: int | None = 1, backend: str | None = None, overwrite: bool = False,
-                  verbose: bool = True, root: str = "") -> dict:
+                  verbose: bool = True, root: str = "", scheduler: str | None = None,
+                  connect_timeout: float = 10.0, retries: int = 0) -> dict:
     """Preprocess the usable recordings of ``index`` into a window store (resumable).
 
     Parameters
@@ -197,14 +198,23 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
         The recipe (default: ``PreprocessingConfig()``, 16-channel TCP, 200 Hz, 10 s).
     n_jobs : int | None
         Worker processes (``-1``: all cores).
-    backend : {"sequential", "processes"} | None
-        Default: ``"processes"`` when ``n_jobs != 1``.
+    backend : {"sequential", "processes", "dask"} | None
+        Default: ``"processes"`` when ``n_jobs != 1`` (``"dask"``: one task per recording
+        on a Dask cluster, see :func:`neurosig.parallel.run_tasks`; workers read the EDF
+        files and write their recording's files into ``cache``, so both paths must be on
+        a filesystem the workers share).
     overwrite : bool
         Delete a store prepared with another configuration instead of raising.
     verbose : bool
         Progress bar.
     root : str
         Source folder, recorded in ``store.json``.
+    scheduler : str | None
+        Address of a running Dask scheduler (``"tcp://host:8786"``); implies ``"dask"``.
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` before a :class:`ConnectionError`.
+    retries : int
+        Times a recording whose processing raises unexpectedly is retried.
 
     Returns
     -------
@@ -212,6 +222,12 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
         ``n_recordings, n_ok, n_rejected, n_windows, n_skipped_done, contract``.
     """
     config = (config or PreprocessingConfig()).validate()
+    if scheduler is not None:
+        backend = "dask"
+    if backend is None:
+        backend = "sequential" if n_jobs in (None, 1) else "processes"
+    check_option("backend", backend, ("sequential", "processes", "dask"))
+    check_scheduler(scheduler, connect_timeout)
     missing_cols = [c for c in ("recording", "path", "subject", "label", "split", "status", "reason")
                     if c not in index.columns]
     if missing_cols:
@@ -260,9 +276,6 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
     n_done_before = len(results)
     if n_done_before:
         logger.info("resuming: %d recordings already prepared, %d to go", n_done_before, len(tasks))
-    if backend is None:
-        backend = "sequential" if n_jobs in (None, 1) else "processes"
-    check_option("backend", backend, ("sequential", "processes"))
 
     def on_result(res) -> None:
         if res.ok:
@@ -272,7 +285,8 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
                                              "reason": res.error.strip().splitlines()[-1], "n_windows": 0}
 
     run_tasks(process_recording, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result,
-              verbose=verbose, desc="TUAB recordings")
+              verbose=verbose, desc="TUAB recordings", scheduler=scheduler,
+              connect_timeout=connect_timeout, retries=retries)
 
     n_windows = np.zeros(len(index), dtype=np.int64)
     for i, row in enumerate(index.itertuples(index=False)):

@@ -503,7 +503,9 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
               out: str | os.PathLike | None = "neurosig_results", n_jobs: int = 1,
               overwrite: bool = False, seed: int = 42, verbose: bool = True, *,
               n_folds: int = 5, n_permutations: int = 1000, refit_permutations: int = 0,
-              data_path: str | os.PathLike | None = None, plots: bool = True) -> pd.DataFrame:
+              data_path: str | os.PathLike | None = None, plots: bool = True,
+              backend: str | None = None, scheduler: str | None = None,
+              connect_timeout: float = 10.0, retries: int = 1) -> pd.DataFrame:
     """Benchmark pipelines on datasets, MOABB style, with resumable SQLite results.
 
     Parameters
@@ -528,7 +530,8 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         Folder for ``results.csv``, ``results.parquet``, ``stats.csv`` and PNG plots
         (None: write nothing but the database).
     n_jobs : int
-        Worker processes (1: sequential in this process; -1: all cores).
+        Worker processes (1: sequential in this process; -1: all cores), or the number
+        of single-threaded workers of a local Dask cluster with ``backend="dask"``.
     overwrite : bool
         Recompute rows already in the database (they are replaced as new rows arrive).
     seed : int
@@ -546,6 +549,18 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         Data folder handed to the dataset adapter for dataset names.
     plots : bool
         Write PNG plots to ``out``.
+    backend : {"sequential", "processes", "dask"} | None
+        Where the (dataset, subject, pipeline) tasks run (default: ``"sequential"`` for
+        ``n_jobs=1``, else ``"processes"``); see :func:`neurosig.parallel.run_tasks`.
+        Workers load their data themselves (``data_path`` must be readable there); only
+        this process writes the database, row by row.
+    scheduler : str | None
+        Address of a running Dask scheduler (``"tcp://host:8786"``); implies ``"dask"``.
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` before a :class:`ConnectionError`.
+    retries : int
+        Times a failing task is retried before it is recorded as failed (a rerun of the
+        benchmark retries it again).
 
     Returns
     -------
@@ -553,7 +568,8 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         One row per (dataset, subject, session, pipeline) of this benchmark (read back
         from the database), MOABB's columns plus neurosig's.
     """
-    from ..parallel import resolve_n_jobs, run_tasks
+    from .._validation import check_option
+    from ..parallel import BACKENDS, check_scheduler, resolve_n_jobs, run_tasks
     from .results import ResultStore
 
     # ---- validate everything before any computation --------------------------------------
@@ -565,6 +581,13 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     n_permutations = check_positive_int("n_permutations", n_permutations, minimum=0)
     refit_permutations = check_positive_int("refit_permutations", refit_permutations, minimum=0)
     resolve_n_jobs(n_jobs)
+    if scheduler is not None:
+        backend = "dask"
+    if backend is None:
+        backend = "sequential" if resolve_n_jobs(n_jobs) == 1 else "processes"
+    check_option("backend", backend, BACKENDS)
+    check_scheduler(scheduler, connect_timeout)
+    retries = check_positive_int("retries", retries, minimum=0)
     validate_type("results", results, (str, os.PathLike), "str or path")
     if out is not None:
         validate_type("out", out, (str, os.PathLike), "str or path")
@@ -639,10 +662,10 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
                 "extra": extra,
             })
 
-    backend = "sequential" if resolve_n_jobs(n_jobs) == 1 else "processes"
     try:
         run_tasks(evaluate_task, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result,
-                  verbose=verbose, desc="benchmark (dataset, subject, pipeline)")
+                  verbose=verbose, desc="benchmark (dataset, subject, pipeline)", retries=retries,
+                  scheduler=scheduler, connect_timeout=connect_timeout, group=_data_group)
         df = _frame(store, set(all_ids))
         if out is not None:
             write_outputs(store, df, out, plots=plots)
@@ -655,6 +678,11 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     df.attrs["n_computed"] = len(tasks) - len(failures)
     df.attrs["n_skipped"] = skipped
     return df
+
+
+def _data_group(task: dict) -> tuple:
+    """Tasks loading the same data (every pipeline of one subject) prefer one Dask worker."""
+    return (task["ident"]["dataset"], tuple(str(s) for s in task["load_subjects"]))
 
 
 def _frame(store, task_ids: set) -> pd.DataFrame:

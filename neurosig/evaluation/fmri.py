@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_path
-from .._logging import get_logger, progress
+from .._logging import get_logger
 from .._validation import check_option, check_path, check_positive_int
 from ..contracts import stable_hash
 from .fmri_outputs import _plot_scores, _table, _write_maps
@@ -489,8 +489,14 @@ def _key(job, subject, kind, roi, t, name, m, dataset):
     return make_key(**row), row
 
 
-def decode_fmri(job, base_dir=None):
+def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None,
+                connect_timeout=10.0, retries=0):
     """Run a decoding/encoding job; return its rows as a DataFrame.
+
+    The job is split into one task per (subject, ROI) holding every target and model
+    cell of that ROI still to compute (the ROI's betas are loaded once, on the worker);
+    tasks run through :func:`neurosig.parallel.run_tasks` and only this process writes
+    the results store, each cell the moment its task returns.
 
     Parameters
     ----------
@@ -498,19 +504,57 @@ def decode_fmri(job, base_dir=None):
         The job (see the module docstring) or a YAML file holding it.
     base_dir : str | Path | None
         Folder for relative paths of a dict job (default: current folder).
+    backend : {"sequential", "processes", "dask"} | None
+        Where tasks run (default: ``"sequential"``, or ``"processes"`` when ``n_jobs != 1``).
+        Workers read the dataset and write maps under ``output_dir`` themselves: on a
+        cluster both must be on a shared filesystem.
+    n_jobs : int | None
+        Local worker processes, or single-threaded workers of a local Dask cluster.
+    scheduler : str | None
+        Address of a running Dask scheduler (``"tcp://host:8786"``); implies ``"dask"``.
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` before a :class:`ConnectionError`.
+    retries : int
+        Times a task that raises (or whose worker dies, on Dask) is retried before its
+        cells are stored with the error.
 
     Returns
     -------
     rows : pandas.DataFrame
         One row per cell of this job (including failed cells, ``status == "error"``).
     """
+    from ..parallel import BACKENDS, check_scheduler, resolve_n_jobs, run_tasks
+
     job = load_job(job, base_dir)
+    if scheduler is not None:
+        backend = "dask"
+    if backend is None:
+        backend = "sequential" if resolve_n_jobs(n_jobs) == 1 else "processes"
+    check_option("backend", backend, BACKENDS)
+    check_scheduler(scheduler, connect_timeout)
+    retries = check_positive_int("retries", retries, minimum=0)
     store = ResultStore(job["results"])
     out_dir = Path(job["output_dir"]) if job["output_dir"] else None
     keys = []
     try:
+        tasks = []
         for subject in job["subjects"]:
-            _run_subject(job, subject, store, out_dir, keys)
+            tasks.extend(_subject_tasks(job, subject, store, out_dir, keys))
+
+        def on_result(res):
+            if res.ok:
+                for rec in res.value:
+                    store.add(rec)
+                return
+            err = res.error.strip().splitlines()[-1]
+            logger.warning("task (subject %s, ROI %s) failed: %s", res.task["subject"], res.task["roi"], err)
+            for _, key, row in res.task["items"]:
+                store.add(dict(row, row_key=key, samples=None, channels=None, n_sessions=None,
+                               status="error", error=err, time=None))
+
+        run_tasks(_roi_task, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result, retries=retries,
+                  verbose=job["verbose"], desc="decode-fmri (subject, ROI)", scheduler=scheduler,
+                  connect_timeout=connect_timeout)
         df = store.to_frame(include_errors=True)
         order = {k: i for i, k in enumerate(keys)}
         df = df[df.row_key.isin(order)]
@@ -522,10 +566,31 @@ def decode_fmri(job, base_dir=None):
                 _table(df).to_csv(tmp, index=False)
     finally:
         store.close()
+        _SOURCE.clear()
     return df
 
 
-def _run_subject(job, subject, store, out_dir, keys):
+#: the data source of the last (dataset, subject) used in this process (one per worker)
+_SOURCE: dict = {}
+
+
+def _make_source(ds, subject, verbose):
+    return _NSDSource(ds, subject, verbose) if ds["type"] == "nsd" else _NiftiSource(ds, verbose)
+
+
+def _get_source(ds, subject, rois, verbose):
+    """The data source, built once per (dataset, subject) in a worker; ROIs prepared then."""
+    key = stable_hash([ds, subject, list(rois)])
+    if key not in _SOURCE:
+        _SOURCE.clear()
+        src = _make_source(ds, subject, verbose)
+        src.check_rois(rois)
+        _SOURCE[key] = src
+    return _SOURCE[key]
+
+
+def _subject_tasks(job, subject, store, out_dir, keys):
+    """The (subject, ROI) tasks of one subject, for the cells not in ``store`` yet."""
     ds = job["dataset"]
     cells = _cells(job)
     dataset = "NSD" if ds["type"] == "nsd" else Path(ds["bold"]).name
@@ -538,61 +603,76 @@ def _run_subject(job, subject, store, out_dir, keys):
     logger.info("subject %s: %d cells, %d to run (%d already in %s)", subject, len(cells), len(todo),
                 len(cells) - len(todo), job["results"])
     if not todo:
-        return
-    src = _NSDSource(ds, subject, job["verbose"]) if ds["type"] == "nsd" else _NiftiSource(ds, job["verbose"])
-    src.check_rois(job["rois"])
-    bar = progress(total=len(todo), desc=f"decode-fmri sub-{subject}", verbose=job["verbose"], unit="cell")
+        return []
+    if ds["type"] == "nsd":  # ROI names checked here, before any work (the data are read by the tasks)
+        from ..datasets.nsd import NSD
+
+        nsd = NSD(ds["root"], subject, space=ds["space"], betas=ds["betas"], cache_dir=ds.get("cache_dir"),
+                  verbose=False)
+        for r in job["rois"]:
+            nsd.roi_mask(r)
+    else:
+        for r in job["rois"]:
+            if r != "mask":
+                check_path("rois", r, kind="file")
     by_roi = {}
     for c, key, row in todo:
         by_roi.setdefault(c[1], []).append((c, key, row))
-    for roi, items in by_roi.items():
-        t0 = time.perf_counter()
+    return [{"job": job, "subject": subject, "roi": roi, "items": items, "out_dir": out_dir}
+            for roi, items in by_roi.items()]
+
+
+def _roi_task(task):
+    """Every pending cell of one (subject, ROI): load the betas once, return one record per cell."""
+    job, subject, roi, out_dir = task["job"], task["subject"], task["roi"], task["out_dir"]
+    src = _get_source(job["dataset"], subject, job["rois"], job["verbose"])
+    t0 = time.perf_counter()
+    try:
+        X, info, masker = src.load(roi, job["preprocessing"])
+        splits = _splits(job["cv"], info, job["seed"])
+        load_error = None
+    except Exception as exc:  # recorded for every cell of this ROI; the job goes on
+        load_error = f"{type(exc).__name__}: {exc}"
+    load_s = time.perf_counter() - t0
+    label_cache, feat_cache = {}, {}
+    records = []
+    for (kind, _, t, name, m), key, row in task["items"]:
+        t1 = time.perf_counter()
+        y = maps = None
+        rec = dict(row, row_key=key, samples=None, channels=None, n_sessions=src.n_sessions)
         try:
-            X, info, masker = src.load(roi, job["preprocessing"])
-            splits = _splits(job["cv"], info, job["seed"])
-            load_error = None
-        except Exception as exc:  # recorded for every cell of this ROI; the job goes on
-            load_error = f"{type(exc).__name__}: {exc}"
-        load_s = time.perf_counter() - t0
-        label_cache, feat_cache = {}, {}
-        for (kind, _, t, name, m), key, row in items:
-            t1 = time.perf_counter()
-            y = maps = None
-            rec = dict(row, row_key=key, samples=None, channels=None, n_sessions=src.n_sessions)
-            try:
-                if load_error:
-                    raise RuntimeError(f"loading ROI {roi!r} failed: {load_error}")
-                rec.update(samples=int(X.shape[0]), channels=int(X.shape[1]))
-                if t["type"] in ("coco", "events"):
-                    tid = id(t)
-                    if tid not in label_cache:
-                        label_cache[tid] = src.labels(t, info)
-                    y = label_cache[tid][name]
-                    metric, score, folds, extra = _decode_labels(X, y, splits, m, masker, job["seed"])
+            if load_error:
+                raise RuntimeError(f"loading ROI {roi!r} failed: {load_error}")
+            rec.update(samples=int(X.shape[0]), channels=int(X.shape[1]))
+            if t["type"] in ("coco", "events"):
+                tid = stable_hash(t)
+                if tid not in label_cache:
+                    label_cache[tid] = src.labels(t, info)
+                y = label_cache[tid][name]
+                metric, score, folds, extra = _decode_labels(X, y, splits, m, masker, job["seed"])
+                maps = None
+            else:
+                if name not in feat_cache:
+                    feat_cache[name] = _load_features(t, info["nsd_id"].to_numpy())
+                F = feat_cache[name]
+                if kind == "decoding":
+                    metric, score, folds, extra = _decode_features(X, F, splits, m, info, job["seed"])
                     maps = None
                 else:
-                    if name not in feat_cache:
-                        feat_cache[name] = _load_features(t, info["nsd_id"].to_numpy())
-                    F = feat_cache[name]
-                    if kind == "decoding":
-                        metric, score, folds, extra = _decode_features(X, F, splits, m, info, job["seed"])
-                        maps = None
-                    else:
-                        try:
-                            nc = src.ncsnr(roi)
-                        except FileNotFoundError:
-                            nc = None
-                        metric, score, folds, extra, maps = _encode(X, F, splits, m, info, nc, job["seed"])
-                extra["load_s"] = load_s
-                if out_dir is not None and job["maps"]:
-                    extra["maps"] = _write_maps(out_dir, subject, kind, roi, name, m, masker, X, info, t,
-                                                y, maps, job)
-                rec.update(metric=metric, score=score, fold_scores=folds, extra=extra,
-                           time=time.perf_counter() - t1, status="ok", error=None)
-            except Exception as exc:  # a failing cell is stored with its error; the job goes on
-                logger.warning("cell failed (subject %s, %s, ROI %s, target %s, model %s): %s",
-                               subject, kind, roi, name, m["name"], exc)
-                rec.update(status="error", error=f"{type(exc).__name__}: {exc}", time=time.perf_counter() - t1)
-            store.add(rec)
-            bar.update(1)
-    bar.close()
+                    try:
+                        nc = src.ncsnr(roi)
+                    except FileNotFoundError:
+                        nc = None
+                    metric, score, folds, extra, maps = _encode(X, F, splits, m, info, nc, job["seed"])
+            extra["load_s"] = load_s
+            if out_dir is not None and job["maps"]:
+                extra["maps"] = _write_maps(out_dir, subject, kind, roi, name, m, masker, X, info, t,
+                                            y, maps, job)
+            rec.update(metric=metric, score=score, fold_scores=folds, extra=extra,
+                       time=time.perf_counter() - t1, status="ok", error=None)
+        except Exception as exc:  # a failing cell is stored with its error; the job goes on
+            logger.warning("cell failed (subject %s, %s, ROI %s, target %s, model %s): %s",
+                           subject, kind, roi, name, m["name"], exc)
+            rec.update(status="error", error=f"{type(exc).__name__}: {exc}", time=time.perf_counter() - t1)
+        records.append(rec)
+    return records
