@@ -17,7 +17,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 from moabb.paradigms import LeftRightImagery  # noqa: E402
 from scipy.signal import welch  # noqa: E402
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch

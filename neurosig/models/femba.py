@@ -12,14 +12,14 @@ where BiMamba sums a forward Mamba and a Mamba run over the reversed sequence
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .._validation import check_option, check_positive_int
-from ._patch import PatchEmbed, apply_patch_mask, check_window
+from ._patch import PatchConfigMixin, PatchEncoder
 from .mamba import BiMamba
 
 #: (n_blocks, embed_dim) of FEMBA's published sizes, plus a CPU-sized "nano".
@@ -36,7 +36,7 @@ FEMBA_PUBLISHED_PARAMS: dict[str, float] = {"tiny": 7.8e6, "base": 47.7e6, "larg
 
 
 @dataclass(frozen=True)
-class FEMBAConfig:
+class FEMBAConfig(PatchConfigMixin):
     """Configuration of :class:`BiMambaEncoder`.
 
     Attributes
@@ -74,47 +74,14 @@ class FEMBAConfig:
     size: str = "custom"
     arch: str = field(default="bimamba", init=False)
 
-    @classmethod
-    def from_size(cls, size: str, **overrides) -> "FEMBAConfig":
-        """Preset ``size`` in {nano, tiny, base, large, huge}, with field overrides (e.g. n_channels)."""
-        check_option("size", size, list(FEMBA_SIZES))
-        return cls(**{**FEMBA_SIZES[size], **overrides, "size": size})
-
-    @property
-    def n_pairs(self) -> int:
-        return self.n_channels // self.patch_size[0]
-
-    @property
-    def n_tokens(self) -> int:
-        return self.n_times // self.patch_size[1]
-
-    @property
-    def d_model(self) -> int:
-        return self.embed_dim * self.n_pairs
-
-    def validate(self) -> "FEMBAConfig":
-        for name in ("n_channels", "n_times", "embed_dim", "n_blocks", "expand", "d_state", "d_conv",
-                     "chunk_size"):
-            check_positive_int(name, getattr(self, name))
-        check_window(self.n_channels, self.n_times, tuple(self.patch_size), "BiMambaEncoder")
-        return self
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["patch_size"] = list(self.patch_size)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "FEMBAConfig":
-        d = {k: v for k, v in d.items() if k != "arch"}
-        d["patch_size"] = tuple(d.get("patch_size", (2, 16)))
-        return cls(**d)
-
-    def replace(self, **changes) -> "FEMBAConfig":
-        return replace(self, **changes)
+    _INT_FIELDS: ClassVar[tuple] = ("n_blocks", "expand", "d_state", "d_conv", "chunk_size")
+    _OWNER: ClassVar[str] = "BiMambaEncoder"
 
 
-class BiMambaEncoder(nn.Module):
+FEMBAConfig._SIZES = FEMBA_SIZES
+
+
+class BiMambaEncoder(PatchEncoder):
     """FEMBA encoder: patch embedding, positional embedding, bidirectional Mamba blocks.
 
     Parameters
@@ -134,37 +101,18 @@ class BiMambaEncoder(nn.Module):
 
     arch = "bimamba"
 
+    config_class = FEMBAConfig
+
     def __init__(self, config: FEMBAConfig | str = "tiny", **overrides):
-        super().__init__()
-        if isinstance(config, str):
-            config = FEMBAConfig.from_size(config, **overrides)
-        elif overrides:
-            config = config.replace(**overrides)
-        self.config = config.validate()
+        super().__init__(config, **overrides)
         c = self.config
-        self.patch_embed = PatchEmbed(c.embed_dim, tuple(c.patch_size))
-        self.pos_embed = nn.Parameter(torch.zeros(1, c.n_tokens, c.d_model))
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.mamba_blocks = nn.ModuleList([
             BiMamba(c.d_model, d_state=c.d_state, d_conv=c.d_conv, expand=c.expand, chunk_size=c.chunk_size)
             for _ in range(c.n_blocks)])
         self.norm_layers = nn.ModuleList([nn.LayerNorm(c.d_model) for _ in range(c.n_blocks)])
 
-    @property
-    def d_model(self) -> int:
-        return self.config.d_model
-
-    def check_input(self, x: torch.Tensor) -> None:
-        c = self.config
-        if x.ndim != 3 or tuple(x.shape[1:]) != (c.n_channels, c.n_times):
-            raise ValueError(f"{type(self).__name__} expects windows of shape (batch, n_channels={c.n_channels}, "
-                             f"n_times={c.n_times}), but got {tuple(x.shape)}.")
-
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_input(x)
-        if mask is not None:
-            x = apply_patch_mask(x, mask, tuple(self.config.patch_size))
-        h = self.patch_embed(x) + self.pos_embed
+        h = self.embed(x, mask)
         recompute = self.config.recompute and torch.is_grad_enabled() and self.training
         for block, norm in zip(self.mamba_blocks, self.norm_layers):
             if recompute:  # one direction's activations alive at a time in backward

@@ -8,14 +8,14 @@ for the bi-Mamba encoder in any experiment.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_option, check_positive_int
-from ._patch import PatchEmbed, apply_patch_mask, check_window
+from ._patch import PatchConfigMixin, PatchEncoder
 
 #: Presets (n_layers, embed_dim per channel pair, heads); "tiny" has about FEMBA-Tiny's 7.8 M parameters.
 TRANSFORMER_SIZES: dict[str, dict] = {
@@ -26,7 +26,7 @@ TRANSFORMER_SIZES: dict[str, dict] = {
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
+class TransformerConfig(PatchConfigMixin):
     """Configuration of :class:`PatchTransformer` (window shape, width per channel pair, depth, heads)."""
 
     n_channels: int = 22
@@ -39,45 +39,18 @@ class TransformerConfig:
     size: str = "custom"
     arch: str = field(default="transformer", init=False)
 
-    @classmethod
-    def from_size(cls, size: str, **overrides) -> "TransformerConfig":
-        check_option("size", size, list(TRANSFORMER_SIZES))
-        return cls(**{**TRANSFORMER_SIZES[size], **overrides, "size": size})
-
-    @property
-    def n_pairs(self) -> int:
-        return self.n_channels // self.patch_size[0]
-
-    @property
-    def n_tokens(self) -> int:
-        return self.n_times // self.patch_size[1]
-
-    @property
-    def d_model(self) -> int:
-        return self.embed_dim * self.n_pairs
+    _INT_FIELDS: ClassVar[tuple] = ("n_layers", "n_heads", "mlp_ratio")
+    _OWNER: ClassVar[str] = "PatchTransformer"
 
     def validate(self) -> "TransformerConfig":
-        for name in ("n_channels", "n_times", "embed_dim", "n_layers", "n_heads", "mlp_ratio"):
-            check_positive_int(name, getattr(self, name))
-        check_window(self.n_channels, self.n_times, tuple(self.patch_size), "PatchTransformer")
+        super().validate()
         if self.d_model % self.n_heads:
             raise ValueError(f"Invalid value for the 'n_heads' parameter: the token width "
                              f"{self.d_model} must be divisible by it, but got {self.n_heads}.")
         return self
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["patch_size"] = list(self.patch_size)
-        return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TransformerConfig":
-        d = {k: v for k, v in d.items() if k != "arch"}
-        d["patch_size"] = tuple(d.get("patch_size", (2, 16)))
-        return cls(**d)
-
-    def replace(self, **changes) -> "TransformerConfig":
-        return replace(self, **changes)
+TransformerConfig._SIZES = TRANSFORMER_SIZES
 
 
 class Block(nn.Module):
@@ -101,7 +74,7 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class PatchTransformer(nn.Module):
+class PatchTransformer(PatchEncoder):
     """Transformer encoder over FEMBA patches.
 
     Parameters
@@ -120,35 +93,16 @@ class PatchTransformer(nn.Module):
 
     arch = "transformer"
 
+    config_class = TransformerConfig
+
     def __init__(self, config: TransformerConfig | str = "tiny", **overrides):
-        super().__init__()
-        if isinstance(config, str):
-            config = TransformerConfig.from_size(config, **overrides)
-        elif overrides:
-            config = config.replace(**overrides)
-        self.config = config.validate()
+        super().__init__(config, **overrides)
         c = self.config
-        self.patch_embed = PatchEmbed(c.embed_dim, tuple(c.patch_size))
-        self.pos_embed = nn.Parameter(torch.zeros(1, c.n_tokens, c.d_model))
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.blocks = nn.ModuleList([Block(c.d_model, c.n_heads, c.mlp_ratio) for _ in range(c.n_layers)])
         self.norm = nn.LayerNorm(c.d_model)
 
-    @property
-    def d_model(self) -> int:
-        return self.config.d_model
-
-    def check_input(self, x: torch.Tensor) -> None:
-        c = self.config
-        if x.ndim != 3 or tuple(x.shape[1:]) != (c.n_channels, c.n_times):
-            raise ValueError(f"{type(self).__name__} expects windows of shape (batch, n_channels={c.n_channels}, "
-                             f"n_times={c.n_times}), but got {tuple(x.shape)}.")
-
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_input(x)
-        if mask is not None:
-            x = apply_patch_mask(x, mask, tuple(self.config.patch_size))
-        h = self.patch_embed(x) + self.pos_embed
+        h = self.embed(x, mask)
         for block in self.blocks:
             h = block(h)
         return self.norm(h)

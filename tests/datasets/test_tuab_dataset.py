@@ -18,7 +18,7 @@ from neurosig.datasets.synthetic_tuab import (TUH_AR_CHANNELS, TUH_EXTRA_CHANNEL
                                               make_synthetic_tuab, write_edf)
 from neurosig.datasets.tuab import TUAB, find_edf_root, load_index, save_index, scan_tuab
 from neurosig.datasets.window_dataset import WindowDataset
-from neurosig.datasets.window_store import prepare_store, split_subjects, store_info
+from neurosig.datasets.window_store import split_subjects, store_info
 from neurosig.preprocessing.montage import montage_channel_names
 from neurosig.preprocessing.recipe import PreprocessingConfig
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from neurosig.evaluation.bci import benchmark, epochs_sfreq
 from neurosig.pipelines import fill_unset, load_pipeline_file
