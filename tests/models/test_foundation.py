@@ -4,7 +4,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from conftest import simulated_windows
+from models_data import simulated_windows
 from neurosig.contracts import SignalContract
 from neurosig.models.checkpoints import save_encoder, save_femba_safetensors
 from neurosig.models.femba import BiMambaEncoder

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import _ddp_worker
-from conftest import simulated_windows
+from models_data import simulated_windows
 from neurosig.contracts import SignalContract
 from neurosig.models.checkpoints import load_encoder
 from neurosig.models._patch import scale_windows

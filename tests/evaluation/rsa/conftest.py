@@ -26,7 +26,3 @@ def rsatb():
     return pytest.importorskip("rsatoolbox")
 
 
-def rdms_obj(rsatb, vectors, **descriptors):
-    """An rsatoolbox RDMs object on a COPY of the vectors (rsatoolbox transforms mutate their input)."""
-    return rsatb.rdm.RDMs(np.array(vectors, dtype=float, copy=True),
-                          rdm_descriptors=descriptors or None)

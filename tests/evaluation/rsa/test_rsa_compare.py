@@ -7,7 +7,7 @@ from scipy import stats
 
 from neurosig.evaluation.rsa import as_vectors, compare
 
-from conftest import rdms_obj
+from rsa_helpers import rdms_obj
 
 TOL = 1e-10
 METHODS = ["cosine", "corr", "spearman", "rho-a", "tau-a", "tau-b", "corr_cov", "cosine_cov"]

@@ -11,7 +11,7 @@ from neurosig.evaluation.rsa import (as_vectors, boot_noise_ceiling, correct_pva
                                      eval_bootstrap_pattern, eval_bootstrap_rdm, identification_accuracy,
                                      loso_identification, permutation_test)
 
-from conftest import rdms_obj
+from rsa_helpers import rdms_obj
 
 TOL = 1e-10
 CEIL_METHODS = ["cosine", "corr", "spearman", "rho-a", "corr_cov", "cosine_cov", "tau-a"]

@@ -9,7 +9,7 @@ from scipy.sparse.csgraph import csgraph_from_dense, shortest_path
 
 from neurosig.evaluation.rsa import as_square, as_vectors, geodesic_transform, geotopological_transform
 
-from conftest import rdms_obj
+from rsa_helpers import rdms_obj
 
 TOL = 1e-10
 
