@@ -321,6 +321,33 @@ class SimulatedBase(BaseDataset):
     ``simulate_raw(subject, session, run)``.
     """
 
+    def _store_common(self, n_subjects, n_sessions, n_runs, seed, sfreq, artifacts, line_freq) -> int:
+        """Validate and store the arguments every simulator shares; returns ``n_sessions`` as an int."""
+        self.n_subjects = check_positive_int("n_subjects", n_subjects)
+        n_sessions = check_positive_int("n_sessions", n_sessions)
+        self.n_runs = check_positive_int("n_runs", n_runs)
+        self.seed = check_positive_int("seed", seed, minimum=0)
+        self.sfreq = check_positive_float("sfreq", sfreq)
+        if self.sfreq < 128:
+            raise ValueError(f"Invalid value for the 'sfreq' parameter. Allowed values are numbers >= 128 Hz "
+                             f"(the simulation has rhythms up to 30 Hz and muscle up to 100 Hz), "
+                             f"but got {sfreq!r} instead.")
+        self.artifacts = bool(validate_type("artifacts", artifacts, (bool, np.bool_)))
+        self.line_freq = check_positive_float("line_freq", line_freq)
+        return n_sessions
+
+    def _check_selection(self, subjects, sessions, code: str):
+        """Validate MOABB's ``selected_subjects`` / ``selected_sessions`` (names or indices);
+        returns ``(all_subjects, subjects)``."""
+        all_subjects = list(range(1, self.n_subjects + 1))
+        if subjects is not None:
+            subjects = check_subjects_in(subjects, all_subjects, code)
+        if sessions is not None:
+            allowed = list(dict.fromkeys(self.session_names + [str(i) for i in range(len(self.session_names))]))
+            for s in sessions:
+                check_option("sessions", str(s), allowed)
+        return all_subjects, subjects
+
     def get_data(self, subjects=None, cache_config=None, process_pipeline=None, n_jobs=1):
         """MOABB's ``get_data``, with a clear error for subjects the dataset does not have."""
         if subjects is not None:
@@ -397,25 +424,10 @@ class SimulatedMotorImagery(SimulatedBase):
                  n_trials_per_run: int = 48, seed: int = 42, sfreq: float = 250.0,
                  artifacts: bool = True, line_freq: float = 50.0, subjects=None, sessions=None,
                  return_all_modalities: bool = False):
-        self.n_subjects = check_positive_int("n_subjects", n_subjects)
-        n_sessions = check_positive_int("n_sessions", n_sessions)
-        self.n_runs = check_positive_int("n_runs", n_runs)
+        n_sessions = self._store_common(n_subjects, n_sessions, n_runs, seed, sfreq, artifacts, line_freq)
         self.n_trials_per_run = check_positive_int("n_trials_per_run", n_trials_per_run, minimum=4)
-        self.seed = check_positive_int("seed", seed, minimum=0)
-        self.sfreq = check_positive_float("sfreq", sfreq)
-        if self.sfreq < 128:
-            raise ValueError(f"Invalid value for the 'sfreq' parameter. Allowed values are numbers >= 128 Hz "
-                             f"(the simulation has rhythms up to 30 Hz and muscle up to 100 Hz), "
-                             f"but got {sfreq!r} instead.")
-        self.artifacts = bool(validate_type("artifacts", artifacts, (bool, np.bool_)))
-        self.line_freq = check_positive_float("line_freq", line_freq)
-        all_subjects = list(range(1, self.n_subjects + 1))
-        if subjects is not None:
-            subjects = check_subjects_in(subjects, all_subjects, "SimulatedMotorImagery")
         self.session_names = [f"{i}{'train' if i == 0 else 'test'}" for i in range(n_sessions)]
-        if sessions is not None:  # names ("0train") or indices (0), as MOABB accepts
-            for s in sessions:
-                check_option("sessions", str(s), self.session_names + [str(i) for i in range(n_sessions)])
+        all_subjects, subjects = self._check_selection(subjects, sessions, "SimulatedMotorImagery")
         super().__init__(
             subjects=all_subjects,
             sessions_per_subject=n_sessions,

@@ -44,7 +44,7 @@ import logging
 import numpy as np
 from scipy.special import ndtri
 
-from neurosig._validation import check_option, check_positive_float, check_positive_int, validate_type
+from neurosig._validation import check_option, check_positive_float, check_positive_int
 from neurosig.datasets.simulated import (
     SimulatedBase,
     _spread,
@@ -121,29 +121,15 @@ class SimulatedP300(SimulatedBase):
                  n_sequences_per_run: int = 20, n_stimuli: int = 6, soa: float = 0.5,
                  seed: int = 42, sfreq: float = 256.0, artifacts: bool = True, line_freq: float = 50.0,
                  subjects=None, sessions=None):
-        self.n_subjects = check_positive_int("n_subjects", n_subjects)
-        n_sessions = check_positive_int("n_sessions", n_sessions)
-        self.n_runs = check_positive_int("n_runs", n_runs)
+        n_sessions = self._store_common(n_subjects, n_sessions, n_runs, seed, sfreq, artifacts, line_freq)
         self.n_sequences_per_run = check_positive_int("n_sequences_per_run", n_sequences_per_run)
         self.n_stimuli = check_positive_int("n_stimuli", n_stimuli, minimum=2)
         self.soa = check_positive_float("soa", soa)
         if not 0.05 <= self.soa <= 2.0:
             raise ValueError(f"Invalid value for the 'soa' parameter. Allowed values are 0.05 to 2 s, "
                              f"but got {soa!r} instead.")
-        self.seed = check_positive_int("seed", seed, minimum=0)
-        self.sfreq = check_positive_float("sfreq", sfreq)
-        if self.sfreq < 128:
-            raise ValueError(f"Invalid value for the 'sfreq' parameter. Allowed values are numbers >= 128 Hz, "
-                             f"but got {sfreq!r} instead.")
-        self.artifacts = bool(validate_type("artifacts", artifacts, (bool, np.bool_)))
-        self.line_freq = check_positive_float("line_freq", line_freq)
-        all_subjects = list(range(1, self.n_subjects + 1))
-        if subjects is not None:
-            subjects = check_subjects_in(subjects, all_subjects, "SimulatedP300")
         self.session_names = [str(i) for i in range(n_sessions)]
-        if sessions is not None:
-            for s in sessions:
-                check_option("sessions", str(s), self.session_names)
+        all_subjects, subjects = self._check_selection(subjects, sessions, "SimulatedP300")
         super().__init__(
             subjects=all_subjects, sessions_per_subject=n_sessions, events=dict(EVENT_ID),
             code="SimulatedP300", interval=[0.0, _EPOCH_S], paradigm="p300", doi=None,

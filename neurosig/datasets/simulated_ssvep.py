@@ -119,14 +119,7 @@ class SimulatedSSVEP(SimulatedBase):
                  n_trials_per_run: int = 24, freqs=(13.0, 17.0, 21.0), rest: bool = False,
                  trial_duration: float = 3.0, seed: int = 42, sfreq: float = 256.0,
                  artifacts: bool = True, line_freq: float = 50.0, subjects=None, sessions=None):
-        self.n_subjects = check_positive_int("n_subjects", n_subjects)
-        n_sessions = check_positive_int("n_sessions", n_sessions)
-        self.n_runs = check_positive_int("n_runs", n_runs)
-        self.seed = check_positive_int("seed", seed, minimum=0)
-        self.sfreq = check_positive_float("sfreq", sfreq)
-        if self.sfreq < 128:
-            raise ValueError(f"Invalid value for the 'sfreq' parameter. Allowed values are numbers >= 128 Hz, "
-                             f"but got {sfreq!r} instead.")
+        n_sessions = self._store_common(n_subjects, n_sessions, n_runs, seed, sfreq, artifacts, line_freq)
         validate_type("freqs", freqs, (list, tuple, np.ndarray), "list of frequencies in Hz")
         freqs = [float(f) for f in freqs]
         bad = [f for f in freqs if not 1.0 <= f < 0.45 * self.sfreq]
@@ -139,15 +132,8 @@ class SimulatedSSVEP(SimulatedBase):
         n_classes = len(freqs) + self.rest
         self.n_trials_per_run = check_positive_int("n_trials_per_run", n_trials_per_run, minimum=n_classes)
         self.trial_duration = check_positive_float("trial_duration", trial_duration)
-        self.artifacts = bool(validate_type("artifacts", artifacts, (bool, np.bool_)))
-        self.line_freq = check_positive_float("line_freq", line_freq)
-        all_subjects = list(range(1, self.n_subjects + 1))
-        if subjects is not None:
-            subjects = check_subjects_in(subjects, all_subjects, "SimulatedSSVEP")
         self.session_names = [str(i) for i in range(n_sessions)]
-        if sessions is not None:
-            for s in sessions:
-                check_option("sessions", str(s), self.session_names)
+        all_subjects, subjects = self._check_selection(subjects, sessions, "SimulatedSSVEP")
         event_id = {freq_name(f): i + 1 for i, f in enumerate(freqs)}
         if self.rest:
             event_id["rest"] = len(freqs) + 1
