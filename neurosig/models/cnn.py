@@ -36,20 +36,9 @@ class _SafeLog(nn.Module):
         return torch.log(torch.clamp(x, min=1e-6))
 
 
-class _MaxNormLinear(nn.Linear):
-    """Dense layer whose weight rows are renormalised to ``max_norm`` (EEGNet's constraint)."""
+class _MaxNorm:
+    """Mixin: renormalise each output unit's weights to at most ``max_norm`` before every forward."""
 
-    def __init__(self, *args, max_norm: float = 0.25, **kw):
-        super().__init__(*args, **kw)
-        self.max_norm = max_norm
-
-    def forward(self, x):
-        with torch.no_grad():
-            self.weight.data = torch.renorm(self.weight.data, 2, 0, self.max_norm)
-        return super().forward(x)
-
-
-class _Conv2dMaxNorm(nn.Conv2d):
     def __init__(self, *args, max_norm: float = 1.0, **kw):
         super().__init__(*args, **kw)
         self.max_norm = max_norm
@@ -58,6 +47,14 @@ class _Conv2dMaxNorm(nn.Conv2d):
         with torch.no_grad():
             self.weight.data = torch.renorm(self.weight.data, 2, 0, self.max_norm)
         return super().forward(x)
+
+
+class _MaxNormLinear(_MaxNorm, nn.Linear):
+    """Dense layer with EEGNet's max-norm constraint."""
+
+
+class _Conv2dMaxNorm(_MaxNorm, nn.Conv2d):
+    """Convolution with EEGNet's max-norm constraint (depthwise spatial filters)."""
 
 
 def _flat_size(module: nn.Module, n_channels: int, n_times: int) -> int:
