@@ -336,6 +336,16 @@ class SimulatedBase(BaseDataset):
         self.line_freq = check_positive_float("line_freq", line_freq)
         return n_sessions
 
+    def _run_setup(self, subject, session, run, salt: int):
+        """Check (subject, session, run) and return the subject and session parameters and the
+        run's random generator, seeded from ``(seed, subject, session, run, salt)``; ``salt``
+        differs per simulator so their runs never share a stream."""
+        check_subjects_in([subject], self._all_subjects, self.code)
+        check_option("session", session, list(range(self.n_sessions)))
+        check_option("run", run, list(range(self.n_runs)))
+        rng = np.random.default_rng([self.seed, int(subject), int(session), int(run), salt])
+        return self.subject_parameters(subject), self.session_parameters(subject, session), rng
+
     def _check_selection(self, subjects, sessions, code: str):
         """Validate MOABB's ``selected_subjects`` / ``selected_sessions`` (names or indices);
         returns ``(all_subjects, subjects)``."""
@@ -532,13 +542,8 @@ class SimulatedMotorImagery(SimulatedBase):
             22 EEG + 3 EOG + 1 stim channel ("STI"), shape (26, n_times), volts;
             events (trial starts) in the stim channel with the codes of ``event_id``.
         """
-        check_subjects_in([subject], self._all_subjects, self.code)
-        check_option("session", session, list(range(self.n_sessions)))
-        check_option("run", run, list(range(self.n_runs)))
+        p, sp, rng = self._run_setup(subject, session, run, salt=303)
         sf = self.sfreq
-        p = self.subject_parameters(subject)
-        sp = self.session_parameters(subject, session)
-        rng = np.random.default_rng([self.seed, int(subject), int(session), int(run), 303])
 
         # --- trial schedule
         n_tr = self.n_trials_per_run

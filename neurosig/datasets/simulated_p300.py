@@ -44,14 +44,13 @@ import logging
 import numpy as np
 from scipy.special import ndtri
 
-from neurosig._validation import check_option, check_positive_float, check_positive_int
+from neurosig._validation import check_positive_float, check_positive_int
 from neurosig.datasets.simulated import (
     SimulatedBase,
     _spread,
     artifacts,
     background,
     cap_drift,
-    check_subjects_in,
     make_raw,
     site_positions,
     subject_quantile,
@@ -200,13 +199,8 @@ class SimulatedP300(SimulatedBase):
             volts; every flash onset in the stim channel (2 = Target,
             1 = NonTarget).
         """
-        check_subjects_in([subject], self._all_subjects, self.code)
-        check_option("session", session, list(range(self.n_sessions)))
-        check_option("run", run, list(range(self.n_runs)))
+        p, sp, rng = self._run_setup(subject, session, run, salt=323)
         sf = self.sfreq
-        p = self.subject_parameters(subject)
-        sp = self.session_parameters(subject, session)
-        rng = np.random.default_rng([self.seed, int(subject), int(session), int(run), 323])
 
         target = self._schedule(rng)
         n_fl = target.size

@@ -40,7 +40,7 @@ import logging
 import numpy as np
 from scipy.special import ndtri
 
-from neurosig._validation import check_option, check_positive_float, check_positive_int, validate_type
+from neurosig._validation import check_positive_float, check_positive_int, validate_type
 from neurosig.datasets.simulated import (
     SimulatedBase,
     _narrowband,
@@ -49,7 +49,6 @@ from neurosig.datasets.simulated import (
     artifacts,
     background,
     cap_drift,
-    check_subjects_in,
     make_raw,
     site_positions,
     subject_quantile,
@@ -196,13 +195,8 @@ class SimulatedSSVEP(SimulatedBase):
             8 EEG channels + 1 stim channel ("STI"), shape (9, n_times), volts;
             trial onsets in the stim channel with the codes of ``event_id``.
         """
-        check_subjects_in([subject], self._all_subjects, self.code)
-        check_option("session", session, list(range(self.n_sessions)))
-        check_option("run", run, list(range(self.n_runs)))
+        p, sp, rng = self._run_setup(subject, session, run, salt=313)
         sf, dur = self.sfreq, self.trial_duration
-        p = self.subject_parameters(subject)
-        sp = self.session_parameters(subject, session)
-        rng = np.random.default_rng([self.seed, int(subject), int(session), int(run), 313])
 
         n_cls = len(self.freqs) + self.rest
         n_tr = self.n_trials_per_run
