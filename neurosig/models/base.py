@@ -219,8 +219,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "TorchClassifier":
-        """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator."""
+    def _load_shell(cls, path: str | os.PathLike) -> tuple["TorchClassifier", dict]:
+        """Read a saved file (``weights_only=True``), check its class, and return an estimator
+        with its parameters, classes and input shape set (no module yet) plus the payload."""
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if payload.get("class") != cls.__name__:
             raise ValueError(f"The file {str(path)!r} holds a {payload.get('class')!r}, not a {cls.__name__}.")
@@ -228,6 +229,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         est.classes_ = np.asarray(payload["classes"])
         est._le = LabelEncoder().fit(est.classes_)
         est.n_channels_, est.n_times_ = payload["shape"]
+        return est, payload
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TorchClassifier":
+        """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator."""
+        est, payload = cls._load_shell(path)
         est._set_extra_state(payload.get("extra") or {})
         dummy = est._prepare_input(np.zeros((1, est.n_channels_, est.n_times_), np.float32))
         est.module_ = est._build_module(dummy.shape[1], dummy.shape[2], len(est.classes_))

@@ -19,7 +19,6 @@ import os
 
 import numpy as np
 import torch
-from sklearn.preprocessing import LabelEncoder
 from torch import nn
 
 from .._logging import get_logger, progress
@@ -376,13 +375,7 @@ class TokenTransformerClassifier(TorchClassifier):
     def load(cls, path: str | os.PathLike) -> "TokenTransformerClassifier":
         """Load a file written by :meth:`save` (``weights_only=True``; tokenizer included)."""
         from ..tokenizers.tfm import TFMTokenizer
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("class") != cls.__name__:
-            raise ValueError(f"The file {str(path)!r} holds a {payload.get('class')!r}, not a {cls.__name__}.")
-        est = cls(**payload["params"])
-        est.classes_ = np.asarray(payload["classes"])
-        est._le = LabelEncoder().fit(est.classes_)
-        est.n_channels_, est.n_times_ = payload["shape"]
+        est, payload = cls._load_shell(path)
         n_times = est.n_times_ if est.sfreq is None else \
             est._resample(np.zeros((1, 1, est.n_times_), np.float32)).shape[-1]
         n_patches, _ = est._grid(n_times)
