@@ -63,10 +63,17 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--trivial-tasks", type=int, default=None)
+    ap.add_argument("--sessions", type=int, default=None,
+                    help="sessions per subject (default 2; 1 with --quick): more work per task")
+    ap.add_argument("--pipelines", nargs="+", default=None,
+                    help="pipeline names from the default set (default: CSP+LDA TS+SVM MDM; "
+                         "CSP+LDA MDM with --quick)")
     args = ap.parse_args()
     n_sub = args.subjects or (4 if args.quick else 8)
     repeats = args.repeats or (1 if args.quick else 3)
     n_triv = args.trivial_tasks or (100 if args.quick else 500)
+    n_ses = args.sessions or (1 if args.quick else 2)
+    names = args.pipelines or (["CSP+LDA", "MDM"] if args.quick else ["CSP+LDA", "TS+SVM", "MDM"])
 
     import mne
     import torch
@@ -84,11 +91,14 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, python "
           f"{platform.python_version()}, numpy {np.__version__}; BLAS threads 1 on both sides")
-    pipes = [p for p in load_pipelines() if p.name in ("CSP+LDA", "MDM")]
+    pipes = [p for p in load_pipelines() if p.name in names]
+    if len(pipes) != len(names):
+        raise SystemExit(f"--pipelines: unknown name among {names}; "
+                         f"known: {[p.name for p in load_pipelines()]}")
     tmp = Path(tempfile.mkdtemp(prefix="dask_scaling_"))
 
     def run(seed, scheduler=None, n=n_sub, tag="", **kw):
-        ds = SimulatedMotorImagery(n_subjects=n, n_sessions=1, n_runs=3, n_trials_per_run=48, seed=seed)
+        ds = SimulatedMotorImagery(n_subjects=n, n_sessions=n_ses, n_runs=3, n_trials_per_run=48, seed=seed)
         t0 = time.perf_counter()
         df = benchmark(datasets=[ds], pipelines=pipes, results=tmp / f"{tag}{seed}.sqlite", out=None,
                        n_permutations=1000, verbose=False, scheduler=scheduler, **kw)
@@ -142,7 +152,7 @@ def main() -> None:
     n_tasks = n_sub * len(pipes)
     per_task = (many - one) / max(1, n_triv - 1)
     print(f"\nworkload: {n_sub} subjects x {len(pipes)} pipelines = {n_tasks} tasks "
-          f"(1 session, 144 trials, 1000 permutations), {repeats} repeat(s)")
+          f"({n_ses} session(s) of 144 trials each, 1000 permutations), {repeats} repeat(s)")
     print(f"reference_s (sequential, 1 process x 1 thread): {ref:.2f}  (runs: {', '.join(f'{t:.2f}' for t in ref_t)})")
     print(f"neurosig_s  (Dask LocalCluster, 2 workers x 1 thread): {neu:.2f}  "
           f"(runs: {', '.join(f'{t:.2f}' for t in dask_t)})")
