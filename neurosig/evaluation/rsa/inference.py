@@ -288,6 +288,29 @@ def _rng_samples(rng: Any, n_boot: int, n: int, given: Any, name: str) -> np.nda
     return rng.integers(0, n, size=(n_boot, n))
 
 
+
+def _pair_index(n: int) -> np.ndarray:
+    """(n, n) int array: position of pair (i, j) in the upper-triangle vector, -1 on the diagonal."""
+    index = np.full((n, n), -1)
+    iu = triu_indices(n)
+    index[iu] = np.arange(len(iu[0]))
+    index[iu[1], iu[0]] = np.arange(len(iu[0]))
+    return index
+
+
+def _resampled_columns(index: np.ndarray, sample: np.ndarray) -> np.ndarray | None:
+    """Vector columns of a bootstrap sample of conditions, shape (n_pairs_kept,).
+
+    Pairs of a condition with its own copy are dropped (rsatoolbox's rule); None when
+    the sample has fewer than 3 distinct conditions (the sample then scores NaN).
+    """
+    sel = np.sort(sample)
+    if len(np.unique(sel)) < 3:
+        return None
+    ju = triu_indices(len(sel))
+    keep = sel[ju[0]] != sel[ju[1]]
+    return index[sel[ju[0][keep]], sel[ju[1][keep]]]
+
 def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
                        groups: Any = None, seed: Any = None, samples: Any = None,
                        noise_ceiling: bool = True, chunk_size: int = 256) -> BootstrapResult:
@@ -388,10 +411,7 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
     samp = _rng_samples(seed, check_positive_int("n_boot", n_boot) if samples is None else 0, n,
                         samples, "samples")
     nb = samp.shape[0]
-    index = np.full((n, n), -1)
-    iu = triu_indices(n)
-    index[iu] = np.arange(len(iu[0]))
-    index[iu[1], iu[0]] = np.arange(len(iu[0]))
+    index = _pair_index(n)
     evaluations = np.full((nb, mv.shape[0]), np.nan)
     nc = np.full((2, nb), np.nan)
     if noise_ceiling:
@@ -399,12 +419,9 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
         labels, inv = _group_ids(groups, vec.shape[0])
         member = (inv[None, :] == np.arange(len(labels))[:, None]).astype(float)
     for b in range(nb):
-        sel = np.sort(samp[b])
-        if len(np.unique(sel)) < 3:
+        cols = _resampled_columns(index, samp[b])
+        if cols is None:
             continue
-        ju = triu_indices(len(sel))
-        keep = sel[ju[0]] != sel[ju[1]]
-        cols = index[sel[ju[0][keep]], sel[ju[1][keep]]]
         dv, mvv = vec[:, cols], mv[:, cols]
         evaluations[b] = compare_vectors(mvv, dv, method).mean(axis=1)
         if noise_ceiling:
@@ -465,19 +482,13 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
                              f"of samples, but got {len(rs)} and {len(ps)}.")
     nb = len(rs)
     member = (inv[None, :] == np.arange(G)[:, None]).astype(float)
-    index = np.full((n, n), -1)
-    iu = triu_indices(n)
-    index[iu] = np.arange(len(iu[0]))
-    index[iu[1], iu[0]] = np.arange(len(iu[0]))
+    index = _pair_index(n)
     evaluations = np.full((nb, mv.shape[0]), np.nan)
     nc = np.full((2, nb), np.nan)
     for b in range(nb):
-        sel = np.sort(ps[b])
-        if len(np.unique(sel)) < 3:
+        cols = _resampled_columns(index, ps[b])
+        if cols is None:
             continue
-        ju = triu_indices(len(sel))
-        keep = sel[ju[0]] != sel[ju[1]]
-        cols = index[sel[ju[0][keep]], sel[ju[1][keep]]]
         dv, mvv = vec[:, cols], mv[:, cols]
         gcount = np.bincount(rs[b], minlength=G).astype(float)
         rcount = gcount @ member
