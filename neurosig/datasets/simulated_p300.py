@@ -96,16 +96,7 @@ class SimulatedP300(SimulatedBase):
         of one flash stays out of its neighbours' epochs; at a speller-like
         0.25 s the responses overlap (non-target epochs next to a target
         carry its shifted P300), which changes single-trial scores.
-    seed : int
-        Seed; a subject's physiology depends only on ``(seed, subject)``.
-    sfreq : float
-        Sampling rate in Hz (>= 128).
-    artifacts : bool
-        Add eye blinks, muscle bursts and line noise.
-    line_freq : float
-        Mains frequency in Hz.
-    subjects, sessions : list | None
-        MOABB's ``selected_subjects`` / ``selected_sessions``.
+    %(shared_params)s
 
     Examples
     --------

@@ -94,16 +94,7 @@ class SimulatedSSVEP(SimulatedBase):
         Add a ``"rest"`` class (no stimulation).
     trial_duration : float
         Stimulation length in seconds.
-    seed : int
-        Seed; a subject's physiology depends only on ``(seed, subject)``.
-    sfreq : float
-        Sampling rate in Hz (>= 128).
-    artifacts : bool
-        Add eye blinks, muscle bursts and line noise.
-    line_freq : float
-        Mains frequency in Hz.
-    subjects, sessions : list | None
-        MOABB's ``selected_subjects`` / ``selected_sessions``.
+    %(shared_params)s
 
     Examples
     --------
