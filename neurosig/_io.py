@@ -1,9 +1,10 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename."""
+"""File helpers: atomic writes (temporary file in the same folder, then rename) and YAML reading."""
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 class atomic_path:
@@ -24,3 +25,35 @@ class atomic_path:
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def read_yaml(path: str | os.PathLike, parameter: str, what: str, error: type = ValueError,
+              mapping: bool = True) -> Any:
+    """Read a YAML file with ``yaml.safe_load``, with errors that name the parameter and file.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    parameter : str
+        Name of the argument that gave ``path`` (named when the file does not exist).
+    what : str
+        What the file is ("Pipeline file", "pretrain file", ...), starts the parse errors.
+    error : type
+        Exception class for unparsable content (a ``ValueError`` subclass).
+    mapping : bool
+        Require a mapping at the top level.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"Invalid value for the {parameter!r} parameter: {str(p)!r} does not exist.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {str(p)!r}: not valid YAML: {exc}") from None
+    if mapping and not isinstance(data, dict):
+        raise error(f"{what} {str(p)!r}: expected a mapping (key: value) at the top level, "
+                    f"got {type(data).__name__}.")
+    return data

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from ._io import read_yaml
 from ._resources import resource_dir
 from .contracts import stable_hash
 
@@ -164,12 +164,7 @@ def parse_pipeline(data: Any, path: Path | None = None) -> PipelineSpec:
 def load_pipeline_file(path: str | Path) -> PipelineSpec:
     """Read one YAML pipeline file (``yaml.safe_load``) and validate it."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Invalid value for the 'pipelines' parameter: {str(path)!r} does not exist.")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise PipelineFileError(f"{_where(path)}not valid YAML: {exc}") from None
+    data = read_yaml(path, "pipelines", "Pipeline file", error=PipelineFileError, mapping=False)
     return parse_pipeline(data, path)
 
 

@@ -11,15 +11,10 @@ def read_job(path: str, schema: dict[str, Any], command: str) -> dict:
     ``schema`` maps section -> (required, allowed keys or None for a scalar). Unknown
     sections or keys are refused, naming the file and the allowed keys.
     """
-    import yaml
+    from .._io import read_yaml
 
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"Invalid value for the 'config' parameter: {str(p)!r} does not exist.")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{command} file {str(p)!r}: not valid YAML: {exc}") from None
+    data = read_yaml(p, "config", f"{command} file", mapping=False)
     if not isinstance(data, dict):
         raise ValueError(f"{command} file {str(p)!r}: expected a mapping with sections {sorted(schema)}.")
     unknown = sorted(set(data) - set(schema))

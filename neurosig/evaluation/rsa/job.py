@@ -79,13 +79,10 @@ def _check_section(cfg: Any, schema: dict, where: str) -> None:
 
 def load_config(path: str | Path) -> tuple[dict, Path]:
     """Read and validate a YAML RSA job; returns the config and the folder paths are relative to."""
-    import yaml
+    from ..._io import read_yaml
 
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"The 'config' parameter points to {str(p)!r}, which does not exist.")
-    with open(p) as fh:
-        cfg = yaml.safe_load(fh)
+    cfg = read_yaml(p, "config", "RSA job file", mapping=False)
     validate_config(cfg)
     return cfg, p.parent
 
