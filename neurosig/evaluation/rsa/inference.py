@@ -313,7 +313,9 @@ def _resampled_columns(index: np.ndarray, sample: np.ndarray) -> np.ndarray | No
 
 def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
                        groups: Any = None, seed: Any = None, samples: Any = None,
-                       noise_ceiling: bool = True, chunk_size: int = 256) -> BootstrapResult:
+                       noise_ceiling: bool = True, chunk_size: int = 256, n_jobs: int | None = None,
+                       backend: str | None = None, scheduler: str | None = None,
+                       block_size: int | None = None) -> BootstrapResult:
     """Evaluate fixed model RDMs with a bootstrap over subjects (rsatoolbox's ``eval_bootstrap_rdm``).
 
     Parameters
@@ -335,6 +337,14 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
         another package's samples exactly.
     noise_ceiling : bool
         Compute the noise ceiling in every sample (else once on all data).
+    n_jobs, backend, scheduler : see :func:`neurosig.parallel.run_tasks`
+        Where the samples are computed. With the default (sequential, no scheduler)
+        everything runs here; otherwise the samples, drawn here first, are cut into
+        blocks of ``block_size`` that run as independent tasks (local processes or a
+        Dask cluster), and the result is identical to the sequential one.
+    block_size : int | None
+        Bootstrap samples per task when the work is distributed (default: about four
+        tasks per worker, 16 tasks on an existing scheduler).
 
     Returns
     -------
@@ -347,6 +357,11 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
     G = len(labels)
     samp = _rng_samples(seed, check_positive_int("n_boot", n_boot) if samples is None else 0, G,
                         samples, "samples")
+    where = _where_to_run(n_jobs, backend, scheduler)
+    if where is not None:
+        return _in_blocks("eval_bootstrap_rdm", where, block_size, {"samples": samp},
+                          models=mv, data=vec, method=method, groups=groups,
+                          noise_ceiling=noise_ceiling, chunk_size=chunk_size)
     nb = samp.shape[0]
     member = (inv[None, :] == np.arange(G)[:, None]).astype(float)  # (G, n_rdms)
     gcounts = np.zeros((nb, G))
@@ -384,7 +399,8 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
 
 def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
                            groups: Any = None, seed: Any = None, samples: Any = None,
-                           noise_ceiling: bool = True) -> BootstrapResult:
+                           noise_ceiling: bool = True, n_jobs: int | None = None, backend: str | None = None,
+                           scheduler: str | None = None, block_size: int | None = None) -> BootstrapResult:
     """Evaluate fixed model RDMs with a bootstrap over conditions (rsatoolbox's ``eval_bootstrap_pattern``).
 
     Conditions are drawn with replacement; pairs of a condition with its own copy
@@ -399,6 +415,7 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
     samples : array-like, shape (n_boot, n_conditions) | None
         Explicit resampled condition indices.
     noise_ceiling : bool
+    n_jobs, backend, scheduler, block_size : see :func:`eval_bootstrap_rdm`
 
     Returns
     -------
@@ -410,6 +427,10 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
     n = n_cond_from_length(vec.shape[1])
     samp = _rng_samples(seed, check_positive_int("n_boot", n_boot) if samples is None else 0, n,
                         samples, "samples")
+    where = _where_to_run(n_jobs, backend, scheduler)
+    if where is not None:
+        return _in_blocks("eval_bootstrap_pattern", where, block_size, {"samples": samp},
+                          models=mv, data=vec, method=method, groups=groups, noise_ceiling=noise_ceiling)
     nb = samp.shape[0]
     index = _pair_index(n)
     evaluations = np.full((nb, mv.shape[0]), np.nan)
@@ -437,7 +458,8 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
 
 def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
                    groups: Any = None, seed: Any = None, rdm_samples: Any = None,
-                   pattern_samples: Any = None) -> BootstrapResult:
+                   pattern_samples: Any = None, n_jobs: int | None = None, backend: str | None = None,
+                   scheduler: str | None = None, block_size: int | None = None) -> BootstrapResult:
     """Bootstrap over subjects and conditions at once (rsatoolbox's ``eval_bootstrap``).
 
     Each sample draws subjects (with all their RDMs) and conditions with
@@ -453,6 +475,7 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
     pattern_samples : array-like, shape (n_boot, n_conditions) | None
         Explicit condition indices per sample (give both to reproduce samples exactly;
         rsatoolbox draws the subjects first, then the conditions, in every sample).
+    n_jobs, backend, scheduler, block_size : see :func:`eval_bootstrap_rdm`
 
     Returns
     -------
@@ -480,6 +503,10 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
         if len(rs) != len(ps):
             raise ValueError("The 'rdm_samples' and 'pattern_samples' parameters must have the same number "
                              f"of samples, but got {len(rs)} and {len(ps)}.")
+    where = _where_to_run(n_jobs, backend, scheduler)
+    if where is not None:
+        return _in_blocks("eval_bootstrap", where, block_size, {"rdm_samples": rs, "pattern_samples": ps},
+                          models=mv, data=vec, method=method, groups=groups)
     nb = len(rs)
     member = (inv[None, :] == np.arange(G)[:, None]).astype(float)
     index = _pair_index(n)
@@ -505,6 +532,50 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
         else:  # one subject drawn: rsatoolbox compares the pooled sample with itself
             nc[:, b] = _ceiling_core(dv, z, method, rcount[None], rcount[None], pre)[0]
     return BootstrapResult(evaluations, nc, method, "both", {"rdm": rs, "pattern": ps})
+
+
+def _where_to_run(n_jobs, backend, scheduler) -> dict | None:
+    """``run_tasks`` keywords when the bootstrap is distributed, None to run it here."""
+    from ...parallel import BACKENDS, resolve_n_jobs
+
+    if backend is not None:
+        check_option("backend", backend, BACKENDS)
+    if scheduler is not None or backend == "dask":
+        return {"backend": "dask", "n_jobs": n_jobs, "scheduler": scheduler}
+    if backend == "sequential" or resolve_n_jobs(n_jobs) == 1:
+        return None
+    return {"backend": "processes", "n_jobs": n_jobs, "scheduler": None}
+
+
+def _bootstrap_block(task: dict) -> BootstrapResult:
+    """One block of bootstrap samples (runs on a worker): the named function, run here."""
+    return globals()[task["function"]](**task["kwargs"])
+
+
+def _in_blocks(function: str, where: dict, block_size: int | None, samples: dict, **common) -> BootstrapResult:
+    """Run ``function`` on blocks of the given samples as parallel tasks; join the blocks.
+
+    ``samples`` maps the function's sample parameters to arrays of shape (n_boot, ...),
+    all cut at the same rows, so the joined result equals one sequential call.
+    """
+    from ...parallel import resolve_n_jobs, run_tasks
+
+    n_boot = len(next(iter(samples.values())))
+    if block_size is None:
+        n_tasks = 16 if where["scheduler"] is not None else 4 * resolve_n_jobs(where["n_jobs"])
+        block_size = max(1, -(-n_boot // n_tasks))
+    block_size = check_positive_int("block_size", block_size)
+    tasks = [{"function": function,
+              "kwargs": dict(common, **{k: v[start:start + block_size] for k, v in samples.items()})}
+             for start in range(0, n_boot, block_size)]
+    parts = [r.value for r in run_tasks(_bootstrap_block, tasks, raise_errors=True, verbose=False,
+                                        desc=f"{function} blocks", **where)]
+    first = parts[0]
+    nc = first.noise_ceiling
+    if nc.ndim == 2:
+        nc = np.concatenate([p.noise_ceiling for p in parts], axis=1)
+    joined = {k: np.concatenate([p.samples[k] for p in parts]) for k in first.samples}
+    return BootstrapResult(np.concatenate([p.evaluations for p in parts]), nc, first.method, first.kind, joined)
 
 
 def eval_fixed(models: Any, data: Any, method: str = "cosine", groups: Any = None) -> dict:

@@ -123,8 +123,13 @@ def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
         return z[key]
 
 
-def run_config(cfg: dict, base: Path | str = "."):
+def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backend: str | None = None,
+               scheduler: str | None = None):
     """Run a validated RSA job: model comparison with bootstrap CIs and noise ceiling.
+
+    ``n_jobs``, ``backend`` and ``scheduler`` say where the bootstrap samples are computed
+    (blocks of samples as tasks on local processes or a Dask cluster; identical results,
+    see :func:`neurosig.evaluation.rsa.inference.eval_bootstrap_rdm`).
 
     Returns
     -------
@@ -190,7 +195,8 @@ def run_config(cfg: dict, base: Path | str = "."):
                 df = store.to_frame(kind="rsa")
                 return df[df["row_key"].isin(keys)].reset_index(drop=True)
     t0 = time.time()
-    res = eval_bootstrap_rdm(mv, dv, method, n_boot=n_boot, groups=subjects, seed=seed)
+    res = eval_bootstrap_rdm(mv, dv, method, n_boot=n_boot, groups=subjects, seed=seed, n_jobs=n_jobs,
+                             backend=backend, scheduler=scheduler)
     elapsed = time.time() - t0
     score = np.nanmean(res.evaluations, axis=0)
     ci = res.ci()
