@@ -13,6 +13,8 @@ def register(subparsers) -> None:
     p.add_argument("--results", help="results store (overrides the job's 'results')")
     p.add_argument("--output-dir", help="output folder (overrides the job's 'output_dir')")
     p.add_argument("--check", action="store_true", help="validate the job file and exit")
+    p.add_argument("--cells-per-task", type=int, default=None, metavar="N",
+                   help="cut each (subject, ROI) into tasks of N cells (default: one task per ROI)")
     add_parallel_arguments(p)
     p.set_defaults(func=_run)
 
@@ -41,7 +43,7 @@ def _run(args) -> int:
         print(f"job {str(path)!r} is valid: {len(checked['subjects'])} subject(s), {len(checked['rois'])} ROI(s), "
               f"{len(checked['targets'])} target spec(s), {len(checked['models'])} model(s)")
         return 0
-    df = decode_fmri(checked, base_dir=path.parent, **par)
+    df = decode_fmri(checked, base_dir=path.parent, cells_per_task=args.cells_per_task, **par)
     tab = _table(df)
     import pandas as pd
 

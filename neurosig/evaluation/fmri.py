@@ -490,13 +490,16 @@ def _key(job, subject, kind, roi, t, name, m, dataset):
 
 
 def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None,
-                connect_timeout=10.0, retries=0):
+                connect_timeout=10.0, retries=0, cells_per_task=None):
     """Run a decoding/encoding job; return its rows as a DataFrame.
 
-    The job is split into one task per (subject, ROI) holding every target and model
-    cell of that ROI still to compute (the ROI's betas are loaded once, on the worker);
-    tasks run through :func:`neurosig.parallel.run_tasks` and only this process writes
-    the results store, each cell the moment its task returns.
+    The job is split into tasks per (subject, ROI): by default one task holds every
+    target and model cell of that ROI still to compute; with ``cells_per_task`` the
+    cells are cut into blocks (a (subject, ROI, target block) task each), which the
+    scheduler keeps on one worker where it can, so the ROI's betas are still loaded once
+    per worker (the last ROI loaded stays cached there). Tasks run through
+    :func:`neurosig.parallel.run_tasks` and only this process writes the results store,
+    each cell the moment its task returns.
 
     Parameters
     ----------
@@ -517,6 +520,9 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
     retries : int
         Times a task that raises (or whose worker dies, on Dask) is retried before its
         cells are stored with the error.
+    cells_per_task : int | None
+        Cells (target x model x analysis) per task; None: all cells of a (subject, ROI).
+        Smaller blocks spread one ROI with many targets over several workers.
 
     Returns
     -------
@@ -533,13 +539,15 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
     check_option("backend", backend, BACKENDS)
     check_scheduler(scheduler, connect_timeout)
     retries = check_positive_int("retries", retries, minimum=0)
+    if cells_per_task is not None:
+        cells_per_task = check_positive_int("cells_per_task", cells_per_task)
     store = ResultStore(job["results"])
     out_dir = Path(job["output_dir"]) if job["output_dir"] else None
     keys = []
     try:
         tasks = []
         for subject in job["subjects"]:
-            tasks.extend(_subject_tasks(job, subject, store, out_dir, keys))
+            tasks.extend(_subject_tasks(job, subject, store, out_dir, keys, cells_per_task))
 
         def on_result(res):
             if res.ok:
@@ -553,8 +561,8 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
                                status="error", error=err, time=None))
 
         run_tasks(_roi_task, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result, retries=retries,
-                  verbose=job["verbose"], desc="decode-fmri (subject, ROI)", scheduler=scheduler,
-                  connect_timeout=connect_timeout)
+                  verbose=job["verbose"], desc="decode-fmri (subject, ROI, cells)", scheduler=scheduler,
+                  connect_timeout=connect_timeout, group=_roi_group)
         df = store.to_frame(include_errors=True)
         order = {k: i for i, k in enumerate(keys)}
         df = df[df.row_key.isin(order)]
@@ -567,11 +575,19 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
     finally:
         store.close()
         _SOURCE.clear()
+        _ROI_DATA.clear()
     return df
+
+
+def _roi_group(task: dict) -> tuple:
+    """Tasks of one (subject, ROI) prefer one Dask worker (its ROI cache)."""
+    return (str(task["subject"]), str(task["roi"]))
 
 
 #: the data source of the last (dataset, subject) used in this process (one per worker)
 _SOURCE: dict = {}
+#: the last ROI loaded in this process: key -> (X, info, masker); one entry at most
+_ROI_DATA: dict = {}
 
 
 def _make_source(ds, subject, verbose):
@@ -583,14 +599,24 @@ def _get_source(ds, subject, rois, verbose):
     key = stable_hash([ds, subject, list(rois)])
     if key not in _SOURCE:
         _SOURCE.clear()
+        _ROI_DATA.clear()
         src = _make_source(ds, subject, verbose)
         src.check_rois(rois)
         _SOURCE[key] = src
     return _SOURCE[key]
 
 
-def _subject_tasks(job, subject, store, out_dir, keys):
-    """The (subject, ROI) tasks of one subject, for the cells not in ``store`` yet."""
+def _load_roi(src, job, subject, roi):
+    """``src.load(roi, preprocessing)``, kept for the next task of the same ROI on this worker."""
+    key = stable_hash([job["dataset"], subject, roi, job["preprocessing"]])
+    if key not in _ROI_DATA:
+        _ROI_DATA.clear()
+        _ROI_DATA[key] = src.load(roi, job["preprocessing"])
+    return _ROI_DATA[key]
+
+
+def _subject_tasks(job, subject, store, out_dir, keys, cells_per_task=None):
+    """The (subject, ROI[, block of cells]) tasks of one subject, for the cells not in ``store`` yet."""
     ds = job["dataset"]
     cells = _cells(job)
     dataset = "NSD" if ds["type"] == "nsd" else Path(ds["bold"]).name
@@ -618,8 +644,9 @@ def _subject_tasks(job, subject, store, out_dir, keys):
     by_roi = {}
     for c, key, row in todo:
         by_roi.setdefault(c[1], []).append((c, key, row))
-    return [{"job": job, "subject": subject, "roi": roi, "items": items, "out_dir": out_dir}
-            for roi, items in by_roi.items()]
+    size = cells_per_task or max(len(items) for items in by_roi.values())
+    return [{"job": job, "subject": subject, "roi": roi, "items": items[i:i + size], "out_dir": out_dir}
+            for roi, items in by_roi.items() for i in range(0, len(items), size)]
 
 
 def _roi_task(task):
@@ -628,7 +655,7 @@ def _roi_task(task):
     src = _get_source(job["dataset"], subject, job["rois"], job["verbose"])
     t0 = time.perf_counter()
     try:
-        X, info, masker = src.load(roi, job["preprocessing"])
+        X, info, masker = _load_roi(src, job, subject, roi)
         splits = _splits(job["cv"], info, job["seed"])
         load_error = None
     except Exception as exc:  # recorded for every cell of this ROI; the job goes on

@@ -133,6 +133,10 @@ def test_decode_fmri_on_dask_equals_sequential(dask_scheduler, tmp_path, capsys)
     assert len(seq) == 4 and (seq.status == "ok").all() and (par.status == "ok").all()
     assert list(par.row_key) == list(seq.row_key)
     assert list(par.score) == list(seq.score) and list(par.fold_scores) == list(seq.fold_scores)
+    # (subject, ROI, target block) tasks: one cell per task, same rows
+    blk = decode_fmri(job("blocks"), scheduler=dask_scheduler, cells_per_task=1)
+    assert list(blk.row_key) == list(seq.row_key)
+    assert list(blk.score) == list(seq.score) and list(blk.fold_scores) == list(seq.fold_scores)
     import yaml
 
     from neurosig.cli.main import main

@@ -149,3 +149,21 @@ def test_shared_test_set_and_helpers(mini_nsd, tmp_path):
     assert identification_accuracy(T + 0.01 * rng.standard_normal(T.shape), T) == 1.0
     assert identification_accuracy(T[::-1], T) < 0.2
     np.testing.assert_allclose(noise_ceiling(np.array([1.0]), np.full(10, 3)), [1 / (1 + 1 / 3)])
+
+
+def test_cell_blocks_same_rows_and_roi_loaded_once(first_run, mini_nsd, tmp_path, monkeypatch):
+    job, ref = first_run
+    loads = []
+    orig = fmri._NSDSource.load
+
+    def counting(self, roi, prep):
+        loads.append(roi)
+        return orig(self, roi, prep)
+
+    monkeypatch.setattr(fmri._NSDSource, "load", counting)
+    got = decode_fmri(_job(mini_nsd, tmp_path), cells_per_task=1)  # 12 one-cell tasks
+    assert list(got.row_key) == list(ref.row_key)
+    np.testing.assert_array_equal(got.score.to_numpy(float), ref.score.to_numpy(float))
+    assert sorted(loads) == sorted(ROIS)  # each ROI's betas read once, not once per task
+    with pytest.raises(ValueError, match="cells_per_task"):
+        decode_fmri(_job(mini_nsd, tmp_path / "x"), cells_per_task=0)
