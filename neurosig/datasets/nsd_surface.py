@@ -206,8 +206,6 @@ def load_mesh(mesh, surface: str = "inflated") -> dict:
     meshes : dict
         ``{"lh": (coords (n_lh, 3), faces (n_faces, 3)), "rh": ...}``.
     """
-    from nilearn import surface as nsurf
-
     if str(mesh) == "fsaverage5":
         from nilearn.datasets import fetch_surf_fsaverage
 
@@ -233,6 +231,8 @@ def load_mesh(mesh, surface: str = "inflated") -> dict:
     out = {}
     for h, p in paths.items():
         if str(p).endswith(".gii") or str(p).endswith(".gii.gz"):
+            from nilearn import surface as nsurf
+
             m = nsurf.load_surf_mesh(str(p))
             out[h] = (np.asarray(m.coordinates), np.asarray(m.faces))
         else:
