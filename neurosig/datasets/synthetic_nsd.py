@@ -347,24 +347,26 @@ def _write_surface(root: Path, subjects, ico: int, dtype: str, betas: str, ids_o
     n_features = features.shape[1]
     for subj in subjects:
         srng = np.random.default_rng(seed + 1000 * subj + 500)  # separate stream: volume data unchanged
-        pattern = np.where(target, srng.choice([-1.0, 1.0], n_vert), 0.0)
-        w_feat = np.where(target[:, None], srng.standard_normal((n_vert, n_features)), 0.0)
-        w_feat *= feature_effect / np.sqrt(n_features)
-        base = srng.normal(0, 0.5, n_vert)
-        nuis = srng.standard_normal((n_vert, 4))
-        nuis_img = srng.standard_normal((n_images_total, 4)).astype(np.float32)
+        f32 = np.float32  # float32 throughout: a realistic fsaverage session is 327,684 vertices x 750 trials
+        pattern = np.where(target, srng.choice([-1.0, 1.0], n_vert), 0.0).astype(f32)
+        w_feat = np.where(target[:, None], srng.standard_normal((n_vert, n_features)), 0.0).astype(f32)
+        w_feat *= f32(feature_effect / np.sqrt(n_features))
+        base = srng.normal(0, 0.5, n_vert).astype(f32)
+        nuis = srng.standard_normal((n_vert, 4)).astype(f32)
+        nuis_img = srng.standard_normal((n_images_total, 4)).astype(f32)
         bdir = root / f"nsddata_betas/ppdata/subj{subj:02d}/fsaverage/{betas}"
         bdir.mkdir(parents=True, exist_ok=True)
         ids = ids_of(subj)
         for ses in range(1, n_sessions_present + 1):
             tr = ids[(ses - 1) * trials_per_session: ses * trials_per_session]
-            vals = (base[None, :] + srng.normal(0, 0.5) + effect * label[tr, None] * pattern[None, :]
-                    + features[tr] @ w_feat.T + nuis_img[tr] @ nuis.T * 0.5
-                    + noise * srng.standard_normal((len(tr), n_vert)))
+            vals = srng.standard_normal((len(tr), n_vert), dtype=f32)
+            vals *= f32(noise)
+            vals += base[None, :] + f32(srng.normal(0, 0.5))
+            vals += f32(effect) * label[tr, None] * pattern[None, :]
+            vals += features[tr] @ w_feat.T
+            vals += (nuis_img[tr] @ nuis.T) * f32(0.5)
             if dtype == "int16":  # % change x 300, as NSD's volume betas
                 vals = np.clip(np.round(vals * 300), -32768, 32767).astype(np.int16)
-            else:
-                vals = vals.astype(np.float32)
             for h, cols in (("lh", slice(0, n)), ("rh", slice(n, n_vert))):
                 _save_mgh(bdir / f"{h}.betas_session{ses:02d}.mgh", vals[:, cols].T.reshape(n, 1, 1, len(tr)))
         signal_var = effect ** 2 * 0.25 * pattern ** 2 + (w_feat ** 2).sum(1) + 0.25 * (nuis ** 2).sum(1)

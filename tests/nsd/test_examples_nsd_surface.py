@@ -1,6 +1,7 @@
 """The fsaverage decoding example runs on a mini NSD, finds the planted signal in hV4 only and writes
 per-hemisphere .mgh maps and surface plots."""
 import runpy
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,3 +24,13 @@ def test_fmri_decode_nsd_surface_example(mini_nsd, tmp_path, monkeypatch, capsys
     assert len(pngs) == 2 and all(p.stat().st_size > 10_000 for p in pngs)
     lh = [out / m for m in maps if m.endswith("_lh.mgh")]
     assert nib.load(lh[0]).shape == (642, 1, 1)
+
+
+def test_surface_job_yaml_validates(mini_nsd, tmp_path):
+    from neurosig.evaluation.fmri import load_job
+
+    shutil.copy(ROOT / "examples/configs/fmri_decode_nsd_surface.yml", tmp_path / "job.yml")
+    (tmp_path / "mini_nsd").symlink_to(mini_nsd)
+    job = load_job(tmp_path / "job.yml")
+    assert job["dataset"]["space"] == "fsaverage"
+    assert job["dataset"]["mesh"] == str(tmp_path / "mini_nsd/nsddata/freesurfer/fsaverage/surf")
