@@ -50,7 +50,6 @@ EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
 STIMINFO = "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
 ANNOTATIONS = "nsddata_stimuli/stimuli/nsd/annotations"
 _SESSION_RE = re.compile(r"^betas_session(\d\d)\.(nii\.gz|hdf5)$")
-_SURF_SESSION_RE = re.compile(r"^(lh|rh)\.betas_session(\d\d)\.mgh$")
 
 
 def default_cache_dir() -> Path:
@@ -92,8 +91,11 @@ class NSD:
 
     Attributes
     ----------
+    surface : bool
+        True for the fsaverage space (vectors hold vertices, left hemisphere first).
     sessions : list of int
-        Sessions whose betas file is present (the public release withholds the last 3).
+        Sessions whose betas file is present (the public release withholds the last 3);
+        fsaverage: sessions with both ``lh.`` and ``rh.betas_sessionSS.mgh``.
     trials : pandas.DataFrame, shape (n_trials, 6)
         One row per present trial: ``trial`` (0-based index into ``masterordering``),
         ``session``, ``trial_in_session`` (1-based), ``nsd10k`` (1-based index into the
@@ -137,7 +139,7 @@ class NSD:
             present = sorted(p.name for p in (subj_space / space).iterdir() if p.is_dir())
             raise ValueError(f"Invalid value for the 'betas' parameter: {betas!r} is not present for "
                              f"{self.subj}/{space}; versions present: {present}.")
-        self._files = self._find_surface_sessions() if self.surface else self._find_volume_sessions()
+        self._files = surf.find_sessions(self.betas_dir) if self.surface else self._find_volume_sessions()
         self.sessions = sorted(self._files)
         self._read_design()
         self._roi_cache: dict[str, tuple] = {}
@@ -154,25 +156,6 @@ class NSD:
         if not files:
             raise FileNotFoundError(f"No betas_sessionSS.nii.gz or .hdf5 file in {str(self.betas_dir)!r}.")
         return files
-
-    def _find_surface_sessions(self) -> dict:
-        """{session: {"lh": path, "rh": path}}; a session with one hemisphere only is an error."""
-        found: dict[int, dict] = {}
-        for p in sorted(self.betas_dir.iterdir()):
-            m = _SURF_SESSION_RE.match(p.name)
-            if m:
-                found.setdefault(int(m.group(2)), {})[m.group(1)] = p
-        if not found:
-            raise FileNotFoundError(f"No lh./rh.betas_sessionSS.mgh file in {str(self.betas_dir)!r}.")
-        for ses, pair in found.items():
-            for h in surf.HEMIS:
-                if h not in pair:
-                    other = next(iter(pair.values())).name
-                    raise FileNotFoundError(
-                        f"Surface betas of session {ses} are incomplete: "
-                        f"{str(self.betas_dir / f'{h}.betas_session{ses:02d}.mgh')!r} is missing "
-                        f"({other!r} is present); both hemispheres are needed.")
-        return found
 
     # ------------------------------------------------------------------ design
     def _read_design(self) -> None:
@@ -232,15 +215,7 @@ class NSD:
         """(n_trials, spatial shape (x, y, z) or vertices (n_lh, n_rh)) of a session, from headers only."""
         path = self._files[ses]
         if self.surface:
-            shp = {h: surf.mgh_shape(path[h]) for h in surf.HEMIS}
-            if shp["lh"][1] != shp["rh"][1]:
-                raise ValueError(f"Session {ses}: {path['lh'].name!r} holds {shp['lh'][1]} trials but "
-                                 f"{path['rh'].name!r} holds {shp['rh'][1]}.")
-            if shp["lh"][0] != shp["rh"][0]:  # fsaverage hemispheres have equal vertex counts
-                raise ValueError(f"Session {ses}: {path['lh'].name!r} has {shp['lh'][0]} vertices but "
-                                 f"{path['rh'].name!r} has {shp['rh'][0]}; fsaverage hemispheres have "
-                                 f"the same number of vertices.")
-            return shp["lh"][1], (shp["lh"][0], shp["rh"][0])
+            return surf.session_shape(path, ses)
         if path.name.endswith(".hdf5"):
             import h5py
 

@@ -54,6 +54,44 @@ def mgh_shape(path) -> tuple[int, int]:
     return shp[0], (shp[3] if len(shp) == 4 else 1)
 
 
+def find_sessions(betas_dir: Path) -> dict:
+    """Surface sessions of a betas folder: ``{session: {"lh": path, "rh": path}}``.
+
+    A session with one hemisphere only, or no ``.mgh`` session at all, is an error.
+    """
+    import re
+
+    pattern = re.compile(r"^(lh|rh)\.betas_session(\d\d)\.mgh$")
+    found: dict[int, dict] = {}
+    for p in sorted(Path(betas_dir).iterdir()):
+        m = pattern.match(p.name)
+        if m:
+            found.setdefault(int(m.group(2)), {})[m.group(1)] = p
+    if not found:
+        raise FileNotFoundError(f"No lh./rh.betas_sessionSS.mgh file in {str(betas_dir)!r}.")
+    for ses, pair in found.items():
+        for h in HEMIS:
+            if h not in pair:
+                raise FileNotFoundError(
+                    f"Surface betas of session {ses} are incomplete: "
+                    f"{str(Path(betas_dir) / f'{h}.betas_session{ses:02d}.mgh')!r} is missing "
+                    f"({next(iter(pair.values())).name!r} is present); both hemispheres are needed.")
+    return found
+
+
+def session_shape(pair: dict, ses: int) -> tuple[int, tuple[int, int]]:
+    """(n_trials, (n_lh, n_rh)) of one surface session, from the two headers; mismatches are errors."""
+    shp = {h: mgh_shape(pair[h]) for h in HEMIS}
+    if shp["lh"][1] != shp["rh"][1]:
+        raise ValueError(f"Session {ses}: {pair['lh'].name!r} holds {shp['lh'][1]} trials but "
+                         f"{pair['rh'].name!r} holds {shp['rh'][1]}.")
+    if shp["lh"][0] != shp["rh"][0]:  # fsaverage hemispheres have equal vertex counts
+        raise ValueError(f"Session {ses}: {pair['lh'].name!r} has {shp['lh'][0]} vertices but "
+                         f"{pair['rh'].name!r} has {shp['rh'][0]}; fsaverage hemispheres have "
+                         f"the same number of vertices.")
+    return shp["lh"][1], (shp["lh"][0], shp["rh"][0])
+
+
 def read_surface_vector(path) -> np.ndarray:
     """A per-vertex map (``.mgh``/``.mgz``, shape (vertices, 1, 1[, 1])) as a 1-D array, shape (n_vertices,)."""
     import nibabel as nib
