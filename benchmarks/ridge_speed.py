@@ -7,7 +7,9 @@
     identical choices.
 (c) Memory: a generated NSD subject (HDF5 betas) with an ROI of ``--roi-voxels`` voxels and
     ``--trials`` trials is loaded (z-scored) in a subprocess; the increase of its peak RSS (VmHWM) over the
-    interpreter's baseline (after imports) is compared with the ROI's float32 betas.
+    interpreter's baseline (after imports) is compared with the ROI's float32 betas. With
+    ``--space fsaverage`` the subject has surface betas (``lh./rh.betas_sessionSS.mgh``, float32) on an
+    icosphere big enough for the ROI (``nsdgeneral``, both hemispheres), read once and cached per ROI.
 
 Usage: ``python benchmarks/ridge_speed.py [--quick]``. The last line is the headline.
 """
@@ -111,7 +113,7 @@ def peak_bytes():
 sys.path.insert(0, sys.argv[3])
 from neurosig.datasets.nsd import NSD
 import nilearn.maskers, h5py, pandas, scipy.sparse  # imports belong to the baseline
-ds = NSD(sys.argv[1], 1, cache_dir=sys.argv[2], verbose=False)
+ds = NSD(sys.argv[1], 1, space=sys.argv[4], cache_dir=sys.argv[2], verbose=False)
 ds.masker("nsdgeneral")
 base = peak_bytes()
 X, info = ds.get_betas("nsdgeneral", zscore=True)
@@ -121,7 +123,7 @@ print(json.dumps({"base": base, "peak": peak, "shape": list(X.shape), "nbytes": 
 """
 
 
-def bench_memory(n_voxels, n_trials, tmp, betas_format="hdf5"):
+def bench_memory(n_voxels, n_trials, tmp, betas_format="hdf5", space="func1pt8mm"):
     from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
 
     tps = 750 if n_trials >= 750 else n_trials
@@ -129,20 +131,24 @@ def bench_memory(n_voxels, n_trials, tmp, betas_format="hdf5"):
     n_total = max(n_ses, 4)
     side = int(np.ceil((n_voxels / 0.42) ** (1 / 3)))  # the labelled part of the ball fills ~42% of the box
     shape = (side, side, side)
+    ico = None
+    if space == "fsaverage":  # nsdgeneral = posterior cap (y < -0.3, 35% of each sphere) of both hemispheres
+        ico = next(k for k in range(1, 9) if 0.7 * (10 * 4 ** k + 2) >= n_voxels)
+        shape = (6, 6, 6)
     t0 = time.perf_counter()
     make_synthetic_nsd(tmp, subjects=(1,), n_sessions_present=n_ses, trials_per_session=tps,
                        n_sessions_total=n_total, images_per_subject=tps * n_total // 3,
                        n_images_total=max(2000, tps * n_total), n_shared=100, shape=shape,
-                       betas_format=betas_format, annotate=False, n_features=4)
+                       betas_format=betas_format, annotate=False, n_features=4, surface_ico=ico)
     gen_s = time.perf_counter() - t0
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", _MEM_CHILD, str(tmp), str(Path(tmp) / "cache"), str(root)],
+    out = subprocess.run([sys.executable, "-c", _MEM_CHILD, str(tmp), str(Path(tmp) / "cache"), str(root), space],
                          capture_output=True, text=True, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["increase"] = res["peak"] - res["base"]
     res["ratio"] = res["increase"] / res["nbytes"]
     res["gen_s"] = gen_s
-    res["format"] = betas_format
+    res["format"] = "fsaverage .mgh" if space == "fsaverage" else betas_format
     return res
 
 
@@ -160,6 +166,8 @@ def main(argv=None):
     ap.add_argument("--memory-only", action="store_true", help="run (c) only")
     ap.add_argument("--betas-format", default="hdf5", choices=("hdf5", "nii.gz"),
                     help="session file format of the generated subject in (c)")
+    ap.add_argument("--space", default="func1pt8mm", choices=("func1pt8mm", "fsaverage"),
+                    help="betas space of the generated subject in (c): volume or fsaverage surface")
     ap.add_argument("--case", default="both", choices=("primal", "kernel", "both"),
                     help="problem shape for (a) and (b)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads for both sides (default 1)")
@@ -186,7 +194,7 @@ def main(argv=None):
         cases = {args.case: cases[args.case]}
     if args.memory_only:
         with tempfile.TemporaryDirectory() as tmp:
-            m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format)
+            m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format, args.space)
         _print_memory(m)
         print(f"nsd loader memory: peak increase {m['ratio']:.2f}x the ROI's float32 betas (target <= 2x)")
         return
@@ -213,7 +221,7 @@ def main(argv=None):
     mem = ""
     if not args.skip_memory:
         with tempfile.TemporaryDirectory() as tmp:
-            m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format)
+            m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format, args.space)
         _print_memory(m)
         mem = f"; memory {m['ratio']:.2f}x the ROI betas (target <= 2x)"
     print("ridge: " + "; ".join(heads) + mem)

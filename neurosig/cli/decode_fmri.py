@@ -12,6 +12,8 @@ def register(subparsers) -> None:
     p.add_argument("job", help="job YAML file")
     p.add_argument("--results", help="results store (overrides the job's 'results')")
     p.add_argument("--output-dir", help="output folder (overrides the job's 'output_dir')")
+    p.add_argument("--mesh", help="surface (fsaverage) jobs: folder of lh./rh.<surface> mesh files, or "
+                                  "'fsaverage5' (nilearn's bundled mesh); overrides the job's dataset.mesh")
     p.add_argument("--check", action="store_true", help="validate the job file and exit")
     p.add_argument("--cells-per-task", type=int, default=None, metavar="N",
                    help="cut each (subject, ROI) into tasks of N cells (default: one task per ROI)")
@@ -37,6 +39,10 @@ def _run(args) -> int:
         job["results"] = str(Path(args.results).resolve())
     if args.output_dir:
         job["output_dir"] = str(Path(args.output_dir).resolve())
+    if args.mesh:
+        if not isinstance(job.get("dataset"), dict):
+            raise ValueError(f"Invalid job file {str(path)!r}: --mesh needs a 'dataset' mapping.")
+        job["dataset"]["mesh"] = args.mesh if args.mesh == "fsaverage5" else str(Path(args.mesh).resolve())
     job.setdefault("verbose", not getattr(args, "quiet", False))
     checked = load_job(job, base_dir=path.parent)
     if args.check:

@@ -10,17 +10,23 @@ The loader reads the official layout (Allen et al. 2022), relative to ``root``::
     nsddata_betas/ppdata/subjNN/<space>/<betas>/ncsnr.nii.gz                  noise-ceiling SNR
     nsddata_stimuli/stimuli/nsd/annotations/instances_{train2017,val2017}.json  COCO annotations
 
+With ``space="fsaverage"`` the betas are the surface files
+``{lh,rh}.betas_sessionSS.mgh`` (vertices x 1 x 1 x trials) and the ROIs the
+``nsddata/freesurfer/fsaverage/label/{lh,rh}.<atlas>.mgz`` label files; vertices
+are concatenated left then right (see :mod:`neurosig.datasets.nsd_surface`).
+
 Memory: HDF5 sessions are read in slabs of trials restricted to the ROI's
 bounding box. A ``.nii.gz`` session cannot be read trial by trial without
 decompressing, so it is streamed once, volume by volume, and every requested
 ROI is cut out on the way and cached as a float32 ``.npy`` (written
-atomically); the whole-brain time series is never held in memory. The
+atomically); the whole-brain time series is never held in memory. Surface
+sessions (``.mgh``) are read the same way: once, in slabs of trials, every
+requested ROI cut out and cached as float32 ``.npy``. The
 returned matrix (trials x ROI voxels, float32) is allocated once and filled
 session by session; z-scoring is done in place.
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -32,16 +38,17 @@ from .._io import atomic_path
 from .._logging import get_logger, progress
 from .._validation import check_option, check_path, validate_type
 from ..contracts import stable_hash
+from . import nsd_surface as surf
+from .nsd_volume import _read_hdf5_roi, _stream_nifti_rois
 
 logger = get_logger(__name__)
 
 SPACES = ("func1pt8mm", "func1mm", "fsaverage")
+SURFACE_SPACES = ("fsaverage",)
 BETAS = ("betas_assumehrf", "betas_fithrf", "betas_fithrf_GLMdenoise_RR")
 EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
 STIMINFO = "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
 ANNOTATIONS = "nsddata_stimuli/stimuli/nsd/annotations"
-#: NSD betas are stored as int16 = percent signal change x 300
-BETA_SCALE = 300.0
 _SESSION_RE = re.compile(r"^betas_session(\d\d)\.(nii\.gz|hdf5)$")
 
 
@@ -72,19 +79,23 @@ class NSD:
         NSD root folder (holding ``nsddata``, ``nsddata_betas``, ``nsddata_stimuli``).
     subject : int
         Subject 1..8.
-    space : {"func1pt8mm", "func1mm"}
-        Volume space of the betas ("fsaverage" surface betas are recognised but not read).
+    space : {"func1pt8mm", "func1mm", "fsaverage"}
+        Space of the betas: a volume space, or the fsaverage surface (``lh.``/``rh.`` ``.mgh``
+        sessions; arrays then hold vertices, left hemisphere first).
     betas : {"betas_assumehrf", "betas_fithrf", "betas_fithrf_GLMdenoise_RR"}
         GLM version.
     cache_dir : str | Path | None
-        Where ROI caches of ``.nii.gz`` sessions go; default :func:`default_cache_dir`.
+        Where ROI caches of ``.nii.gz`` and ``.mgh`` sessions go; default :func:`default_cache_dir`.
     verbose : bool
         Progress bars.
 
     Attributes
     ----------
+    surface : bool
+        True for the fsaverage space (vectors hold vertices, left hemisphere first).
     sessions : list of int
-        Sessions whose betas file is present (the public release withholds the last 3).
+        Sessions whose betas file is present (the public release withholds the last 3);
+        fsaverage: sessions with both ``lh.`` and ``rh.betas_sessionSS.mgh``.
     trials : pandas.DataFrame, shape (n_trials, 6)
         One row per present trial: ``trial`` (0-based index into ``masterordering``),
         ``session``, ``trial_in_session`` (1-based), ``nsd10k`` (1-based index into the
@@ -107,15 +118,13 @@ class NSD:
         self.subject = int(subject)
         check_option("space", space, SPACES)
         check_option("betas", betas, BETAS)
-        if space == "fsaverage":
-            raise ValueError("Invalid value for the 'space' parameter: 'fsaverage' surface betas "
-                             "(lh./rh.betas_sessionSS.mgh) are not read by this loader; allowed volume "
-                             "spaces are 'func1pt8mm', 'func1mm'.")
         self.space, self.betas = space, betas
+        self.surface = space in SURFACE_SPACES
         self.verbose = verbose
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         self.subj = f"subj{self.subject:02d}"
-        self.roi_dir = self.root / "nsddata/ppdata" / self.subj / space / "roi"
+        self.roi_dir = (self.root / surf.FSAVERAGE_LABEL if self.surface
+                        else self.root / "nsddata/ppdata" / self.subj / space / "roi")
         self.betas_dir = self.root / "nsddata_betas/ppdata" / self.subj / space / betas
         subj_space = self.root / "nsddata_betas/ppdata" / self.subj
         if not subj_space.is_dir():
@@ -130,19 +139,23 @@ class NSD:
             present = sorted(p.name for p in (subj_space / space).iterdir() if p.is_dir())
             raise ValueError(f"Invalid value for the 'betas' parameter: {betas!r} is not present for "
                              f"{self.subj}/{space}; versions present: {present}.")
-        self._files = {}
+        self._files = surf.find_sessions(self.betas_dir) if self.surface else self._find_volume_sessions()
+        self.sessions = sorted(self._files)
+        self._read_design()
+        self._roi_cache: dict[str, tuple] = {}
+
+    def _find_volume_sessions(self) -> dict:
+        files = {}
         for p in sorted(self.betas_dir.iterdir()):
             m = _SESSION_RE.match(p.name)
             if m:
                 ses = int(m.group(1))
                 # prefer HDF5 (trial-wise readable) when both formats are present
-                if ses not in self._files or p.suffix == ".hdf5":
-                    self._files[ses] = p
-        if not self._files:
+                if ses not in files or p.suffix == ".hdf5":
+                    files[ses] = p
+        if not files:
             raise FileNotFoundError(f"No betas_sessionSS.nii.gz or .hdf5 file in {str(self.betas_dir)!r}.")
-        self.sessions = sorted(self._files)
-        self._read_design()
-        self._roi_cache: dict[str, tuple] = {}
+        return files
 
     # ------------------------------------------------------------------ design
     def _read_design(self) -> None:
@@ -198,9 +211,11 @@ class NSD:
     def _n_trials_in(self, ses: int) -> int:
         return int(self._session_shape(ses)[0])
 
-    def _session_shape(self, ses: int) -> tuple[int, tuple[int, int, int]]:
-        """(n_trials, spatial shape (x, y, z)) of a session file, from its header only."""
+    def _session_shape(self, ses: int) -> tuple[int, tuple[int, ...]]:
+        """(n_trials, spatial shape (x, y, z) or vertices (n_lh, n_rh)) of a session, from headers only."""
         path = self._files[ses]
+        if self.surface:
+            return surf.session_shape(path, ses)
         if path.name.endswith(".hdf5"):
             import h5py
 
@@ -217,19 +232,39 @@ class NSD:
             raise ValueError(f"{str(path)!r} should be 4-D (x, y, z, trial) but has shape {shp}.")
         return shp[3], tuple(shp[:3])
 
+    @property
+    def n_vertices(self) -> dict:
+        """Vertices per hemisphere of the surface betas, ``{"lh": n_lh, "rh": n_rh}`` (fsaverage only)."""
+        if not self.surface:
+            raise ValueError(f"n_vertices is defined for surface spaces only; this space is {self.space!r}.")
+        return dict(zip(surf.HEMIS, self._session_shape(self.sessions[0])[1]))
+
     # ------------------------------------------------------------------ ROIs
     def atlases(self) -> list[str]:
-        """Atlas names present under ``roi/`` (e.g. 'prf-visualrois', 'nsdgeneral')."""
+        """Atlas names present under ``roi/`` (e.g. 'prf-visualrois', 'nsdgeneral').
+
+        In the fsaverage space: every ``<atlas>`` with an ``lh.<atlas>.mgz`` or ``rh.<atlas>.mgz``
+        under ``nsddata/freesurfer/fsaverage/label``.
+        """
         if not self.roi_dir.is_dir():
             raise FileNotFoundError(f"No ROI folder {str(self.roi_dir)!r}.")
+        if self.surface:
+            return sorted({p.name[3:-4] for h in surf.HEMIS for p in self.roi_dir.glob(f"{h}.*.mgz")})
         return sorted(p.name[:-7] for p in self.roi_dir.glob("*.nii.gz"))
 
     def labels(self, atlas: str) -> dict[str, int]:
-        """Label names -> integer values of an atlas, from its ``.mgz.ctab`` table."""
-        ctab = self.root / "nsddata/freesurfer" / self.subj / "label" / f"{atlas}.mgz.ctab"
-        if not ctab.is_file():
-            return {}
-        return {k: v for k, v in read_ctab(ctab).items() if v > 0}
+        """Label names -> integer values of an atlas, from its ``.mgz.ctab`` table.
+
+        The table is the subject's ``nsddata/freesurfer/subjNN/label/<atlas>.mgz.ctab``; in the
+        fsaverage space ``nsddata/freesurfer/fsaverage/label/<atlas>.mgz.ctab`` is read first.
+        """
+        cands = [self.root / "nsddata/freesurfer" / self.subj / "label" / f"{atlas}.mgz.ctab"]
+        if self.surface:
+            cands.insert(0, self.roi_dir / f"{atlas}.mgz.ctab")
+        for ctab in cands:
+            if ctab.is_file():
+                return {k: v for k, v in read_ctab(ctab).items() if v > 0}
+        return {}
 
     def rois(self) -> list[str]:
         """All ROI names ``"atlas"`` (every positive label) and ``"atlas:label"``."""
@@ -240,12 +275,13 @@ class NSD:
         return out
 
     def roi_mask(self, roi: str):
-        """Boolean mask image of ``roi`` (``"atlas"`` = all labels > 0, ``"atlas:label"``, or ``"atlas:3"``).
+        """Boolean mask of ``roi`` (``"atlas"`` = all labels > 0, ``"atlas:label"``, or ``"atlas:3"``).
 
         Returns
         -------
-        mask : nibabel.Nifti1Image
-            uint8 image, 1 inside the ROI.
+        mask : nibabel.Nifti1Image | dict
+            Volume spaces: uint8 image, 1 inside the ROI. fsaverage: ``{"lh": bool array (n_lh,),
+            "rh": bool array (n_rh,)}`` from ``{lh,rh}.<atlas>.mgz``.
         """
         import nibabel as nib
 
@@ -253,25 +289,43 @@ class NSD:
         atlas, _, label = roi.partition(":")
         if atlas not in self.atlases() or not label.isdigit():
             check_option("roi", roi, self.rois())
+        value = None if not label else int(label) if label.isdigit() else self.labels(atlas)[label]
+        pick = (lambda d: d > 0) if value is None else (lambda d: d == value)
+        if self.surface:
+            masks = {}
+            for h in surf.HEMIS:
+                path = self.roi_dir / f"{h}.{atlas}.mgz"
+                if not path.is_file():
+                    raise FileNotFoundError(f"ROI {roi!r}: the label file {str(path)!r} is missing "
+                                            f"(both hemispheres are needed).")
+                masks[h] = pick(surf.read_surface_vector(path))
+            if not any(m.any() for m in masks.values()):
+                raise ValueError(f"ROI {roi!r} is empty in lh./rh.{atlas}.mgz.")
+            return masks
         img = nib.load(self.roi_dir / f"{atlas}.nii.gz")
-        data = np.asarray(img.dataobj)
-        if not label:
-            mask = data > 0
-        else:
-            value = int(label) if label.isdigit() else self.labels(atlas)[label]
-            mask = data == value
+        mask = pick(np.asarray(img.dataobj))
         if not mask.any():
             raise ValueError(f"ROI {roi!r} is empty in {atlas}.nii.gz.")
         return nib.Nifti1Image(mask.astype(np.uint8), img.affine)
 
     def masker(self, roi: str):
-        """A fitted :class:`nilearn.maskers.NiftiMasker` for ``roi`` (maps voxel vectors <-> volumes)."""
+        """Maps ROI vectors <-> images: a fitted :class:`nilearn.maskers.NiftiMasker` (volume spaces)
+        or a :class:`~neurosig.datasets.nsd_surface.SurfaceROIMasker` (fsaverage)."""
+        if self.surface:
+            return surf.SurfaceROIMasker(self.roi_mask(roi), roi)
         from nilearn.maskers import NiftiMasker
 
         return NiftiMasker(mask_img=self.roi_mask(roi), standardize=None).fit()
 
     def _roi_index(self, roi: str):
-        """(mask array (x, y, z) bool, affine, key) with voxels ordered as nilearn's masker orders them."""
+        """(mask, affine, key, masker): mask (x, y, z) bool with voxels in nilearn's masker order,
+        or for fsaverage the (n_lh + n_rh,) bool vertex mask (left then right) and affine None."""
+        if roi not in self._roi_cache and self.surface:
+            masker = self.masker(roi)
+            key = stable_hash({"roi": roi, "lh": np.flatnonzero(masker.masks["lh"]).tolist(),
+                               "rh": np.flatnonzero(masker.masks["rh"]).tolist(),
+                               "n": [masker.n_vertices[h] for h in surf.HEMIS]}, length=12)
+            self._roi_cache[roi] = (masker.mask_, None, key, masker)
         if roi not in self._roi_cache:
             masker = self.masker(roi)
             mask = np.asarray(masker.mask_img_.dataobj).astype(bool)
@@ -280,8 +334,18 @@ class NSD:
         return self._roi_cache[roi]
 
     # ------------------------------------------------------------------ betas
-    def _check_shape(self, ses: int, mask: np.ndarray) -> None:
+    def _check_shape(self, ses: int, roi: str) -> None:
         _, spatial = self._session_shape(ses)
+        mask, _, _, masker = self._roi_index(roi)
+        if self.surface:
+            labels = tuple(masker.n_vertices[h] for h in surf.HEMIS)
+            if tuple(spatial) != labels:
+                atlas = roi.partition(":")[0]
+                raise ValueError(f"Surface betas of session {ses} ({self._files[ses]['lh'].name!r}, "
+                                 f"{self._files[ses]['rh'].name!r}) have {tuple(spatial)} vertices (lh, rh) "
+                                 f"but the label files lh./rh.{atlas}.mgz have {labels}: betas and labels "
+                                 f"must come from the same surface.")
+            return
         if tuple(spatial) != tuple(mask.shape):
             raise ValueError(f"Betas file {self._files[ses].name!r} has spatial shape {tuple(spatial)} "
                              f"(x, y, z) but the ROI mask has shape {tuple(mask.shape)}: betas and ROIs "
@@ -290,14 +354,19 @@ class NSD:
     def _cache_path(self, ses: int, roi: str) -> Path:
         _, _, key, _ = self._roi_index(roi)
         src = self._files[ses]
-        st = src.stat()
-        tag = stable_hash({"file": str(src.resolve()), "size": st.st_size, "mtime": int(st.st_mtime)}, length=8)
+        stats = [{"file": str(f.resolve()), "size": f.stat().st_size, "mtime": int(f.stat().st_mtime)}
+                 for f in ([src[h] for h in surf.HEMIS] if self.surface else [src])]
+        tag = stable_hash(stats if self.surface else stats[0], length=8)
         slug = re.sub(r"[^A-Za-z0-9_.-]", "_", roi)
         return (self.cache_dir / self.subj / self.space / self.betas / f"{slug}-{key}"
                 / f"betas_session{ses:02d}-{tag}.npy")
 
+    def _cached(self, ses: int) -> bool:
+        """Whether a session is read through the per-ROI cache (``.nii.gz`` and surface ``.mgh``)."""
+        return self.surface or self._files[ses].name.endswith(".nii.gz")
+
     def prepare(self, rois, sessions=None) -> None:
-        """Cache the listed ROIs of every ``.nii.gz`` session, decompressing each session once.
+        """Cache the listed ROIs of every ``.nii.gz`` (or surface ``.mgh``) session, reading each session once.
 
         HDF5 sessions need no cache (they are read trial-wise).
         """
@@ -305,22 +374,24 @@ class NSD:
         sessions = self._check_sessions(sessions)
         todo = []
         for ses in sessions:
-            if self._files[ses].name.endswith(".nii.gz"):
+            if self._cached(ses):
                 missing = [r for r in rois if not self._cache_path(ses, r).is_file()]
                 if missing:
                     todo.append((ses, missing))
         for r in rois:
             for ses in sessions:
-                self._check_shape(ses, self._roi_index(r)[0])
-        for ses, missing in progress(todo, desc=f"NSD {self.subj} decompress", verbose=self.verbose,
-                                     unit="session"):
+                self._check_shape(ses, r)
+        for ses, missing in progress(todo, desc=f"NSD {self.subj} {'read' if self.surface else 'decompress'}",
+                                     verbose=self.verbose, unit="session"):
             masks = [self._roi_index(r)[0] for r in missing]
-            arrays = _stream_nifti_rois(self._files[ses], masks)
+            if self.surface:
+                arrays = surf.stream_mgh_rois(self._files[ses], masks, self._session_shape(ses)[1][0])
+            else:
+                arrays = _stream_nifti_rois(self._files[ses], masks)
             for r, arr in zip(missing, arrays):
                 path = self._cache_path(ses, r)
-                with atomic_path(path) as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.save(fh, arr)
+                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                    np.save(fh, arr)
 
     def _check_sessions(self, sessions):
         if sessions is None:
@@ -347,7 +418,8 @@ class NSD:
         Returns
         -------
         X : ndarray, shape (n_trials, n_voxels) or (n_images, n_voxels), float32
-            Voxels in the order of :meth:`masker` (``masker(roi).inverse_transform(X)`` maps back).
+            Voxels (or vertices, left hemisphere first) in the order of :meth:`masker`
+            (``masker(roi).inverse_transform(X)`` maps back).
         info : pandas.DataFrame
             The matching rows of :attr:`trials`; with ``average`` one row per image with
             ``nsd_id``, ``shared``, ``n_reps`` and ``first_session``.
@@ -355,7 +427,7 @@ class NSD:
         sessions = self._check_sessions(sessions)
         mask, _, _, _ = self._roi_index(roi)
         for ses in sessions:
-            self._check_shape(ses, mask)
+            self._check_shape(ses, roi)
         self.prepare([roi], sessions)
         info = self.trials[self.trials.session.isin(sessions)].reset_index(drop=True)
         n_vox = int(mask.sum())
@@ -364,11 +436,10 @@ class NSD:
         for ses in sessions:
             n = self.trials_per_session
             block = X[row:row + n]
-            path = self._files[ses]
-            if path.name.endswith(".hdf5"):
-                _read_hdf5_roi(path, mask, out=block)
-            else:
+            if self._cached(ses):
                 block[:] = np.load(self._cache_path(ses, roi), mmap_mode="r")
+            else:
+                _read_hdf5_roi(self._files[ses], mask, out=block)
             if zscore:
                 _zscore_inplace(block)
             row += n
@@ -377,9 +448,23 @@ class NSD:
         return X, info
 
     def ncsnr(self, roi: str) -> np.ndarray:
-        """Noise-ceiling SNR of the ROI voxels, shape (n_voxels,); NaN-free, from ``ncsnr.nii.gz``."""
+        """Noise-ceiling SNR of the ROI voxels, shape (n_voxels,); NaN-free, from ``ncsnr.nii.gz``
+        (fsaverage: ``lh.ncsnr.mgh`` and ``rh.ncsnr.mgh`` next to the betas, left then right)."""
         import nibabel as nib
 
+        if self.surface:
+            mask = self._roi_index(roi)[0]
+            parts = []
+            for h in surf.HEMIS:
+                path = self.betas_dir / f"{h}.ncsnr.mgh"
+                if not path.is_file():
+                    raise FileNotFoundError(f"No noise-ceiling map {str(path)!r}.")
+                parts.append(surf.read_surface_vector(path).astype(np.float32))
+            data = np.concatenate(parts)
+            if data.size != mask.size:
+                raise ValueError(f"lh./rh.ncsnr.mgh have {[p.size for p in parts]} vertices but the ROI "
+                                 f"label files have {mask.size} in all.")
+            return np.nan_to_num(data[mask])
         path = self.betas_dir / "ncsnr.nii.gz"
         if not path.is_file():
             raise FileNotFoundError(f"No noise-ceiling map {str(path)!r}.")
@@ -493,60 +578,3 @@ def _zscore_inplace(block: np.ndarray, chunk: int = 1024) -> None:
         std[std == 0] = 1.0
         sub -= mean.astype(block.dtype)
         sub /= std.astype(block.dtype)
-
-
-def _fortran_index(mask: np.ndarray) -> np.ndarray:
-    """Flat on-disk (x fastest) positions of the mask voxels, in nilearn's (C) voxel order."""
-    return np.ravel_multi_index(np.nonzero(mask), mask.shape, order="F")
-
-
-def _stream_nifti_rois(path: Path, masks: list[np.ndarray], chunk: int = 8) -> list[np.ndarray]:
-    """Decompress a 4-D ``.nii.gz`` once, volume by volume, and cut out every mask.
-
-    Returns a list of float32 arrays, shape (n_trials, n_voxels_of_mask), in percent
-    signal change (int16 / 300, after the header's scaling if any).
-    """
-    import nibabel as nib
-
-    proxy = nib.load(path).dataobj  # the ArrayProxy knows the true data offset, dtype and scaling
-    shape = proxy.shape
-    dtype = np.dtype(proxy.dtype)
-    slope, inter = float(proxy.slope), float(proxy.inter)
-    offset = int(proxy.offset)
-    n_vol_vox = int(np.prod(shape[:3]))
-    n_trials = int(shape[3])
-    idx = [_fortran_index(m) for m in masks]
-    out = [np.empty((n_trials, len(i)), dtype=np.float32) for i in idx]
-    vol_bytes = n_vol_vox * dtype.itemsize
-    with gzip.open(path, "rb") as fh:
-        fh.read(offset)
-        t = 0
-        while t < n_trials:
-            k = min(chunk, n_trials - t)
-            buf = fh.read(vol_bytes * k)
-            if len(buf) != vol_bytes * k:
-                raise ValueError(f"{str(path)!r} is truncated: trial {t + 1} of {n_trials} is incomplete.")
-            vols = np.frombuffer(buf, dtype=dtype).reshape(k, n_vol_vox)
-            for i, o in zip(idx, out):
-                v = vols[:, i].astype(np.float32)
-                if slope != 1.0 or inter != 0.0:
-                    v = v * np.float32(slope) + np.float32(inter)
-                o[t:t + k] = v / np.float32(BETA_SCALE)
-            t += k
-    return out
-
-
-def _read_hdf5_roi(path: Path, mask: np.ndarray, out: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Read the ROI of an NSD HDF5 session (dataset ``betas``: trial, z, y, x) in slabs of trials."""
-    import h5py
-
-    nz = np.nonzero(mask)
-    lo = [int(a.min()) for a in nz]
-    hi = [int(a.max()) + 1 for a in nz]
-    local = tuple(a - lo_ for a, lo_ in zip(nz, lo))
-    with h5py.File(path, "r") as fh:
-        d = fh["betas"]
-        for t in range(0, d.shape[0], chunk):
-            slab = d[t:t + chunk, lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]  # (k, z, y, x)
-            out[t:t + slab.shape[0]] = slab[:, local[2], local[1], local[0]].astype(np.float32) / np.float32(BETA_SCALE)
-    return out

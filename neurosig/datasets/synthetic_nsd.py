@@ -8,6 +8,14 @@ int16 NIfTI (``.nii.gz``, x/y/z/trial) or HDF5 (dataset ``betas``, trial/z/y/x),
 brain, 0 unlabelled) and their FreeSurfer ``.mgz.ctab`` label tables, and COCO
 ``instances_{train2017,val2017}.json`` annotation files.
 
+It also writes the fsaverage surface preparation (``surface_ico``): surface betas
+``{lh,rh}.betas_sessionSS.mgh`` (vertices x 1 x 1 x trials; float32 percent signal
+change by default, or int16 x 300), ``{lh,rh}.ncsnr.mgh``, the fsaverage ROI label
+files ``nsddata/freesurfer/fsaverage/label/{lh,rh}.<atlas>.mgz`` with their
+``<atlas>.mgz.ctab``, and a small icosphere mesh as FreeSurfer geometry
+``nsddata/freesurfer/fsaverage/surf/{lh,rh}.inflated`` (fsaverage itself is a
+subdivided icosahedron: order 7 = 163,842 vertices per hemisphere; order 3 = 642).
+
 Only the sizes shrink (volume, number of images, trials per session, sessions
 present). The betas carry a planted signal: the presence of one COCO category
 (``signal_category``) and a linear read-out of per-image stimulus features
@@ -49,7 +57,8 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
                        betas: str = "betas_fithrf_GLMdenoise_RR", betas_format: str = "nii.gz",
                        signal_roi=("prf-visualrois", "hV4"), signal_category: str = "person",
                        effect: float = 1.0, n_features: int = 8, feature_effect: float = 1.0,
-                       noise: float = 1.0, annotate: bool = True, seed: int = 0) -> Path:
+                       noise: float = 1.0, annotate: bool = True, surface_ico: int | None = 3,
+                       surface_dtype: str = "float32", seed: int = 0) -> Path:
     """Write a miniature NSD folder under ``root`` and return ``root``.
 
     Parameters
@@ -78,6 +87,12 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
         Size of the category signal, of the feature signal and of the trial noise (percent signal change).
     n_features : int
         Width of ``features.npy`` (shape (n_images_total, n_features), float32, row = 73k id - 1).
+    surface_ico : int | None
+        Icosahedron order of the fsaverage-like surface (``10 * 4**k + 2`` vertices per
+        hemisphere); None writes no surface files. The surface betas carry the same planted
+        signal, in the vertices of ``signal_roi`` only.
+    surface_dtype : {"float32", "int16"}
+        Value type of the surface ``.mgh`` betas: float32 percent signal change, or int16 x 300.
     seed : int
         Random seed.
     """
@@ -98,6 +113,11 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
     if betas_format not in ("nii.gz", "hdf5"):
         raise ValueError(f"Invalid value for the 'betas_format' parameter. Allowed values are "
                          f"'nii.gz', 'hdf5', but got {betas_format!r} instead.")
+    if surface_dtype not in ("float32", "int16"):
+        raise ValueError(f"Invalid value for the 'surface_dtype' parameter. Allowed values are "
+                         f"'float32', 'int16', but got {surface_dtype!r} instead.")
+    if surface_ico is not None:
+        check_positive_int("surface_ico", surface_ico, minimum=1)
 
     # --- design: 1-based MATLAB indices ---------------------------------------------------
     shared_ids = np.sort(rng.choice(n_images_total, n_shared, replace=False)) + 1  # 73k ids, 1-based
@@ -246,7 +266,124 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
         ncsnr = np.sqrt(signal_var) / noise
         _save_nii(bdir / "ncsnr.nii.gz", np.where(brain, ncsnr.reshape(shape), 0).astype(np.float32),
                   affine, np.float32)
+    if surface_ico is not None:
+        _write_surface(root, subjects, surface_ico, surface_dtype, betas, ids_of=lambda subj: subjectim[
+            subj - 1, masterordering[0].astype(int) - 1].astype(int) - 1, label=label, features=features,
+            signal_roi=signal_roi, effect=effect, feature_effect=feature_effect, noise=noise,
+            n_sessions_present=n_sessions_present, trials_per_session=trials_per_session,
+            n_images_total=n_images_total, seed=seed)
     return root
+
+
+def icosphere(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit icosphere: the icosahedron subdivided ``order`` times (as FreeSurfer's fsaverage meshes).
+
+    Returns
+    -------
+    coords : ndarray, shape (10 * 4**order + 2, 3), float64
+    faces : ndarray, shape (20 * 4**order, 3), int32
+    """
+    t = (1 + 5 ** 0.5) / 2
+    v = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t), (0, -1, -t), (0, 1, -t),
+         (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
+    f = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4), (11, 10, 2),
+         (10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5), (2, 4, 11),
+         (6, 2, 10), (8, 6, 7), (9, 8, 1)]
+    verts = [np.asarray(p, float) / np.linalg.norm(p) for p in v]
+    for _ in range(order):
+        mid: dict = {}
+
+        def middle(a, b):
+            key = (min(a, b), max(a, b))
+            if key not in mid:
+                m = verts[a] + verts[b]
+                verts.append(m / np.linalg.norm(m))
+                mid[key] = len(verts) - 1
+            return mid[key]
+
+        new = []
+        for a, b, c in f:
+            ab, bc, ca = middle(a, b), middle(b, c), middle(c, a)
+            new += [(a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca)]
+        f = new
+    return np.asarray(verts), np.asarray(f, dtype=np.int32)
+
+
+def _surface_atlases(coords: np.ndarray, mirror: bool) -> dict[str, np.ndarray]:
+    """Integer labels per vertex: prf-visualrois = 7 sectors of the posterior cap (y < -0.3), 0 elsewhere
+    (``mirror`` flips x, so both hemispheres get the same layout seen from the midline)."""
+    post = coords[:, 1] < -0.3
+    angle = np.arctan2(coords[:, 2], -coords[:, 0] if mirror else coords[:, 0])  # around the y axis
+    sector = np.minimum(((angle + np.pi) / (2 * np.pi) * 7).astype(int), 6) + 1
+    prf = np.where(post, sector, 0).astype(np.int32)
+    return {"prf-visualrois": prf, "nsdgeneral": (prf > 0).astype(np.int32)}
+
+
+def _write_surface(root: Path, subjects, ico: int, dtype: str, betas: str, ids_of, label, features,
+                   signal_roi, effect, feature_effect, noise, n_sessions_present, trials_per_session,
+                   n_images_total, seed) -> None:
+    """fsaverage-like surface files: mesh, ROI labels (+ ctab), per-subject .mgh betas and ncsnr."""
+    import nibabel as nib
+
+    coords, faces = icosphere(ico)
+    n = len(coords)
+    fs = root / "nsddata/freesurfer/fsaverage"
+    labels = {}
+    for h, sign in (("lh", -1.0), ("rh", 1.0)):
+        path = fs / "surf" / f"{h}.inflated"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            nib.freesurfer.write_geometry(str(tmp), coords * 50.0 + [sign * 60.0, 0.0, 0.0], faces)
+        labels[h] = _surface_atlases(coords, mirror=h == "rh")
+        for atlas, lab in labels[h].items():
+            _save_mgh(fs / "label" / f"{h}.{atlas}.mgz", lab.reshape(n, 1, 1))
+    for atlas in ATLASES:
+        ctab = fs / "label" / f"{atlas}.mgz.ctab"
+        with atomic_path(ctab) as tmp:
+            tmp.write_text("0 Unknown\n" + "".join(f"{i + 1} {nm}\n" for i, nm in enumerate(ATLASES[atlas])))
+    atlas, name = signal_roi
+    target = np.concatenate([labels[h][atlas] == ATLASES[atlas].index(name) + 1 for h in ("lh", "rh")])
+    n_vert = 2 * n
+    n_features = features.shape[1]
+    for subj in subjects:
+        srng = np.random.default_rng(seed + 1000 * subj + 500)  # separate stream: volume data unchanged
+        f32 = np.float32  # float32 throughout: a realistic fsaverage session is 327,684 vertices x 750 trials
+        pattern = np.where(target, srng.choice([-1.0, 1.0], n_vert), 0.0).astype(f32)
+        w_feat = np.where(target[:, None], srng.standard_normal((n_vert, n_features)), 0.0).astype(f32)
+        w_feat *= f32(feature_effect / np.sqrt(n_features))
+        base = srng.normal(0, 0.5, n_vert).astype(f32)
+        nuis = srng.standard_normal((n_vert, 4)).astype(f32)
+        nuis_img = srng.standard_normal((n_images_total, 4)).astype(f32)
+        bdir = root / f"nsddata_betas/ppdata/subj{subj:02d}/fsaverage/{betas}"
+        bdir.mkdir(parents=True, exist_ok=True)
+        ids = ids_of(subj)
+        for ses in range(1, n_sessions_present + 1):
+            tr = ids[(ses - 1) * trials_per_session: ses * trials_per_session]
+            vals = srng.standard_normal((len(tr), n_vert), dtype=f32)
+            vals *= f32(noise)
+            vals += base[None, :] + f32(srng.normal(0, 0.5))
+            vals += f32(effect) * label[tr, None] * pattern[None, :]
+            vals += features[tr] @ w_feat.T
+            vals += (nuis_img[tr] @ nuis.T) * f32(0.5)
+            if dtype == "int16":  # % change x 300, as NSD's volume betas
+                vals = np.clip(np.round(vals * 300), -32768, 32767).astype(np.int16)
+            for h, cols in (("lh", slice(0, n)), ("rh", slice(n, n_vert))):
+                _save_mgh(bdir / f"{h}.betas_session{ses:02d}.mgh", vals[:, cols].T.reshape(n, 1, 1, len(tr)))
+        signal_var = effect ** 2 * 0.25 * pattern ** 2 + (w_feat ** 2).sum(1) + 0.25 * (nuis ** 2).sum(1)
+        ncsnr = (np.sqrt(signal_var) / noise).astype(np.float32)
+        for h, cols in (("lh", slice(0, n)), ("rh", slice(n, n_vert))):
+            _save_mgh(bdir / f"{h}.ncsnr.mgh", ncsnr[cols].reshape(n, 1, 1))
+
+
+def _save_mgh(path: Path, data: np.ndarray) -> None:
+    """Write a FreeSurfer ``.mgh``/``.mgz`` surface file (shape (vertices, 1, 1[, frames])) atomically."""
+    import nibabel as nib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ext = ".mgz" if path.name.endswith(".mgz") else ".mgh"
+    with atomic_path(path) as tmp:
+        nib.save(nib.MGHImage(np.asarray(data), np.eye(4)), str(tmp) + ext)
+        Path(str(tmp) + ext).replace(tmp)
 
 
 def _save_nii(path: Path, data: np.ndarray, affine: np.ndarray, dtype) -> None:

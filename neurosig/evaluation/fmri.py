@@ -16,6 +16,14 @@ A job (a dict or a YAML file, validated before any work, unknown keys refused)::
     results: results.sqlite
     output_dir: out/
 
+With ``space: fsaverage`` the betas are NSD's surface files and the ROIs its
+fsaverage label files; maps are written per hemisphere (``.mgh``) and plotted with
+nilearn's ``plot_surf_stat_map`` on ``dataset.mesh``: a folder of FreeSurfer
+``lh./rh.<mesh_surface>`` files (default ``<root>/nsddata/freesurfer/fsaverage/surf``,
+``mesh_surface: inflated``) or ``"fsaverage5"`` (nilearn's bundled mesh, only for
+10,242-vertex data; nothing is downloaded). The nilearn ``decoder`` model needs
+volume images and is refused for the surface.
+
 ``dataset: {type: nifti, bold: run.nii.gz, events: events.tsv, mask: brain.nii.gz}``
 runs the same machinery on any 4-D run: single-trial betas from an LSA GLM
 (:mod:`neurosig.datasets.fmri_glm`), ROIs are mask files (or ``"mask"``), and the
@@ -38,7 +46,7 @@ from .._io import atomic_path
 from .._logging import get_logger
 from .._validation import check_option, check_path, check_positive_int
 from ..contracts import stable_hash
-from .fmri_outputs import _plot_scores, _table, _write_maps
+from .fmri_outputs import _plot_scores, _table, _write_maps, surface_mesh
 from .results import ResultStore, make_key
 
 logger = get_logger(__name__)
@@ -56,7 +64,8 @@ FEATURE_MODELS = ("ridge",)
 _TOP = {"name": False, "dataset": True, "subjects": False, "rois": True, "targets": True,
         "models": True, "analyses": False, "cv": False, "preprocessing": False, "results": True,
         "output_dir": False, "plots": False, "maps": False, "seed": False, "verbose": False}
-_DATASETS = {"nsd": {"type": True, "root": True, "space": False, "betas": False, "cache_dir": False},
+_DATASETS = {"nsd": {"type": True, "root": True, "space": False, "betas": False, "cache_dir": False,
+                     "mesh": False, "mesh_surface": False},
              "nifti": {"type": True, "bold": True, "events": True, "mask": False, "t_r": False,
                        "noise_model": False}}
 _TARGETS = {"coco": {"type": True, "categories": True},
@@ -106,12 +115,20 @@ def load_job(job, base_dir=None) -> dict:
         if ds.get(k) is not None:
             ds[k] = rel(ds[k])
     if ds["type"] == "nsd":
-        from ..datasets.nsd import BETAS, SPACES
+        from ..datasets.nsd import BETAS, SPACES, SURFACE_SPACES
+        from ..datasets.nsd_surface import FSAVERAGE_SURF
 
         ds.setdefault("space", "func1pt8mm")
         ds.setdefault("betas", "betas_fithrf_GLMdenoise_RR")
         check_option("dataset.space", ds["space"], SPACES)
         check_option("dataset.betas", ds["betas"], BETAS)
+        if ds["space"] in SURFACE_SPACES:
+            mesh = ds.get("mesh") or str(Path(ds["root"]) / FSAVERAGE_SURF)
+            ds["mesh"] = mesh if mesh == "fsaverage5" else rel(mesh)
+            ds.setdefault("mesh_surface", "inflated")
+        elif ds.get("mesh") is not None or ds.get("mesh_surface") is not None:
+            raise ValueError(f"Invalid job file: 'dataset.mesh' and 'dataset.mesh_surface' are only used with "
+                             f"a surface space {list(SURFACE_SPACES)}, but dataset.space is {ds['space']!r}.")
         subjects = job.setdefault("subjects", [1])
         if not isinstance(subjects, list) or not subjects:
             raise ValueError(f"Invalid job file: 'subjects' must be a non-empty list of integers 1..8, got {subjects!r}.")
@@ -157,6 +174,9 @@ def load_job(job, base_dir=None) -> dict:
         check_option(f"models[{i}].name", m["name"], sorted(MODELS))
         _keys(f"models[{i}] ({m['name']})", m, {"name": True, **{k: False for k in MODELS[m["name"]]}})
         models.append({**MODELS[m["name"]], **m})
+        if m["name"] == "decoder" and ds.get("mesh") is not None:
+            raise ValueError(f"Invalid job file: models[{i}] 'decoder' (nilearn's Decoder) works on volume "
+                             f"images; with dataset.space {ds['space']!r} use 'ridge', 'logistic' or 'svm'.")
     job["models"] = models
     an = job.setdefault("analyses", ["decoding"])
     an = [an] if isinstance(an, str) else an
@@ -637,6 +657,13 @@ def _subject_tasks(job, subject, store, out_dir, keys, cells_per_task=None):
                   verbose=False)
         for r in job["rois"]:
             nsd.roi_mask(r)
+        if nsd.surface:
+            for r in job["rois"]:  # label files vs betas vertex counts
+                nsd._check_shape(nsd.sessions[0], r)
+            if out_dir is not None and job["maps"] and job["plots"]:  # the plotting mesh must fit the betas
+                from ..datasets.nsd_surface import check_mesh
+
+                check_mesh(surface_mesh(ds["mesh"], ds["mesh_surface"]), nsd.n_vertices, ds["mesh"])
     else:
         for r in job["rois"]:
             if r != "mask":

@@ -1,6 +1,8 @@
-"""Outputs of fMRI decoding jobs: result table, per-ROI score plots, voxel maps (NIfTI + glass brain)."""
+"""Outputs of fMRI decoding jobs: result table, per-ROI score plots, voxel maps (NIfTI + glass brain)
+and, for surface (fsaverage) data, vertex maps per hemisphere (``.mgh`` + nilearn surface plots)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,10 @@ def _slug(s: str) -> str:
 
 
 def _write_maps(out_dir, subject, kind, roi, name, m, masker, X, info, t, y, maps, job):
-    """Voxel weight maps (decoding, linear label models) or score maps (encoding): NIfTI + glass brain."""
+    """Voxel weight maps (decoding, linear label models) or score maps (encoding): NIfTI + glass brain,
+    or on the surface one ``.mgh`` per hemisphere + a surface plot."""
+    from ..datasets.nsd_surface import SurfaceROIMasker
+
     stem = f"sub-{subject:02d}_{kind}_roi-{_slug(roi)}_target-{_slug(name)}_model-{m['name']}"
     written = []
     images = {}
@@ -29,6 +34,11 @@ def _write_maps(out_dir, subject, kind, roi, name, m, masker, X, info, t, y, map
         est = _classifier(m, job["seed"]).fit(X, y)
         images["weights"] = np.ravel(est[-1].coef_)
     for what, vec in images.items():
+        if isinstance(masker, SurfaceROIMasker):
+            ds = job["dataset"]
+            written += _write_surface_map(out_dir / "maps" / f"{stem}_{what}", masker, vec, job["plots"],
+                                          ds["mesh"], ds["mesh_surface"], f"{stem} {what}")
+            continue
         img = masker.inverse_transform(np.asarray(vec, np.float32)[None, :])
         if len(img.shape) == 4:
             from nilearn.image import index_img
@@ -44,6 +54,70 @@ def _write_maps(out_dir, subject, kind, roi, name, m, masker, X, info, t, y, map
         if job["plots"]:
             written.append(str(_glass_brain(img, path.with_suffix("").with_suffix(".png"), f"{stem} {what}")))
     return written
+
+
+@lru_cache(maxsize=4)
+def surface_mesh(mesh: str, surface: str) -> dict:
+    """Meshes of both hemispheres (:func:`neurosig.datasets.nsd_surface.load_mesh`), read once per process."""
+    from ..datasets.nsd_surface import load_mesh
+
+    return load_mesh(mesh, surface)
+
+
+def _write_surface_map(stem: Path, masker, vec, plot: bool, mesh: str, surface: str, title: str) -> list:
+    """``<stem>_lh.mgh`` and ``<stem>_rh.mgh`` (vertices x 1 x 1, float32) and, with ``plot``, ``<stem>.png``."""
+    import nibabel as nib
+
+    maps = masker.inverse_transform(np.asarray(vec, np.float32))
+    written = []
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for h, data in maps.items():
+        path = stem.parent / f"{stem.name}_{h}.mgh"
+        with atomic_path(path) as tmp:
+            nib.save(nib.MGHImage(data.reshape(-1, 1, 1), np.eye(4)), str(tmp) + ".mgh")
+            Path(str(tmp) + ".mgh").replace(tmp)
+        written.append(str(path))
+    if plot:
+        from ..datasets.nsd_surface import check_mesh
+
+        meshes = surface_mesh(mesh, surface)
+        check_mesh(meshes, masker.n_vertices, mesh)
+        written.append(str(plot_surface_maps(maps, meshes, stem.parent / f"{stem.name}.png", title)))
+    return written
+
+
+def plot_surface_maps(maps: dict, meshes: dict, png: Path, title: str = "") -> Path:
+    """Both hemispheres (lateral, medial, posterior views) with nilearn's ``plot_surf_stat_map``.
+
+    Parameters
+    ----------
+    maps : dict
+        ``{"lh": (n_lh,), "rh": (n_rh,)}`` values per vertex.
+    meshes : dict
+        ``{"lh": (coords (n_lh, 3), faces), "rh": ...}`` (see :func:`surface_mesh`).
+    png : Path
+        Output figure (written atomically).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from nilearn import plotting
+
+    vmax = float(max(np.nanmax(np.abs(v)) for v in maps.values())) or 1.0
+    views = ("lateral", "medial", "posterior")
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.5), subplot_kw={"projection": "3d"})
+    for row, (h, hemi) in enumerate((("lh", "left"), ("rh", "right"))):
+        for col, view in enumerate(views):
+            plotting.plot_surf_stat_map(meshes[h], maps[h], hemi=hemi, view=view, axes=axes[row, col],
+                                        figure=fig, colorbar=(row, col) == (1, 2), vmin=-vmax, vmax=vmax,
+                                        cmap="RdBu_r", title=f"{h} {view}")
+    fig.suptitle(title[-80:], fontsize=9)
+    with atomic_path(png) as tmp:
+        fig.savefig(str(tmp) + ".png", dpi=80)
+        Path(str(tmp) + ".png").replace(tmp)
+    plt.close(fig)
+    return png
 
 
 def _glass_brain(img, png: Path, title: str) -> Path:
