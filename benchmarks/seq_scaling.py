@@ -14,7 +14,8 @@ length where bi-Mamba is faster) and memory at the longest length.
     python benchmarks/seq_scaling.py --quick
     python benchmarks/seq_scaling.py --device cuda --size tiny
 Targets: bi-Mamba exponents <= 1.15 (time and memory); at the longest length bi-Mamba's
-peak memory <= the transformer's.
+peak memory <= the transformer's. The bi-Mamba runs with ``FEMBAConfig(recompute=True)``
+(segment recomputation inside each Mamba block; ``--no-recompute`` for plain autograd).
 """
 from __future__ import annotations
 
@@ -120,7 +121,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, nargs="*", default=None, help="window lengths in seconds")
     ap.add_argument("--no-recompute", action="store_true",
-                    help="keep all bi-Mamba block activations (default: per-block activation checkpointing)")
+                    help="plain autograd in the bi-Mamba blocks, keeping every activation (default: "
+                         "FEMBAConfig.recompute, each Mamba direction keeps only its input and the scan "
+                         "state every 256 steps and recomputes segment by segment in backward)")
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(args.threads)

@@ -9,14 +9,18 @@ The job file (see ``examples/configs/pretrain_nano.yml``)::
     resume: true
 
 Under ``torchrun --nproc_per_node N -m neurosig.cli.main pretrain CONFIG.yml`` the
-process group is initialised (gloo on CPU, nccl on GPUs) and training is data parallel.
+process group is initialised (gloo on CPU, nccl on GPUs) and training is data parallel:
+``training.batch_size`` is the global batch, split across the processes; rank 0 writes
+the checkpoints and prints the summary. On CPU set ``OMP_NUM_THREADS`` so that
+processes x threads fits the cores. ``encoder: {recompute: true}`` (bi-Mamba) trades one
+extra forward pass for much less activation memory on long windows.
 """
 from __future__ import annotations
 
 import argparse
 
 ENCODER_KEYS = {"arch", "size", "embed_dim", "n_blocks", "n_layers", "n_heads", "mlp_ratio", "expand",
-                "d_state", "d_conv", "chunk_size"}
+                "d_state", "d_conv", "chunk_size", "recompute"}
 
 
 def register(subparsers) -> None:
@@ -75,6 +79,8 @@ def run(args) -> int:
     finally:
         if started:
             torch.distributed.destroy_process_group()
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one summary line (rank 0)
+        return 0
     last = res.history[-1] if res.history else {}
     print(f"pretrain: {len(res.history)} epochs, best loss {res.best_loss:.4f} at epoch {res.best_epoch}, "
           f"last train loss {last.get('train_loss', float('nan')):.4f}; checkpoints in {out}")

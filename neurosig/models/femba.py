@@ -17,7 +17,6 @@ from typing import ClassVar
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from ._patch import PatchConfigMixin, PatchEncoder
 from .mamba import BiMamba
@@ -54,9 +53,10 @@ class FEMBAConfig(PatchConfigMixin):
     chunk_size : int
         Chunk length of the selective scan.
     recompute : bool
-        Activation checkpointing in training: only the input of each scan direction is kept
-        and the Mamba is recomputed in backward (about 1/3 more compute; the activations of
-        one direction of one block are alive at a time instead of all).
+        Memory-saving training (:class:`~neurosig.models.mamba.MambaBlock` ``recompute``):
+        each Mamba direction keeps only its input and the scan state every 256 steps for
+        backward and recomputes the rest segment by segment (one extra forward pass; the
+        same result). For long windows.
     size : str
         Name of the preset it came from ("custom" otherwise).
     """
@@ -107,25 +107,16 @@ class BiMambaEncoder(PatchEncoder):
         super().__init__(config, **overrides)
         c = self.config
         self.mamba_blocks = nn.ModuleList([
-            BiMamba(c.d_model, d_state=c.d_state, d_conv=c.d_conv, expand=c.expand, chunk_size=c.chunk_size)
+            BiMamba(c.d_model, d_state=c.d_state, d_conv=c.d_conv, expand=c.expand, chunk_size=c.chunk_size,
+                    recompute=c.recompute)
             for _ in range(c.n_blocks)])
         self.norm_layers = nn.ModuleList([nn.LayerNorm(c.d_model) for _ in range(c.n_blocks)])
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.embed(x, mask)
-        recompute = self.config.recompute and torch.is_grad_enabled() and self.training
         for block, norm in zip(self.mamba_blocks, self.norm_layers):
-            if recompute:  # one direction's activations alive at a time in backward
-                mixed = (checkpoint(block.mamba_fwd, h, use_reentrant=False)
-                         + checkpoint(_reversed, block.mamba_rev, h, use_reentrant=False))
-            else:
-                mixed = block(h)
-            h = norm(h + mixed)  # FEMBA's post-norm residual
+            h = norm(h + block(h))  # FEMBA's post-norm residual
         return h
-
-
-def _reversed(mamba: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    return mamba(h.flip(1)).flip(1)
 
 
 def count_parameters(module: nn.Module) -> int:

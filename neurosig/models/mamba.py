@@ -255,6 +255,114 @@ def selective_scan_ref(u, delta, A, B, C, D=None, h0=None, return_last_state=Fal
     return (y, h) if return_last_state else y
 
 
+# -- the block, functional ------------------------------------------------------------------
+def _at_least_f32(t: torch.Tensor) -> torch.Tensor:
+    """Half-precision parameters (A_log, D, dt bias) run in float32, as in mamba_ssm; float64 stays float64."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
+def _ssm_inputs(x, x_proj_w, dt_proj_w, dt_proj_b, dt_rank, d_state):
+    """x (b, L, d_inner) after conv+SiLU -> delta (b, L, d_inner), B, C (b, L, d_state)."""
+    dt, B, C = torch.split(F.linear(x, x_proj_w), [dt_rank, d_state, d_state], dim=-1)
+    delta = F.softplus(F.linear(dt, dt_proj_w) + _at_least_f32(dt_proj_b))
+    return delta, B, C
+
+
+def _mixer(block, p: dict, hidden: torch.Tensor, start: int, h0, fast_path: bool = False):
+    """The Mamba mixer on rows ``start:`` of ``hidden`` with parameter tensors ``p`` (name -> tensor).
+
+    ``hidden`` (b, lead + T, d_model) holds the ``lead = min(start, d_conv - 1)`` rows before
+    the segment (the causal convolution needs them); rows before position 0 are zeros of
+    the convolution input, as in the full-sequence forward. ``h0`` (b, d_inner, d_state) is
+    the scan state entering the segment (None: zeros). Returns out (b, T, d_model) and the
+    scan state after the segment (None on the CUDA fast path).
+    """
+    K = block.d_conv
+    lead = min(start, K - 1)
+    xz = F.linear(hidden, p["in_proj.weight"], p.get("in_proj.bias"))
+    x, z = xz.chunk(2, dim=-1)
+    x = F.pad(x.transpose(1, 2), (K - 1 - lead, 0))  # causal: left zero padding
+    u = F.silu(F.conv1d(x, p["conv1d.weight"], p.get("conv1d.bias"), groups=block.d_inner)).transpose(1, 2)
+    delta, B, C = _ssm_inputs(u, p["x_proj.weight"], p["dt_proj.weight"], p["dt_proj.bias"],
+                              block.dt_rank, block.d_state)
+    A = -torch.exp(_at_least_f32(p["A_log"]))
+    if fast_path and h0 is None and fast_path_available(u):
+        y, h_last = selective_scan(u, delta, A, B, C, _at_least_f32(p["D"]), chunk_size=block.chunk_size), None
+    else:
+        y, h_last = selective_scan(u, delta, A, B, C, _at_least_f32(p["D"]), chunk_size=block.chunk_size, h0=h0,
+                                   return_last_state=True, use_fast_path=False)
+    return F.linear(y * F.silu(z[:, lead:]), p["out_proj.weight"], p.get("out_proj.bias")), h_last
+
+
+class _RecomputedMamba(torch.autograd.Function):
+    """A Mamba block that keeps only its input and segment-boundary scan states for backward.
+
+    Forward runs the block segment by segment without autograd and stores the scan state
+    entering each segment. Backward walks the segments in reverse: it recomputes one
+    segment with autograd (projections, convolution, softplus step sizes, SiLU gate, D
+    skip, the chunked scan) and back-propagates the segment's output gradient together
+    with the gradient of its final state (from the later segments), which yields the
+    gradient of the state entering it. Every (length, d_inner) intermediate exists for
+    one segment at a time; the full-length tensors kept are the block input (b, L,
+    d_model) and its gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, block, *params):
+        L, K, seg = hidden.shape[1], block.d_conv, block.segment_size
+        p = dict(zip(block._param_names(), params))
+        bounds = [(s, min(s + seg, L)) for s in range(0, L, seg)]
+        outs, starts, h = [], [], None
+        for s, e in bounds:
+            starts.append(h)
+            out, h = _mixer(block, p, hidden[:, max(0, s - K + 1):e], s, h)
+            outs.append(out)
+        dev = hidden.device.type
+        ctx.amp = (torch.is_autocast_enabled(dev), torch.get_autocast_dtype(dev), dev)
+        ctx.block, ctx.bounds, ctx.n_params = block, bounds, len(params)
+        # the states entering segments 1.. (segment 0 starts from zeros), (n_segments - 1, b, d_inner, d_state)
+        states = torch.stack(starts[1:]) if len(starts) > 1 else hidden.new_empty(0)
+        ctx.save_for_backward(hidden, states, *params)
+        return torch.cat(outs, 1) if len(outs) > 1 else outs[0]
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dout):
+        hidden, states, *params = ctx.saved_tensors
+        block, K = ctx.block, ctx.block.d_conv
+        need_h = ctx.needs_input_grad[0]
+        need_p = ctx.needs_input_grad[2:]
+        names = block._param_names()
+        dhidden = torch.zeros_like(hidden) if need_h else None
+        dparams = [torch.zeros_like(q) if n else None for q, n in zip(params, need_p)]
+        carry = None  # dL/d(state after the current segment)
+        enabled, amp_dtype, dev = ctx.amp
+        for i in range(len(ctx.bounds) - 1, -1, -1):
+            s, e = ctx.bounds[i]
+            lo = max(0, s - K + 1)
+            with torch.enable_grad(), torch.autocast(dev, dtype=amp_dtype, enabled=enabled):
+                hid = hidden[:, lo:e].detach().requires_grad_(need_h)
+                leaves = [q.detach().requires_grad_(n) for q, n in zip(params, need_p)]
+                h0 = states[i - 1].detach().requires_grad_() if i > 0 else None
+                out, h_last = _mixer(block, dict(zip(names, leaves)), hid, s, h0)
+            outputs, grads = [out], [dout[:, s:e]]
+            if carry is not None:
+                outputs.append(h_last)
+                grads.append(carry)
+            wrt = ([hid] if need_h else []) + [q for q, n in zip(leaves, need_p) if n]
+            wrt += [h0] if h0 is not None else []
+            got = list(torch.autograd.grad(outputs, wrt, grads, allow_unused=True))
+            if need_h:
+                dhidden[:, lo:e] += got.pop(0)
+            for j, n in enumerate(need_p):
+                if n:
+                    g = got.pop(0)
+                    if g is not None:
+                        dparams[j] += g
+            carry = got.pop(0) if h0 is not None else None
+        return (dhidden, None, *dparams)
+
+
 # -- the block -----------------------------------------------------------------------------
 class MambaBlock(nn.Module):
     """Mamba (S6) mixer: fused input projection, causal depthwise conv, selective scan, gating.
@@ -273,6 +381,14 @@ class MambaBlock(nn.Module):
         Rank of the step-size projection; default ``ceil(d_model / 16)``.
     chunk_size : int
         Chunk length of the scan.
+    recompute : bool
+        Memory-saving training mode: keep only the block input and the scan state at
+        every ``segment_size`` steps for backward, and recompute each segment's
+        projections, convolution, step sizes, gate and scan in backward (one extra
+        forward pass). Peak activation memory of the block is then that of one
+        segment instead of about ten (length, d_inner) tensors. Same result.
+    segment_size : int
+        Segment length of ``recompute`` (a multiple of ``chunk_size`` is best).
 
     Notes
     -----
@@ -281,8 +397,11 @@ class MambaBlock(nn.Module):
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
                  dt_rank: int | None = None, dt_min: float = 1e-3, dt_max: float = 0.1,
-                 chunk_size: int = 64, bias: bool = False, conv_bias: bool = True):
+                 chunk_size: int = 64, bias: bool = False, conv_bias: bool = True,
+                 recompute: bool = False, segment_size: int = 256):
         super().__init__()
+        check_positive_int("segment_size", segment_size)
+        self.recompute, self.segment_size = bool(recompute), segment_size
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = expand * d_model
         self.dt_rank = dt_rank or math.ceil(d_model / 16)
@@ -307,21 +426,26 @@ class MambaBlock(nn.Module):
 
     def _ssm_inputs(self, x: torch.Tensor):
         """x (b, L, d_inner) after conv+SiLU -> delta (b, L, d_inner), B, C (b, L, d_state)."""
-        x_dbl = self.x_proj(x)
-        dt, B, C = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = F.softplus(F.linear(dt, self.dt_proj.weight) + self.dt_proj.bias.float())
-        return delta, B, C
+        return _ssm_inputs(x, self.x_proj.weight, self.dt_proj.weight, self.dt_proj.bias,
+                           self.dt_rank, self.d_state)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        """hidden: (batch, length, d_model) -> (batch, length, d_model)."""
-        L = hidden.shape[1]
-        x, z = self.in_proj(hidden).chunk(2, dim=-1)
-        x = F.silu(self.conv1d(x.transpose(1, 2))[..., :L].transpose(1, 2))
-        delta, B, C = self._ssm_inputs(x)
-        A = -torch.exp(self.A_log.float())
-        y = selective_scan(x, delta, A, B, C, self.D.float(), chunk_size=self.chunk_size,
-                           use_fast_path=self.use_fast_path)
-        return self.out_proj(y * F.silu(z))
+        """hidden: (batch, length, d_model) -> (batch, length, d_model).
+
+        With ``recompute`` and gradients needed (and no CUDA fast path), the block runs
+        through :class:`_RecomputedMamba`: segments of ``segment_size`` steps, only the
+        input and the scan state at each segment boundary kept for backward.
+        """
+        names, params = self._param_names(), tuple(self.parameters())
+        if (self.recompute and torch.is_grad_enabled()
+                and not (self.use_fast_path and fast_path_available(hidden))
+                and (hidden.requires_grad or any(p.requires_grad for p in params))):
+            return _RecomputedMamba.apply(hidden, self, *params)
+        out, _ = _mixer(self, dict(zip(names, params)), hidden, 0, None, fast_path=self.use_fast_path)
+        return out
+
+    def _param_names(self) -> tuple:
+        return tuple(n for n, _ in self.named_parameters())
 
     # -- streaming -------------------------------------------------------------------------
     def allocate_state(self, batch_size: int, device=None, dtype=torch.float32):
@@ -341,7 +465,7 @@ class MambaBlock(nn.Module):
             x = x + self.conv1d.bias
         x = F.silu(x)
         delta, B, C = self._ssm_inputs(x)
-        A = -torch.exp(self.A_log.float())
+        A = -torch.exp(_at_least_f32(self.A_log))
         ssm_state = torch.exp(delta.unsqueeze(-1) * A) * ssm_state + (delta * x).unsqueeze(-1) * B.unsqueeze(1)
         y = torch.einsum("bdn,bn->bd", ssm_state, C) + self.D * x
         return self.out_proj(y * F.silu(z)), (conv_state, ssm_state)

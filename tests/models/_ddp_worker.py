@@ -20,3 +20,15 @@ def run(rank, world, init_file, X, out_dir, cfg_kwargs):
                    os.path.join(out_dir, f"rank{rank}.pt"))
     finally:
         torch.distributed.destroy_process_group()
+
+
+def run_cli(rank, world, port, argv, out_dir):
+    """One process of a torchrun-style launch: torchrun's environment variables, then the CLI."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    torch.set_num_threads(1)
+    from neurosig.cli.main import main
+
+    code = main(argv)
+    with open(os.path.join(out_dir, f"rc{rank}"), "w") as f:
+        f.write(str(code))

@@ -90,3 +90,38 @@ def test_example_runs_quick(monkeypatch, capsys):
     hist = out["pretrain_history"]
     assert min(h["val_loss"] for h in hist) < hist[0]["val_loss"]
     assert "TS+SVM" in capsys.readouterr().out
+
+
+def test_torchrun_environment_two_processes_end_to_end(job_dir, capfd):
+    """`torchrun --nproc_per_node 2 -m neurosig.cli.main pretrain CONFIG` on CPU: each process gets
+    torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR/PORT) and runs the CLI, which starts the gloo
+    process group itself. One set of checkpoints, one summary line, and the same weights as a
+    1-process run with the same global batch. (Forked, not through the torchrun executable, whose
+    three fresh interpreters cost ~40 s here; that command was run by hand, see the models report.)"""
+    import socket
+
+    import torch
+
+    import _ddp_worker
+
+    cfg = job_dir / "pretrain_nano.yml"
+    _shrink(cfg, training__epochs=1, training__batch_size=16, training__val_fraction=0.25, output="runs/ddp")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # first AdamW imports torch._dynamo (s): before the fork
+    method = "fork" if "fork" in torch.multiprocessing.get_all_start_methods() else "spawn"
+    torch.multiprocessing.start_processes(_ddp_worker.run_cli, args=(2, port, ["-q", "pretrain", str(cfg)],
+                                                                     str(job_dir)), nprocs=2, start_method=method)
+    assert [(job_dir / f"rc{r}").read_text() for r in (0, 1)] == ["0", "0"]
+    assert capfd.readouterr().out.count("pretrain: 1 epochs") == 1  # one summary, from rank 0
+    out = job_dir / "runs" / "ddp"
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "history.json", "last.pt"]
+    _shrink(cfg, output="runs/single")
+    assert main(["-q", "pretrain", str(cfg)]) == 0
+    a = torch.load(out / "last.pt", weights_only=True)
+    b = torch.load(job_dir / "runs" / "single" / "last.pt", weights_only=True)
+    assert a["config"] == b["config"]
+    assert a["history"][0]["val_loss"] == pytest.approx(b["history"][0]["val_loss"], rel=1e-5)
+    for k, v in b["model"].items():
+        torch.testing.assert_close(a["model"][k], v, atol=1e-5, rtol=1e-4, msg=k)
