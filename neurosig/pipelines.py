@@ -16,6 +16,9 @@ A file looks like::
         from: sklearn.svm
         parameters: {kernel: linear}
     param_grid: {...}          # optional, GridSearchCV over the steps
+    calibration: unlabeled     # neurosig extension, transfer pipelines only: they need target-domain
+                               # trials ("unlabeled" or "labeled") and run only under a calibration
+                               # protocol (``neurosig benchmark --calibration-trials K``)
 
 Files are read with ``yaml.safe_load`` and every class is looked up in the
 allow-list :data:`REGISTRY`; a file naming any other class is refused with a
@@ -70,7 +73,12 @@ REGISTRY: dict[str, str] = {
     # neurosig (later work adds its estimators here)
     "neurosig.riemann.augmented:AugmentedCovariances": "neurosig.riemann.augmented",
     "neurosig.riemann.acm:ACMClassifier": "neurosig.riemann.acm",
+    "neurosig.riemann.transfer:EuclideanAlignment": "neurosig.riemann.transfer",
+    "neurosig.riemann.transfer:RiemannianRecentering": "neurosig.riemann.transfer",
 }
+
+#: what a transfer pipeline may require of the target domain (YAML key ``calibration``)
+CALIBRATION_NEEDS: tuple[str, ...] = ("unlabeled", "labeled")
 
 
 class PipelineFileError(ValueError):
@@ -88,6 +96,9 @@ class PipelineSpec:
     citations: list[str] = field(default_factory=list)
     param_grid: dict | None = None
     path: Path | None = None
+    #: None for ordinary pipelines; "unlabeled" / "labeled" for transfer pipelines that need
+    #: that many target-domain calibration trials (see the benchmark's ``calibration``)
+    calibration: str | None = None
 
     @property
     def config_hash(self) -> str:
@@ -133,7 +144,7 @@ def parse_pipeline(data: Any, path: Path | None = None) -> PipelineSpec:
     if not isinstance(data, dict):
         raise PipelineFileError(f"{_where(path)}expected a YAML mapping with keys 'name', 'paradigms' "
                                 f"and 'pipeline', but got a {type(data).__name__}.")
-    allowed = {"name", "paradigms", "citations", "pipeline", "param_grid", "tags"}
+    allowed = {"name", "paradigms", "citations", "pipeline", "param_grid", "tags", "calibration"}
     unknown = set(data) - allowed
     if unknown:
         raise PipelineFileError(f"{_where(path)}unknown keys {sorted(unknown)}; allowed keys are "
@@ -156,9 +167,16 @@ def parse_pipeline(data: Any, path: Path | None = None) -> PipelineSpec:
     paradigms = data["paradigms"]
     if isinstance(paradigms, str):
         paradigms = [paradigms]
+    calibration = data.get("calibration")
+    if calibration is not None and calibration not in CALIBRATION_NEEDS:
+        raise PipelineFileError(f"{_where(path)}invalid value for 'calibration'. Allowed values are "
+                                f"{list(CALIBRATION_NEEDS)} (or leave it out), but got {calibration!r}.")
+    if calibration is not None and data.get("param_grid"):
+        raise PipelineFileError(f"{_where(path)}a transfer pipeline ('calibration') cannot have a "
+                                "'param_grid' (the grid search would not see the domains).")
     return PipelineSpec(name=str(data["name"]), steps=steps, paradigms=list(paradigms),
                         tags=list(data.get("tags") or []), citations=list(data.get("citations") or []),
-                        param_grid=data.get("param_grid"), path=path)
+                        param_grid=data.get("param_grid"), path=path, calibration=calibration)
 
 
 def load_pipeline_file(path: str | Path) -> PipelineSpec:

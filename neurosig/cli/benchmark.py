@@ -39,6 +39,16 @@ def register(subparsers) -> None:
     p.add_argument("--data-path", default=None, metavar="DIR",
                    help="data folder for MOABB datasets (default: NEUROSIG_DATA, then MNE's config)")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    p.add_argument("--calibration-trials", type=int, default=0, metavar="K",
+                   help="calibration protocol (cross-session / cross-subject): the first K trials of the "
+                        "target session/subject are shown to the pipelines before scoring and removed from "
+                        "the test set; transfer pipelines (e.g. pipelines/transfer) run only with it "
+                        "(default: 0, no calibration)")
+    p.add_argument("--calibration-labeled", action="store_true",
+                   help="the calibration trials come with their labels (default: unlabeled)")
+    p.add_argument("--reject-ptp", type=float, default=None, metavar="VOLTS",
+                   help="reject epochs whose peak-to-peak amplitude exceeds VOLTS on any channel "
+                        "(e.g. 150e-6); the share rejected is stored per subject (default: no rejection)")
     add_parallel_arguments(p)
     p.set_defaults(func=run)
 
@@ -52,7 +62,7 @@ def _subjects(values):
 def run(args) -> int:
     import time
 
-    from ..evaluation.bci import benchmark, format_summary, summarize
+    from ..evaluation.bci import benchmark, format_subject_report, format_summary, summarize
     from ..evaluation.splitters import resolve_evaluation
 
     import mne
@@ -65,12 +75,21 @@ def run(args) -> int:
                    out=args.out, overwrite=args.overwrite, seed=args.seed,
                    verbose=not args.quiet, n_permutations=args.permutations,
                    refit_permutations=args.refit_permutations, data_path=args.data_path,
-                   plots=not args.no_plots, **par)
+                   plots=not args.no_plots,
+                   calibration={"n_trials": args.calibration_trials, "labeled": args.calibration_labeled},
+                   reject_ptp=args.reject_ptp, **par)
     elapsed = time.perf_counter() - t0
     print(f"\nneurosig benchmark: {resolve_evaluation(args.evaluation)}, {args.paradigm}; "
           f"{df.attrs.get('n_computed', 0)} task(s) computed, {df.attrs.get('n_skipped', 0)} already "
           f"in {args.results}; {elapsed:.1f} s")
+    if args.calibration_trials:
+        print(f"calibration: first {args.calibration_trials} trials of each target "
+              f"{'session' if 'session' in resolve_evaluation(args.evaluation) else 'subject'}, "
+              f"{'labeled' if args.calibration_labeled else 'unlabeled'} (removed from the test set)")
     print(format_summary(summarize(df)))
+    if len(df):
+        print("\nper subject:")
+        print(format_subject_report(df))
     n_sub = df.groupby("dataset")["subject"].nunique().min() if len(df) else 0
     if len(df) and df["pipeline"].nunique() > 1 and n_sub < 2:
         print("\n(paired statistics between pipelines need at least 2 subjects per dataset)")

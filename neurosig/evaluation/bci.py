@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import get_logger
-from .._validation import check_positive_int, validate_type
+from .._validation import check_positive_float, check_positive_int, validate_type
 from ..contracts import stable_hash
 from .chance import PERMUTABLE_METRICS, adjusted_chance_level, fixed_permutation_test, theoretical_chance
 from .splitters import check_evaluation_supported, resolve_evaluation
@@ -137,31 +137,44 @@ def _short_list(values: Sequence, n: int = 12) -> str:
 def resolve_pipelines(pipelines: Any, paradigm_name: str) -> list:
     """Pipeline specs from files/folders (default: shipped ``pipelines/default``) or specs.
 
-    Only pipelines whose ``paradigms`` list the chosen paradigm are kept (as MOABB does).
+    A pipeline named explicitly (a YAML file or a ``PipelineSpec``) whose ``paradigms`` do
+    not list the chosen paradigm is refused with an error; pipelines found in a folder
+    (or the default set) that do not list it are skipped with a log line, as MOABB does.
     Every pipeline is built once here so a bad parameter fails before any work.
     """
     from ..pipelines import PipelineSpec, load_pipelines
 
+    explicit: list = []  # specs the user named one by one (a file or a PipelineSpec)
     if pipelines is None or isinstance(pipelines, (str, os.PathLike)):
         specs = load_pipelines(pipelines, tag="default" if pipelines is None else None)
+        if pipelines is not None and Path(pipelines).is_file():
+            explicit = list(specs)
     else:
         pipelines = list(pipelines)
         specs = []
-        paths = []
         for p in pipelines:
             if isinstance(p, PipelineSpec):
                 specs.append(p)
+                explicit.append(p)
             elif isinstance(p, (str, os.PathLike)):
-                paths.append(p)
+                loaded = load_pipelines([p])
+                specs.extend(loaded)
+                if Path(p).is_file():
+                    explicit.extend(loaded)
             else:
                 raise TypeError(f"The 'pipelines' parameter must hold YAML file/folder paths or "
                                 f"PipelineSpec objects, but got {type(p).__name__} instead.")
-        if paths:
-            specs.extend(load_pipelines(paths))
     names = [s.name for s in specs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"Invalid value for the 'pipelines' parameter: names {dupes} appear twice.")
+    refused = [s for s in explicit if paradigm_name not in s.paradigms]
+    if refused:
+        lines = "; ".join(f"{s.name!r} ({str(s.path) if s.path else 'PipelineSpec'}) lists "
+                          f"{list(s.paradigms)}" for s in refused)
+        raise ValueError(f"Invalid value for the 'pipelines' parameter: the pipeline(s) named "
+                         f"explicitly do not support the paradigm {paradigm_name!r}: {lines}. Choose "
+                         f"one of their paradigms with --paradigm, or leave the file out.")
     kept = [s for s in specs if paradigm_name in s.paradigms]
     skipped = [s.name for s in specs if s not in kept]
     if skipped:
@@ -172,6 +185,72 @@ def resolve_pipelines(pipelines: Any, paradigm_name: str) -> list:
     for s in kept:
         s.build()
     return kept
+
+
+def resolve_calibration(calibration: Any, evaluation: str) -> dict | None:
+    """The calibration protocol as a dict, or None (no target-domain trials seen).
+
+    Parameters
+    ----------
+    calibration : None | int | dict
+        None or 0: no calibration. An int ``K`` or ``{"n_trials": K, "labeled": bool}``:
+        the first ``K`` trials (recording order, as an online calibration block) of the
+        target session (cross-session) or target subject (cross-subject) are given to the
+        pipelines before scoring and removed from the test set; ``labeled`` (default
+        False) says whether their labels may be used.
+    evaluation : str
+        Canonical evaluation name; calibration needs ``cross-session`` or ``cross-subject``.
+
+    Returns
+    -------
+    dict | None
+        ``{"n_trials": K, "labeled": bool, "selection": "first"}``.
+    """
+    if calibration is None:
+        return None
+    if isinstance(calibration, (int, np.integer)) and not isinstance(calibration, bool):
+        calibration = {"n_trials": int(calibration)}
+    if not isinstance(calibration, dict):
+        raise TypeError(f"The 'calibration' parameter must be None, an int (number of unlabeled "
+                        f"trials) or a dict {{'n_trials': K, 'labeled': bool}}, but got "
+                        f"{type(calibration).__name__} instead.")
+    unknown = set(calibration) - {"n_trials", "labeled"}
+    if unknown:
+        raise ValueError(f"Invalid value for the 'calibration' parameter: unknown keys {sorted(unknown)}; "
+                         "allowed keys are ['labeled', 'n_trials'].")
+    k = check_positive_int("calibration n_trials", calibration.get("n_trials"), minimum=0)
+    labeled = calibration.get("labeled", False)
+    if not isinstance(labeled, (bool, np.bool_)):
+        raise ValueError(f"Invalid value for the 'calibration labeled' parameter. Allowed values are "
+                         f"True and False, but got {labeled!r} instead.")
+    if k == 0:
+        if labeled:
+            raise ValueError("Invalid value for the 'calibration' parameter: labeled=True needs "
+                             "n_trials > 0 (CLI: --calibration-labeled needs --calibration-trials K).")
+        return None
+    if evaluation == "within-session":
+        raise ValueError("Invalid value for the 'calibration' parameter: calibration trials come from "
+                         "the target session or subject of a 'cross-session' or 'cross-subject' "
+                         f"evaluation, but the evaluation is 'within-session' (got n_trials={k}).")
+    return {"n_trials": k, "labeled": bool(labeled), "selection": "first"}
+
+
+def check_calibration_needs(specs: list, calibration: dict | None) -> None:
+    """Refuse (before any work) a transfer pipeline the calibration protocol cannot serve."""
+    for s in specs:
+        if s.calibration is None:
+            continue
+        where = f"{s.name!r} ({s.path})" if s.path else repr(s.name)
+        if calibration is None:
+            raise ValueError(
+                f"Pipeline {where} is a transfer pipeline: it needs {s.calibration} calibration trials "
+                "of the target session/subject ('calibration' in its file) and runs only under a "
+                "calibration protocol. Give calibration={'n_trials': K} (CLI: --calibration-trials K, "
+                "with a cross-session or cross-subject evaluation), or leave the pipeline out.")
+        if s.calibration == "labeled" and not calibration["labeled"]:
+            raise ValueError(
+                f"Pipeline {where} needs labeled calibration trials, but the calibration protocol "
+                "gives unlabeled ones; add labeled=True (CLI: --calibration-labeled).")
 
 
 def _simple(obj: Any, depth: int = 0) -> Any:
@@ -316,24 +395,73 @@ def _response(clf, X: np.ndarray, metric: str) -> np.ndarray | None:
     return None
 
 
-def _fit_score(spec, metric, seed, X, y, train, test, keep_response=True, sfreq=None):
-    """Fit on ``train`` (labels encoded on the training fold, as MOABB) and score on ``test``."""
-    from sklearn.metrics import get_scorer
+_EMPTY = np.zeros(0, dtype=int)
+
+
+def _fit(spec, metric, seed, X, y, train, sfreq=None, cal=_EMPTY, calibration=None, domains=None,
+         target=None):
+    """Fit one model; returns (classifier, label encoder, seconds, how the calibration trials were used).
+
+    Ordinary pipelines: labeled calibration trials join the training set, unlabeled ones are
+    not used. Transfer pipelines (``spec.calibration``): :func:`~neurosig.riemann.transfer.fit_transfer`
+    on the training trials plus the calibration trials (with their domains; their labels
+    only when the protocol says ``labeled``).
+    """
     from sklearn.preprocessing import LabelEncoder
 
-    le = LabelEncoder().fit(y[train])
-    y_train, y_test = le.transform(y[train]), le.transform(y[test])
+    labeled_cal = bool(calibration and calibration["labeled"])
+    if len(cal) == 0:
+        used = "none"
+    elif spec.calibration is not None:
+        used = "alignment+training" if labeled_cal else "alignment"
+    else:
+        used = "training" if labeled_cal else "not used (the pipeline cannot use unlabeled trials)"
+    fit_idx = np.concatenate([train, cal]) if labeled_cal else train
+    le = LabelEncoder().fit(y[fit_idx])
     clf = _build(spec, metric, seed, sfreq, le.classes_)
     t0 = perf_counter()
-    clf.fit(X[train], y_train)
-    duration = perf_counter() - t0
+    if spec.calibration is not None:
+        from ..riemann.transfer import fit_transfer
+
+        idx = np.concatenate([train, cal])
+        labeled = np.r_[np.ones(len(train), bool), np.full(len(cal), labeled_cal)]
+        y_enc = np.zeros(len(idx), dtype=int)
+        y_enc[labeled] = le.transform(y[idx][labeled])
+        fit_transfer(clf, X[idx], y_enc, domains[idx], target, labeled)
+    else:
+        clf.fit(X[fit_idx], le.transform(y[fit_idx]))
+    return clf, le, perf_counter() - t0, used
+
+
+def _score(clf, le, metric, X, y, test, keep_response=True):
+    """(score, encoded y_test, response for the permutation test, encoded predictions)."""
+    from sklearn.metrics import get_scorer
+
+    y_test = le.transform(y[test])
     score = float(get_scorer(metric)(clf, X[test], y_test))
     resp = _response(clf, X[test], metric) if keep_response else None
+    if metric == "accuracy" and resp is not None:
+        pred = resp
+    else:
+        pred = np.asarray(clf.predict(X[test])) if keep_response else None
+    return score, y_test, resp, pred
+
+
+def _fit_score(spec, metric, seed, X, y, train, test, keep_response=True, sfreq=None, **cal_kw):
+    """Fit on ``train`` (labels encoded on the training fold, as MOABB) and score on ``test``."""
+    clf, le, duration, _ = _fit(spec, metric, seed, X, y, train, sfreq, **cal_kw)
+    score, y_test, resp, _ = _score(clf, le, metric, X, y, test, keep_response)
     return score, duration, y_test, resp
 
 
-def _partitions(evaluation: str, meta: pd.DataFrame, subject, seed: int, n_folds: int, y: np.ndarray):
-    """(session label, [(train, test), ...], n_samples) for every result row of one subject."""
+def _partitions(evaluation: str, meta: pd.DataFrame, subject, seed: int, n_folds: int, y: np.ndarray,
+                n_cal: int = 0):
+    """(session label, [(train, test, calibration), ...], n_samples) for every result row of one subject.
+
+    With ``n_cal`` > 0 (cross-session / cross-subject only) the first ``n_cal`` trials of the
+    target session (cross-session) or of the target subject (cross-subject, its first session
+    in recording order) are the calibration trials and are removed from the test set.
+    """
     from .splitters import CrossSessionSplit, WithinSessionSplit
 
     subj = meta["subject"].to_numpy()
@@ -343,24 +471,47 @@ def _partitions(evaluation: str, meta: pd.DataFrame, subject, seed: int, n_folds
         for session in pd.unique(sess[idx_s]):
             idx = idx_s[sess[idx_s] == session]
             sub = meta.iloc[idx]
-            folds = [(idx[tr], idx[te]) for tr, te in
+            folds = [(idx[tr], idx[te], _EMPTY) for tr, te in
                      WithinSessionSplit(n_folds, seed).split(None, y[idx], sub)]
             yield session, folds, len(idx)
     elif evaluation == "cross-session":
         idx_s = np.flatnonzero(subj == subject)
         for tr, te in CrossSessionSplit().split(None, y[idx_s], meta.iloc[idx_s]):
             train, test = idx_s[tr], idx_s[te]
-            yield sess[test][0], [(train, test)], len(train)
+            session = sess[test][0]
+            cal, test = _take_calibration(test, n_cal, f"session {session!r} of subject {subject!r}")
+            yield session, [(train, test, cal)], len(train)
     else:  # cross-subject: train on every other subject once, score each test session
         train = np.flatnonzero(subj != subject)
         test_all = np.flatnonzero(subj == subject)
+        cal, rest = _take_calibration(test_all, n_cal, f"subject {subject!r}")
         for session in np.unique(sess[test_all]):
-            yield session, [(train, test_all[sess[test_all] == session])], len(train)
+            yield session, [(train, rest[sess[rest] == session], cal)], len(train)
+
+
+def _take_calibration(idx: np.ndarray, n_cal: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """First ``n_cal`` trials of ``idx`` (recording order) and the rest."""
+    if n_cal == 0:
+        return _EMPTY, idx
+    if n_cal >= len(idx):
+        raise ValueError(f"Invalid value for the 'calibration' parameter: n_trials={n_cal} calibration "
+                         f"trials leave no test trial in {what}, which has {len(idx)} trials.")
+    return idx[:n_cal], idx[n_cal:]
+
+
+def _domains(evaluation: str, meta: pd.DataFrame) -> np.ndarray:
+    """Domain of every trial for the transfer pipelines: its session (cross-session) or its
+    subject (cross-subject)."""
+    col = "session" if evaluation == "cross-session" else "subject"
+    return meta[col].astype(str).to_numpy().astype(object)
 
 
 def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None = None) -> list[dict]:
     spec, metric, seed = task["spec"], task["metric"], task["seed"]
     sfreq = epochs_sfreq(task["dataset"], task["paradigm"], X.shape[-1])
+    calibration = task.get("calibration")
+    n_cal = calibration["n_trials"] if calibration else 0
+    domains = _domains(task["evaluation"], meta) if calibration else None
     per_trial = 0.0
     split = _split_stateless(spec) if (data_key is not None and task.get("share_first_step", True)) else None
     if split is not None:
@@ -369,40 +520,62 @@ def _evaluate(task: dict, X, y, meta, keep_response=True, data_key: str | None =
     rows = []
     fitted_cross_subject = None
     for session, folds, n_samples in _partitions(task["evaluation"], meta, task["subject"], seed,
-                                                 task["n_folds"], y):
-        scores, times, pf = [], [], []
-        for train, test in folds:
+                                                 task["n_folds"], y, n_cal):
+        scores, times, pf, preds = [], [], [], []
+        used = "none"
+        for train, test, cal in folds:
+            target = None
+            if calibration:
+                target = str(session) if task["evaluation"] == "cross-session" else str(task["subject"])
+            cal_kw = dict(cal=cal, calibration=calibration, domains=domains, target=target)
             if task["evaluation"] == "cross-subject":
                 # one model per held-out subject, scored on each of its sessions
                 if fitted_cross_subject is None:
-                    fitted_cross_subject = _fit_cross_subject(spec, metric, seed, X, y, train, sfreq)
-                clf, le, duration = fitted_cross_subject
-                from sklearn.metrics import get_scorer
-                y_test = le.transform(y[test])
-                score = float(get_scorer(metric)(clf, X[test], y_test))
-                resp = _response(clf, X[test], metric) if keep_response else None
+                    fitted_cross_subject = _fit(spec, metric, seed, X, y, train, sfreq, **cal_kw)
+                clf, le, duration, used = fitted_cross_subject
             else:
-                score, duration, y_test, resp = _fit_score(spec, metric, seed, X, y, train, test,
-                                                           keep_response, sfreq)
+                clf, le, duration, used = _fit(spec, metric, seed, X, y, train, sfreq, **cal_kw)
+            score, y_test, resp, pred = _score(clf, le, metric, X, y, test, keep_response)
             duration += per_trial * len(train)  # the shared first step, pro rata
             scores.append(score)
             times.append(duration)
             pf.append((y_test, resp))
+            if pred is not None:
+                preds.append((le.inverse_transform(y_test), le.inverse_transform(pred)))
         rows.append({"session": str(session), "score": float(np.mean(scores)),
                      "time": float(np.mean(times)), "samples": int(n_samples),
-                     "fold_scores": scores, "_folds": pf,
-                     "n_test": int(sum(len(t) for _, t in folds))})
+                     "fold_scores": scores, "_folds": pf, "_preds": preds,
+                     "n_test": int(sum(len(f[1]) for f in folds)),
+                     "n_calibration": int(len(folds[0][2])), "calibration_used": used})
     return rows
 
 
-def _fit_cross_subject(spec, metric, seed, X, y, train, sfreq=None):
-    from sklearn.preprocessing import LabelEncoder
+def reject_epochs(X: np.ndarray, reject_ptp: float | None) -> np.ndarray:
+    """Boolean mask of the epochs to reject: peak-to-peak amplitude above ``reject_ptp`` on any channel.
 
-    le = LabelEncoder().fit(y[train])
-    clf = _build(spec, metric, seed, sfreq, le.classes_)
-    t0 = perf_counter()
-    clf.fit(X[train], le.transform(y[train]))
-    return clf, le, perf_counter() - t0
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Epochs as the paradigm returns them (volts, after its band-pass filter).
+    reject_ptp : float | None
+        Threshold in volts (MNE's ``reject=dict(eeg=...)`` rule); None: reject nothing.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_trials,)
+    """
+    if reject_ptp is None:
+        return np.zeros(len(X), bool)
+    return (np.ptp(X, axis=-1) > reject_ptp).any(axis=1)
+
+
+def reject_rule(reject_ptp: float | None) -> str:
+    """The rejection rule in words, stored with every row."""
+    if reject_ptp is None:
+        return ("none: neurosig rejects no epoch (MOABB itself drops epochs overlapping BAD "
+                "annotations before neurosig sees them; those are not counted)")
+    return (f"peak-to-peak > {reject_ptp:g} V on any channel, on the paradigm's band-passed epochs "
+            "(epochs MOABB drops for BAD annotations are not counted)")
 
 
 def _permute_within(y: np.ndarray, meta: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
@@ -432,6 +605,14 @@ def evaluate_task(task: dict) -> list[dict]:
     X, y, meta, key = load_data(task["dataset"], task["paradigm"], task["load_subjects"],
                                 return_key=True)
     metric = task["metric"]
+    reject_ptp = task.get("reject_ptp")
+    keys_all = (meta["subject"].astype(str) + "\x00" + meta["session"].astype(str)).to_numpy()
+    bad = reject_epochs(X, reject_ptp)
+    n_total = pd.Series(keys_all).value_counts().to_dict()
+    n_bad = pd.Series(keys_all[bad]).value_counts().to_dict()
+    if bad.any():
+        X, y, meta = X[~bad], y[~bad], meta[~bad].reset_index(drop=True)
+        key = f"{key}|reject_ptp={reject_ptp!r}"
     rows = _evaluate(task, X, y, meta, data_key=key)
     n_perm = task["n_permutations"]
     subj_mask = (meta["subject"] == task["subject"]).to_numpy()
@@ -448,10 +629,27 @@ def evaluate_task(task: dict) -> list[dict]:
     for i, r in enumerate(rows):
         folds = r.pop("_folds")
         n_test = r.pop("n_test")
+        preds = r.pop("_preds")
         extra: dict[str, Any] = {
             "n_classes": int(len(classes)), "n_test_trials": n_test,
             "chance_theoretical": theoretical_chance(metric, len(classes)),
         }
+        # what this score saw of the target domain (0 trials without a calibration protocol)
+        extra["calibration"] = dict(task.get("calibration") or {"n_trials": 0},
+                                    n_calibration_trials=r.pop("n_calibration"),
+                                    used=r.pop("calibration_used"))
+        # artifact rejection of this subject's session (the tested epochs)
+        sk = f"{task['subject']}\x00{r['session']}"
+        extra.update(epochs_total=int(n_total.get(sk, 0)), epochs_rejected=int(n_bad.get(sk, 0)),
+                     rejected_share=(n_bad.get(sk, 0) / n_total[sk]) if n_total.get(sk) else 0.0,
+                     reject_rule=reject_rule(reject_ptp))
+        if preds:
+            from sklearn.metrics import confusion_matrix
+
+            y_true = np.concatenate([t for t, _ in preds])
+            y_pred = np.concatenate([p for _, p in preds])
+            extra["classes"] = [str(c) for c in classes]
+            extra["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=classes).tolist()
         if metric == "accuracy":
             # binomial chance level of the average test fold (MOABB's adjusted chance level)
             extra["chance_binomial"] = adjusted_chance_level(len(classes), max(1, n_test // len(folds)))
@@ -505,7 +703,9 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
               n_folds: int = 5, n_permutations: int = 1000, refit_permutations: int = 0,
               data_path: str | os.PathLike | None = None, plots: bool = True,
               backend: str | None = None, scheduler: str | None = None,
-              connect_timeout: float = 10.0, retries: int = 1) -> pd.DataFrame:
+              connect_timeout: float = 10.0, retries: int = 1,
+              calibration: int | dict | None = None,
+              reject_ptp: float | None = None) -> pd.DataFrame:
     """Benchmark pipelines on datasets, MOABB style, with resumable SQLite results.
 
     Parameters
@@ -561,6 +761,20 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     retries : int
         Times a failing task is retried before it is recorded as failed (a rerun of the
         benchmark retries it again).
+    calibration : int | dict | None
+        Calibration protocol for ``cross-session`` / ``cross-subject``: ``{"n_trials": K,
+        "labeled": False}`` (an int is ``n_trials``). The first ``K`` trials (recording
+        order) of the target session (cross-session) or target subject (cross-subject) are
+        shown to every pipeline before scoring and removed from the test set, so every
+        pipeline is scored on the same trials. Transfer pipelines (``calibration:`` in their
+        file) use them to align the target domain (and their labels with ``labeled=True``);
+        ordinary pipelines add labeled calibration trials to their training set and cannot
+        use unlabeled ones. Transfer pipelines are refused without this protocol. Recorded in
+        every row (``params["calibration"]``, ``extra["calibration"]``).
+    reject_ptp : float | None
+        Artifact rejection: drop epochs whose peak-to-peak amplitude exceeds this many volts
+        on any channel (e.g. ``150e-6``) before splitting. Every row records the share of
+        its session's epochs rejected and the rule (0 and "none" when None).
 
     Returns
     -------
@@ -602,7 +816,11 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         subs = resolve_subjects(subjects, ds)
         check_evaluation_supported(evaluation, ds, subs)
         plan.append((ds, subs))
+    calibration = resolve_calibration(calibration, evaluation)
+    if reject_ptp is not None:
+        reject_ptp = check_positive_float("reject_ptp", reject_ptp)
     specs = resolve_pipelines(pipelines, paradigm_name)
+    check_calibration_needs(specs, calibration)
     metric = paradigm_obj.scoring
     if not isinstance(metric, str):
         raise ValueError(f"Invalid paradigm scorer {metric!r}: neurosig stores one named metric per row.")
@@ -622,6 +840,10 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
                     params["n_folds"] = n_folds
                 if evaluation == "cross-subject":
                     params["subject_pool"] = [str(s) for s in subs]
+                if calibration is not None:
+                    params["calibration"] = calibration
+                if reject_ptp is not None:
+                    params["reject_ptp"] = reject_ptp
                 ident = dict(kind=KIND, dataset=ds.code, subject=str(subject), pipeline=spec.name,
                              pipeline_hash=spec.config_hash, evaluation=evaluation, seed=seed,
                              params=params)
@@ -637,6 +859,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
                     "spec": spec, "evaluation": evaluation, "metric": metric, "seed": seed,
                     "n_folds": n_folds, "n_permutations": n_permutations,
                     "refit_permutations": refit_permutations, "n_sessions": ds.n_sessions,
+                    "calibration": calibration, "reject_ptp": reject_ptp,
                 })
     logger.info("benchmark: %d task(s) to run, %d already in %s (evaluation %s, paradigm %s)",
                 len(tasks), skipped, store.path, evaluation, paradigm_name)
@@ -691,8 +914,10 @@ def _frame(store, task_ids: set) -> pd.DataFrame:
         return df
     keep = [isinstance(e, dict) and e.get("task_id") in task_ids for e in df["extra"]]
     df = df[keep].reset_index(drop=True)
-    for col in ("chance_level", "p_value", "chance_theoretical"):
+    for col in ("chance_level", "p_value", "chance_theoretical", "rejected_share"):
         df[col] = [e.get(col) if isinstance(e, dict) else None for e in df["extra"]]
+    df["calibration_trials"] = [int((e.get("calibration") or {}).get("n_calibration_trials", 0))
+                                if isinstance(e, dict) else 0 for e in df["extra"]]
     return df
 
 
@@ -700,11 +925,13 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and std of the score per (dataset, pipeline), over subjects (sessions averaged).
 
     Columns: ``dataset, pipeline, evaluation, metric, mean, std, n_subjects, chance_level``
-    (mean permutation chance level of the rows) and ``n_significant`` (rows with p < 0.05).
+    (mean permutation chance level of the rows), ``n_significant`` (rows with p < 0.05),
+    ``n_rows`` and ``rejected`` (mean share of epochs rejected as artifacts).
     """
     if df.empty:
         return pd.DataFrame(columns=["dataset", "pipeline", "evaluation", "metric", "mean", "std",
-                                     "n_subjects", "chance_level", "n_significant"])
+                                     "n_subjects", "chance_level", "n_significant", "n_rows",
+                                     "rejected"])
     d = df.copy()
     if "p_value" not in d:
         d["p_value"] = [e.get("p_value") if isinstance(e, dict) else None for e in d["extra"]]
@@ -715,10 +942,14 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
                             sort=True)["score"].mean().reset_index()
     agg = per_subject.groupby(["dataset", "pipeline", "evaluation", "metric"], sort=True)["score"]
     table = agg.agg(mean="mean", std="std", n_subjects="count").reset_index()
+    if "rejected_share" not in d:
+        d["rejected_share"] = [e.get("rejected_share") if isinstance(e, dict) else None
+                               for e in d["extra"]]
+    d["rejected_share"] = pd.to_numeric(d["rejected_share"], errors="coerce")
     extra = d.groupby(["dataset", "pipeline", "evaluation", "metric"], sort=True).agg(
         chance_level=("chance_level", "mean"),
         n_significant=("p_value", lambda p: int((p < 0.05).sum())),
-        n_rows=("score", "count")).reset_index()
+        n_rows=("score", "count"), rejected=("rejected_share", "mean")).reset_index()
     return table.merge(extra, on=["dataset", "pipeline", "evaluation", "metric"])
 
 
@@ -727,10 +958,64 @@ def format_summary(table: pd.DataFrame) -> str:
     if table.empty:
         return "(no results)"
     t = table.copy()
-    for c in ("mean", "std", "chance_level"):
-        t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    for c in ("mean", "std", "chance_level", "rejected"):
+        if c in t:
+            t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
     t["significant"] = [f"{a}/{b}" for a, b in zip(t.pop("n_significant"), t.pop("n_rows"))]
     return t.to_string(index=False)
+
+
+def subject_confusions(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, pipeline, subject): confusion matrix summed over the subject's sessions.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``dataset, pipeline, subject, score, classes, confusion`` (ndarray, shape
+        (n_classes, n_classes): rows true class, columns predicted, out-of-fold test trials),
+        ``epochs_total, epochs_rejected, rejected_share, calibration_trials``.
+    """
+    cols = ["dataset", "pipeline", "subject", "score", "classes", "confusion", "epochs_total",
+            "epochs_rejected", "rejected_share", "calibration_trials"]
+    out = []
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    for (d, p, s), g in df.groupby(["dataset", "pipeline", "subject"], sort=True):
+        extras = [e for e in g["extra"] if isinstance(e, dict)]
+        cms = [np.asarray(e["confusion_matrix"]) for e in extras if "confusion_matrix" in e]
+        classes = next((e["classes"] for e in extras if "classes" in e), None)
+        tot = sum(int(e.get("epochs_total", 0)) for e in extras)
+        rej = sum(int(e.get("epochs_rejected", 0)) for e in extras)
+        out.append({"dataset": d, "pipeline": p, "subject": s, "score": float(g["score"].mean()),
+                    "classes": classes, "confusion": sum(cms) if cms else None,
+                    "epochs_total": tot, "epochs_rejected": rej,
+                    "rejected_share": rej / tot if tot else 0.0,
+                    "calibration_trials": int(max((e.get("calibration") or {}).get(
+                        "n_calibration_trials", 0) for e in extras)) if extras else 0})
+    return pd.DataFrame(out, columns=cols)
+
+
+def format_subject_report(df: pd.DataFrame) -> str:
+    """Per subject and pipeline: score, share of epochs rejected, confusion matrix (text)."""
+    table = subject_confusions(df)
+    if table.empty:
+        return "(no results)"
+    lines = []
+    rules = {e.get("reject_rule") for e in df["extra"] if isinstance(e, dict) and e.get("reject_rule")}
+    for d, gd in table.groupby("dataset", sort=True):
+        classes = next((c for c in gd["classes"] if c), None)
+        lines.append(f"{d}: confusion matrices (rows true, columns predicted"
+                     f"{': ' + ', '.join(classes) if classes else ''}; out-of-fold test trials)")
+        for _, r in gd.iterrows():
+            cm = r["confusion"]
+            cm_txt = " | ".join(" ".join(f"{v:4d}" for v in row) for row in cm) if cm is not None else "n/a"
+            cal = f"  calibration {r['calibration_trials']}" if r["calibration_trials"] else ""
+            lines.append(f"  {r['pipeline']:<24.24} subject {str(r['subject']):>4}  score {r['score']:.3f}  "
+                         f"rejected {r['epochs_rejected']}/{r['epochs_total']} "
+                         f"({r['rejected_share']:.1%}){cal}  [{cm_txt}]")
+    for rule in sorted(rules):
+        lines.append(f"artifact rejection: {rule}")
+    return "\n".join(lines)
 
 
 def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool = True) -> dict:
@@ -754,6 +1039,9 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
         from . import plots as pl
 
         written["scores_png"] = pl.plot_scores(df, out / "scores.png")
+        conf = subject_confusions(df)
+        if conf["confusion"].notna().any():
+            written["confusion_png"] = pl.plot_confusion(conf, out / "confusion.png")
         pipes = sorted(df["pipeline"].unique())
         if len(pipes) >= 2 and stats_df is not None:
             written["paired_png"] = pl.plot_paired(df, pipes[0], pipes[1], out / "paired.png")

@@ -4,7 +4,8 @@
   the chance level drawn as a line;
 - :func:`plot_paired`: two pipelines against each other, one dot per subject;
 - :func:`plot_meta`: meta-analysis of every pipeline pair across datasets
-  (standardized mean difference per dataset and combined, with Stouffer p-values).
+  (standardized mean difference per dataset and combined, with Stouffer p-values);
+- :func:`plot_confusion`: confusion matrix per (dataset, pipeline), summed over subjects.
 """
 from __future__ import annotations
 
@@ -128,4 +129,40 @@ def plot_meta(stats_df: pd.DataFrame | None, pipelines: list[str], path: str | o
     ax.invert_yaxis()
     ax.set_xlabel("standardized mean difference (pipe1 - pipe2)")
     ax.set_title("Meta-analysis of paired pipeline differences", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_confusion(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Confusion matrix of every (dataset, pipeline), summed over subjects, row-normalised.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`neurosig.evaluation.bci.subject_confusions` (``dataset, pipeline,
+        classes, confusion`` with ``confusion`` an ndarray, shape (n_classes, n_classes)).
+    path : str | Path
+        PNG file to write.
+    """
+    t = table[table["confusion"].notna()]
+    groups = [(k, g) for k, g in t.groupby(["dataset", "pipeline"], sort=True)]
+    n = len(groups)
+    ncol = min(4, max(1, n))
+    nrow = int(np.ceil(n / ncol))
+    fig = _figure(3.0 * ncol, 2.9 * nrow)
+    for i, ((d, p), g) in enumerate(groups):
+        cm = np.sum(np.stack([np.asarray(c) for c in g["confusion"]]), axis=0)
+        rows = cm.sum(axis=1, keepdims=True)
+        frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+        classes = next((c for c in g["classes"] if c), [str(k) for k in range(len(cm))])
+        ax = fig.add_subplot(nrow, ncol, i + 1)
+        ax.imshow(frac, vmin=0, vmax=1, cmap="Blues")
+        for a in range(cm.shape[0]):
+            for b in range(cm.shape[1]):
+                ax.text(b, a, f"{cm[a, b]}\n{frac[a, b]:.0%}", ha="center", va="center", fontsize=7,
+                        color="white" if frac[a, b] > 0.6 else "black")
+        ax.set_xticks(range(len(classes)), classes, fontsize=7, rotation=30)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set_xlabel("predicted", fontsize=7)
+        ax.set_ylabel("true", fontsize=7)
+        ax.set_title(f"{p}\n{d} ({g['subject'].nunique()} subj.)", fontsize=8)
     return _save(fig, path)
