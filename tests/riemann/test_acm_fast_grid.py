@@ -13,7 +13,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
 from neurosig.riemann.fast_grid import MOABB_KEYS, fast_grid_search, normalize_grid
-from neurosig.riemann.tangent import riemann_mean_logs, tangent_vectors, upper
+from pyriemann.geometry.distance import distance_riemann
+from pyriemann.geometry.mean import mean_riemann
+
+from neurosig.riemann.tangent import riemann_mean, riemann_mean_logs, tangent_vectors, upper
 
 
 def _moabb_grid_search(X, y, grid, cv):
@@ -37,15 +40,66 @@ def _check_same(gs, res, n_splits):
     assert {MOABB_KEYS[k]: v for k, v in res.best_params.items()} == gs.best_params_
 
 
-def test_tangent_space_matches_pyriemann():
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((20, 6, 50))
-    C = A @ A.transpose(0, 2, 1) / 50
-    M, isq, L, _ = riemann_mean_logs(C)
+def _random_spd(seed, n_mat=20, n=6, n_times=50):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n_mat, n, n_times))
+    A[:, 0] *= 10.0  # spread the eigenvalues a little
+    return A @ A.transpose(0, 2, 1) / n_times
+
+
+def _real_augmented(physionet_s1, order, lag):
+    from neurosig.riemann.augmented import augmented_covariances
+    X, _ = physionet_s1
+    return augmented_covariances(X[:30, ::4], order, lag)  # 16 channels, 30 trials
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_riemann_mean_is_pyriemanns_iteration(seed):
+    """Same update, step-size rule, tolerance and maxiter: pyRiemann's returned point."""
+    C = _random_spd(seed)
+    M = riemann_mean(C)
+    np.testing.assert_allclose(M, mean_riemann(C), rtol=0, atol=1e-10 * np.abs(M).max())
+
+
+def test_riemann_mean_is_pyriemanns_iteration_real(physionet_s1):
+    for order, lag in [(1, 1), (3, 2)]:
+        C = _real_augmented(physionet_s1, order, lag)
+        M = riemann_mean(C)
+        np.testing.assert_allclose(M, mean_riemann(C), rtol=0, atol=1e-10 * np.abs(M).max())
+
+
+def _check_solver(C, solver, tol=10e-9):
+    """The returned point meets pyRiemann's criterion there, and is the same fixed point."""
+    from pyriemann.geometry.base import invsqrtm, logm
+    M, isq, L, _ = riemann_mean_logs(C, solver=solver, tol=tol)
+    Mi = invsqrtm(M)
+    J = logm(Mi @ C @ Mi).mean(axis=0)          # pyRiemann's own functions
+    assert np.linalg.norm(J) <= tol
+    # both points are within ~tol of the fixed point J = 0 (in the affine-invariant distance)
+    assert distance_riemann(M, mean_riemann(C, tol=tol)) <= 3 * tol
     ts = TangentSpace(metric="riemann").fit(C)
-    np.testing.assert_allclose(M, ts.reference_, atol=1e-7 * np.abs(M).max())
     np.testing.assert_allclose(upper(L), ts.transform(C), atol=1e-7)
     np.testing.assert_allclose(tangent_vectors(C, isq), ts.transform(C), atol=1e-7)
+    np.testing.assert_allclose(isq, Mi, atol=1e-12 * np.abs(Mi).max())
+
+
+@pytest.mark.parametrize("solver", ["pyriemann", "anderson"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tangent_space_matches_pyriemann(solver, seed):
+    _check_solver(_random_spd(seed), solver)
+
+
+@pytest.mark.parametrize("solver", ["pyriemann", "anderson"])
+def test_tangent_space_matches_pyriemann_real(physionet_s1, solver):
+    for order, lag in [(1, 1), (3, 2)]:
+        _check_solver(_real_augmented(physionet_s1, order, lag), solver)
+
+
+def test_mean_solver_validation():
+    with pytest.raises(ValueError, match="'solver'.*'newton'"):
+        riemann_mean_logs(_random_spd(0), solver="newton")
+    with pytest.raises(ValueError, match="mean_solver"):
+        fast_grid_search(np.zeros((6, 2, 20)) + np.arange(20), np.repeat([0, 1], 3), mean_solver="newton")
 
 
 def test_parity_with_gridsearchcv_real_subset(physionet_s1):
@@ -53,9 +107,14 @@ def test_parity_with_gridsearchcv_real_subset(physionet_s1):
     X = X[:, ::8]  # 8 of the 64 channels keep the test fast
     grid = normalize_grid({"order": [1, 2, 3], "lag": [1, 4], "C": [1.0], "kernel": ["rbf", "linear"]})
     cv = StratifiedKFold(3, shuffle=True, random_state=7)
-    res = fast_grid_search(X, y, grid, cv=cv)
-    _check_same(_moabb_grid_search(X, y, grid, cv), res, 3)
-    assert res.excluded == []
+    gs = _moabb_grid_search(X, y, grid, cv)
+    for solver in ("anderson", "pyriemann"):
+        res = fast_grid_search(X, y, grid, cv=cv, mean_solver=solver)
+        _check_same(gs, res, 3)
+        assert res.excluded == []
+    # in parallel: one task per (lag, order), same result
+    par = fast_grid_search(X, y, grid, cv=cv, n_jobs=2)
+    _check_same(gs, par, 3)
 
 
 def test_parity_and_exclusion_on_rank_deficient_candidates():
