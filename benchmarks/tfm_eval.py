@@ -62,7 +62,9 @@ def make_splits(evaluation: str, y, meta, n_folds: int):
             unit = f"s{subj[te[0]]}/{sess[te[0]]}"
             fold[unit] = fold.get(unit, -1) + 1
             out.append(Split(f"{unit}/fold{fold[unit]}", unit, tr, te,
-                             {"subject": int(subj[te[0]]), "session": str(sess[te[0]])}))
+                             {"subject": int(subj[te[0]]), "session": str(sess[te[0]]), "fold": fold[unit]}))
+        # fold-major (fold 0 of every session first): a run cut short covers every session
+        out.sort(key=lambda s: s.info["fold"])
     else:
         for tr, te in CrossSubjectSplit().split(y=y, groups=meta):
             unit = f"s{subj[te[0]]}"
