@@ -72,6 +72,20 @@ def make_splits(evaluation: str, y, meta, n_folds: int):
     return out
 
 
+def complete_rows(path: Path, context: dict, pipelines: list, split_names: list) -> list:
+    """Rows of ``path`` for ``context`` restricted to the splits every pipeline finished."""
+    import json
+    if not path.is_file():
+        raise SystemExit(f"--report-only: no result file {path}")
+    key = json.dumps(context, sort_keys=True, default=str)
+    rows = [r for r in json.loads(path.read_text()) if json.dumps(r["context"], sort_keys=True) == key
+            and r["pipeline"] in pipelines]
+    done = {sp for sp in split_names if {r["pipeline"] for r in rows if r["split"] == sp} == set(pipelines)}
+    if not done:
+        raise SystemExit(f"--report-only: no split of {path} was finished by every pipeline")
+    return [r for r in rows if r["split"] in done]
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
@@ -91,6 +105,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--device", default=None, help="cpu (default) or cuda")
     ap.add_argument("--out", default=None, help="folder of the result JSON files (default: a temp folder)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="fit nothing: summarize the rows already in --out, keeping the splits that every "
+                         "pipeline finished (for a run stopped early)")
     args = ap.parse_args(argv)
 
     import torch
@@ -124,7 +141,11 @@ def main(argv=None) -> dict:
             pipes = {k: v for k, v in pipes.items() if k in args.pipelines}
         context = {"dataset": "SimulatedMotorImagery", "seed": 42, "n_runs": args.n_runs, "sessions": args.sessions,
                    "classes": args.classes, "evaluation": evaluation, "preset": args.preset, **overrides}
-        rows = evaluate_pipelines(X, y, splits, pipes, out=out / f"{evaluation}.json", context=context)
+        if args.report_only:
+            rows = complete_rows(out / f"{evaluation}.json", context, list(pipes), [s.name for s in splits])
+            print(f"report only: {len({r['split'] for r in rows})} of {len(splits)} splits finished by every pipeline")
+        else:
+            rows = evaluate_pipelines(X, y, splits, pipes, out=out / f"{evaluation}.json", context=context)
         summary = summarize(rows)
         results[evaluation] = summary
         print(markdown_table(summary))
