@@ -9,10 +9,13 @@ Compares, under the same split:
 
 with balanced accuracy, Cohen's kappa, weighted F1, AUROC and AUPR ("arithmetic" is
 the positive class), plus the tokenizer's codebook usage and the token analysis
-(most informative tokens, shuffled-label MI control).
+(token-class MI on the held-out subject against a shuffled-label control).
 
     python examples/tfm_eegmat.py --quick          # seconds: 2 subjects, tiny models
     python examples/tfm_eegmat.py --threads 1      # the evaluation in the report
+
+The pipelines, metrics and loop are :mod:`neurosig.evaluation.token_eval`, shared with
+``benchmarks/tfm_eval.py`` (simulated motor imagery).
 
 Data: ``../shared/data/eegmat`` (or ``NEUROSIG_SHARED_DATA``); 19 EEG channels,
 500 Hz -> 200 Hz, 10 s windows every 5 s. Only 3 subjects are staged: the
@@ -21,9 +24,7 @@ confidence intervals are wide and honest, not a benchmark.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -54,106 +55,16 @@ def load_subject(path: Path, subject: int, win_s: float = 10.0, step_s: float = 
     return np.concatenate(Xs), np.concatenate(ys)
 
 
-def metrics(y, proba):
-    from sklearn.metrics import (average_precision_score, balanced_accuracy_score, cohen_kappa_score,
-                                 f1_score, roc_auc_score)
-    pred = (proba >= 0.5).astype(int)
-    return {"bal_acc": balanced_accuracy_score(y, pred), "kappa": cohen_kappa_score(y, pred),
-            "f1_w": f1_score(y, pred, average="weighted"), "auroc": roc_auc_score(y, proba),
-            "aupr": average_precision_score(y, proba)}
-
-
-def _fast_metrics(y, proba):
-    """The five metrics for binary labels in plain numpy (sklearn's input checks dominate a bootstrap)."""
-    pred = proba >= 0.5
-    pos = y == 1
-    tp, fn = np.sum(pred & pos), np.sum(~pred & pos)
-    fp, tn = np.sum(pred & ~pos), np.sum(~pred & ~pos)
-    n = len(y)
-    rec1, rec0 = tp / max(tp + fn, 1), tn / max(tn + fp, 1)
-    po = (tp + tn) / n
-    pe = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / n ** 2
-    f1_1 = 2 * tp / max(2 * tp + fp + fn, 1)
-    f1_0 = 2 * tn / max(2 * tn + fn + fp, 1)
-    order = np.argsort(proba, kind="mergesort")
-    ranks = np.empty(n)
-    sp = proba[order]
-    # average ranks for ties
-    _, inv, counts = np.unique(sp, return_inverse=True, return_counts=True)
-    cum = np.cumsum(counts)
-    ranks[order] = (cum - (counts - 1) / 2)[inv]
-    n1, n0 = pos.sum(), (~pos).sum()
-    auroc = (ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
-    desc = np.argsort(-proba, kind="mergesort")
-    ys, ps = pos[desc], proba[desc]
-    last = np.r_[np.flatnonzero(np.diff(ps)), n - 1]  # thresholds at distinct scores
-    tps = np.cumsum(ys)[last]
-    prec = tps / (last + 1)
-    rec = tps / n1
-    aupr = np.sum(np.diff(np.r_[0, rec]) * prec)
-    return {"bal_acc": (rec1 + rec0) / 2, "kappa": (po - pe) / (1 - pe) if pe < 1 else 0.0,
-            "f1_w": (f1_1 * n1 + f1_0 * n0) / n, "auroc": auroc, "aupr": aupr}
-
-
-def bootstrap_ci(y, proba, n_boot=1000, seed=0):
-    """Percentile 95% intervals over windows resampled with replacement (windows of one
-    subject are correlated, so these intervals are optimistic)."""
-    ref, fast = metrics(y, proba), _fast_metrics(y, proba)
-    if not all(np.isclose(ref[k], fast[k]) for k in ref):
-        raise AssertionError(f"numpy metrics disagree with sklearn: {fast} vs {ref}")
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        if len(np.unique(y[idx])) < 2:
-            continue
-        rows.append(_fast_metrics(y[idx], proba[idx]))
-    return {k: (float(np.percentile([r[k] for r in rows], 2.5)), float(np.percentile([r[k] for r in rows], 97.5)))
-            for k in rows[0]}
-
-
-def pipelines(quick: bool):
-    from pyriemann.estimation import Covariances
-    from pyriemann.tangentspace import TangentSpace
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import SVC
-
-    from neurosig.models.token_transformer import TokenTransformerClassifier
-    if quick:
-        common = dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=1,
-                      max_epochs=2, batch_size=16, patience=2)
-        pre = 1
-    else:
-        # 512 codes: ~50 training windows x 19 channels x 19 patches = 18k tokens per fold,
-        # far too few for the published 8192 (see the report); transformer at its defaults
-        # (width 64, 4 layers, 8 heads); epochs cut to fit a shared 2-core machine.
-        common = dict(n_codes=512, tokenizer_dim=64, dim=64, n_layers=4, n_heads=8, tokenizer_epochs=3,
-                      tokenizer_batch_size=16, max_epochs=12, batch_size=16, patience=4, lr=5e-4)
-        pre = 5
-    return {  # cheapest first, so that a cut-short run still reports the baselines
-        "TS+SVM": lambda: make_pipeline(Covariances("oas"), TangentSpace(), SVC(kernel="linear")),
-        "STFT patches+TT": lambda: TokenTransformerClassifier(**common, input="stft", pretrain_epochs=0),
-        "TFM+TT (no pretraining)": lambda: TokenTransformerClassifier(**common, pretrain_epochs=0),
-        "TFM+TT (pretrained)": lambda: TokenTransformerClassifier(**common, pretrain_epochs=pre),
-    }
-
-
-def score_of(model, X):
-    if hasattr(model, "predict_proba") and not hasattr(model, "decision_function"):
-        return model.predict_proba(X)[:, 1]
-    d = model.decision_function(X)
-    return 1 / (1 + np.exp(-d))  # monotone map to [0, 1]; 0.5 = SVM decision boundary
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 subjects, one fold, tiny models (seconds)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
-    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--out", default=None, help="JSON file of the per-fold rows (a rerun resumes from it)")
     args = ap.parse_args(argv)
     import torch
 
-    from neurosig.tokenizers import analysis as ta
+    from neurosig.evaluation.token_eval import (Split, evaluate_pipelines, markdown_table, summarize,
+                                                token_pipelines)
     if args.threads:
         torch.set_num_threads(args.threads)
     path = data_dir()
@@ -167,49 +78,39 @@ def main(argv=None) -> dict:
                 for s, (X, y) in data.items()}
     for s, (X, y) in data.items():
         print(f"subject {s}: {len(y)} windows ({(y == 0).sum()} rest, {(y == 1).sum()} arithmetic), shape {X.shape[1:]}")
+    X = np.concatenate([data[s][0] for s in subjects])
+    y = np.concatenate([data[s][1] for s in subjects])
+    subj = np.concatenate([np.full(len(data[s][1]), s) for s in subjects])
     folds = subjects[-1:] if args.quick else subjects
+    splits = [Split(f"s{t}", f"s{t}", np.flatnonzero(subj != t), np.flatnonzero(subj == t)) for t in folds]
+    # windows are already at 200 Hz (sfreq=None: no resampling). The full run keeps the
+    # settings of the session-1 report: 512 codes, 3 tokenizer epochs, 5 pretraining
+    # epochs, <= 12 fine-tuning epochs (the shared 2-core machine).
+    if args.quick:
+        pipes = token_pipelines(None, preset="quick")
+    else:
+        pipes = token_pipelines(None, preset="reduced", tokenizer_epochs=3, pretrain_epochs=5, max_epochs=12,
+                                patience=4)
+    context = {"dataset": "eegmat", "subjects": subjects, "quick": args.quick}
+    rows = evaluate_pipelines(X, y, splits, pipes, out=args.out, context=context)
+    summary = summarize(rows, pooled_bootstrap=True)
+    print(markdown_table(summary))
     results = {}
-    for name, make in pipelines(args.quick).items():
-        ys, ps, per_fold, usage, extra = [], [], [], [], {}
-        t0 = time.time()
-        for test in folds:
-            Xtr = np.concatenate([data[s][0] for s in subjects if s != test])
-            ytr = np.concatenate([data[s][1] for s in subjects if s != test])
-            Xte, yte = data[test]
-            model = make().fit(Xtr, ytr)
-            p = score_of(model, Xte)
-            ys.append(yte)
-            ps.append(p)
-            per_fold.append(metrics(yte, p))
-            if getattr(model, "tokenizer_usage_", None):
-                usage.append(model.tokenizer_usage_)
-                if not extra:  # token analysis on the first fold's held-out subject
-                    tok = model._prepare_input(Xte).astype(np.int64)
-                    mi = ta.token_mutual_information(tok, yte, model.n_codes, n_shuffles=20)
-                    codes, cmi = ta.most_informative_tokens(tok, yte, model.n_codes, k=5)
-                    extra = {"test_tokens_mi": mi["mi"], "shuffled_mi_mean": float(mi["shuffled"].mean()),
-                             "mi_z": mi["z"], "top_codes": codes.tolist(), "top_code_mi": cmi.round(4).tolist()}
-                    if getattr(model, "pretrain_history_", None):
-                        extra["pretrain_last"] = model.pretrain_history_[-1]
-        y_all, p_all = np.concatenate(ys), np.concatenate(ps)
-        pooled = metrics(y_all, p_all)
-        res = {"pooled": pooled, "ci95_bootstrap": bootstrap_ci(y_all, p_all), "per_fold": per_fold,
-               "seconds": time.time() - t0}
-        if usage:
-            res["codebook_usage"] = usage
-        res.update(extra)
-        results[name] = res
-        fold_str = " ".join(f"{m['bal_acc']:.2f}" for m in per_fold)
-        print(f"{name:26s} " + " ".join(f"{k} {v:.3f}" for k, v in pooled.items())
-              + f" | per-fold bal_acc {fold_str} | {res['seconds']:.0f}s")
-        if args.out:  # after every pipeline, so a cut-short run keeps what finished
-            Path(args.out).write_text(json.dumps(results, indent=1, default=float))
-        if usage:
+    for _, r in summary.iterrows():
+        mine = [row for row in rows if row["pipeline"] == r["pipeline"]]
+        res = {"pooled": r["pooled"], "ci95_bootstrap": r["pooled_ci"],
+               "per_fold": [{k: row[k] for k in ("bal_acc", "kappa", "f1_w", "auroc", "aupr")} for row in mine],
+               "seconds": r["seconds"]}
+        if "codebook_train" in mine[0]:
+            res["codebook_usage"] = [row["codebook_train"] for row in mine]
+            res["token_mi"] = [row["token_mi"] for row in mine]
+        results[r["pipeline"]] = res
+        print(f"{r['pipeline']:26s} pooled " + " ".join(f"{k} {v:.3f}" for k, v in r["pooled"].items())
+              + f" | {r['seconds']:.0f}s")
+        if "codebook_usage" in res:
             print(f"{'':26s} codebook usage per fold: "
                   + ", ".join(f"{u['n_used']} used ({100 * u['share_used']:.0f}%), perplexity {u['perplexity']:.0f}"
-                              for u in usage))
-            print(f"{'':26s} token-class MI on the held-out subject {extra['test_tokens_mi']:.4f} nats "
-                  f"(shuffled {extra['shuffled_mi_mean']:.4f}, z {extra['mi_z']:.1f})")
+                              for u in res["codebook_usage"]))
     return results
 
 

@@ -28,3 +28,10 @@ def test_example_eegmat_quick(shared_data, monkeypatch):
     for r in res.values():
         assert all(np.isfinite(v) for v in r["pooled"].values())
     assert res["TFM+TT (pretrained)"]["codebook_usage"][0]["n_used"] >= 1
+
+
+def test_example_eval_pipelines():
+    main = runpy.run_path(str(EXAMPLES / "tfm_eval_pipelines.py"))["main"]
+    s = main([]).set_index("pipeline")
+    assert list(s.index) == ["TS+SVM", "TFM+TT (pretrained)"]
+    assert np.isfinite(s["auroc"]).all() and s.loc["TFM+TT (pretrained)", "n_used_train"] >= 1

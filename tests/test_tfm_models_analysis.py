@@ -64,6 +64,10 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
     loaded = TokenTransformerClassifier.load(clf.save(tmp_path / "clf.pt"))
     np.testing.assert_allclose(loaded.predict_proba(X[1::2]), proba, atol=1e-6)
     assert clone(clf).get_params() == clf.get_params()
+    # tokens() gives the fitted tokenizer's ids (what stage 3 sees)
+    ids = clf.tokens(X[1::2])
+    assert ids.dtype == np.int64 and ids.shape == (24, X.shape[1], clf.module_.transformer.n_patches)
+    np.testing.assert_array_equal(ids, clf.module_.tokenizer.tokenize(torch.from_numpy(X[1::2])).numpy())
     # refitting the same object retrains the tokenizer from scratch: same seed, same result
     np.testing.assert_allclose(clf.fit(X[::2], y[::2]).predict_proba(X[1::2]), proba, atol=1e-5)
 
@@ -75,8 +79,19 @@ def test_classifier_learns_band_power(data):
     assert (clf.predict(X[1::2]) == y[1::2]).mean() >= 0.75
 
 
+def test_embedding_scale():
+    # channel / position embeddings start small (N(0, 0.02)), not torch's N(0, 1) whose norm ~8
+    # swamped the unit-norm code vectors the token embedding starts from
+    tt = TokenTransformer(64, 22, 7, 2)
+    for emb in (tt.chan_emb, tt.pos_emb, tt.token_emb):
+        assert 0.015 < float(emb.weight.detach().std()) < 0.025
+    assert all(layer.self_attn.dropout == 0.0 for layer in tt.encoder.layers)
+
+
 def test_classifier_bad_params(data):
     X, y = data
+    with pytest.raises(ValueError, match="input='tokens'"):
+        TokenTransformerClassifier(**SMALL, pretrain_epochs=0, input="stft").fit(X[::6], y[::6]).tokens(X[:2])
     with pytest.raises(ValueError, match="'pretrain_epochs'.*input='stft'"):
         TokenTransformerClassifier(input="stft", pretrain_epochs=2).fit(X, y)
     with pytest.raises(ValueError, match="'input'"):

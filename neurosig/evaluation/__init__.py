@@ -14,6 +14,8 @@ _EXPORTS = {
     "check_evaluation_supported": "splitters",
     "dataset_statistics": "stats",
     "meta_analysis": "stats",
+    "evaluate_pipelines": "token_eval",
+    "token_pipelines": "token_eval",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
