@@ -46,8 +46,15 @@ FEMBA_CONTRACT = SignalContract(ch_names=TCP_MONTAGE, sfreq=256.0, n_times=1280,
 
 def build_encoder(arch: str = "bimamba", size: str = "nano", **overrides) -> nn.Module:
     """A fresh encoder: ``arch`` in {"bimamba", "transformer"}, a size name and config overrides."""
+    from dataclasses import fields
+
     check_option("arch", arch, list(ARCHS))
-    return ARCHS[arch][0](size, **overrides)
+    cls, cfg_cls = ARCHS[arch]
+    allowed = sorted(f.name for f in fields(cfg_cls) if f.init and f.name != "size")
+    bad = sorted(set(overrides) - set(allowed))
+    if bad:
+        raise ValueError(f"Invalid encoder settings {bad} for arch={arch!r}: allowed settings are {allowed}.")
+    return cls(size, **overrides)
 
 
 def encoder_from_dict(arch: str, config: dict) -> nn.Module:

@@ -142,3 +142,11 @@ def test_block_recompute_gives_same_gradients():
     b(x).square().sum().backward()
     for (k, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         torch.testing.assert_close(p.grad, q.grad, msg=k)
+
+
+def test_build_encoder_refuses_settings_of_the_other_architecture():
+    from neurosig.models.checkpoints import build_encoder
+
+    assert build_encoder("bimamba", "nano", n_channels=4, n_times=64, recompute=True).config.recompute
+    with pytest.raises(ValueError, match=r"\['recompute'\] for arch='transformer'.*allowed settings"):
+        build_encoder("transformer", "nano", n_channels=4, n_times=64, recompute=True)
