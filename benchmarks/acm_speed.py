@@ -152,8 +152,8 @@ def run_setting(name, X, y, grid, n_cores, repeats, seed):
           f"excluded (not SPD) {[(e['order'], e['lag']) for e in res.excluded]}")
     print(f"identical choice: {same_choice}; split scores equal to 1e-9: {same_scores}; "
           f"max |d score| {np.nanmax(np.abs(res.split_scores - ref_split)) if n_cand else 0:.2e}")
-    print(f"mean iterations per (order, lag): anderson {dict((f'{o},{l}', v) for (o, l), v in res.n_mean_iter.items())}; "
-          f"pyriemann {dict((f'{o},{l}', v) for (o, l), v in res_pyr.n_mean_iter.items())}")
+    print(f"mean iterations per (order, lag): anderson { {f'{o},{l}': v for (o, l), v in res.n_mean_iter.items()} }; "
+          f"pyriemann { {f'{o},{l}': v for (o, l), v in res_pyr.n_mean_iter.items()} }")
     print(f"neurosig fast grid with pyRiemann's own mean iterates (mean_solver='pyriemann', one run): "
           f"{pyr_s:.2f} s, ratio {ref_s / pyr_s:.1f}x; identical choice and split scores: {same_pyr}")
     print(f"Takens selection: order {tk.order_}, lag {tk.lag_}: selection alone {tk_sel_s:.2f} s, "

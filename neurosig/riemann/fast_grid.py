@@ -166,7 +166,7 @@ def _lag_task(task) -> dict:
                     tr, te = splits[f]
                     # one Riemannian mean per (order, lag, fold); the training vectors are the
                     # logs of its last iteration, the test vectors one batched eigh
-                    M, isq, L, it = riemann_mean_logs(C[tr], solver=solver)
+                    _, isq, L, it = riemann_mean_logs(C[tr], solver=solver)
                     iters[f] = it
                     fold_scores[f] = np.full((len(Cs), len(kernels)), np.nan)
                     T_tr = upper(L)
