@@ -152,8 +152,8 @@ def run_setting(name, X, y, grid, n_cores, repeats, seed):
           f"excluded (not SPD) {[(e['order'], e['lag']) for e in res.excluded]}")
     print(f"identical choice: {same_choice}; split scores equal to 1e-9: {same_scores}; "
           f"max |d score| {np.nanmax(np.abs(res.split_scores - ref_split)) if n_cand else 0:.2e}")
-    print(f"mean iterations per (order, lag): anderson {dict((f'{o},{l}', v) for (o, l), v in res.n_mean_iter.items())}; "
-          f"pyriemann {dict((f'{o},{l}', v) for (o, l), v in res_pyr.n_mean_iter.items())}")
+    print(f"mean iterations per (order, lag): anderson { {f'{o},{l}': v for (o, l), v in res.n_mean_iter.items()} }; "
+          f"pyriemann { {f'{o},{l}': v for (o, l), v in res_pyr.n_mean_iter.items()} }")
     print(f"neurosig fast grid with pyRiemann's own mean iterates (mean_solver='pyriemann', one run): "
           f"{pyr_s:.2f} s, ratio {ref_s / pyr_s:.1f}x; identical choice and split scores: {same_pyr}")
     print(f"Takens selection: order {tk.order_}, lag {tk.lag_}: selection alone {tk_sel_s:.2f} s, "
@@ -175,6 +175,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cores", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--data", choices=["real", "synthetic", "both"], default="both")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--orders", type=int, nargs="+", help="orders of the reduced grid (default 1 2 3)")
+    ap.add_argument("--lags", type=int, nargs="+", help="lags of the reduced grid (default 1 2 3)")
     ap.add_argument("--full-neurosig", action="store_true",
                     help="also time neurosig alone on MOABB's full 600-candidate grid (real data)")
     ap.add_argument("--shared-data", default=os.environ.get("NEUROSIG_SHARED_DATA",
@@ -194,7 +196,11 @@ def main(argv=None) -> int:
             print(f"real data not found at {shared}: skipped")
     if args.data in ("synthetic", "both") and not args.quick:
         datasets["synthetic (this script)"] = _synthetic()
-    grid = QUICK_GRID if args.quick else REDUCED_GRID
+    grid = dict(QUICK_GRID if args.quick else REDUCED_GRID)
+    if args.orders:
+        grid["order"] = args.orders
+    if args.lags:
+        grid["lag"] = args.lags
     cores = [1] if args.quick else args.cores
     repeats = 1 if args.quick else args.repeats
     rows = [run_setting(n, X, y, grid, c, repeats, seed=42) for n, (X, y) in datasets.items() for c in cores]

@@ -14,7 +14,7 @@ same candidates, the same inner folds and the same scorer:
 * the Riemannian mean is found by Anderson-accelerated steps to the same fixed point
   under pyRiemann's stopping rule (``mean_solver="pyriemann"`` runs pyRiemann's own
   iterates instead); the mean of the logs is one matrix product;
-* eigendecompositions are batched, and (lag, order) pairs run in parallel (``n_jobs``).
+* eigendecompositions are batched, and (lag, order, fold) triples run in parallel (``n_jobs``).
 
 Candidates whose matrices are not SPD (MOABB's pipeline scores them NaN: the
 logarithm of a non-positive eigenvalue) are excluded the same way (score NaN,
@@ -131,12 +131,12 @@ def _covariances_for_lag(X, lag, orders, estimator, embedding):
 
 
 def _lag_task(task) -> dict:
-    """Score every (order, C, kernel) of one lag and some orders on every fold (runs in a worker)."""
+    """Score every (order, C, kernel) of one lag, some orders and some folds (runs in a worker)."""
     from sklearn.metrics import get_scorer
     from sklearn.svm import SVC
     from threadpoolctl import threadpool_limits
 
-    X, y, lag, orders, Cs, kernels, splits, estimator, embedding, scoring, blas_threads, solver = task
+    X, y, lag, orders, folds, Cs, kernels, splits, estimator, embedding, scoring, blas_threads, solver = task
     scorer = get_scorer(scoring)
     n_ch, n_times = X.shape[1], X.shape[2]
     scores = {}
@@ -159,19 +159,21 @@ def _lag_task(task) -> dict:
                 excluded.append({"order": p, "lag": lag, "reason":
                                  f"{int(bad.sum())} of {len(C)} matrices not SPD (numerically singular)"})
                 continue
-            fold_scores = np.full((len(splits), len(Cs), len(kernels)), np.nan)
-            iters = []
+            fold_scores = {}
+            iters = {}
             try:
-                for f, (tr, te) in enumerate(splits):
+                for f in folds:
+                    tr, te = splits[f]
                     # one Riemannian mean per (order, lag, fold); the training vectors are the
                     # logs of its last iteration, the test vectors one batched eigh
-                    M, isq, L, it = riemann_mean_logs(C[tr], solver=solver)
-                    iters.append(it)
+                    _, isq, L, it = riemann_mean_logs(C[tr], solver=solver)
+                    iters[f] = it
+                    fold_scores[f] = np.full((len(Cs), len(kernels)), np.nan)
                     T_tr = upper(L)
                     T_te = tangent_vectors(C[te], isq)
                     for (ci, c), (ki, k) in product(enumerate(Cs), enumerate(kernels)):
                         svc = SVC(C=c, kernel=k).fit(T_tr, y[tr])
-                        fold_scores[f, ci, ki] = scorer(svc, T_te, y[te])
+                        fold_scores[f][ci, ki] = scorer(svc, T_te, y[te])
             except NotSPDError as exc:
                 excluded.append({"order": p, "lag": lag, "reason": f"tangent space failed: {exc}"})
                 continue
@@ -202,8 +204,8 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
         sklearn scorer name; None: "roc_auc" for two classes, else "accuracy" (MOABB).
     n_jobs : int | None
         Worker processes (each gets one BLAS thread when ``n_jobs > 1``).  In parallel,
-        one task per (lag, order), largest orders first; sequentially, one per lag (the
-        lagged products are then shared by all orders of a lag).
+        one task per (lag, order, fold), largest orders first; sequentially, one per lag
+        (the lagged products are then shared by all orders of a lag).
     mean_solver : {"anderson", "pyriemann"}
         How the Riemannian mean of each (order, lag, fold) is found (see
         :func:`~.tangent.riemann_mean_logs`): ``"pyriemann"`` runs pyRiemann's iterates;
@@ -233,27 +235,37 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
     from neurosig.parallel import resolve_n_jobs
     workers = resolve_n_jobs(n_jobs)
     blas = 1 if workers > 1 else None
-    if workers > 1:  # one task per (lag, order), largest first (longest-task-first scheduling)
-        units = sorted(((lag, [p]) for lag in grid["lag"] for p in grid["order"]), key=lambda u: -u[1][0])
+    all_folds = list(range(len(splits)))
+    if workers > 1:  # one task per (lag, order, fold), largest orders first (longest task first)
+        units = sorted(((lag, [p], [f]) for lag in grid["lag"] for p in grid["order"] for f in all_folds),
+                       key=lambda u: -u[1][0])
     else:
-        units = [(lag, grid["order"]) for lag in grid["lag"]]
-    tasks = [(X, y, lag, orders, grid["C"], grid["kernel"], splits, estimator, embedding,
-              scoring, blas, mean_solver) for lag, orders in units]
+        units = [(lag, grid["order"], all_folds) for lag in grid["lag"]]
+    tasks = [(X, y, lag, orders, folds, grid["C"], grid["kernel"], splits, estimator, embedding,
+              scoring, blas, mean_solver) for lag, orders, folds in units]
     results = run_tasks(_lag_task, tasks, backend="processes" if workers > 1 else "sequential",
                         n_jobs=workers, raise_errors=True, verbose=verbose, desc="ACM grid (lags)")
     by_lag = {lag: {"scores": {}, "excluded": [], "n_iter": {}} for lag in grid["lag"]}
-    for r in results:
+    for r in results:  # merge the (lag, order, fold) pieces
         part = by_lag[r.value["lag"]]
-        part["scores"].update(r.value["scores"])
-        part["excluded"].extend(r.value["excluded"])
-        part["n_iter"].update(r.value["n_iter"])
-    for part in by_lag.values():  # listed in grid order, whatever order the tasks ran in
-        part["excluded"].sort(key=lambda e: grid["order"].index(e["order"]))
+        for p, per_fold in r.value["scores"].items():
+            part["scores"].setdefault(p, {}).update(per_fold)
+        for p, per_fold in r.value["n_iter"].items():
+            part["n_iter"].setdefault(p, {}).update(per_fold)
+        for e in r.value["excluded"]:  # an order fails as a whole (as in GridSearchCV: NaN mean)
+            if all(e["order"] != x["order"] for x in part["excluded"]):
+                part["excluded"].append(e)
     params, rows, excluded, n_iter = [], [], [], {}
     for lag in grid["lag"]:
-        excluded.extend(e for e in by_lag[lag]["excluded"] if e not in excluded)
-        for p, its in by_lag[lag]["n_iter"].items():
-            n_iter[(p, lag)] = its
+        part = by_lag[lag]
+        part["excluded"].sort(key=lambda e: grid["order"].index(e["order"]))
+        excluded.extend(part["excluded"])
+        bad = {e["order"] for e in part["excluded"]}
+        part["scores"] = {p: np.stack([v[f] for f in all_folds]) for p, v in part["scores"].items()
+                          if p not in bad}
+        for p, its in part["n_iter"].items():
+            if p not in bad:
+                n_iter[(p, lag)] = [its[f] for f in all_folds]
     for lag, p, (ci, c), (ki, k) in product(grid["lag"], grid["order"], enumerate(grid["C"]),
                                             enumerate(grid["kernel"])):
         params.append({"order": p, "lag": lag, "C": c, "kernel": k})

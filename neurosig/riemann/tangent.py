@@ -1,20 +1,23 @@
 """Riemannian mean and tangent-space vectors, organised for reuse (the ACM fast path).
 
 pyRiemann's ``TangentSpace(metric="riemann")`` computes the affine-invariant mean with
-``mean_riemann`` (gradient descent from the Euclidean mean, step schedule ``nu``,
-stop when ``||J||_F <= tol`` with ``J`` the mean of the whitened logarithms), then
-maps every matrix with ``upper(logm(M^-1/2 C M^-1/2))``.  :func:`riemann_mean_logs`
-runs the same iteration with the same step schedule and stopping criterion, but
+``mean_riemann`` (steps ``M <- M^1/2 expm(nu J) M^1/2`` from the Euclidean mean, with
+``J = mean_k logm(M^-1/2 C_k M^-1/2)``, step-size rule on ``nu``, stop when
+``||J||_F <= tol``), then maps every matrix with ``upper(logm(M^-1/2 C M^-1/2))``.
 
-* takes ``init`` (warm start, e.g. the mean of an overlapping training fold),
-* gets ``M^1/2`` and ``M^-1/2`` from one eigendecomposition instead of two,
-* returns the point ``M`` at which the criterion was met together with the whitened
-  logarithms already computed there, so the training set's tangent vectors cost no
-  extra eigendecomposition.  (pyRiemann returns one further step,
-  ``M^1/2 expm(nu J) M^1/2`` with ``||J|| <= tol``; the two points differ by less
-  than the tolerance, so both are the same fixed point to that tolerance.)
+* :func:`riemann_mean` runs pyRiemann's iterates and returns pyRiemann's point (tested
+  equal to ``mean_riemann`` to 1e-10 relative).
+* :func:`riemann_mean_logs` returns the mean *and* the whitened logarithms at it, so the
+  training set's tangent vectors cost no extra eigendecomposition.  ``solver="pyriemann"``
+  follows pyRiemann's iterates and stops at the iterate where the criterion held (pyRiemann
+  returns one more step, within the tolerance); ``solver="anderson"`` reaches the same
+  fixed point (``J(M) = 0``) under the same criterion, checked at the returned point, with
+  Anderson-accelerated damped steps: 12-14 instead of 17-22 iterations for order-3
+  augmented covariances of 64-channel EEG.
 
-Eigendecompositions run batched (``numpy.linalg.eigh`` on a stack of matrices).
+Each iteration is one batched eigendecomposition of the whitened stack (``numpy.linalg.eigh``
+on a stack), ``M^1/2`` and ``M^-1/2`` come from one eigendecomposition, and the mean of the
+logarithms is one matrix product over the stacked eigenvectors.
 """
 from __future__ import annotations
 

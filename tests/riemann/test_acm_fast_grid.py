@@ -127,8 +127,12 @@ def test_parity_and_exclusion_on_rank_deficient_candidates():
     grid = normalize_grid({"order": [1, 2, 6], "lag": [1, 2], "C": [1.0], "kernel": ["linear", "rbf"]})
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     res = fast_grid_search(X, y, grid, cv=cv)
-    _check_same(_moabb_grid_search(X, y, grid, cv), res, 3)
+    gs = _moabb_grid_search(X, y, grid, cv)
+    _check_same(gs, res, 3)
     assert sorted((e["order"], e["lag"]) for e in res.excluded) == [(6, 1), (6, 2)]
+    par = fast_grid_search(X, y, grid, cv=cv, n_jobs=2)  # (lag, order, fold) tasks merged
+    _check_same(gs, par, 3)
+    assert par.excluded == res.excluded
     assert np.isnan(res.mean_test_score[[p["order"] == 6 for p in res.params]]).all()
 
 
