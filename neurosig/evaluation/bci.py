@@ -134,12 +134,15 @@ def _short_list(values: Sequence, n: int = 12) -> str:
     return f"[{values[0]!r}, ..., {values[-1]!r}] ({len(values)} subjects)"
 
 
-def resolve_pipelines(pipelines: Any, paradigm_name: str) -> list:
+def resolve_pipelines(pipelines: Any, paradigm_name: str, calibration: dict | None = None) -> list:
     """Pipeline specs from files/folders (default: shipped ``pipelines/default``) or specs.
 
     A pipeline named explicitly (a YAML file or a ``PipelineSpec``) whose ``paradigms`` do
     not list the chosen paradigm is refused with an error; pipelines found in a folder
     (or the default set) that do not list it are skipped with a log line, as MOABB does.
+    Transfer pipelines (``calibration:`` in their file) the calibration protocol cannot
+    serve are refused the same way when named explicitly (:func:`check_calibration_needs`)
+    and skipped with a warning when found in a folder.
     Every pipeline is built once here so a bad parameter fails before any work.
     """
     from ..pipelines import PipelineSpec, load_pipelines
@@ -175,6 +178,7 @@ def resolve_pipelines(pipelines: Any, paradigm_name: str) -> list:
         raise ValueError(f"Invalid value for the 'pipelines' parameter: the pipeline(s) named "
                          f"explicitly do not support the paradigm {paradigm_name!r}: {lines}. Choose "
                          f"one of their paradigms with --paradigm, or leave the file out.")
+    check_calibration_needs(explicit, calibration)
     kept = [s for s in specs if paradigm_name in s.paradigms]
     skipped = [s.name for s in specs if s not in kept]
     if skipped:
@@ -182,6 +186,14 @@ def resolve_pipelines(pipelines: Any, paradigm_name: str) -> list:
     if not kept:
         raise ValueError(f"Invalid value for the 'pipelines' parameter: none of {names} lists the "
                          f"paradigm {paradigm_name!r} in its 'paradigms'.")
+    unserved = [s for s in kept if not _calibration_serves(s, calibration)]
+    if unserved:
+        logger.warning("transfer pipelines %s need %s calibration trials that this run does not give "
+                       "(calibration=%s); skipped", [s.name for s in unserved],
+                       "/".join(sorted({s.calibration for s in unserved})), calibration)
+        kept = [s for s in kept if s not in unserved]
+        if not kept:
+            check_calibration_needs(unserved, calibration)  # raises, naming the pipeline
     for s in kept:
         s.build()
     return kept
@@ -233,6 +245,12 @@ def resolve_calibration(calibration: Any, evaluation: str) -> dict | None:
                          "the target session or subject of a 'cross-session' or 'cross-subject' "
                          f"evaluation, but the evaluation is 'within-session' (got n_trials={k}).")
     return {"n_trials": k, "labeled": bool(labeled), "selection": "first"}
+
+
+def _calibration_serves(spec, calibration: dict | None) -> bool:
+    if spec.calibration is None:
+        return True
+    return calibration is not None and (spec.calibration != "labeled" or calibration["labeled"])
 
 
 def check_calibration_needs(specs: list, calibration: dict | None) -> None:
@@ -819,8 +837,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     calibration = resolve_calibration(calibration, evaluation)
     if reject_ptp is not None:
         reject_ptp = check_positive_float("reject_ptp", reject_ptp)
-    specs = resolve_pipelines(pipelines, paradigm_name)
-    check_calibration_needs(specs, calibration)
+    specs = resolve_pipelines(pipelines, paradigm_name, calibration)
     metric = paradigm_obj.scoring
     if not isinstance(metric, str):
         raise ValueError(f"Invalid paradigm scorer {metric!r}: neurosig stores one named metric per row.")
