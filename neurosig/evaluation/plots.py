@@ -148,7 +148,8 @@ def plot_confusion(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     n = len(groups)
     ncol = min(4, max(1, n))
     nrow = int(np.ceil(n / ncol))
-    fig = _figure(3.0 * ncol, 2.9 * nrow)
+    fig = _figure(3.4 * ncol, 3.5 * nrow)
+    fig.subplots_adjust(hspace=0.75, wspace=0.65)
     for i, ((d, p), g) in enumerate(groups):
         cm = np.sum(np.stack([np.asarray(c) for c in g["confusion"]]), axis=0)
         rows = cm.sum(axis=1, keepdims=True)

@@ -15,7 +15,9 @@ into ``cross_val_score(..., cv=splitter, groups=...)`` as well as into
 :class:`pandas.DataFrame` with ``subject`` and ``session`` columns, or an array of
 group labels as documented per class) or as the ``metadata`` keyword.
 
-Few-shot and calibration protocols later plug in here with the same interface.
+The calibration protocol (the first K trials of the target session or subject shown to
+the pipelines and removed from the test set) is applied on top of the cross-session and
+cross-subject folds by :func:`neurosig.evaluation.bci.benchmark` (``calibration=``).
 """
 from __future__ import annotations
 

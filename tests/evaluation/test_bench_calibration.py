@@ -200,3 +200,19 @@ def test_transfer_example_runs(tmp_path, monkeypatch, capsys):
     for name in ("EA+CSP+LDA", "EA+TS+SVM", "RC+TS+SVM", "RC+MDM", "TS+SVM", "confusion matrices"):
         assert name in out
     assert (tmp_path / "tr" / "confusion.png").is_file()
+
+
+def test_transfer_pipelines_in_a_folder_are_skipped_without_calibration(tmp_path, caplog):
+    import shutil
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(TRANSFER, folder / "transfer")
+    shutil.copy(resource_dir("pipelines") / "default" / "mdm.yml", folder / "mdm.yml")
+    with caplog.at_level(logging.WARNING, logger="neurosig.evaluation.bci"):
+        specs = bci.resolve_pipelines(folder, "LeftRightImagery", None)
+    assert [s.name for s in specs] == ["MDM"] and "transfer pipelines" in caplog.text
+    assert "RC+MDM" in caplog.text
+    cal = {"n_trials": 5, "labeled": False, "selection": "first"}
+    assert len(bci.resolve_pipelines(folder, "LeftRightImagery", cal)) == 5
+    with pytest.raises(ValueError, match="transfer pipeline"):  # nothing left to run
+        bci.resolve_pipelines(folder / "transfer", "LeftRightImagery", None)
