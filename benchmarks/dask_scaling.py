@@ -77,12 +77,12 @@ def main() -> None:
 
     import mne
     import torch
-    from distributed import Client, LocalCluster
+    from distributed import Client
     from threadpoolctl import threadpool_limits
 
     from neurosig.datasets import SimulatedMotorImagery
     from neurosig.evaluation.bci import benchmark
-    from neurosig.parallel import run_tasks
+    from neurosig.parallel import local_cluster, run_tasks
     from neurosig.pipelines import load_pipelines
 
     warnings.filterwarnings("ignore")
@@ -104,7 +104,7 @@ def main() -> None:
                        n_permutations=1000, verbose=False, scheduler=scheduler, **kw)
         return time.perf_counter() - t0, df
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = local_cluster(2)  # neurosig's LocalCluster (glibc's default malloc trim threshold)
     addr = cluster.scheduler_address
     probe = Client(addr)  # reads the workers' CPU counters
     try:

@@ -181,9 +181,27 @@ def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeo
                 f"Invalid value for the 'scheduler' parameter: no Dask scheduler answered at "
                 f"{scheduler!r} within {connect_timeout:g} s ({type(exc).__name__}: {exc}).") from None
         return client, None
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+    cluster = local_cluster(n_workers)
     return Client(cluster), cluster
+
+
+def local_cluster(n_workers: int, **kwargs):
+    """A ``distributed.LocalCluster`` of ``n_workers`` single-threaded worker processes.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (glibc then gives
+    freed memory back to the system almost at once). neurosig's tasks allocate and free
+    large arrays all the time (signal generation, filtering, epoching): with that setting
+    each allocation faults its pages in again, and generating a simulated subject took
+    1.7 s of CPU in a worker against 0.9 s in a plain process. neurosig's own clusters
+    therefore start workers with glibc's default threshold (``docs/scaling.md`` shows how
+    to do the same on a cluster started elsewhere).
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                            dashboard_address=None, **kwargs)
 
 
 def check_scheduler(scheduler: Any, connect_timeout: float = 10.0) -> None:
