@@ -89,7 +89,9 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         ``group(task)`` -> hashable. On Dask, tasks of one group prefer the same worker
         (groups dealt round-robin over the workers; a loose restriction, so a task still
         runs elsewhere when its worker is gone or busy): tasks reading the same data then
-        share the worker's cache instead of loading it once per worker.
+        share the worker's cache instead of loading it once per worker. With
+        ``"processes"``, a free process takes the next whole group and runs its tasks in
+        order.
     """
     if scheduler is not None:
         backend = "dask"
@@ -131,25 +133,64 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
                             break
                 finish(res)
         else:
-            with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                pending = {pool.submit(_call, fn, t): (i, 1) for i, t in enumerate(tasks)}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        i, attempt = pending.pop(fut)
-                        exc = fut.exception()
-                        if exc is None:
-                            finish(TaskResult(i, tasks[i], value=fut.result(), attempts=attempt))
-                        elif raise_errors:
-                            raise exc
-                        elif attempt <= retries:
-                            pending[pool.submit(_call, fn, tasks[i])] = (i, attempt + 1)
-                        else:
-                            err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                            finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
+            _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group)
     finally:
         bar.close()
     return [r for r in results if r is not None]
+
+
+def _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group=None) -> None:
+    """Local worker processes; tasks of one ``group`` run in order in one process.
+
+    Without ``group``: one pool, tasks handed to whichever process is free. With it: one
+    single-process pool per worker; a free worker takes the next whole group (in task
+    order) and runs its tasks one after the other, so data a group's tasks share are
+    loaded once (the process-level caches of the task function) instead of once per
+    process; results still arrive task by task.
+    """
+    if group is None:
+        pools = [ProcessPoolExecutor(max_workers=n_workers)]
+        queue = [list(range(len(tasks)))]
+    else:
+        pools = [ProcessPoolExecutor(max_workers=1) for _ in range(n_workers)]
+        groups: dict = {}
+        for i, t in enumerate(tasks):
+            groups.setdefault(group(t), []).append(i)
+        queue = list(groups.values())
+    pending: dict = {}  # future -> (task index, attempt, pool index)
+    load = [0] * len(pools)
+
+    def submit(i: int, attempt: int, p: int) -> None:
+        pending[pools[p].submit(_call, fn, tasks[i])] = (i, attempt, p)
+        load[p] += 1
+
+    def feed() -> None:
+        for p in range(len(pools)):
+            while queue and (load[p] == 0 or group is None):
+                for i in queue.pop(0):
+                    submit(i, 1, p)
+
+    try:
+        feed()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: pending[f][0]):  # task order within a batch
+                i, attempt, p = pending.pop(fut)
+                load[p] -= 1
+                exc = fut.exception()
+                if exc is None:
+                    finish(TaskResult(i, tasks[i], value=fut.result(), attempts=attempt))
+                elif raise_errors:
+                    raise exc
+                elif attempt <= retries:
+                    submit(i, attempt + 1, p)
+                else:
+                    err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                    finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
+            feed()
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeout: float = 10.0):

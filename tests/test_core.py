@@ -40,6 +40,35 @@ def test_run_tasks_records_failures_in_order(backend, n_jobs):
     assert len(seen) == 4
 
 
+def _pid_of(task):
+    import os
+
+    if task == ("b", 3):
+        raise RuntimeError("boom")
+    return task, os.getpid()
+
+
+def _group_of(task):
+    return task[0]
+
+
+def test_run_tasks_processes_keep_a_group_in_one_process_in_order():
+    tasks = [(g, k) for g in "abcde" for k in range(4)]
+    seen = []
+    res = run_tasks(_pid_of, tasks, backend="processes", n_jobs=2, group=_group_of, retries=1,
+                    on_result=lambda r: seen.append(r.index), verbose=False)
+    assert len(res) == len(tasks) and sorted(seen) == list(range(len(tasks)))
+    assert res[tasks.index(("b", 3))].error and res[tasks.index(("b", 3))].attempts == 2
+    for g in "abcde":
+        rows = [r for r in res if r.task[0] == g and r.ok]
+        assert len({pid for _, pid in (r.value for r in rows)}) == 1  # one process per group
+    order = {}
+    for i in seen:  # results of one group arrive in task order (a failure after its retry)
+        order.setdefault(tasks[i][0], []).append(tasks[i][1])
+    assert all(v == sorted(v) for v in order.values())
+    assert len({pid for r in res if r.ok for _, pid in [r.value]}) == 2  # both processes used
+
+
 def test_store_roundtrip_resume_and_export(tmp_path):
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
