@@ -55,6 +55,24 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     return int(n_jobs)
 
 
+def resolve_backend(backend: str | None, n_jobs: int | None, scheduler: str | None = None,
+                    connect_timeout: float = 10.0) -> str:
+    """The backend a job runs on, checked before any work (shared by every batch job).
+
+    ``scheduler`` implies ``"dask"`` (and is contacted now, a dead address raising a
+    ``ConnectionError`` naming it); ``None`` means ``"sequential"`` for one job and
+    ``"processes"`` otherwise.
+    """
+    n = resolve_n_jobs(n_jobs)
+    if scheduler is not None:
+        backend = "dask"
+    if backend is None:
+        backend = "sequential" if n == 1 else "processes"
+    check_option("backend", backend, BACKENDS)
+    check_scheduler(scheduler, connect_timeout)
+    return backend
+
+
 def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = "sequential",
               n_jobs: int | None = None, on_result: Callable[[TaskResult], None] | None = None,
               retries: int = 0, raise_errors: bool = False, verbose: bool = True,
@@ -211,7 +229,7 @@ def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeo
         ``cluster`` is None on an existing scheduler; close both when done.
     """
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:  # pragma: no cover - depends on the install
         raise ImportError("The 'dask' backend needs Dask distributed: pip install 'neurosig[dask]'.") from None
     if scheduler is not None:

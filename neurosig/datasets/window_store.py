@@ -32,8 +32,8 @@ import pandas as pd
 
 from .._io import atomic_path
 from .._logging import get_logger
-from .._validation import check_option, check_path
-from ..parallel import check_scheduler, run_tasks
+from .._validation import check_path
+from ..parallel import resolve_backend, run_tasks
 from ..preprocessing.channels import normalize_channel_names
 from ..preprocessing.montage import missing_electrodes
 from ..preprocessing.recipe import PreprocessingConfig, preprocess_recording
@@ -222,12 +222,7 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
         ``n_recordings, n_ok, n_rejected, n_windows, n_skipped_done, contract``.
     """
     config = (config or PreprocessingConfig()).validate()
-    if scheduler is not None:
-        backend = "dask"
-    if backend is None:
-        backend = "sequential" if n_jobs in (None, 1) else "processes"
-    check_option("backend", backend, ("sequential", "processes", "dask"))
-    check_scheduler(scheduler, connect_timeout)
+    backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     missing_cols = [c for c in ("recording", "path", "subject", "label", "split", "status", "reason")
                     if c not in index.columns]
     if missing_cols:

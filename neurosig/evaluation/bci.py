@@ -802,8 +802,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         One row per (dataset, subject, session, pipeline) of this benchmark (read back
         from the database), MOABB's columns plus neurosig's.
     """
-    from .._validation import check_option
-    from ..parallel import BACKENDS, check_scheduler, resolve_n_jobs, run_tasks
+    from ..parallel import resolve_backend, run_tasks
     from .results import ResultStore
 
     # ---- validate everything before any computation --------------------------------------
@@ -814,13 +813,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     seed = check_positive_int("seed", seed, minimum=0)
     n_permutations = check_positive_int("n_permutations", n_permutations, minimum=0)
     refit_permutations = check_positive_int("refit_permutations", refit_permutations, minimum=0)
-    resolve_n_jobs(n_jobs)
-    if scheduler is not None:
-        backend = "dask"
-    if backend is None:
-        backend = "sequential" if resolve_n_jobs(n_jobs) == 1 else "processes"
-    check_option("backend", backend, BACKENDS)
-    check_scheduler(scheduler, connect_timeout)
+    backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     retries = check_positive_int("retries", retries, minimum=0)
     validate_type("results", results, (str, os.PathLike), "str or path")
     if out is not None:

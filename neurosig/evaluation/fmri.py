@@ -549,15 +549,10 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
     rows : pandas.DataFrame
         One row per cell of this job (including failed cells, ``status == "error"``).
     """
-    from ..parallel import BACKENDS, check_scheduler, resolve_n_jobs, run_tasks
+    from ..parallel import resolve_backend, run_tasks
 
     job = load_job(job, base_dir)
-    if scheduler is not None:
-        backend = "dask"
-    if backend is None:
-        backend = "sequential" if resolve_n_jobs(n_jobs) == 1 else "processes"
-    check_option("backend", backend, BACKENDS)
-    check_scheduler(scheduler, connect_timeout)
+    backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     retries = check_positive_int("retries", retries, minimum=0)
     if cells_per_task is not None:
         cells_per_task = check_positive_int("cells_per_task", cells_per_task)
