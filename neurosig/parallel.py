@@ -59,9 +59,9 @@ def resolve_backend(backend: str | None, n_jobs: int | None, scheduler: str | No
                     connect_timeout: float = 10.0) -> str:
     """The backend a job runs on, checked before any work (shared by every batch job).
 
-    ``scheduler`` implies ``"dask"`` (and is contacted now, a dead address raising a
-    ``ConnectionError`` naming it); ``None`` means ``"sequential"`` for one job and
-    ``"processes"`` otherwise.
+    ``scheduler`` implies ``"dask"`` (its address form and ``connect_timeout`` are checked
+    here; an address that does not answer fails when the client connects); ``None`` means
+    ``"sequential"`` for one job and ``"processes"`` otherwise.
     """
     n = resolve_n_jobs(n_jobs)
     if scheduler is not None:
@@ -111,10 +111,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         ``"processes"``, a free process takes the next whole group and runs its tasks in
         order.
     """
-    if scheduler is not None:
-        backend = "dask"
-    check_option("backend", backend, BACKENDS)
-    check_scheduler(scheduler, connect_timeout)
+    backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     if not (isinstance(retries, int) and retries >= 0):
         raise ValueError(f"Invalid value for the 'retries' parameter: expected a non-negative integer, "
                          f"but got {retries!r} instead.")

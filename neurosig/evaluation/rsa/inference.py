@@ -536,15 +536,12 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
 
 def _where_to_run(n_jobs, backend, scheduler) -> dict | None:
     """``run_tasks`` keywords when the bootstrap is distributed, None to run it here."""
-    from ...parallel import BACKENDS, resolve_n_jobs
+    from ...parallel import resolve_backend, resolve_n_jobs
 
-    if backend is not None:
-        check_option("backend", backend, BACKENDS)
-    if scheduler is not None or backend == "dask":
-        return {"backend": "dask", "n_jobs": n_jobs, "scheduler": scheduler}
-    if backend == "sequential" or resolve_n_jobs(n_jobs) == 1:
+    backend = resolve_backend(backend, n_jobs, scheduler)
+    if backend == "sequential" or (backend == "processes" and resolve_n_jobs(n_jobs) == 1):
         return None
-    return {"backend": "processes", "n_jobs": n_jobs, "scheduler": None}
+    return {"backend": backend, "n_jobs": n_jobs, "scheduler": scheduler}
 
 
 def _bootstrap_block(task: dict) -> BootstrapResult:
