@@ -916,7 +916,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
 
 
 def _data_group(task: dict) -> tuple:
-    """Tasks loading the same data (every pipeline of one subject) prefer one Dask worker."""
+    """Tasks loading the same data (every pipeline of one subject) go to one worker or process."""
     return (task["ident"]["dataset"], tuple(str(s) for s in task["load_subjects"]))
 
 

@@ -595,7 +595,7 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
 
 
 def _roi_group(task: dict) -> tuple:
-    """Tasks of one (subject, ROI) prefer one Dask worker (its ROI cache)."""
+    """Tasks of one (subject, ROI) go to one worker or process where they can (its ROI cache)."""
     return (str(task["subject"]), str(task["roi"]))
 
 
