@@ -52,6 +52,10 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
     embedding : {"moabb", "textbook"}, default="moabb"
     n_jobs : int | None
         Worker processes for the grid.
+    mean_tol : float, default=1e-8
+        Tolerance of the grid's Riemannian means (pyRiemann's 1e-8: the exact mode, same
+        choice as ``GridSearchCV``); a larger value is an approximate acceleration (see
+        :func:`~neurosig.riemann.fast_grid.fast_grid_search`).
 
     Attributes
     ----------
@@ -65,7 +69,7 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, order=None, lag=None, selection="takens", param_grid=None, cv=None,
                  cov_estimator="cov", metric="riemann", C=1.0, kernel="linear", max_order=10,
-                 max_lag=10, embedding="moabb", n_jobs=None):
+                 max_lag=10, embedding="moabb", n_jobs=None, mean_tol=1e-8):
         self.order = order
         self.lag = lag
         self.selection = selection
@@ -79,6 +83,7 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         self.max_lag = max_lag
         self.embedding = embedding
         self.n_jobs = n_jobs
+        self.mean_tol = mean_tol
 
     def _validate(self, X, y):
         check_option("selection", self.selection, SELECTIONS)
@@ -87,6 +92,7 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         check_option("kernel", self.kernel, KERNELS)
         check_option("embedding", self.embedding, EMBEDDINGS)
         check_positive_float("C", self.C)
+        check_positive_float("mean_tol", self.mean_tol)
         X = check_signal_array("X", X, ndim=3)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
@@ -129,7 +135,7 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
             logger.info("Takens selection: order=%d, lag=%d", order, lag)
         else:
             res = fast_grid_search(X, y, self.param_grid, cv=self.cv, estimator=self.cov_estimator,
-                                   embedding=self.embedding, n_jobs=self.n_jobs)
+                                   embedding=self.embedding, n_jobs=self.n_jobs, mean_tol=self.mean_tol)
             self.grid_result_ = res
             bp = res.best_params
             order, lag, C, kernel = bp["order"], bp["lag"], float(bp["C"]), bp["kernel"]

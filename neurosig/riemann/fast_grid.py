@@ -25,6 +25,7 @@ best index wins.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -50,6 +51,9 @@ MOABB_KEYS = {"lag": "augmenteddataset__lag", "order": "augmenteddataset__order"
               "C": "svc__C", "kernel": "svc__kernel"}
 _ENUM_ORDER = ("lag", "order", "C", "kernel")
 KERNELS = ("linear", "rbf", "poly", "sigmoid")
+#: Relative smallest eigenvalue below which an (order, lag)'s matrices count as numerically
+#: singular (about 50 machine epsilons): the grid then runs pyRiemann's own iterates.
+NEAR_SINGULAR = 1e-14
 
 
 def normalize_grid(param_grid: dict | None) -> dict:
@@ -100,6 +104,12 @@ class GridResult:
         ``{"order", "lag", "reason"}`` for every (order, lag) that could not be scored.
     n_mean_iter : dict
         ``(order, lag) -> list`` of Riemannian-mean iterations per fold (diagnostics).
+    not_converged : list of dict
+        ``{"order", "lag", "fold", "crit"}`` for every Riemannian mean whose criterion
+        ``||J||_F <= mean_tol`` was not met (``crit`` = the value reached), e.g. where the
+        tolerance lies below the numerical noise floor of very ill-conditioned matrices.
+    mean_tol : float
+        The tolerance used (pyRiemann's 1e-8 by default).
     """
 
     params: list
@@ -111,6 +121,8 @@ class GridResult:
     best_score: float
     excluded: list = field(default_factory=list)
     n_mean_iter: dict = field(default_factory=dict)
+    not_converged: list = field(default_factory=list)
+    mean_tol: float = 1e-8
 
     def to_frame(self):
         """Results as a pandas DataFrame (one row per candidate)."""
@@ -136,12 +148,14 @@ def _lag_task(task) -> dict:
     from sklearn.svm import SVC
     from threadpoolctl import threadpool_limits
 
-    X, y, lag, orders, folds, Cs, kernels, splits, estimator, embedding, scoring, blas_threads, solver = task
+    (X, y, lag, orders, folds, Cs, kernels, splits, estimator, embedding, scoring, blas_threads, solver,
+     mean_tol) = task
     scorer = get_scorer(scoring)
     n_ch, n_times = X.shape[1], X.shape[2]
     scores = {}
     excluded = []
     n_iter = {}
+    not_converged = []
     with threadpool_limits(limits=blas_threads):
         full_rank = [p for p in orders if p == 1 or embedded_n_times(n_times, p, lag, embedding) >= 2]
         full_rank = [p for p in full_rank
@@ -161,13 +175,23 @@ def _lag_task(task) -> dict:
                 continue
             fold_scores = {}
             iters = {}
+            # numerically singular matrices (smallest eigenvalue within ~50 rounding errors of
+            # zero): whether MOABB's pipeline scores them or gives NaN depends on the exact path
+            # of pyRiemann's iteration (a whitened eigenvalue may round to <= 0), so follow it
+            w = np.linalg.eigvalsh(C)
+            path = "pyriemann" if np.any(w[:, 0] <= NEAR_SINGULAR * w[:, -1]) else solver
             try:
                 for f in folds:
                     tr, te = splits[f]
                     # one Riemannian mean per (order, lag, fold); the training vectors are the
                     # logs of its last iteration, the test vectors one batched eigh
-                    _, isq, L, it = riemann_mean_logs(C[tr], solver=solver)
-                    iters[f] = it
+                    with warnings.catch_warnings():  # reported once, in the parent
+                        warnings.simplefilter("ignore", UserWarning)
+                        mr = riemann_mean_logs(C[tr], solver=path, tol=mean_tol)
+                    isq, L = mr.isqrt, mr.logs
+                    iters[f] = mr.n_iter
+                    if not mr.converged:
+                        not_converged.append({"order": p, "lag": lag, "fold": f, "crit": mr.crit})
                     fold_scores[f] = np.full((len(Cs), len(kernels)), np.nan)
                     T_tr = upper(L)
                     T_te = tangent_vectors(C[te], isq)
@@ -179,12 +203,13 @@ def _lag_task(task) -> dict:
                 continue
             scores[p] = fold_scores
             n_iter[p] = iters
-    return {"lag": lag, "scores": scores, "excluded": excluded, "n_iter": n_iter}
+    return {"lag": lag, "scores": scores, "excluded": excluded, "n_iter": n_iter, "not_converged": not_converged}
 
 
 def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: str = "cov",
                      embedding: str = "moabb", scoring: str | None = None, n_jobs: int | None = None,
-                     verbose: bool = False, mean_solver: str = "anderson") -> GridResult:
+                     verbose: bool = False, mean_solver: str = "anderson",
+                     mean_tol: float = 1e-8) -> GridResult:
     """Exact grid search over (order, lag, C, kernel) with shared tangent spaces.
 
     Parameters
@@ -210,9 +235,21 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
         How the Riemannian mean of each (order, lag, fold) is found (see
         :func:`~.tangent.riemann_mean_logs`): ``"pyriemann"`` runs pyRiemann's iterates;
         ``"anderson"`` (default) reaches the same fixed point under the same stopping rule
-        (``||J||_F <= 1e-8``, checked at the returned point) in fewer iterations.  Both
+        (``||J||_F <= 1e-8``, checked at the returned point) in fewer iterations
+        (numerically singular (order, lag), relative smallest eigenvalue <= ``NEAR_SINGULAR``,
+        always follow pyRiemann's iterates, so that they fail (NaN) where MOABB's do).  Both
         agree with pyRiemann's mean to ~1e-10 (relative) on the tested data; the grid's
         scores and choice are compared with ``GridSearchCV`` in the tests and benchmark.
+        Where the tolerance cannot be met (numerical noise floor of ``||J||``, e.g.
+        order >= 4 augmented covariances of band-passed EEG, condition numbers ~1e12),
+        pyRiemann's iteration runs its 50 iterations and ``"anderson"`` stops when
+        ``||J||`` stops decreasing; both points are listed in ``not_converged``.
+    mean_tol : float
+        Stopping tolerance of the Riemannian mean, ``||J||_F <= mean_tol``.  The default
+        1e-8 is pyRiemann's (``TangentSpace`` in MOABB's pipeline): the exact mode.  A
+        larger value (e.g. 1e-5) is an APPROXIMATE acceleration: fewer iterations, tangent
+        vectors that differ from MOABB's by about ``mean_tol``; choices and scores are then
+        no longer guaranteed identical (compare with ``benchmarks/acm_speed.py --mean-tol``).
 
     Returns
     -------
@@ -222,6 +259,7 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
 
     check_option("embedding", embedding, EMBEDDINGS)
     check_option("mean_solver", mean_solver, MEAN_SOLVERS)
+    mean_tol = check_positive_float("mean_tol", mean_tol)
     X = check_signal_array("X", X, ndim=3)
     grid = normalize_grid(param_grid)
     y = np.asarray(y)
@@ -242,12 +280,14 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
     else:
         units = [(lag, grid["order"], all_folds) for lag in grid["lag"]]
     tasks = [(X, y, lag, orders, folds, grid["C"], grid["kernel"], splits, estimator, embedding,
-              scoring, blas, mean_solver) for lag, orders, folds in units]
+              scoring, blas, mean_solver, mean_tol) for lag, orders, folds in units]
     results = run_tasks(_lag_task, tasks, backend="processes" if workers > 1 else "sequential",
                         n_jobs=workers, raise_errors=True, verbose=verbose, desc="ACM grid (lags)")
     by_lag = {lag: {"scores": {}, "excluded": [], "n_iter": {}} for lag in grid["lag"]}
+    not_converged = []
     for r in results:  # merge the (lag, order, fold) pieces
         part = by_lag[r.value["lag"]]
+        not_converged.extend(r.value["not_converged"])
         for p, per_fold in r.value["scores"].items():
             part["scores"].setdefault(p, {}).update(per_fold)
         for p, per_fold in r.value["n_iter"].items():
@@ -280,9 +320,17 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
     filled = np.nan_to_num(mean, nan=np.nanmin(mean) - 1)
     rank = rankdata(-filled, method="min").astype(np.int32)
     best = int(rank.argmin())
+    not_converged.sort(key=lambda e: (e["lag"], e["order"], e["fold"]))
+    if not_converged:
+        logger.warning("ACM grid: the Riemannian mean did not reach ||J|| <= %.2g for %d (order, lag, "
+                       "fold) triples (ill-conditioned matrices: noise floor of ||J||; pyRiemann's "
+                       "iteration does not reach it either); ||J|| reached (worst fold): %s", mean_tol, len(not_converged),
+                       {k: max(e["crit"] for e in not_converged if (e["order"], e["lag"]) == k)
+                        for k in sorted({(e["order"], e["lag"]) for e in not_converged})})
     if excluded:
         logger.warning("ACM grid: %d (order, lag) pairs could not be scored (not SPD) and were "
                        "excluded: %s", len(excluded), [(e["order"], e["lag"]) for e in excluded])
     return GridResult(params=params, split_scores=split_scores, mean_test_score=mean,
                       rank_test_score=rank, best_index=best, best_params=dict(params[best]),
-                      best_score=float(mean[best]), excluded=excluded, n_mean_iter=n_iter)
+                      best_score=float(mean[best]), excluded=excluded, n_mean_iter=n_iter,
+                      not_converged=not_converged, mean_tol=mean_tol)

@@ -119,6 +119,8 @@ def test_bad_inputs(small_trials):
         AugmentedCovariances(embedding="wrap").fit(X)
     with pytest.raises(ValueError, match="order\\*lag"):
         ACMClassifier(selection="grid", param_grid={"order": [20], "lag": [5]}).fit(X, y)
+    with pytest.raises(ValueError, match="'mean_tol' parameter"):
+        ACMClassifier(selection="grid", mean_tol=-1.0).fit(X, y)
     fitted = ACMClassifier(order=1, lag=1, selection="fixed").fit(X, y)
     with pytest.raises(ValueError, match="channels"):
         fitted.predict(X[:, :3])

@@ -71,7 +71,7 @@ def test_riemann_mean_is_pyriemanns_iteration_real(physionet_s1):
 def _check_solver(C, solver, tol=10e-9):
     """The returned point meets pyRiemann's criterion there, and is the same fixed point."""
     from pyriemann.geometry.base import invsqrtm, logm
-    M, isq, L, _ = riemann_mean_logs(C, solver=solver, tol=tol)
+    M, isq, L = riemann_mean_logs(C, solver=solver, tol=tol)[:3]
     Mi = invsqrtm(M)
     J = logm(Mi @ C @ Mi).mean(axis=0)          # pyRiemann's own functions
     assert np.linalg.norm(J) <= tol
@@ -143,3 +143,56 @@ def test_grid_validation_errors():
         normalize_grid({"lag": [0]})
     with pytest.raises(ValueError, match="kernel"):
         normalize_grid({"kernel": ["cubic"]})
+
+
+def test_anderson_stops_at_the_noise_floor_and_says_so():
+    """A tolerance below rounding level cannot be met: the accelerated solver stops once
+    ||J|| stalls (not after maxiter), flags it, and its point is still pyRiemann's mean."""
+    C = _random_spd(2)
+    with pytest.warns(UserWarning, match="convergence not reached"):
+        res = riemann_mean_logs(C, solver="anderson", tol=1e-30, maxiter=50)
+    assert not res.converged and res.n_iter < 50
+    assert res.crit < 1e-10  # it did reach the rounding level before stopping
+    assert distance_riemann(res.mean, mean_riemann(C)) <= 1e-8
+    # pyRiemann's iterates cannot meet it either and run their full course
+    with pytest.warns(UserWarning, match="convergence not reached"):
+        ref = riemann_mean_logs(C, solver="pyriemann", tol=1e-30, maxiter=50)
+    assert not ref.converged and ref.n_iter == 50
+
+
+def test_mean_tol_is_honoured_and_validated():
+    """A looser tolerance (the approximate mode) is met at every mean with fewer or equal
+    iterations; it is checked before any work."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((24, 4, 60))
+    y = np.repeat([0, 1], 12)
+    X[y == 1, 0] *= 1.4
+    grid = {"order": [1, 2], "lag": [1, 3], "C": [1.0], "kernel": ["linear"]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    exact = fast_grid_search(X, y, grid, cv=cv)
+    loose = fast_grid_search(X, y, grid, cv=cv, mean_tol=1e-4)
+    assert exact.mean_tol == 1e-8 and loose.mean_tol == 1e-4
+    assert exact.not_converged == [] and loose.not_converged == []
+    for key, its in exact.n_mean_iter.items():
+        assert all(a <= b for a, b in zip(loose.n_mean_iter[key], its))
+    with pytest.raises(ValueError, match="mean_tol"):
+        fast_grid_search(X, y, grid, cv=cv, mean_tol=0.0)
+
+
+def test_numerically_singular_candidates_follow_pyriemanns_path():
+    """Matrices that pass Cholesky but whose smallest eigenvalue is rounding noise: MOABB's
+    pipeline scores them or gives NaN depending on pyRiemann's exact iterates; the grid
+    follows those iterates there, so scores and NaNs agree with GridSearchCV."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((24, 5, 80))
+    X[:, 4] = X[:, 3] + 1e-7 * rng.standard_normal((24, 80))  # near-duplicate channel
+    y = np.repeat([0, 1], 12)
+    X[y == 1, 0] *= 1.5
+    grid = normalize_grid({"order": [1, 2], "lag": [1], "C": [1.0], "kernel": ["linear", "rbf"]})
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    from neurosig.riemann.augmented import augmented_covariances
+    from neurosig.riemann.fast_grid import NEAR_SINGULAR
+    w = np.linalg.eigvalsh(augmented_covariances(X, 2, 1))
+    assert np.all(w[:, 0] <= NEAR_SINGULAR * w[:, -1])  # the case this test is about
+    gs = _moabb_grid_search(X, y, grid, cv)
+    _check_same(gs, fast_grid_search(X, y, grid, cv=cv), 3)
