@@ -37,3 +37,12 @@ grid = ACMClassifier(selection="grid",
 grid.fit(X, y)
 print("grid choice: order=%d lag=%d C=%.1f kernel=%s (inner AUC %.3f)"
       % (grid.order_, grid.lag_, grid.C_, grid.kernel_, grid.grid_result_.best_score))
+res = grid.grid_result_
+print("excluded (order, lag):", [(e["order"], e["lag"]) for e in res.excluded],
+      "| means that met no tolerance:", len(res.not_converged))
+
+# 4. approximate mode: a looser Riemannian-mean tolerance (pyRiemann's is 1e-8), fewer
+#    iterations; check that it chose what the exact grid chose before trusting it
+approx = ACMClassifier(selection="grid", mean_tol=1e-5, param_grid=grid.param_grid).fit(X, y)
+print("approximate grid (mean_tol=1e-5): same choice as exact:",
+      approx.grid_result_.best_params == res.best_params)

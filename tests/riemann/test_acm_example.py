@@ -8,3 +8,4 @@ def test_riemann_acm_example_runs(capsys):
     out = capsys.readouterr().out
     assert "augmented covariances: (40, 12, 12)" in out
     assert "Takens choice" in out and "grid choice" in out
+    assert "approximate grid (mean_tol=1e-5): same choice as exact:" in out
