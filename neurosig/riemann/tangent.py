@@ -237,7 +237,7 @@ def riemann_mean(C: np.ndarray, init: np.ndarray | None = None, tol: float = 10e
     return sq @ _eig_fun(step * J, np.exp) @ sq
 
 
-def _anderson_mean(C, init, tol, maxiter, history=10, beta=0.5, patience=5, stall_level=1e-3):
+def _anderson_mean(C, init, tol, maxiter, history=10, beta=0.5, patience=3, stall_factor=100.0):
     """Anderson-accelerated fixed-point iteration for the Riemannian mean.
 
     The fixed-point map is pyRiemann's update with step ``beta``,
@@ -252,9 +252,10 @@ def _anderson_mean(C, init, tol, maxiter, history=10, beta=0.5, patience=5, stal
     covariances with condition numbers ~1e11 and more: the logarithms of their smallest
     whitened eigenvalues carry rounding errors larger than ``tol``), no solver can meet
     it; pyRiemann then runs to ``maxiter``.  Here the iteration stops once the best
-    ``||J||`` is below ``stall_level`` and has not halved over the last ``patience``
-    iterations (the accelerated iteration gains about a factor 5-10 per iteration near
-    the fixed point), and returns the best point, flagged not converged.
+    ``||J||`` is within ``stall_factor * tol`` and has not halved over the last
+    ``patience`` iterations (the accelerated iteration gains a factor 4-10 per iteration
+    near the fixed point), and returns the best point, flagged not converged: its
+    ``||J||`` is at most ``stall_factor * tol``.
     """
     B = C.mean(axis=0) if init is None else np.asarray(init, dtype=float)
     Bs, Bis = sqrt_isqrt(B)
@@ -281,7 +282,7 @@ def _anderson_mean(C, init, tol, maxiter, history=10, beta=0.5, patience=5, stal
         if improved:
             best = (crit, x, M, sq, isq, J, w, V)
         history_best.append(best[0])
-        if (len(history_best) > patience and best[0] <= stall_level
+        if (len(history_best) > patience and best[0] <= stall_factor * tol
                 and history_best[-1] > 0.5 * history_best[-1 - patience]):
             break  # stagnation at the noise floor: the best point is returned below
         if not improved:
