@@ -106,12 +106,12 @@ class TFMConfig:
     beta: float = 0.25
     ema_decay: float = 0.99
     dead_threshold: float = 0.05
-    normalize: bool = True
+    normalize: bool = False
     n_heads: int = 4
     n_layers: int = 1
     time_mask_ratio: float = 0.3
     freq_mask_ratio: float = 0.3
-    scale: str = "p95"
+    scale: str = "corpus"
     chunk_size: int = 256
 
     def validate(self) -> "TFMConfig":
@@ -477,7 +477,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
     def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, resample: bool = True,
                  n_codes: int = 8192, dim: int = 64, n_fft: int = 200, hop: int = 100,
                  vq_update: str = "ema", time_mask_ratio: float = 0.3, freq_mask_ratio: float = 0.3,
-                 n_layers: int = 1, scale: str = "p95", codebook: str = "cosine", epochs: int = 10,
+                 n_layers: int = 1, scale: str = "corpus", codebook: str = "euclidean", epochs: int = 10,
                  batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device: str | None = None,
                  verbose: bool = False):
         self.sfreq = sfreq
