@@ -52,20 +52,22 @@ CONFIGS = {
 STAGES = ("log-power", "spectra", "encoder", "quantised", "counts/ch", "counts")
 
 
-def probe_auroc(F_tr, y_tr, F_te, y_te, seed: int = 0) -> float:
+def probe_auroc(F_tr, y_tr, F_te, y_te, seed: int = 0, inner_cv: bool = True) -> float:
     """AUROC on the test windows of a standardised L2 logistic regression (C by inner 3-fold CV).
 
-    NaN when no feature varies over the training windows.
+    ``inner_cv=False`` (``--quick``): C = 1, no inner CV. NaN when no feature varies over
+    the training windows.
     """
-    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     keep = F_tr.std(0) > 0
     if not keep.any():  # e.g. every training window has the same tokens on these channels
         return float("nan")
-    clf = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=3, max_iter=3000,
-                                                               scoring="roc_auc"))
+    lr = LogisticRegressionCV(Cs=np.logspace(-4, 2, 7), cv=3, max_iter=3000, scoring="roc_auc") if inner_cv \
+        else LogisticRegression(C=1.0, max_iter=3000)
+    clf = make_pipeline(StandardScaler(), lr)
     clf.fit(F_tr[:, keep], y_tr)
     return float(roc_auc_score(y_te, clf.decision_function(F_te[:, keep])))
 
@@ -93,7 +95,8 @@ def stage_features(est, X, fmask, n_codes: int) -> dict:
             "counts": token_counts(ids, n_codes)[:, None, :] / ids[0].size, "_ids": ids}
 
 
-def run(X, y, sfreq, channels, ch_idx, configs, n_folds, tok_kw, fmin, fmax, n_shuffles, seed=0, log=print):
+def run(X, y, sfreq, channels, ch_idx, configs, n_folds, tok_kw, fmin, fmax, n_shuffles, seed=0, log=print,
+        inner_cv=True):
     from sklearn.model_selection import StratifiedKFold
 
     from neurosig.tokenizers import TFMTokenizerEstimator
@@ -117,7 +120,7 @@ def run(X, y, sfreq, channels, ch_idx, configs, n_folds, tok_kw, fmin, fmax, n_s
                     if s == "counts" and sub == "sel":
                         continue
                     a, b = f_tr[s][:, idx].reshape(len(tr), -1), f_te[s][:, idx].reshape(len(te), -1)
-                    auc[(s, sub)].append(probe_auroc(a, yb[tr], b, yb[te], seed))
+                    auc[(s, sub)].append(probe_auroc(a, yb[tr], b, yb[te], seed, inner_cv))
             ids = f_te["_ids"]
             for key, tok, pc in (("pooled", ids, False), ("per_channel", ids, True),
                                  ("per_channel_sel", ids[:, ch_idx], True)):
@@ -145,7 +148,8 @@ def run(X, y, sfreq, channels, ch_idx, configs, n_folds, tok_kw, fmin, fmax, n_s
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="2 folds, 1 run, tiny tokenizer (seconds)")
+    ap.add_argument("--quick", action="store_true",
+                    help="2 folds, 1 run, tiny tokenizer, probe without inner CV (seconds)")
     ap.add_argument("--subject", type=int, default=6, help="pilot subject (the evaluation uses 1-4)")
     ap.add_argument("--session", default="0train")
     ap.add_argument("--n-runs", type=int, default=3)
@@ -178,7 +182,7 @@ def main(argv=None) -> dict:
     tok_kw = dict(n_codes=args.n_codes, dim=args.dim, n_fft=200, hop=100, epochs=args.epochs,
                   batch_size=args.batch_size)
     res = run(X, y, sfreq, args.channels, ch_idx, args.configs, args.folds, tok_kw, args.fmin, args.fmax,
-              args.n_shuffles)
+              args.n_shuffles, inner_cv=not args.quick)
     first, last = args.configs[0], args.configs[-1]
     print(f"quantised-token probe AUROC (all channels): {first} {res[first]['auroc']['quantised|all']:.3f} -> "
           f"{last} {res[last]['auroc']['quantised|all']:.3f}")

@@ -611,7 +611,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         for s in range(0, n_win, 256):
             xb = self._load_batch(X, np.arange(s, min(s + 256, n_win)))
             q.append(torch.quantile(xb.abs().reshape(-1, xb.shape[-1]), 0.95, dim=1))
-        value = float(torch.cat(q).median())
+        value = float(np.median(torch.cat(q).numpy()))  # (torch's median is the lower middle value)
         logger.debug("TFM corpus scale: %g", value)
         return value
 
