@@ -138,3 +138,15 @@ def test_tokens_carry_class_information_simulated_mi(subject):
     ids = est.transform(X[~train])
     res = ta.token_mutual_information(ids, y[~train], 64, n_shuffles=200, per_channel=True)
     assert res["p_value"] <= 0.01, res  # (1 + #shuffles >= mi) / 201
+
+
+def test_cli_fit_scale_and_codebook(tmp_path, capsys):
+    from neurosig.cli.main import main
+    np.save(tmp_path / "win.npy", _pink(6, 2, 400))
+    for scale, codebook in (("p95", "cosine"), ("corpus", "euclidean")):
+        ck = tmp_path / f"{scale}.pt"
+        assert main(["-q", "tokenize", "fit", "--input", str(tmp_path / "win.npy"), "--out", str(ck), "--n-codes",
+                     "16", "--dim", "8", "--epochs", "1", "--batch-size", "4", "--scale", scale,
+                     "--codebook", codebook]) == 0
+        cfg = TFMTokenizer.load(ck).config
+        assert (cfg.scale, cfg.normalize) == (scale, codebook == "cosine")

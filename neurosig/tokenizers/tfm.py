@@ -653,7 +653,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         """Decode token ids to the spectrum features they stand for.
 
         ids : shape (n_windows, n_channels, n_patches) -> ndarray (n_windows, n_channels, n_freqs, n_patches)
-        of ``log1p(|STFT|)`` of the p95-scaled signal (the phase is not modelled, so
+        of ``log1p(|STFT|)`` of the scaled signal (the phase is not modelled, so
         no waveform is returned).
         """
         check_is_fitted(self, "tokenizer_")
