@@ -115,8 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small run (< 1 minute)")
     ap.add_argument("--scale", default="corpus", choices=["corpus", "p95", "none"],
                     help="input scaling (default: the tokenizer's default, corpus)")
-    ap.add_argument("--codebook", default="euclidean", choices=["euclidean", "cosine"],
-                    help="codebook search (default: the tokenizer's default, euclidean)")
+    ap.add_argument("--codebook", default="cosine", choices=["cosine", "euclidean"],
+                    help="codebook search (default: the tokenizer's default, cosine)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (both sides)")
     ap.add_argument("--windows", type=int, default=None, help="windows per timed run (neurosig)")
     ap.add_argument("--batch", type=int, default=32, help="windows per batch (neurosig)")

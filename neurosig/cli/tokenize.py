@@ -25,8 +25,8 @@ def register(subparsers) -> None:
     f.add_argument("--scale", default="corpus", choices=["corpus", "p95", "none"],
                    help="input scaling: one divisor fitted on the training windows (default) or the published "
                         "per-window p95")
-    f.add_argument("--codebook", default="euclidean", choices=["euclidean", "cosine"],
-                   help="nearest-code search (published: cosine)")
+    f.add_argument("--codebook", default="cosine", choices=["cosine", "euclidean"],
+                   help="nearest-code search (default and published: cosine)")
     f.add_argument("--epochs", type=int, default=10)
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--lr", type=float, default=1e-3)

@@ -53,9 +53,9 @@ PRESETS: dict[str, dict] = {
     "quick": dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=1,
                   pretrain_epochs=1, max_epochs=2, batch_size=16, patience=2),
     # what fits a shared 2-core machine: 512 codes, few epochs, transformer at its defaults
-    # (session 3: 64 codes x 16 dims, chosen on the pilot subject 6 with benchmarks/tfm_probe.py: the
-    # quantised tokens keep more of the class than 512 x 64; session 2 used 512 x 64)
-    "reduced": dict(n_codes=64, tokenizer_dim=16, dim=64, n_layers=4, n_heads=8, tokenizer_epochs=5,
+    # (session 3: 64 codes x 16 dims and a Euclidean codebook, chosen on the pilot subject 6 with
+    # benchmarks/tfm_probe.py: the token ids keep more of the class than 512 x 64; session 2 used 512 x 64, cosine)
+    "reduced": dict(n_codes=64, tokenizer_dim=16, tokenizer_codebook="euclidean", dim=64, n_layers=4, n_heads=8, tokenizer_epochs=5,
                     tokenizer_batch_size=16, pretrain_epochs=10, max_epochs=30, batch_size=16, patience=6,
                     lr=5e-4),
     # the paper's defaults as implemented here (8192 x 64 codebook, width 64, 4 layers, 8 heads)

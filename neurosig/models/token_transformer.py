@@ -256,7 +256,7 @@ class TokenTransformerClassifier(TorchClassifier):
     def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, input: str = "tokens",
                  n_codes: int = 8192, tokenizer_dim: int = 64, n_fft: int = 200, hop: int = 100,
                  tokenizer_epochs: int = 10, tokenizer_batch_size: int = 32, tokenizer_scale: str = "corpus",
-                 tokenizer_codebook: str = "euclidean", pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
+                 tokenizer_codebook: str = "cosine", pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
                  dropout: float = 0.1, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
                  seed: int | None = 0, device: str | None = None, verbose: bool = False):
