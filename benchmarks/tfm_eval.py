@@ -153,6 +153,9 @@ def main(argv=None) -> dict:
             extra = ""
             if np.isfinite(r.get("token_mi", np.nan)):
                 extra = f", token-class MI on test {r['token_mi']:.4f} nats (shuffled {r['token_mi_shuffled']:.4f})"
+            if np.isfinite(r.get("token_mi_ch", np.nan)):
+                extra += (f", per (channel, code) {r['token_mi_ch']:.4f} (shuffled {r['token_mi_ch_shuffled']:.4f}; "
+                          f"{sum(p <= 0.05 for p in r['token_mi_ch_p'])} of {len(r['token_mi_ch_p'])} fits p <= 0.05)")
             print(f"  {r['pipeline']}: {r['n_splits']} fits, {r['seconds']:.0f} s{extra}")
         print(f"rows: {out / f'{evaluation}.json'}")
     parts = []

@@ -113,6 +113,10 @@ def median_time(fn, reps: int) -> tuple[float, float, object]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small run (< 1 minute)")
+    ap.add_argument("--scale", default="corpus", choices=["corpus", "p95", "none"],
+                    help="input scaling (default: the tokenizer's default, corpus)")
+    ap.add_argument("--codebook", default="cosine", choices=["cosine", "euclidean"],
+                    help="codebook search (default: the tokenizer's default, cosine)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (both sides)")
     ap.add_argument("--windows", type=int, default=None, help="windows per timed run (neurosig)")
     ap.add_argument("--batch", type=int, default=32, help="windows per batch (neurosig)")
@@ -126,7 +130,11 @@ def main(argv=None) -> int:
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__} "
           f"({args.threads} threads both sides), numpy {np.__version__}")
     torch.manual_seed(0)
-    model = TFMTokenizer(TFMConfig()).eval()  # default 8192 x 64 codebook
+    # default 8192 x 64 codebook; --scale / --codebook p95 / cosine time the published recipe
+    model = TFMTokenizer(TFMConfig(scale=args.scale, normalize=args.codebook == "cosine")).eval()
+    if args.scale == "corpus":  # as after fit: median over windows and channels of the per-row p95 of |x|
+        w = make_windows(16, seed=1)
+        model.set_corpus_scale(float(np.median(np.quantile(w.abs().numpy(), 0.95, axis=-1))))
     # give the codebook a data-driven spread (as after training): init from encoder outputs
     warm = make_windows(16, seed=1)
     model.vq.train()
@@ -137,7 +145,8 @@ def main(argv=None) -> int:
     model.vq.eval()
     X = make_windows(n_win)
     print(f"data: {n_win} windows x 16 channels x 2000 samples (10 s at 200 Hz); config: "
-          f"{model.config.n_codes} codes x {model.config.dim}, n_fft {model.config.n_fft}, hop {model.config.hop}")
+          f"{model.config.n_codes} codes x {model.config.dim}, n_fft {model.config.n_fft}, hop {model.config.hop}, "
+          f"scale {model.config.scale}, codebook {args.codebook}")
 
     gflops_machine = matmul_gflops()
     print(f"machine fp32 matmul (1024^3, {args.threads} threads): {gflops_machine:.1f} GFLOP/s")

@@ -83,9 +83,10 @@ def main(argv=None) -> dict:
     subj = np.concatenate([np.full(len(data[s][1]), s) for s in subjects])
     folds = subjects[-1:] if args.quick else subjects
     splits = [Split(f"s{t}", f"s{t}", np.flatnonzero(subj != t), np.flatnonzero(subj == t)) for t in folds]
-    # windows are already at 200 Hz (sfreq=None: no resampling). The full run keeps the
-    # settings of the session-1 report: 512 codes, 3 tokenizer epochs, 5 pretraining
-    # epochs, <= 12 fine-tuning epochs (the shared 2-core machine).
+    # windows are already at 200 Hz (sfreq=None: no resampling). The full run uses the
+    # "reduced" preset (since session 3: 64 codes x 16 dims, corpus input scaling, Euclidean
+    # codebook) with the short schedule of the session-1 report: 3 tokenizer epochs, 5
+    # pretraining epochs, <= 12 fine-tuning epochs (the shared 2-core machine).
     if args.quick:
         pipes = token_pipelines(None, preset="quick")
     else:
@@ -104,6 +105,7 @@ def main(argv=None) -> dict:
         if "codebook_train" in mine[0]:
             res["codebook_usage"] = [row["codebook_train"] for row in mine]
             res["token_mi"] = [row["token_mi"] for row in mine]
+            res["token_mi_ch"] = [row["token_mi_ch"] for row in mine]
         results[r["pipeline"]] = res
         print(f"{r['pipeline']:26s} pooled " + " ".join(f"{k} {v:.3f}" for k, v in r["pooled"].items())
               + f" | {r['seconds']:.0f}s")

@@ -17,6 +17,7 @@ def test_example_token_analysis(tmp_path):
     main = runpy.run_path(str(EXAMPLES / "tfm_token_analysis.py"))["main"]
     out = main(["--out-dir", str(tmp_path)])
     assert out["mi"]["mi"] > out["mi"]["shuffled"].max()
+    assert len(out["mi_per_channel"]["shuffled"]) == 20 and np.isfinite(out["mi_per_channel"]["mi"])
     assert len(list(tmp_path.glob("*.png"))) == 3
 
 

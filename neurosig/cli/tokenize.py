@@ -22,6 +22,11 @@ def register(subparsers) -> None:
     f.add_argument("--dim", type=int, default=64)
     f.add_argument("--n-fft", type=int, default=200)
     f.add_argument("--hop", type=int, default=100)
+    f.add_argument("--scale", default="corpus", choices=["corpus", "p95", "none"],
+                   help="input scaling: one divisor fitted on the training windows (default) or the published "
+                        "per-window p95")
+    f.add_argument("--codebook", default="cosine", choices=["cosine", "euclidean"],
+                   help="nearest-code search (default and published: cosine)")
     f.add_argument("--epochs", type=int, default=10)
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--lr", type=float, default=1e-3)
@@ -94,8 +99,8 @@ def _fit(args) -> int:
     X, sfreq, desc, fh = _open_input(args)
     try:
         est = TFMTokenizerEstimator(sfreq=sfreq, n_codes=args.n_codes, dim=args.dim, n_fft=args.n_fft,
-                                    hop=args.hop, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                    seed=args.seed, device=args.device, verbose=not args.quiet)
+                                    hop=args.hop, scale=args.scale, codebook=args.codebook, epochs=args.epochs,
+                                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, verbose=not args.quiet)
         est.fit(X)
     finally:
         if fh is not None:

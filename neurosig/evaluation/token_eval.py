@@ -53,7 +53,9 @@ PRESETS: dict[str, dict] = {
     "quick": dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=1,
                   pretrain_epochs=1, max_epochs=2, batch_size=16, patience=2),
     # what fits a shared 2-core machine: 512 codes, few epochs, transformer at its defaults
-    "reduced": dict(n_codes=512, tokenizer_dim=64, dim=64, n_layers=4, n_heads=8, tokenizer_epochs=5,
+    # (session 3: 64 codes x 16 dims and a Euclidean codebook, chosen on the pilot subject 6 with
+    # benchmarks/tfm_probe.py: the token ids keep more of the class than 512 x 64; session 2 used 512 x 64, cosine)
+    "reduced": dict(n_codes=64, tokenizer_dim=16, tokenizer_codebook="euclidean", dim=64, n_layers=4, n_heads=8, tokenizer_epochs=5,
                     tokenizer_batch_size=16, pretrain_epochs=10, max_epochs=30, batch_size=16, patience=6,
                     lr=5e-4),
     # the paper's defaults as implemented here (8192 x 64 codebook, width 64, 4 layers, 8 heads)
@@ -348,7 +350,10 @@ def evaluate_pipelines(X, y, splits: list[Split], pipelines: dict[str, Callable[
                     row["codebook_test"] = _usage(tok, model.n_codes)
                     mi = ta.token_mutual_information(tok, yt, model.n_codes, n_shuffles=20, seed=0)
                     row["token_mi"] = {"mi": float(mi["mi"]), "shuffled_mean": float(np.mean(mi["shuffled"])),
-                                       "z": float(mi["z"])}
+                                       "z": float(mi["z"]), "p": float(mi["p_value"])}
+                    mi = ta.token_mutual_information(tok, yt, model.n_codes, n_shuffles=20, seed=0, per_channel=True)
+                    row["token_mi_ch"] = {"mi": float(mi["mi"]), "shuffled_mean": float(np.mean(mi["shuffled"])),
+                                          "z": float(mi["z"]), "p": float(mi["p_value"])}
             elif hasattr(model, "n_epochs_"):
                 row["n_epochs"] = int(model.n_epochs_)
             row["seconds"] = time.perf_counter() - t0
@@ -406,6 +411,11 @@ def summarize(rows: list[dict], pooled_bootstrap: bool = False):
             t = [c for c in d["token_mi"] if isinstance(c, dict)]
             rec["token_mi"] = float(np.mean([c["mi"] for c in t]))
             rec["token_mi_shuffled"] = float(np.mean([c["shuffled_mean"] for c in t]))
+        if "token_mi_ch" in d and d["token_mi_ch"].notna().any():
+            t = [c for c in d["token_mi_ch"] if isinstance(c, dict)]
+            rec["token_mi_ch"] = float(np.mean([c["mi"] for c in t]))
+            rec["token_mi_ch_shuffled"] = float(np.mean([c["shuffled_mean"] for c in t]))
+            rec["token_mi_ch_p"] = [c["p"] for c in t]
         rec["seconds"] = float(d["seconds"].sum())
         if pooled_bootstrap and "y_test" in d:
             yy = np.concatenate([np.asarray(v) for v in d["y_test"]])

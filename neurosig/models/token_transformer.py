@@ -233,6 +233,10 @@ class TokenTransformerClassifier(TorchClassifier):
         (no tokenizer training, no quantisation, no pretraining).
     n_codes, tokenizer_dim, n_fft, hop, tokenizer_epochs, tokenizer_batch_size :
         Stage 1 settings.
+    tokenizer_scale, tokenizer_codebook : str
+        The tokenizer's ``scale`` and ``codebook`` (see
+        :class:`neurosig.tokenizers.tfm.TFMTokenizerEstimator`); ``input="stft"``
+        uses the same input scaling.
     pretrain_epochs : int
         Stage 2 epochs (0 skips the stage).
     mask_ratio : float
@@ -251,8 +255,8 @@ class TokenTransformerClassifier(TorchClassifier):
 
     def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, input: str = "tokens",
                  n_codes: int = 8192, tokenizer_dim: int = 64, n_fft: int = 200, hop: int = 100,
-                 tokenizer_epochs: int = 10, tokenizer_batch_size: int = 32, pretrain_epochs: int = 20,
-                 mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
+                 tokenizer_epochs: int = 10, tokenizer_batch_size: int = 32, tokenizer_scale: str = "corpus",
+                 tokenizer_codebook: str = "cosine", pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
                  dropout: float = 0.1, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
                  seed: int | None = 0, device: str | None = None, verbose: bool = False):
@@ -268,6 +272,8 @@ class TokenTransformerClassifier(TorchClassifier):
         self.hop = hop
         self.tokenizer_epochs = tokenizer_epochs
         self.tokenizer_batch_size = tokenizer_batch_size
+        self.tokenizer_scale = tokenizer_scale
+        self.tokenizer_codebook = tokenizer_codebook
         self.pretrain_epochs = pretrain_epochs
         self.mask_ratio = mask_ratio
         self.dim = dim
@@ -281,6 +287,7 @@ class TokenTransformerClassifier(TorchClassifier):
         return TFMTokenizerEstimator(sfreq=None, model_sfreq=self.model_sfreq, n_codes=self.n_codes,
                                      dim=self.tokenizer_dim, n_fft=self.n_fft, hop=self.hop,
                                      epochs=self.tokenizer_epochs, batch_size=self.tokenizer_batch_size,
+                                     scale=self.tokenizer_scale, codebook=self.tokenizer_codebook,
                                      seed=0 if self.seed is None else self.seed, device=self.device,
                                      verbose=self.verbose)
 
@@ -378,6 +385,9 @@ class TokenTransformerClassifier(TorchClassifier):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0 if self.seed is None else int(self.seed))
                 self._stage1_tokenizer = TFMTokenizer(self._fresh_tokenizer()).eval()
+            if self._stage1_tokenizer.config.scale == "corpus":  # the STFT control sees the same input scaling
+                est = self._tokenizer_estimator()
+                self._stage1_tokenizer.set_corpus_scale(est._corpus_scale(Xr, len(Xr)))
         super().fit(X, y)
         self._stage2_transformer = None
         self._stage1_tokenizer = None

@@ -70,21 +70,49 @@ def _mi_from_joint(joint: np.ndarray) -> float:
     return float((p[nz] * np.log(p[nz] / (px @ py)[nz])).sum())
 
 
-def tokens_class_mi(tokens, y, n_codes: int) -> float:
+def _channel_tokens(tokens, n_codes: int) -> tuple[np.ndarray, int]:
+    """(n_windows, n_channels, ...) ids -> ids of (channel, code) pairs, n_channels * n_codes symbols."""
+    tokens = _check_tokens(tokens, n_codes)
+    if tokens.ndim < 3:
+        raise ValueError(f"per_channel=True needs tokens shaped (n_windows, n_channels, n_patches), got shape "
+                         f"{tokens.shape}.")
+    ch = np.arange(tokens.shape[1]).reshape((1, -1) + (1,) * (tokens.ndim - 2))
+    return tokens + ch * n_codes, tokens.shape[1] * n_codes
+
+
+def tokens_class_mi(tokens, y, n_codes: int, per_channel: bool = False) -> float:
     """Plug-in mutual information (nats) between a token and the class of its window.
 
     Every token of a window counts as one sample labelled with the window's class.
     The plug-in estimate is biased upwards with few samples per code: compare it
     with a shuffled-label control (see :func:`token_mutual_information`).
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+    y : array-like, shape (n_windows,)
+    n_codes : int
+    per_channel : bool
+        ``False``: the symbol is the code alone (tokens of all channels pooled).
+        ``True``: the symbol is the (channel, code) pair. The tokenizer is
+        montage-free, so the same code on C3 and on C4 is the same symbol when
+        pooled; a class that shows as the *side* of a change (left vs right hand
+        motor imagery: the rhythm drops over the opposite hemisphere) leaves the
+        pooled code distribution unchanged and is only visible per channel.
     """
+    if per_channel:
+        tokens, n_codes = _channel_tokens(tokens, n_codes)
     counts = token_counts(tokens, n_codes)
     classes, yi = _check_y(y, len(counts))
     joint = np.stack([counts[yi == k].sum(0) for k in range(len(classes))], axis=1).astype(float)
     return _mi_from_joint(joint)
 
 
-def token_mutual_information(tokens, y, n_codes: int, n_shuffles: int = 20, seed: int = 0) -> dict:
-    """Token-class MI with a shuffled-label control.
+def token_mutual_information(tokens, y, n_codes: int, n_shuffles: int = 20, seed: int = 0,
+                             per_channel: bool = False) -> dict:
+    """Token-class MI with a shuffled-label control (a permutation test).
+
+    ``per_channel`` as in :func:`tokens_class_mi`.
 
     Returns
     -------
@@ -94,6 +122,8 @@ def token_mutual_information(tokens, y, n_codes: int, n_shuffles: int = 20, seed
         ``p_value`` (share of shuffles >= mi, with the +1 correction).
     """
     tokens = _check_tokens(tokens, n_codes)
+    if per_channel:
+        tokens, n_codes = _channel_tokens(tokens, n_codes)
     y = np.asarray(y)
     mi = tokens_class_mi(tokens, y, n_codes)
     rng = np.random.default_rng(seed)
