@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import runpy
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,15 @@ def test_cli_fit_scale_and_codebook(tmp_path, capsys):
                      "--codebook", codebook]) == 0
         cfg = TFMTokenizer.load(ck).config
         assert (cfg.scale, cfg.normalize) == (scale, codebook == "cosine")
+
+
+def test_corpus_scale_unset_warns_instead_of_silently_not_scaling():
+    """The raw module with scale='corpus' and no divisor set says so (the estimator sets it)."""
+    m = TFMTokenizer(TFMConfig(n_codes=16, dim=8))
+    with pytest.warns(UserWarning, match="no corpus divisor"):
+        m.features(torch.zeros(2, 400))
+    m.set_corpus_scale(2.5)
+    m._warned_unset_scale = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.features(torch.zeros(2, 400))

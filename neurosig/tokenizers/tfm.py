@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,12 @@ from torch import nn
 
 from .._io import atomic_path
 from .._logging import get_logger, progress
-from .._validation import check_option, check_positive_float, check_positive_int, check_signal_array
+from .._validation import (
+    check_option,
+    check_positive_float,
+    check_positive_int,
+    check_signal_array,
+)
 from ..preprocessing.stft import hann_window, n_stft_frames, stft_magnitude
 from ..preprocessing.tfm_resample import fft_resample, resampled_length
 from .vq import VectorQuantizer, codebook_usage
@@ -276,6 +282,11 @@ class TFMTokenizer(nn.Module):
         if cfg.scale == "p95":
             x = scale_p95(x)
         elif cfg.scale == "corpus":
+            if not getattr(self, "_warned_unset_scale", False) and float(self.corpus_scale) == 1.0:
+                self._warned_unset_scale = True  # a fitted divisor is never exactly 1
+                warnings.warn("TFMTokenizer(scale='corpus') has no corpus divisor yet: the input is not "
+                              "scaled. Call set_corpus_scale() (TFMTokenizerEstimator.fit does) or use "
+                              "scale='p95' or 'none'.", UserWarning, stacklevel=2)
             x = x / self.corpus_scale
         mag, frames = stft_magnitude(x, cfg.n_fft, cfg.hop, window=self.window, return_frames=True)
         return torch.log1p(mag.transpose(-1, -2)), frames
