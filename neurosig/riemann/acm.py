@@ -14,6 +14,7 @@ from .augmented import ESTIMATORS, AugmentedCovariances
 from .embedding import EMBEDDINGS, check_order_lag
 from .fast_grid import KERNELS, fast_grid_search, normalize_grid
 from .takens import takens_parameters
+from .tangent import RiemannTangentSpace
 
 logger = get_logger(__name__)
 
@@ -62,7 +63,10 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
     order_, lag_, C_, kernel_ : selected values
     classes_ : ndarray, shape (n_classes,)
     pipeline_ : sklearn Pipeline
-        ``AugmentedCovariances -> pyriemann TangentSpace -> SVC`` refitted on all data.
+        ``AugmentedCovariances -> tangent space -> SVC`` refitted on all data; the tangent
+        space is :class:`~neurosig.riemann.tangent.RiemannTangentSpace` for
+        ``metric="riemann"`` (pyRiemann's vectors, Anderson-accelerated mean), pyRiemann's
+        ``TangentSpace`` for the other metrics.
     grid_result_ : GridResult | None
         Scores of every candidate and the excluded (order, lag) pairs (grid only).
     """
@@ -142,7 +146,8 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         self.order_, self.lag_, self.C_, self.kernel_ = order, lag, C, kernel
         self.pipeline_ = make_pipeline(
             AugmentedCovariances(order, lag, self.cov_estimator, self.embedding),
-            TangentSpace(metric=self.metric), SVC(C=C, kernel=kernel))
+            RiemannTangentSpace() if self.metric == "riemann" else TangentSpace(metric=self.metric),
+            SVC(C=C, kernel=kernel))
         self.pipeline_.fit(X, y)
         self.classes_ = classes
         self.n_features_in_ = X.shape[1]

@@ -25,6 +25,8 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 
 def _eig_fun(C: np.ndarray, fun) -> np.ndarray:
@@ -371,3 +373,55 @@ def tangent_vectors(C: np.ndarray, isqrt: np.ndarray) -> np.ndarray:
     T : ndarray, shape (n_matrices, n*(n+1)/2)
     """
     return upper(whitened_logs(C, isqrt))
+
+
+
+class RiemannTangentSpace(TransformerMixin, BaseEstimator):
+    """Tangent space at the affine-invariant mean, as a scikit-learn transformer.
+
+    Same vectors as pyRiemann's ``TangentSpace(metric="riemann")`` (``upper(logm(M^-1/2 C
+    M^-1/2))`` at the Riemannian mean ``M`` of the training matrices, pyRiemann's
+    tolerance), with the mean found by :func:`riemann_mean_logs` (``solver="anderson"`` by
+    default: fewer iterations, and a stop at the noise floor of very ill-conditioned
+    matrices where pyRiemann runs 50 iterations).  Used for the final fit of
+    :class:`~neurosig.riemann.ACMClassifier`.
+
+    Parameters
+    ----------
+    solver : {"anderson", "pyriemann"}
+    tol : float
+        ``||J||_F`` tolerance of the mean (pyRiemann's 1e-8).
+
+    Attributes
+    ----------
+    reference_ : ndarray, shape (n, n)
+        The mean.
+    isqrt_ : ndarray, shape (n, n)
+        ``reference_^-1/2``.
+    n_iter_ : int
+    converged_ : bool
+    """
+
+    def __init__(self, solver: str = "anderson", tol: float = 1e-8):
+        self.solver = solver
+        self.tol = tol
+
+    def _fit(self, X):
+        res = riemann_mean_logs(np.asarray(X, dtype=float), solver=self.solver, tol=self.tol)
+        self.reference_, self.isqrt_ = res.mean, res.isqrt
+        self.n_iter_, self.converged_ = res.n_iter, res.converged
+        return res
+
+    def fit(self, X, y=None):
+        """X : ndarray, shape (n_matrices, n, n), SPD."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, and the training matrices' vectors (the logs of the last iteration: no extra work)."""
+        return upper(self._fit(X).logs)
+
+    def transform(self, X):
+        """X : ndarray, shape (n_matrices, n, n) -> ndarray, shape (n_matrices, n*(n+1)/2)."""
+        check_is_fitted(self, "isqrt_")
+        return tangent_vectors(np.asarray(X, dtype=float), self.isqrt_)

@@ -201,3 +201,20 @@ def test_numerically_singular_candidates_follow_pyriemanns_path():
     assert np.all(w[:, 0] <= NEAR_SINGULAR * w[:, -1])  # the case this test is about
     gs = _moabb_grid_search(X, y, grid, cv)
     _check_same(gs, fast_grid_search(X, y, grid, cv=cv), 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_riemann_tangent_space_transformer_matches_pyriemann(seed):
+    """The final-fit tangent space gives pyRiemann's TangentSpace(metric='riemann') vectors."""
+    from sklearn.base import clone
+
+    from neurosig.riemann.tangent import RiemannTangentSpace
+    C = _random_spd(seed)
+    ref = TangentSpace(metric="riemann").fit(C)
+    ours = clone(RiemannTangentSpace()).fit(C[:15])
+    np.testing.assert_allclose(ours.transform(C), TangentSpace(metric="riemann").fit(C[:15]).transform(C),
+                               atol=1e-7)
+    np.testing.assert_allclose(RiemannTangentSpace().fit_transform(C), ref.transform(C), atol=1e-7)
+    assert ours.converged_ and ours.n_iter_ >= 1
+    with pytest.raises(ValueError, match="not fitted"):
+        RiemannTangentSpace().transform(C)
