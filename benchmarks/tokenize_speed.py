@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from neurosig.tokenizers.tfm import TFMConfig, TFMTokenizer
+    from neurosig.tokenizers.tfm import TFMConfig, TFMTokenizer, corpus_scale
 
     n_win = args.windows or (16 if args.quick else 256)
     n_ref = min(n_win, 2 if args.quick else 8)
@@ -132,9 +132,8 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     # default 8192 x 64 codebook; --scale / --codebook p95 / cosine time the published recipe
     model = TFMTokenizer(TFMConfig(scale=args.scale, normalize=args.codebook == "cosine")).eval()
-    if args.scale == "corpus":  # as after fit: median over windows and channels of the per-row p95 of |x|
-        w = make_windows(16, seed=1)
-        model.set_corpus_scale(float(np.median(np.quantile(w.abs().numpy(), 0.95, axis=-1))))
+    if args.scale == "corpus":  # as after fit
+        model.set_corpus_scale(corpus_scale([make_windows(16, seed=1)]))
     # give the codebook a data-driven spread (as after training): init from encoder outputs
     warm = make_windows(16, seed=1)
     model.vq.train()

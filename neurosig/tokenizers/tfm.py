@@ -59,7 +59,7 @@ from .vq import VectorQuantizer, codebook_usage
 
 logger = get_logger(__name__)
 
-__all__ = ["TFMConfig", "TFMTokenizer", "TFMTokenizerEstimator", "tf_mask", "scale_p95"]
+__all__ = ["TFMConfig", "TFMTokenizer", "TFMTokenizerEstimator", "tf_mask", "scale_p95", "corpus_scale"]
 
 _FORMAT = 1
 
@@ -144,6 +144,23 @@ class TFMConfig:
     @property
     def n_freqs(self) -> int:
         return self.n_fft // 2 + 1
+
+
+def corpus_scale(batches) -> float:
+    """The divisor of ``scale="corpus"``: median over windows and channels of the per-row
+    95th percentile of |x|.
+
+    Parameters
+    ----------
+    batches : iterable of Tensor, each shape (batch, n_channels, n_times)
+        The training windows, batch by batch (one streaming pass).
+
+    Returns
+    -------
+    value : float
+    """
+    q = [torch.quantile(xb.abs().reshape(-1, xb.shape[-1]), 0.95, dim=1) for xb in batches]
+    return float(np.median(torch.cat(q).numpy()))  # (torch's median is the lower middle value)
 
 
 def scale_p95(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -621,11 +638,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
 
     def _corpus_scale(self, X, n_win: int) -> float:
         """Median over windows and channels of the per-row 95th percentile of |x| (one streaming pass)."""
-        q = []
-        for s in range(0, n_win, 256):
-            xb = self._load_batch(X, np.arange(s, min(s + 256, n_win)))
-            q.append(torch.quantile(xb.abs().reshape(-1, xb.shape[-1]), 0.95, dim=1))
-        value = float(np.median(torch.cat(q).numpy()))  # (torch's median is the lower middle value)
+        value = corpus_scale(self._load_batch(X, np.arange(s, min(s + 256, n_win))) for s in range(0, n_win, 256))
         logger.debug("TFM corpus scale: %g", value)
         return value
 
