@@ -100,6 +100,36 @@ def test_classifier_bad_params(data):
         TokenTransformerClassifier(**SMALL).fit(X[:, :, :150], y)
 
 
+def test_classifier_with_a_tokenizer_learned_beforehand(data, tmp_path):
+    """tokenizer=<checkpoint>: stage 1 is skipped, the file's tokenizer is used frozen (and its codebook size)."""
+    from neurosig.tokenizers.tfm import TFMTokenizerEstimator
+    X, y = data
+    tok = TFMTokenizerEstimator(n_codes=24, dim=16, epochs=2, batch_size=8, seed=3).fit(X[1::2])  # "corpus"
+    tok.save(tmp_path / "tok.pt")
+    clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=2, tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
+    assert clf.n_codes_ == 24 and clf.tokenizer_config_.n_codes == 24  # the file's, not SMALL's 32
+    np.testing.assert_array_equal(clf.tokens(X[:5]), tok.transform(X[:5]))
+    assert clf.tokenizer_usage_["n_used"] == len(np.unique(tok.transform(X[::2])))
+    assert clf.module_.transformer.token_emb.num_embeddings == 24 + 1  # + [MASK]
+    # saved classifier loads without the tokenizer file
+    clf.save(tmp_path / "clf.pt")
+    (tmp_path / "tok.pt").unlink()
+    back = TokenTransformerClassifier.load(tmp_path / "clf.pt")
+    np.testing.assert_allclose(back.predict_proba(X[:6]), clf.predict_proba(X[:6]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(back.tokens(X[:5]), tok.transform(X[:5]))
+    # the STFT control uses the file's front end; clone keeps the path
+    tok.save(tmp_path / "tok.pt")
+    stft = TokenTransformerClassifier(**{**SMALL, "max_epochs": 2}, pretrain_epochs=0, input="stft",
+                                      tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
+    assert float(stft.module_.tokenizer.corpus_scale) == float(tok.tokenizer_.corpus_scale)
+    assert clone(clf).tokenizer == tmp_path / "tok.pt"
+    # bad input: a missing file or another sampling rate, before any work
+    with pytest.raises(FileNotFoundError, match="'tokenizer' parameter.*nope.pt"):
+        TokenTransformerClassifier(tokenizer=tmp_path / "nope.pt").fit(X, y)
+    with pytest.raises(ValueError, match="sfreq=200.0.*sfreq=250.0"):
+        TokenTransformerClassifier(tokenizer=tmp_path / "tok.pt", model_sfreq=250.0).fit(X, y)
+
+
 def test_pipeline_yaml_builds():
     from neurosig.pipelines import load_pipeline_file
     spec = load_pipeline_file(ROOT / "pipelines" / "full" / "tfm_token_transformer.yml")

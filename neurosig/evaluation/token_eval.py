@@ -347,11 +347,11 @@ def evaluate_pipelines(X, y, splits: list[Split], pipelines: dict[str, Callable[
                 if token_analysis:
                     from ..tokenizers import analysis as ta
                     tok = model.tokens(X[sp.test])
-                    row["codebook_test"] = _usage(tok, model.n_codes)
-                    mi = ta.token_mutual_information(tok, yt, model.n_codes, n_shuffles=20, seed=0)
+                    row["codebook_test"] = _usage(tok, model.n_codes_)
+                    mi = ta.token_mutual_information(tok, yt, model.n_codes_, n_shuffles=20, seed=0)
                     row["token_mi"] = {"mi": float(mi["mi"]), "shuffled_mean": float(np.mean(mi["shuffled"])),
                                        "z": float(mi["z"]), "p": float(mi["p_value"])}
-                    mi = ta.token_mutual_information(tok, yt, model.n_codes, n_shuffles=20, seed=0, per_channel=True)
+                    mi = ta.token_mutual_information(tok, yt, model.n_codes_, n_shuffles=20, seed=0, per_channel=True)
                     row["token_mi_ch"] = {"mi": float(mi["mi"]), "shuffled_mean": float(np.mean(mi["shuffled"])),
                                           "z": float(mi["z"]), "p": float(mi["p_value"])}
             elif hasattr(model, "n_epochs_"):

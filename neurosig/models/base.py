@@ -211,7 +211,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write parameters, classes and weights to one file, atomically."""
         check_is_fitted(self, "module_")
-        payload = {"class": type(self).__name__, "params": self.get_params(),
+        # paths are stored as strings (weights_only loading reads plain types only)
+        params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in self.get_params().items()}
+        payload = {"class": type(self).__name__, "params": params,
                    "classes": self.classes_.tolist(), "shape": [self.n_channels_, self.n_times_],
                    "state_dict": self.module_.state_dict(), "extra": self._extra_state()}
         with atomic_path(path) as tmp:

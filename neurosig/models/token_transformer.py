@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,7 +25,8 @@ from torch import nn
 
 from .._logging import get_logger, progress
 from .._validation import check_option, check_positive_float, check_positive_int, check_signal_array
-from .base import TorchClassifier
+from ..tokenizers.vq import codebook_usage
+from .base import TorchClassifier, resolve_device
 
 logger = get_logger(__name__)
 
@@ -237,6 +239,15 @@ class TokenTransformerClassifier(TorchClassifier):
         The tokenizer's ``scale`` and ``codebook`` (see
         :class:`neurosig.tokenizers.tfm.TFMTokenizerEstimator`); ``input="stft"``
         uses the same input scaling.
+    tokenizer : path-like | None
+        A tokenizer learned beforehand (a file written by
+        :meth:`neurosig.tokenizers.tfm.TFMTokenizerEstimator.save` or ``neurosig tokenize
+        fit``), e.g. on unlabelled windows of other subjects, as the published tokenizer is
+        learned on a corpus: stage 1 is skipped and this tokenizer is used frozen. Its file
+        then sets the codebook and front end (``n_codes``, ``tokenizer_dim``, ``n_fft``,
+        ``hop``, ``tokenizer_scale``, ``tokenizer_codebook`` and the tokenizer epochs given
+        here are not used; ``tokenizer_config_`` holds what is); its sampling rate must be
+        ``model_sfreq``. ``input="stft"`` then uses its front end (the same input scaling).
     pretrain_epochs : int
         Stage 2 epochs (0 skips the stage).
     mask_ratio : float
@@ -250,13 +261,18 @@ class TokenTransformerClassifier(TorchClassifier):
     tokenizer_usage_ : dict
         Codebook usage of the training tokens (``perplexity``, ``share_used``,
         ``n_used``); empty for ``input="stft"``.
+    tokenizer_config_ : TFMConfig
+        The tokenizer's configuration (from ``tokenizer`` when given).
+    n_codes_ : int
+        Vocabulary size of the token ids (``tokenizer_config_.n_codes``).
     pretrain_history_ : list of dict
     """
 
     def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, input: str = "tokens",
                  n_codes: int = 8192, tokenizer_dim: int = 64, n_fft: int = 200, hop: int = 100,
                  tokenizer_epochs: int = 10, tokenizer_batch_size: int = 32, tokenizer_scale: str = "corpus",
-                 tokenizer_codebook: str = "cosine", pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
+                 tokenizer_codebook: str = "cosine", tokenizer: str | os.PathLike | None = None,
+                 pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
                  dropout: float = 0.1, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
                  seed: int | None = 0, device: str | None = None, verbose: bool = False):
@@ -274,6 +290,7 @@ class TokenTransformerClassifier(TorchClassifier):
         self.tokenizer_batch_size = tokenizer_batch_size
         self.tokenizer_scale = tokenizer_scale
         self.tokenizer_codebook = tokenizer_codebook
+        self.tokenizer = tokenizer
         self.pretrain_epochs = pretrain_epochs
         self.mask_ratio = mask_ratio
         self.dim = dim
@@ -297,9 +314,24 @@ class TokenTransformerClassifier(TorchClassifier):
         from ..preprocessing.tfm_resample import fft_resample
         return fft_resample(X, self.sfreq, self.model_sfreq)
 
+    def _config(self):
+        """The tokenizer's TFMConfig: from the fit (or the ``tokenizer`` file), else from the parameters."""
+        cfg = getattr(self, "tokenizer_config_", None)
+        return cfg if cfg is not None else self._fresh_tokenizer()
+
     def _grid(self, n_times: int) -> tuple[int, int]:
         from ..preprocessing.stft import n_stft_frames
-        return n_stft_frames(n_times, self.n_fft, self.hop), self.n_fft // 2 + 1
+        cfg = self._config()
+        return n_stft_frames(n_times, cfg.n_fft, cfg.hop), cfg.n_fft // 2 + 1
+
+    def _load_tokenizer(self):
+        """The frozen tokenizer of the ``tokenizer`` file (checked before any work)."""
+        from ..tokenizers.tfm import TFMTokenizer
+        path = Path(self.tokenizer)
+        if not path.is_file():
+            raise FileNotFoundError(f"The 'tokenizer' parameter points to {str(path)!r}, which does not exist "
+                                    "(write one with TFMTokenizerEstimator.save or `neurosig tokenize fit`).")
+        return TFMTokenizer.load(path, expect={"sfreq": float(self.model_sfreq)})
 
     def _tokenizer_module(self):
         mod = getattr(self, "module_", None)
@@ -322,8 +354,9 @@ class TokenTransformerClassifier(TorchClassifier):
         return torch.cat(out).numpy()
 
     def _build_transformer(self, n_channels: int, n_patches: int, n_classes: int) -> TokenTransformer:
-        in_features = None if self.input == "tokens" else self.n_fft // 2 + 1
-        return TokenTransformer(self.n_codes, n_channels, n_patches, n_classes=n_classes, dim=self.dim,
+        cfg = self._config()
+        in_features = None if self.input == "tokens" else cfg.n_fft // 2 + 1
+        return TokenTransformer(cfg.n_codes, n_channels, n_patches, n_classes=n_classes, dim=self.dim,
                                 n_layers=self.n_layers, n_heads=self.n_heads, dropout=self.dropout,
                                 in_features=in_features)
 
@@ -334,7 +367,7 @@ class TokenTransformerClassifier(TorchClassifier):
             state = {k: v for k, v in pre.state_dict().items() if not k.startswith("cls_head")}
             transformer.load_state_dict(state, strict=False)
         elif self.input == "tokens" and getattr(self, "_stage1_tokenizer", None) is not None \
-                and self.tokenizer_dim == self.dim:
+                and self._config().dim == self.dim:
             transformer.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
         return _TokenPipelineModule(self._stage1_tokenizer, transformer)
 
@@ -354,33 +387,40 @@ class TokenTransformerClassifier(TorchClassifier):
                              "set pretrain_epochs=0.")
         if self.sfreq is not None:
             check_positive_float("sfreq", self.sfreq)
+        given = self._load_tokenizer() if self.tokenizer is not None else None
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
-        Xr = self._resample(X)
-        n_patches, _ = self._grid(Xr.shape[2])
         if hasattr(self, "module_"):  # refit: stage 1 must not see the previous fit's tokenizer
             del self.module_
+        self.tokenizer_config_ = given.config if given is not None else self._fresh_tokenizer()
+        self.n_codes_ = int(self.tokenizer_config_.n_codes)
+        Xr = self._resample(X)
+        n_patches, _ = self._grid(Xr.shape[2])
         self._stage2_transformer = None
         self.tokenizer_usage_, self.pretrain_history_ = {}, []
         if self.input == "tokens":
-            est = self._tokenizer_estimator().fit(Xr)
-            self._stage1_tokenizer = est.tokenizer_
-            tokens = est.transform(Xr)
-            self.tokenizer_usage_ = {k: v for k, v in est.usage(Xr).items() if k != "counts"}
+            if given is None:
+                est = self._tokenizer_estimator().fit(Xr)
+                self._stage1_tokenizer = est.tokenizer_
+            else:
+                self._stage1_tokenizer = given.to(resolve_device(self.device))
+            tokens = self._prepare_input(X).astype(np.int64)
+            self.tokenizer_usage_ = {k: v for k, v in codebook_usage(tokens, self.n_codes_).items() if k != "counts"}
             if self.pretrain_epochs:
                 gen = torch.Generator().manual_seed(0 if self.seed is None else int(self.seed))
-                from .base import resolve_device
                 # the global RNG (dropout) is seeded inside a fork, so stage 2 is reproducible
                 # and leaves the caller's RNG state alone
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0 if self.seed is None else int(self.seed))
                     tr = self._build_transformer(X.shape[1], n_patches, 0)
-                    if self.tokenizer_dim == self.dim:
-                        tr.init_token_embedding(est.tokenizer_.vq.effective_codebook().detach())
+                    if self.tokenizer_config_.dim == self.dim:
+                        tr.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
                     tr = tr.to(resolve_device(self.device))
                     self.pretrain_history_ = pretrain_masked_tokens(
                         tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr,
                         self.weight_decay, generator=gen, verbose=self.verbose)
                 self._stage2_transformer = tr
+        elif given is not None:  # the STFT control sees the given tokenizer's front end
+            self._stage1_tokenizer = given.to(resolve_device(self.device))
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0 if self.seed is None else int(self.seed))
@@ -405,15 +445,23 @@ class TokenTransformerClassifier(TorchClassifier):
         return self._prepare_input(X).astype(np.int64)
 
     # -- persistence ---------------------------------------------------------------------
+    def _extra_state(self) -> dict:
+        """The tokenizer's config, so that :meth:`load` does not need the ``tokenizer`` file."""
+        import dataclasses
+        return {"tokenizer_config": dataclasses.asdict(self.tokenizer_config_)}
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TokenTransformerClassifier":
         """Load a file written by :meth:`save` (``weights_only=True``; tokenizer included)."""
-        from ..tokenizers.tfm import TFMTokenizer
+        from ..tokenizers.tfm import TFMConfig, TFMTokenizer
         est, payload = cls._load_shell(path)
         n_times = est.n_times_ if est.sfreq is None else \
             est._resample(np.zeros((1, 1, est.n_times_), np.float32)).shape[-1]
         n_patches, _ = est._grid(n_times)
-        est._stage1_tokenizer = TFMTokenizer(est._fresh_tokenizer())
+        cfg = payload.get("extra", {}).get("tokenizer_config")
+        est.tokenizer_config_ = TFMConfig(**cfg) if cfg is not None else est._fresh_tokenizer()
+        est.n_codes_ = int(est.tokenizer_config_.n_codes)
+        est._stage1_tokenizer = TFMTokenizer(est.tokenizer_config_)
         est.module_ = est._build_module(est.n_channels_, n_patches, len(est.classes_))
         try:
             est.module_.load_state_dict(payload["state_dict"])
