@@ -25,6 +25,7 @@ The last line compares the pretrained token model with TS+SVM (AUROC).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import platform
@@ -86,6 +87,39 @@ def complete_rows(path: Path, context: dict, pipelines: list, split_names: list)
     return [r for r in rows if r["split"] in done]
 
 
+def corpus_tokenizer(args, out: Path) -> tuple[Path, dict]:
+    """Fit (or reuse) the tokenizer of ``--tokenizer-corpus``: unlabelled windows of other subjects.
+
+    Codebook size and dims are the preset's; scale is the package default ("corpus").
+    Written atomically to ``out``; a rerun with the same settings reuses the file.
+    Returns the checkpoint path and the settings stored in every row's context.
+    """
+    import json
+
+    from neurosig.evaluation.token_eval import PRESETS
+    from neurosig.tokenizers import TFMTokenizerEstimator
+    preset = PRESETS[args.preset]
+    info = {"subjects": sorted(args.tokenizer_corpus), "sessions": args.sessions, "runs": args.corpus_runs,
+            "epochs": args.corpus_epochs, "codebook": args.corpus_codebook,
+            "n_codes": args.n_codes or preset["n_codes"], "dim": preset["tokenizer_dim"], "batch_size": 32, "seed": 0}
+    digest = hashlib.sha1(json.dumps(info, sort_keys=True).encode()).hexdigest()[:8]
+    tag = "-".join(map(str, info["subjects"])) + f"_{digest}"
+    path = out / f"tokenizer-corpus-s{tag}.pt"
+    if path.is_file():
+        print(f"tokenizer corpus: reusing {path}")
+        return path, info
+    t0 = time.perf_counter()
+    Xc, _, _, sfreq = load_simulated(info["subjects"], args.sessions, args.classes, args.corpus_runs)
+    est = TFMTokenizerEstimator(sfreq=sfreq, n_codes=info["n_codes"], dim=info["dim"], codebook=info["codebook"],
+                                epochs=info["epochs"], batch_size=info["batch_size"], seed=0, device=args.device)
+    est.fit(Xc)
+    est.save(path)
+    print(f"tokenizer corpus: subjects {info['subjects']}, {len(Xc)} unlabelled windows, {info['epochs']} epochs, "
+          f"{info['n_codes']} codes x {info['dim']} ({info['codebook']}): {est.usage_['n_used']} codes used, "
+          f"perplexity {est.usage_['perplexity']:.1f} ({time.perf_counter() - t0:.0f} s) -> {path}")
+    return path, info
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
@@ -105,6 +139,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--device", default=None, help="cpu (default) or cuda")
     ap.add_argument("--out", default=None, help="folder of the result JSON files (default: a temp folder)")
+    ap.add_argument("--tokenizer-corpus", type=int, nargs="+", default=None, metavar="SUBJECT",
+                    help="learn the tokenizer ONCE on the unlabelled windows of these simulated subjects (disjoint "
+                         "from the evaluated ones) and give it, frozen, to every token pipeline (the published "
+                         "design: a tokenizer learned on a corpus); default: a tokenizer per fit, on its "
+                         "training windows")
+    ap.add_argument("--corpus-runs", type=int, default=8, help="runs per corpus subject (24 windows each)")
+    ap.add_argument("--corpus-epochs", type=int, default=20)
+    ap.add_argument("--corpus-codebook", default="cosine", choices=["cosine", "euclidean"])
     ap.add_argument("--report-only", action="store_true",
                     help="fit nothing: summarize the rows already in --out, keeping the splits that every "
                          "pipeline finished (for a run stopped early)")
@@ -125,6 +167,17 @@ def main(argv=None) -> dict:
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, python {sys.version.split()[0]}, "
           f"torch {torch.__version__} ({args.threads} threads), numpy {np.__version__}")
     overrides = {} if args.n_codes is None else {"n_codes": args.n_codes}
+    if args.tokenizer_corpus:
+        evaluated = set(args.within_subjects if "within-session" in args.evaluation else []) | \
+            set(args.loso_subjects if "cross-subject" in args.evaluation else [])
+        if evaluated & set(args.tokenizer_corpus):
+            raise SystemExit(f"--tokenizer-corpus {args.tokenizer_corpus} overlaps the evaluated subjects "
+                             f"{sorted(evaluated)}: the tokenizer must not see the test windows")
+        path, info = corpus_tokenizer(args, out)
+        overrides.update(tokenizer=str(path))
+        corpus_ctx = {"tokenizer_corpus": info}
+    else:
+        corpus_ctx = {}
     results = {}
     for evaluation in args.evaluation:
         subjects = args.within_subjects if evaluation == "within-session" else args.loso_subjects
@@ -140,7 +193,8 @@ def main(argv=None) -> dict:
                 raise SystemExit(f"unknown pipeline names {unknown}; allowed: {list(PIPELINE_NAMES)}")
             pipes = {k: v for k, v in pipes.items() if k in args.pipelines}
         context = {"dataset": "SimulatedMotorImagery", "seed": 42, "n_runs": args.n_runs, "sessions": args.sessions,
-                   "classes": args.classes, "evaluation": evaluation, "preset": args.preset, **overrides}
+                   "classes": args.classes, "evaluation": evaluation, "preset": args.preset,
+                   **{k: v for k, v in overrides.items() if k != "tokenizer"}, **corpus_ctx}
         if args.report_only:
             rows = complete_rows(out / f"{evaluation}.json", context, list(pipes), [s.name for s in splits])
             print(f"report only: {len({r['split'] for r in rows})} of {len(splits)} splits finished by every pipeline")

@@ -1,0 +1,117 @@
+"""Does the tokenizer need a corpus? Tokens of a tokenizer learned on 48 windows of the subject
+itself vs one learned, without labels, on a corpus of other subjects (issue 6).
+
+On the simulated motor-imagery dataset (left vs right hand), for every evaluated subject:
+runs 1-2 of session 0train (48 windows) are the subject's training windows, runs 3-8
+(144 windows) the test windows. Two tokenizers with the same settings:
+
+* ``own``:    learned on the subject's 48 training windows (the per-fit tokenizer of
+  ``benchmarks/tfm_eval.py`` without ``--tokenizer-corpus``),
+* ``corpus``: learned once on the unlabelled windows of ``--corpus`` subjects (never an
+  evaluated one), as the published tokenizer is learned on a large corpus.
+
+For each: a linear probe (``tfm_probe.probe_auroc``: standardise, L2 logistic regression,
+C by inner CV; fitted on the 48 training windows, AUROC on the 144 test windows) on the
+encoder output averaged over patches and on the per-channel token counts, and the
+per-(channel, code) token-class mutual information on the test windows against
+``--n-shuffles`` label shuffles (permutation p).
+
+    PYTHONPATH=$PWD python benchmarks/tfm_corpus_probe.py                  # subjects 6-10, ~5 min
+    PYTHONPATH=$PWD python benchmarks/tfm_corpus_probe.py --quick          # seconds
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def channel_counts(ids, n_codes: int) -> np.ndarray:
+    """(n, C, P) token ids -> (n, C * n_codes) share of the patches of each channel holding each code."""
+    from neurosig.tokenizers.analysis import token_counts
+    return np.stack([token_counts(ids[:, k], n_codes) for k in range(ids.shape[1])], 1).reshape(len(ids), -1) \
+        / ids.shape[2]
+
+
+def probe_tokenizer(est, X_tr, y_tr, X_te, y_te, n_shuffles: int, inner_cv: bool = True) -> dict:
+    """Encoder and token-count probe AUROC, token-class MI (per channel) and its permutation p."""
+    import torch
+
+    from neurosig.tokenizers.analysis import token_mutual_information
+    from tfm_probe import probe_auroc
+    with torch.no_grad():
+        z_tr = est.tokenizer_.encode(est._load_batch(X_tr, np.arange(len(X_tr)))).mean(2).flatten(1).numpy()
+        z_te = est.tokenizer_.encode(est._load_batch(X_te, np.arange(len(X_te)))).mean(2).flatten(1).numpy()
+    ids_tr, ids_te = est.transform(X_tr), est.transform(X_te)
+    mi = token_mutual_information(ids_te, y_te, est.n_codes, n_shuffles=n_shuffles, seed=0, per_channel=True)
+    return {"encoder": probe_auroc(z_tr, y_tr, z_te, y_te, inner_cv=inner_cv),
+            "counts": probe_auroc(channel_counts(ids_tr, est.n_codes), y_tr, channel_counts(ids_te, est.n_codes),
+                                  y_te, inner_cv=inner_cv),
+            "mi": float(mi["mi"]), "shuffled": float(np.mean(mi["shuffled"])), "p": float(mi["p_value"])}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny tokenizer, 1 corpus subject, 1 evaluated (seconds)")
+    ap.add_argument("--corpus", type=int, nargs="+", default=None, help="default 1-5 (--quick: 1)")
+    ap.add_argument("--corpus-runs", type=int, default=8)
+    ap.add_argument("--subjects", type=int, nargs="+", default=None, help="default 6-10 (--quick: 6)")
+    ap.add_argument("--n-codes", type=int, default=64)
+    ap.add_argument("--dim", type=int, default=16)
+    ap.add_argument("--scale", default="corpus", choices=["corpus", "p95", "none"])
+    ap.add_argument("--codebook", default="cosine", choices=["cosine", "euclidean"])
+    ap.add_argument("--own-epochs", type=int, default=5, help="epochs of the tokenizer on the 48 own windows")
+    ap.add_argument("--corpus-epochs", type=int, default=20)
+    ap.add_argument("--n-shuffles", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    import torch
+
+    from neurosig.tokenizers import TFMTokenizerEstimator
+    from tfm_eval import load_simulated
+    warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        args.corpus, args.subjects = args.corpus or [1], args.subjects or [6]
+        args.corpus_runs = 2
+        args.n_codes, args.dim, args.own_epochs, args.corpus_epochs, args.n_shuffles = 16, 8, 1, 1, 20
+    args.corpus, args.subjects = args.corpus or [1, 2, 3, 4, 5], args.subjects or [6, 7, 8, 9, 10]
+    if set(args.corpus) & set(args.subjects):
+        raise SystemExit(f"--corpus {args.corpus} overlaps --subjects {args.subjects}")
+    classes = ["left_hand", "right_hand"]
+    kw = dict(n_codes=args.n_codes, dim=args.dim, scale=args.scale, codebook=args.codebook, seed=0)
+    t0 = time.perf_counter()
+    Xc, _, _, sfreq = load_simulated(args.corpus, ["0train"], classes, args.corpus_runs)
+    corpus = TFMTokenizerEstimator(sfreq=sfreq, epochs=args.corpus_epochs, batch_size=32, **kw).fit(Xc)
+    print(f"corpus tokenizer: subjects {args.corpus}, {len(Xc)} windows {Xc.shape[1:]}, {args.corpus_epochs} epochs, "
+          f"{args.n_codes} codes x {args.dim} (scale {args.scale}, {args.codebook}): {corpus.usage_['n_used']} codes "
+          f"used, perplexity {corpus.usage_['perplexity']:.1f} ({time.perf_counter() - t0:.0f} s)")
+    print("| subject | tokenizer | encoder probe AUROC | token counts probe AUROC | MI (nats) | shuffled | p |")
+    print("|---|---|---|---|---|---|---|")
+    res = {}
+    for subject in args.subjects:
+        X, y, meta, _ = load_simulated([subject], ["0train"], classes, 8)
+        runs = sorted(meta["run"].unique(), key=int)
+        tr = meta["run"].isin(runs[:2]).to_numpy()
+        yb = (y == classes[1]).astype(int)
+        own = TFMTokenizerEstimator(sfreq=sfreq, epochs=args.own_epochs, batch_size=8, **kw).fit(X[tr])
+        for name, est in (("own 48 windows", own), ("corpus", corpus)):
+            r = probe_tokenizer(est, X[tr], yb[tr], X[~tr], yb[~tr], args.n_shuffles, inner_cv=not args.quick)
+            res[(subject, name)] = r
+            print(f"| {subject} | {name} | {r['encoder']:.3f} | {r['counts']:.3f} | {r['mi']:.4f} | "
+                  f"{r['shuffled']:.4f} | {r['p']:.3f} |", flush=True)
+    for name in ("own 48 windows", "corpus"):
+        rs = [res[(s, name)] for s in args.subjects]
+        print(f"{name}: token counts probe AUROC mean {np.mean([r['counts'] for r in rs]):.3f}, MI p <= 0.01 on "
+              f"{sum(r['p'] <= 0.01 for r in rs)} of {len(rs)} subjects")
+    return res
+
+
+if __name__ == "__main__":
+    main()
