@@ -36,3 +36,14 @@ def test_example_eval_pipelines():
     s = main([]).set_index("pipeline")
     assert list(s.index) == ["TS+SVM", "TFM+TT (pretrained)"]
     assert np.isfinite(s["auroc"]).all() and s.loc["TFM+TT (pretrained)", "n_used_train"] >= 1
+
+
+
+def test_example_corpus_tokenizer(tmp_path):
+    main = runpy.run_path(str(EXAMPLES / "tfm_corpus_tokenizer.py"))["main"]
+    out = main(["--out-dir", str(tmp_path)])
+    assert out["path"] == tmp_path / "corpus_tokenizer.pt" and out["path"].is_file()
+    assert out["classifier"].n_codes_ == 32 and out["tokens"].shape == (12, 22, 7)
+    # the classifier tokenizes with the file's tokenizer, unchanged by stages 2-3
+    np.testing.assert_array_equal(out["tokens"], out["tokenizer"].transform(out["X_test"]))
+    assert 0 < out["mi"]["p_value"] <= 1
