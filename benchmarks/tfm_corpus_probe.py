@@ -12,7 +12,8 @@ runs 1-2 of session 0train (48 windows) are the subject's training windows, runs
 
 For each: a linear probe (``tfm_probe.probe_auroc``: standardise, L2 logistic regression,
 C by inner CV; fitted on the 48 training windows, AUROC on the 144 test windows) on the
-encoder output averaged over patches and on the per-channel token counts, and the
+encoder output averaged over patches and on the per-channel token counts, next to the same
+probe on the per-channel log power in 4-40 Hz (the tokenizer-free reference), and the
 per-(channel, code) token-class mutual information on the test windows against
 ``--n-shuffles`` label shuffles (permutation p).
 
@@ -39,6 +40,18 @@ def channel_counts(ids, n_codes: int) -> np.ndarray:
         / ids.shape[2]
 
 
+def log_power(est, X, fmin: float = 4.0, fmax: float = 40.0) -> np.ndarray:
+    """Tokenizer-free reference: per-channel log STFT power in fmin..fmax Hz, mean over patches (n, C * F)."""
+    import torch
+
+    from neurosig.preprocessing.stft import stft_magnitude
+    Xr = est._load_batch(X, np.arange(len(X)))                                  # at 200 Hz
+    mag = stft_magnitude(Xr.reshape(-1, Xr.shape[-1]), est.n_fft, est.hop)      # (n * C, F, P)
+    f = np.fft.rfftfreq(est.n_fft, 1 / est.model_sfreq)
+    lp = torch.log(mag.pow(2).mean(-1) + 1e-30).reshape(len(X), X.shape[1], -1).numpy()
+    return lp[:, :, (f >= fmin) & (f <= fmax)].reshape(len(X), -1)
+
+
 def probe_tokenizer(est, X_tr, y_tr, X_te, y_te, n_shuffles: int, inner_cv: bool = True) -> dict:
     """Encoder and token-count probe AUROC, token-class MI (per channel) and its permutation p."""
     import torch
@@ -50,7 +63,8 @@ def probe_tokenizer(est, X_tr, y_tr, X_te, y_te, n_shuffles: int, inner_cv: bool
         z_te = est.tokenizer_.encode(est._load_batch(X_te, np.arange(len(X_te)))).mean(2).flatten(1).numpy()
     ids_tr, ids_te = est.transform(X_tr), est.transform(X_te)
     mi = token_mutual_information(ids_te, y_te, est.n_codes, n_shuffles=n_shuffles, seed=0, per_channel=True)
-    return {"encoder": probe_auroc(z_tr, y_tr, z_te, y_te, inner_cv=inner_cv),
+    return {"log-power": probe_auroc(log_power(est, X_tr), y_tr, log_power(est, X_te), y_te, inner_cv=inner_cv),
+            "encoder": probe_auroc(z_tr, y_tr, z_te, y_te, inner_cv=inner_cv),
             "counts": probe_auroc(channel_counts(ids_tr, est.n_codes), y_tr, channel_counts(ids_te, est.n_codes),
                                   y_te, inner_cv=inner_cv),
             "mi": float(mi["mi"]), "shuffled": float(np.mean(mi["shuffled"])), "p": float(mi["p_value"])}
@@ -92,8 +106,9 @@ def main(argv=None) -> dict:
     print(f"corpus tokenizer: subjects {args.corpus}, {len(Xc)} windows {Xc.shape[1:]}, {args.corpus_epochs} epochs, "
           f"{args.n_codes} codes x {args.dim} (scale {args.scale}, {args.codebook}): {corpus.usage_['n_used']} codes "
           f"used, perplexity {corpus.usage_['perplexity']:.1f} ({time.perf_counter() - t0:.0f} s)")
-    print("| subject | tokenizer | encoder probe AUROC | token counts probe AUROC | MI (nats) | shuffled | p |")
-    print("|---|---|---|---|---|---|---|")
+    print("| subject | tokenizer | log-power probe AUROC (no tokenizer) | encoder probe AUROC | token counts probe AUROC "
+          "| MI (nats) | shuffled | p |")
+    print("|---|---|---|---|---|---|---|---|")
     res = {}
     for subject in args.subjects:
         X, y, meta, _ = load_simulated([subject], ["0train"], classes, 8)
@@ -104,7 +119,7 @@ def main(argv=None) -> dict:
         for name, est in (("own 48 windows", own), ("corpus", corpus)):
             r = probe_tokenizer(est, X[tr], yb[tr], X[~tr], yb[~tr], args.n_shuffles, inner_cv=not args.quick)
             res[(subject, name)] = r
-            print(f"| {subject} | {name} | {r['encoder']:.3f} | {r['counts']:.3f} | {r['mi']:.4f} | "
+            print(f"| {subject} | {name} | {r['log-power']:.3f} | {r['encoder']:.3f} | {r['counts']:.3f} | {r['mi']:.4f} | "
                   f"{r['shuffled']:.4f} | {r['p']:.3f} |", flush=True)
     for name in ("own 48 windows", "corpus"):
         rs = [res[(s, name)] for s in args.subjects]
