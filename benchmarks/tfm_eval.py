@@ -16,6 +16,13 @@ on the test windows.
 
     python benchmarks/tfm_eval.py --quick            # < 1 minute, tiny models, 2 subjects
     python benchmarks/tfm_eval.py --out DIR          # the reduced evaluation of the report
+    python benchmarks/tfm_eval.py --tokenizer-corpus 5 6 7 8 9 --out DIR
+
+By default every token pipeline learns its tokenizer on the training windows of its fit.
+``--tokenizer-corpus`` learns it once on the unlabelled windows of other subjects (never an
+evaluated one; written to DIR and reused by a rerun) and hands the file to every token
+pipeline (``TokenTransformerClassifier(tokenizer=...)``), as the published tokenizer is
+learned on a corpus; the STFT control then uses its front end (the same input scaling).
 
 Rows are written to ``DIR/<evaluation>.json`` after every (pipeline, split) cell, so
 an interrupted run resumes where it stopped. This is an accuracy evaluation, not a

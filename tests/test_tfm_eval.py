@@ -133,3 +133,23 @@ def test_benchmark_script_quick_cross_subject(tmp_path):
     assert s.loc["TFM+TT (pretrained)", "share_used_train"] > 0
     rows = json.loads((tmp_path / "cross-subject.json").read_text())
     assert {r["split"] for r in rows} == {"s1", "s2"}
+
+
+def test_benchmark_script_tokenizer_corpus(tmp_path, capsys):
+    """--tokenizer-corpus: one tokenizer learned on other subjects, reused by every fit and by a rerun."""
+    main = runpy.run_path(str(BENCH))["main"]
+    argv = ["--quick", "--evaluation", "cross-subject", "--pipelines", "TFM+TT (no pretraining)",
+            "--tokenizer-corpus", "3", "--corpus-runs", "1", "--corpus-epochs", "1", "--out", str(tmp_path)]
+    main(argv)
+    ck = list(tmp_path.glob("tokenizer-corpus-s3_*.pt"))
+    assert len(ck) == 1
+    from neurosig.tokenizers import TFMTokenizerEstimator
+    assert TFMTokenizerEstimator.load(ck[0]).n_codes == te.PRESETS["quick"]["n_codes"]
+    rows = json.loads((tmp_path / "cross-subject.json").read_text())
+    assert {r["split"] for r in rows} == {"s1", "s2"}
+    assert all(r["context"]["tokenizer_corpus"]["subjects"] == [3] for r in rows)
+    capsys.readouterr()
+    main(argv)  # rerun: the tokenizer file and the rows are reused
+    assert "reusing" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="overlaps the evaluated subjects"):
+        main(["--quick", "--evaluation", "cross-subject", "--tokenizer-corpus", "2", "--out", str(tmp_path)])
