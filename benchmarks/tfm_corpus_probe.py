@@ -36,8 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def channel_counts(ids, n_codes: int) -> np.ndarray:
     """(n, C, P) token ids -> (n, C * n_codes) share of the patches of each channel holding each code."""
     from neurosig.tokenizers.analysis import token_counts
-    return np.stack([token_counts(ids[:, k], n_codes) for k in range(ids.shape[1])], 1).reshape(len(ids), -1) \
-        / ids.shape[2]
+    return token_counts(ids, n_codes, per_channel=True) / ids.shape[2]
 
 
 def log_power(est, X, fmin: float = 4.0, fmax: float = 40.0) -> np.ndarray:

@@ -89,7 +89,7 @@ def stage_features(est, X, fmask, n_codes: int) -> dict:
         ids = mod.vq.codes(z)
         q = mod.embed(ids)
     ids = ids.numpy()
-    per_ch = np.stack([token_counts(ids[:, k], n_codes) for k in range(c)], 1) / ids.shape[2]
+    per_ch = (token_counts(ids, n_codes, per_channel=True) / ids.shape[2]).reshape(n, c, n_codes)
     return {"log-power": logpow[:, :, fmask], "spectra": spec[:, :, fmask], "encoder": z.mean(2).numpy(),
             "quantised": q.mean(2).numpy(), "counts/ch": per_ch,
             "counts": token_counts(ids, n_codes)[:, None, :] / ids[0].size, "_ids": ids}

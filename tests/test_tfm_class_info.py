@@ -95,6 +95,10 @@ def test_per_channel_mi_matches_sklearn_and_sees_lateralised_classes():
     lat[:10, 1], lat[10:, 0] = 1, 1
     assert np.isclose(ta.tokens_class_mi(lat, y, 2), 0.0)              # pooled: the same code mix
     assert np.isclose(ta.tokens_class_mi(lat, y, 2, per_channel=True), np.log(2))
+    counts = ta.token_counts(lat, 2, per_channel=True)                 # (20, 2 channels x 2 codes)
+    np.testing.assert_array_equal(counts[0], [3, 0, 0, 3])              # class 0: code 0 on ch 0, code 1 on ch 1
+    np.testing.assert_array_equal(counts, np.stack([ta.token_counts(lat[:, k], 2) for k in range(2)], 1)
+                                  .reshape(20, 4))
     res = ta.token_mutual_information(lat, y, 2, n_shuffles=50, per_channel=True)
     assert res["p_value"] == pytest.approx(1 / 51)
     with pytest.raises(ValueError, match="per_channel=True needs"):

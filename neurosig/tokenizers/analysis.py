@@ -38,9 +38,16 @@ def _check_y(y, n: int) -> tuple[np.ndarray, np.ndarray]:
     return classes, yi
 
 
-def token_counts(tokens, n_codes: int) -> np.ndarray:
-    """Bag of tokens per window: (n_windows, ...) -> counts (n_windows, n_codes)."""
+def token_counts(tokens, n_codes: int, per_channel: bool = False) -> np.ndarray:
+    """Bag of tokens per window.
+
+    ``per_channel=False``: (n_windows, ...) -> counts (n_windows, n_codes).
+    ``per_channel=True``: (n_windows, n_channels, n_patches) -> counts of (channel, code)
+    pairs, (n_windows, n_channels * n_codes), column ``channel * n_codes + code``.
+    """
     tokens = _check_tokens(tokens, n_codes)
+    if per_channel:
+        tokens, n_codes = _channel_tokens(tokens, n_codes)
     flat = tokens.reshape(len(tokens), -1)
     rows = np.repeat(np.arange(len(flat)), flat.shape[1])
     out = np.zeros((len(flat), n_codes), dtype=np.int64)
