@@ -46,6 +46,30 @@ def test_masked_token_pretraining_learns_structure():
     assert hist[-1]["acc"] > 0.4  # chance is 1/16
 
 
+def test_channel_pooling_reads_the_side_of_a_pattern():
+    """pooling='channel': per-channel means concatenated, so a class that is only the side of a pattern
+    (code 1 on channel 0 vs on channel 1, same code mix) is linearly readable; wrong channel count refused."""
+    g = torch.Generator().manual_seed(0)
+    n = 64
+    y = torch.arange(n) % 2
+    ids = torch.randint(2, 8, (n, 2, 6), generator=g)        # background codes 2..7
+    ids[y == 0, 0, :3], ids[y == 1, 1, :3] = 1, 1              # the pattern, on channel 0 or channel 1
+    torch.manual_seed(0)
+    m = TokenTransformer(8, 2, 6, n_classes=2, dim=16, n_layers=1, n_heads=4, dropout=0.0, pooling="channel")
+    assert m.cls_head.in_features == 2 * 16
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    for _ in range(60):
+        loss = torch.nn.functional.cross_entropy(m(ids), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (m(ids).argmax(1) == y).float().mean() == 1.0
+    with pytest.raises(ValueError, match="pooling='channel' needs all 2 channels, got 1"):
+        m(ids[:, :1])
+    with pytest.raises(ValueError, match="'pooling'"):
+        TokenTransformer(8, 2, 6, n_classes=2, pooling="max")
+
+
 @pytest.fixture(scope="module")
 def data():
     X, y = two_class_band_power(n_per_class=24, n_channels=2, n_times=1000, seed=1)

@@ -57,12 +57,19 @@ class TokenTransformer(nn.Module):
         ``None``: inputs are token ids (batch, n_channels, n_patches). An integer:
         inputs are continuous patches (batch, n_channels, n_patches, in_features),
         projected linearly (the "no quantisation" control).
+    pooling : {"mean", "channel"}
+        Read-out of the classification head. ``"mean"``: the mean of all contextual
+        embeddings (any number of channels up to ``n_channels``). ``"channel"``: the mean
+        over patches of each channel, concatenated (n_channels * dim): which channel a
+        pattern sits on stays linearly readable (a left- vs right-hand class is the *side*
+        of a change); needs exactly ``n_channels`` channels.
     """
 
     def __init__(self, n_codes: int, n_channels: int, n_patches: int, n_classes: int = 0, dim: int = 64,
                  n_layers: int = 4, n_heads: int = 8, dropout: float = 0.1, in_features: int | None = None,
-                 attn_dropout: float = 0.0):
+                 attn_dropout: float = 0.0, pooling: str = "mean"):
         super().__init__()
+        self.pooling = check_option("pooling", pooling, ("mean", "channel"))
         self.n_codes, self.n_channels, self.n_patches = n_codes, n_channels, n_patches
         self.dim, self.in_features = dim, in_features
         if in_features is None:
@@ -78,7 +85,8 @@ class TokenTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
         self.mlm_head = nn.Linear(dim, n_codes) if in_features is None else None
-        self.cls_head = nn.Linear(dim, n_classes) if n_classes else None
+        head_in = dim * (n_channels if pooling == "channel" else 1)
+        self.cls_head = nn.Linear(head_in, n_classes) if n_classes else None
         # small embeddings (BERT / ViT: N(0, 0.02)). torch's nn.Embedding default N(0, 1) gives
         # channel and position vectors of norm ~sqrt(dim) = 8 that swamp the unit-norm code
         # vectors the token embedding starts from (and the projected STFT patches).
@@ -130,10 +138,14 @@ class TokenTransformer(nn.Module):
         return h.reshape(b, c, p, self.dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits (batch, n_classes) from the mean of the contextual embeddings."""
+        """Class logits (batch, n_classes) from the pooled contextual embeddings (see ``pooling``)."""
         if self.cls_head is None:
             raise RuntimeError("This TokenTransformer has no classification head (n_classes=0).")
-        return self.cls_head(self.encode(x).mean(dim=(1, 2)))
+        if self.pooling == "mean":
+            return self.cls_head(self.encode(x).mean(dim=(1, 2)))
+        if x.shape[1] != self.n_channels:
+            raise ValueError(f"pooling='channel' needs all {self.n_channels} channels, got {x.shape[1]}.")
+        return self.cls_head(self.encode(x).mean(dim=2).flatten(1))
 
     def mlm_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Masked-token logits at the masked positions, shape (n_masked, n_codes)."""
@@ -252,7 +264,7 @@ class TokenTransformerClassifier(TorchClassifier):
         Stage 2 epochs (0 skips the stage).
     mask_ratio : float
         Share of tokens masked in stage 2.
-    dim, n_layers, n_heads, dropout : transformer settings.
+    dim, n_layers, n_heads, dropout, pooling : transformer settings (see :class:`TokenTransformer`).
     max_epochs, batch_size, lr, weight_decay, patience, val_fraction, seed,
     device, verbose : stage 3 settings (see :class:`TorchClassifier`).
 
@@ -272,8 +284,9 @@ class TokenTransformerClassifier(TorchClassifier):
                  n_codes: int = 8192, tokenizer_dim: int = 64, n_fft: int = 200, hop: int = 100,
                  tokenizer_epochs: int = 10, tokenizer_batch_size: int = 32, tokenizer_scale: str = "corpus",
                  tokenizer_codebook: str = "cosine", tokenizer: str | os.PathLike | None = None,
-                 pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4, n_heads: int = 8,
-                 dropout: float = 0.1, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
+                 pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4,
+                 n_heads: int = 8, dropout: float = 0.1, pooling: str = "mean", max_epochs: int = 100,
+                 batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
                  seed: int | None = 0, device: str | None = None, verbose: bool = False):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -297,6 +310,7 @@ class TokenTransformerClassifier(TorchClassifier):
         self.n_layers = n_layers
         self.n_heads = n_heads
         self.dropout = dropout
+        self.pooling = pooling
 
     # -- helpers -------------------------------------------------------------------------
     def _tokenizer_estimator(self):
@@ -358,7 +372,7 @@ class TokenTransformerClassifier(TorchClassifier):
         in_features = None if self.input == "tokens" else cfg.n_fft // 2 + 1
         return TokenTransformer(cfg.n_codes, n_channels, n_patches, n_classes=n_classes, dim=self.dim,
                                 n_layers=self.n_layers, n_heads=self.n_heads, dropout=self.dropout,
-                                in_features=in_features)
+                                in_features=in_features, pooling=self.pooling)
 
     def _build_module(self, n_channels: int, n_patches: int, n_classes: int) -> nn.Module:
         pre = getattr(self, "_stage2_transformer", None)
