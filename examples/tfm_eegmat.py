@@ -85,7 +85,7 @@ def main(argv=None) -> dict:
     splits = [Split(f"s{t}", f"s{t}", np.flatnonzero(subj != t), np.flatnonzero(subj == t)) for t in folds]
     # windows are already at 200 Hz (sfreq=None: no resampling). The full run uses the
     # "reduced" preset (since session 3: 64 codes x 16 dims, corpus input scaling, Euclidean
-    # codebook) with the short schedule of the session-1 report: 3 tokenizer epochs, 5
+    # codebook; since session 4: channel pooling) with the short schedule of the session-1 report: 3 tokenizer epochs, 5
     # pretraining epochs, <= 12 fine-tuning epochs (the shared 2-core machine).
     if args.quick:
         pipes = token_pipelines(None, preset="quick")
