@@ -128,10 +128,12 @@ def test_classifier_with_a_tokenizer_learned_beforehand(data, tmp_path):
     """tokenizer=<checkpoint>: stage 1 is skipped, the file's tokenizer is used frozen (and its codebook size)."""
     from neurosig.tokenizers.tfm import TFMTokenizerEstimator
     X, y = data
-    tok = TFMTokenizerEstimator(n_codes=24, dim=16, epochs=2, batch_size=8, seed=3).fit(X[1::2])  # "corpus"
+    # "corpus" tokenizer with another codebook size and hop than the classifier's parameters
+    tok = TFMTokenizerEstimator(n_codes=24, dim=16, hop=50, epochs=2, batch_size=8, seed=3).fit(X[1::2])
     tok.save(tmp_path / "tok.pt")
     clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=2, tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
     assert clf.n_codes_ == 24 and clf.tokenizer_config_.n_codes == 24  # the file's, not SMALL's 32
+    assert clf.tokenizer_config_.hop == 50 and clf.tokens(X[:1]).shape[-1] == tok.transform(X[:1]).shape[-1]
     np.testing.assert_array_equal(clf.tokens(X[:5]), tok.transform(X[:5]))
     assert clf.tokenizer_usage_["n_used"] == len(np.unique(tok.transform(X[::2])))
     assert clf.module_.transformer.token_emb.num_embeddings == 24 + 1  # + [MASK]

@@ -353,7 +353,10 @@ class TokenTransformerClassifier(TorchClassifier):
 
     def _prepare_input(self, X: np.ndarray) -> np.ndarray:
         """Raw windows (n, C, T) -> token ids as float32 (n, C, P) or STFT patches (n, C, P, F)."""
-        X = self._resample(X)
+        return self._model_input(self._resample(X))
+
+    def _model_input(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`_prepare_input` of windows already at ``model_sfreq``."""
         tok = self._tokenizer_module()
         dev = next(tok.parameters()).device
         out = []
@@ -417,7 +420,7 @@ class TokenTransformerClassifier(TorchClassifier):
                 self._stage1_tokenizer = est.tokenizer_
             else:
                 self._stage1_tokenizer = given.to(resolve_device(self.device))
-            tokens = self._prepare_input(X).astype(np.int64)
+            tokens = self._model_input(Xr).astype(np.int64)
             self.tokenizer_usage_ = {k: v for k, v in codebook_usage(tokens, self.n_codes_).items() if k != "counts"}
             if self.pretrain_epochs:
                 gen = torch.Generator().manual_seed(0 if self.seed is None else int(self.seed))
@@ -469,12 +472,12 @@ class TokenTransformerClassifier(TorchClassifier):
         """Load a file written by :meth:`save` (``weights_only=True``; tokenizer included)."""
         from ..tokenizers.tfm import TFMConfig, TFMTokenizer
         est, payload = cls._load_shell(path)
-        n_times = est.n_times_ if est.sfreq is None else \
-            est._resample(np.zeros((1, 1, est.n_times_), np.float32)).shape[-1]
-        n_patches, _ = est._grid(n_times)
         cfg = payload.get("extra", {}).get("tokenizer_config")
         est.tokenizer_config_ = TFMConfig(**cfg) if cfg is not None else est._fresh_tokenizer()
         est.n_codes_ = int(est.tokenizer_config_.n_codes)
+        n_times = est.n_times_ if est.sfreq is None else \
+            est._resample(np.zeros((1, 1, est.n_times_), np.float32)).shape[-1]
+        n_patches, _ = est._grid(n_times)     # the tokenizer's n_fft and hop
         est._stage1_tokenizer = TFMTokenizer(est.tokenizer_config_)
         est.module_ = est._build_module(est.n_channels_, n_patches, len(est.classes_))
         try:
