@@ -33,40 +33,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def channel_counts(ids, n_codes: int) -> np.ndarray:
-    """(n, C, P) token ids -> (n, C * n_codes) share of the patches of each channel holding each code."""
-    from neurosig.tokenizers.analysis import token_counts
-    return token_counts(ids, n_codes, per_channel=True) / ids.shape[2]
-
-
-def log_power(est, X, fmin: float = 4.0, fmax: float = 40.0) -> np.ndarray:
-    """Tokenizer-free reference: per-channel log STFT power in fmin..fmax Hz, mean over patches (n, C * F)."""
-    import torch
-
-    from neurosig.preprocessing.stft import stft_magnitude
-    Xr = est._load_batch(X, np.arange(len(X)))                                  # at 200 Hz
-    mag = stft_magnitude(Xr.reshape(-1, Xr.shape[-1]), est.n_fft, est.hop)      # (n * C, F, P)
-    f = np.fft.rfftfreq(est.n_fft, 1 / est.model_sfreq)
-    lp = torch.log(mag.pow(2).mean(-1) + 1e-30).reshape(len(X), X.shape[1], -1).numpy()
-    return lp[:, :, (f >= fmin) & (f <= fmax)].reshape(len(X), -1)
-
-
-def probe_tokenizer(est, X_tr, y_tr, X_te, y_te, n_shuffles: int, inner_cv: bool = True) -> dict:
-    """Encoder and token-count probe AUROC, token-class MI (per channel) and its permutation p."""
-    import torch
-
+def probe_tokenizer(est, X_tr, y_tr, X_te, y_te, n_shuffles: int, inner_cv: bool = True,
+                    fmin: float = 4.0, fmax: float = 40.0) -> dict:
+    """Probe AUROC of the tokenizer-free log power (fmin..fmax Hz), the encoder output and the per-channel
+    token counts (features of ``tfm_probe.stage_features``), token-class MI (per channel) and its permutation p."""
     from neurosig.tokenizers.analysis import token_mutual_information
-    from tfm_probe import probe_auroc
-    with torch.no_grad():
-        z_tr = est.tokenizer_.encode(est._load_batch(X_tr, np.arange(len(X_tr)))).mean(2).flatten(1).numpy()
-        z_te = est.tokenizer_.encode(est._load_batch(X_te, np.arange(len(X_te)))).mean(2).flatten(1).numpy()
-    ids_tr, ids_te = est.transform(X_tr), est.transform(X_te)
-    mi = token_mutual_information(ids_te, y_te, est.n_codes, n_shuffles=n_shuffles, seed=0, per_channel=True)
-    return {"log-power": probe_auroc(log_power(est, X_tr), y_tr, log_power(est, X_te), y_te, inner_cv=inner_cv),
-            "encoder": probe_auroc(z_tr, y_tr, z_te, y_te, inner_cv=inner_cv),
-            "counts": probe_auroc(channel_counts(ids_tr, est.n_codes), y_tr, channel_counts(ids_te, est.n_codes),
-                                  y_te, inner_cv=inner_cv),
-            "mi": float(mi["mi"]), "shuffled": float(np.mean(mi["shuffled"])), "p": float(mi["p_value"])}
+    from tfm_probe import probe_auroc, stage_features
+    freqs = np.fft.rfftfreq(est.n_fft, 1 / est.model_sfreq)
+    fmask = (freqs >= fmin) & (freqs <= fmax)
+    f_tr, f_te = stage_features(est, X_tr, fmask, est.n_codes), stage_features(est, X_te, fmask, est.n_codes)
+    auc = {key: probe_auroc(f_tr[stage].reshape(len(X_tr), -1), y_tr, f_te[stage].reshape(len(X_te), -1), y_te,
+                            inner_cv=inner_cv)
+           for key, stage in (("log-power", "log-power"), ("encoder", "encoder"), ("counts", "counts/ch"))}
+    mi = token_mutual_information(f_te["_ids"], y_te, est.n_codes, n_shuffles=n_shuffles, seed=0, per_channel=True)
+    return {**auc, "mi": float(mi["mi"]), "shuffled": float(np.mean(mi["shuffled"])), "p": float(mi["p_value"])}
 
 
 def main(argv=None) -> dict:

@@ -414,12 +414,11 @@ class TokenTransformerClassifier(TorchClassifier):
         n_patches, _ = self._grid(Xr.shape[2])
         self._stage2_transformer = None
         self.tokenizer_usage_, self.pretrain_history_ = {}, []
+        if given is not None:  # frozen; the STFT control sees its front end too
+            self._stage1_tokenizer = given.to(resolve_device(self.device))
         if self.input == "tokens":
             if given is None:
-                est = self._tokenizer_estimator().fit(Xr)
-                self._stage1_tokenizer = est.tokenizer_
-            else:
-                self._stage1_tokenizer = given.to(resolve_device(self.device))
+                self._stage1_tokenizer = self._tokenizer_estimator().fit(Xr).tokenizer_
             tokens = self._model_input(Xr).astype(np.int64)
             self.tokenizer_usage_ = {k: v for k, v in codebook_usage(tokens, self.n_codes_).items() if k != "counts"}
             if self.pretrain_epochs:
@@ -436,9 +435,7 @@ class TokenTransformerClassifier(TorchClassifier):
                         tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr,
                         self.weight_decay, generator=gen, verbose=self.verbose)
                 self._stage2_transformer = tr
-        elif given is not None:  # the STFT control sees the given tokenizer's front end
-            self._stage1_tokenizer = given.to(resolve_device(self.device))
-        else:
+        elif given is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0 if self.seed is None else int(self.seed))
                 self._stage1_tokenizer = TFMTokenizer(self._fresh_tokenizer()).eval()
