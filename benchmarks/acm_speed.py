@@ -175,8 +175,8 @@ def run_setting(name, X, y, grid, n_cores, repeats, seed, mean_tol=None):
     if res.not_converged:
         print(f"Riemannian means that met no tolerance (noise floor; pyRiemann runs 50 iterations there): "
               f"{[(e['order'], e['lag'], e['fold'], round(e['crit'], 10)) for e in res.not_converged]}")
-    print(f"mean iterations per (order, lag): anderson { {f'{o},{l}': v for (o, l), v in res.n_mean_iter.items()} }; "
-          f"pyriemann { {f'{o},{l}': v for (o, l), v in res_pyr.n_mean_iter.items()} }")
+    print(f"mean iterations per (order, lag): anderson { {f'{o},{lag}': v for (o, lag), v in res.n_mean_iter.items()} }; "
+          f"pyriemann { {f'{o},{lag}': v for (o, lag), v in res_pyr.n_mean_iter.items()} }")
     print(f"neurosig fast grid with pyRiemann's own mean iterates (mean_solver='pyriemann', one run): "
           f"{pyr_s:.2f} s, ratio {ref_s / pyr_s:.1f}x; identical choice and split scores: {same_pyr}")
     if approx is not None:
@@ -186,7 +186,7 @@ def run_setting(name, X, y, grid, n_cores, repeats, seed, mean_tol=None):
         print(f"APPROXIMATE (mean_tol={mean_tol:g}, selection only): {tol_s:.2f} s, ratio {ref_s / tol_s:.1f}x; "
               f"best {res_tol.best_params}, same choice {res_tol.best_params == ref_best}, "
               f"|d best inner AUC| {dbest:.4f}, max |d split score| {d:.2e}; iterations "
-              f"{ {f'{o},{l}': v for (o, l), v in res_tol.n_mean_iter.items()} }")
+              f"{ {f'{o},{lag}': v for (o, lag), v in res_tol.n_mean_iter.items()} }")
     print(f"Takens selection: order {tk.order_}, lag {tk.lag_}: selection alone {tk_sel_s:.2f} s, "
           f"selection + final fit {tk_s:.2f} s")
     print(f"MOABB full 600-candidate grid extrapolated from this run: >= {full_est:.0f} s (60 candidates "
@@ -242,8 +242,9 @@ def main(argv=None) -> int:
     rows = [run_setting(n, X, y, grid, c, repeats, seed=42, mean_tol=args.mean_tol)
             for n, (X, y) in datasets.items() for c in cores]
     if args.full_neurosig and "PhysionetMI S1 (real)" in datasets:
-        from neurosig.riemann.fast_grid import MOABB_GRID, fast_grid_search
         from sklearn.model_selection import StratifiedKFold
+
+        from neurosig.riemann.fast_grid import MOABB_GRID, fast_grid_search
         X, y = datasets["PhysionetMI S1 (real)"]
         t0 = time.perf_counter()
         res = fast_grid_search(X, y, MOABB_GRID, cv=StratifiedKFold(3, shuffle=True, random_state=42),

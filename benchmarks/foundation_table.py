@@ -143,7 +143,7 @@ def main(argv=None) -> dict:
                   val_fraction=0.2)
     deep = write_pipelines(out / "pipelines", out / "pretrain" / "best.pt", args.size, args.seeds, fit_kw,
                            args.scratch)
-    for name, path in RIEMANN.items():
+    for _name, path in RIEMANN.items():
         (out / "pipelines" / path.name).write_text(path.read_text())
     t0 = time.perf_counter()
     df = benchmark(datasets="SimulatedMotorImagery", pipelines=str(out / "pipelines"), evaluation=args.evaluation,
@@ -160,7 +160,7 @@ def main(argv=None) -> dict:
     from scipy import stats
 
     by_name = {}
-    for path, (variant, seed) in deep.items():
+    for variant, seed in deep.values():
         by_name[f"BiMamba-{args.size} {variant} (seed {seed})"] = (variant, seed)
     rows = {}
     for pipe, g in df.groupby("pipeline"):

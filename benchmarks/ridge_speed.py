@@ -55,8 +55,10 @@ def bench_grid(X, Y, alphas, folds, repeat):
     from neurosig.models.ridge import FastRidgeCV
 
     cv = KFold(folds)
-    ref = lambda: GridSearchCV(Ridge(), {"alpha": list(alphas)}, cv=cv).fit(X, Y)
-    ours = lambda: FastRidgeCV(alphas, cv=cv, alpha_per_target=False).fit(X, Y)
+    def ref():
+        return GridSearchCV(Ridge(), {"alpha": list(alphas)}, cv=cv).fit(X, Y)
+    def ours():
+        return FastRidgeCV(alphas, cv=cv, alpha_per_target=False).fit(X, Y)
     g, ref_s, ref_lo, ref_hi = timeit(ref, repeat)
     f, our_s, our_lo, our_hi = timeit(ours, repeat)
     diff = float(np.max(np.abs(g.cv_results_["mean_test_score"] - f.cv_scores_.mean(axis=1))))
@@ -84,7 +86,8 @@ def bench_per_target(X, Y, alphas, folds, repeat):
         best = scores.argmax(0)
         return scores, np.asarray(alphas)[best]
 
-    ours = lambda: FastRidgeCV(alphas, cv=cv, alpha_per_target=True).fit(X, Y)
+    def ours():
+        return FastRidgeCV(alphas, cv=cv, alpha_per_target=True).fit(X, Y)
     (scores, ref_alpha), ref_s, ref_lo, ref_hi = timeit(ref, repeat)
     f, our_s, our_lo, our_hi = timeit(ours, repeat)
     identical = bool(np.array_equal(ref_alpha, f.alpha_))

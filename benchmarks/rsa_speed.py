@@ -162,8 +162,9 @@ def main(argv=None) -> int:
     ap.add_argument("--parts", default="abc", help="which parts to run, e.g. 'a' or 'bc' (default: all)")
     ap.add_argument("--method", default="corr", help="comparison method of part (c) (default: corr)")
     args = ap.parse_args(argv)
-    import rsatoolbox  # noqa: F401  (fail early when the reference is missing)
     from importlib.metadata import version
+
+    import rsatoolbox  # noqa: F401  (fail early when the reference is missing)
 
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, python {platform.python_version()}, "
           f"numpy {np.__version__}, scipy {version('scipy')}, rsatoolbox {version('rsatoolbox')}; "

@@ -37,8 +37,9 @@ def probe_tokenizer(est, X_tr, y_tr, X_te, y_te, n_shuffles: int, inner_cv: bool
                     fmin: float = 4.0, fmax: float = 40.0) -> dict:
     """Probe AUROC of the tokenizer-free log power (fmin..fmax Hz), the encoder output and the per-channel
     token counts (features of ``tfm_probe.stage_features``), token-class MI (per channel) and its permutation p."""
-    from neurosig.tokenizers.analysis import token_mutual_information
     from tfm_probe import probe_auroc, stage_features
+
+    from neurosig.tokenizers.analysis import token_mutual_information
     freqs = np.fft.rfftfreq(est.n_fft, 1 / est.model_sfreq)
     fmask = (freqs >= fmin) & (freqs <= fmax)
     f_tr, f_te = stage_features(est, X_tr, fmask, est.n_codes), stage_features(est, X_te, fmask, est.n_codes)
@@ -65,9 +66,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     import torch
+    from tfm_eval import load_simulated
 
     from neurosig.tokenizers import TFMTokenizerEstimator
-    from tfm_eval import load_simulated
     warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
     torch.set_num_threads(args.threads)
     if args.quick:

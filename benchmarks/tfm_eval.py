@@ -161,8 +161,13 @@ def main(argv=None) -> dict:
 
     import torch
 
-    from neurosig.evaluation.token_eval import (PIPELINE_NAMES, evaluate_pipelines, markdown_table, summarize,
-                                                token_pipelines)
+    from neurosig.evaluation.token_eval import (
+        PIPELINE_NAMES,
+        evaluate_pipelines,
+        markdown_table,
+        summarize,
+        token_pipelines,
+    )
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("neurosig.evaluation.token_eval").setLevel(logging.INFO)

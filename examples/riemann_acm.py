@@ -27,16 +27,17 @@ print("augmented covariances:", C.shape)
 # 2. Takens selection (AMI lag, FNN order) on the training data, then TS + SVM
 cv = StratifiedKFold(5, shuffle=True, random_state=0)
 takens = ACMClassifier(selection="takens", max_order=4, max_lag=6)
-print("Takens ACM ROC-AUC: %.3f" % cross_val_score(takens, X, y, cv=cv, scoring="roc_auc").mean())
+auc = cross_val_score(takens, X, y, cv=cv, scoring="roc_auc").mean()
+print(f"Takens ACM ROC-AUC: {auc:.3f}")
 takens.fit(X, y)
-print("Takens choice: order=%d lag=%d" % (takens.order_, takens.lag_))
+print(f"Takens choice: order={takens.order_} lag={takens.lag_}")
 
 # 3. exact grid search (same choice as GridSearchCV over MOABB's pipeline, shared tangent spaces)
 grid = ACMClassifier(selection="grid",
                      param_grid={"order": [1, 2, 3], "lag": [1, 2], "C": [0.5, 1.0], "kernel": ["linear", "rbf"]})
 grid.fit(X, y)
-print("grid choice: order=%d lag=%d C=%.1f kernel=%s (inner AUC %.3f)"
-      % (grid.order_, grid.lag_, grid.C_, grid.kernel_, grid.grid_result_.best_score))
+print(f"grid choice: order={grid.order_} lag={grid.lag_} C={grid.C_:.1f} kernel={grid.kernel_} "
+      f"(inner AUC {grid.grid_result_.best_score:.3f})")
 res = grid.grid_result_
 print("excluded (order, lag):", [(e["order"], e["lag"]) for e in res.excluded],
       "| means that met no tolerance:", len(res.not_converged))

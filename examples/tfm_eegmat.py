@@ -63,8 +63,13 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     import torch
 
-    from neurosig.evaluation.token_eval import (Split, evaluate_pipelines, markdown_table, summarize,
-                                                token_pipelines)
+    from neurosig.evaluation.token_eval import (
+        Split,
+        evaluate_pipelines,
+        markdown_table,
+        summarize,
+        token_pipelines,
+    )
     if args.threads:
         torch.set_num_threads(args.threads)
     path = data_dir()

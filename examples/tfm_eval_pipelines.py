@@ -17,7 +17,13 @@ def main(argv=None):
     from sklearn.model_selection import StratifiedKFold
 
     from neurosig.datasets import SimulatedMotorImagery
-    from neurosig.evaluation.token_eval import Split, evaluate_pipelines, markdown_table, summarize, token_pipelines
+    from neurosig.evaluation.token_eval import (
+        Split,
+        evaluate_pipelines,
+        markdown_table,
+        summarize,
+        token_pipelines,
+    )
 
     ds = SimulatedMotorImagery(n_subjects=2, n_runs=1, n_trials_per_run=24, sessions=["0train"])
     X, y, _ = LeftRightImagery().get_data(ds, subjects=[1])          # (12, 22, 1001) at 250 Hz

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 
 def lazy_exports(package: str, mapping: dict[str, str]) -> tuple[Callable, Callable]:

@@ -6,8 +6,9 @@ names the parameter, what is allowed and what was given.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

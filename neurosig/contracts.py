@@ -64,12 +64,12 @@ class SignalContract:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SignalContract":
+    def from_dict(cls, d: dict) -> SignalContract:
         d = dict(d)
         d["ch_names"] = tuple(d["ch_names"])
         return cls(**d)
 
-    def check(self, other: "SignalContract", what: str = "input") -> None:
+    def check(self, other: SignalContract, what: str = "input") -> None:
         """Raise ValueError naming every field of ``other`` that differs from this contract."""
         problems = []
         if tuple(other.ch_names) != tuple(self.ch_names):

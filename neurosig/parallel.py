@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import traceback
 import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ._logging import get_logger, progress
 from ._validation import check_option

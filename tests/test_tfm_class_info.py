@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _tfm_data import one_thread  # noqa: F401 (fixture)
 from sklearn.metrics import mutual_info_score
 
-from _tfm_data import one_thread  # noqa: F401 (fixture)
 from neurosig.tokenizers import analysis as ta
 from neurosig.tokenizers.tfm import TFMConfig, TFMTokenizer, TFMTokenizerEstimator
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _tfm_data import one_thread, two_class_band_power  # noqa: F401 (fixture)
 from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from _tfm_data import one_thread, two_class_band_power  # noqa: F401 (fixture)
 from neurosig.evaluation import token_eval as te
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _tfm_data import one_thread  # noqa: F401 (fixture)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

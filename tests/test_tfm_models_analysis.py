@@ -6,12 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _tfm_data import one_thread, two_class_band_power  # noqa: F401 (fixture)
 from sklearn.base import clone
 from sklearn.metrics import mutual_info_score
 
-from _tfm_data import one_thread, two_class_band_power  # noqa: F401 (fixture)
-from neurosig.models.token_transformer import (TokenTransformer, TokenTransformerClassifier,
-                                               pretrain_masked_tokens)
+from neurosig.models.token_transformer import (
+    TokenTransformer,
+    TokenTransformerClassifier,
+    pretrain_masked_tokens,
+)
 from neurosig.tokenizers import analysis as ta
 
 pytestmark = pytest.mark.usefixtures("one_thread")

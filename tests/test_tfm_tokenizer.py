@@ -5,12 +5,18 @@ import numpy as np
 import pytest
 import scipy.signal
 import torch
-
 from _tfm_data import eegmat_windows, one_thread, two_class_band_power  # noqa: F401 (fixture)
+
 from neurosig.preprocessing.stft import stft_magnitude
 from neurosig.preprocessing.tfm_resample import fft_resample
 from neurosig.tokenizers.analysis import token_mutual_information
-from neurosig.tokenizers.tfm import TFMConfig, TFMTokenizer, TFMTokenizerEstimator, scale_p95, tf_mask
+from neurosig.tokenizers.tfm import (
+    TFMConfig,
+    TFMTokenizer,
+    TFMTokenizerEstimator,
+    scale_p95,
+    tf_mask,
+)
 from neurosig.tokenizers.vq import VectorQuantizer, codebook_usage, nearest_code, nearest_code_naive
 
 TINY = dict(n_codes=32, dim=16, epochs=2, batch_size=16, n_layers=1)

@@ -13,7 +13,7 @@ from scipy.signal import welch
 from scipy.stats import binom, norm
 
 from neurosig.datasets import SimulatedP300, SimulatedSSVEP, get_dataset
-from neurosig.features import FilterBankCCA, SSVEPCCA
+from neurosig.features import SSVEPCCA, FilterBankCCA
 from neurosig.features.cca import cca_references, max_canonical_correlations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,7 +268,7 @@ def test_example_runs_and_every_pipeline_beats_chance(capsys, monkeypatch):
     lines = [ln.split() for ln in capsys.readouterr().out.splitlines()[2:]]
     rows = {ln[0]: (ln[1], int(ln[2]), ln[3], float(ln[4].split("+-")[0]), float(ln[5])) for ln in lines}
     assert set(rows) == {"SSVEP-CCA", "SSVEP-FBCCA", "SSVEP-TS+SVM", "P300-XdawnCov+MDM", "P300-ERPCov+TS+LR"}
-    for name, (paradigm, n_trials, metric, score, chance) in rows.items():
+    for name, (_paradigm, n_trials, metric, score, chance) in rows.items():
         if metric == "accuracy":
             assert chance == pytest.approx(1 / 3, abs=1e-3)
             thr = _acc_threshold(n_trials, 3)   # 48 trials: 0.5625

@@ -62,10 +62,10 @@ def _subjects(values):
 def run(args) -> int:
     import time
 
+    import mne
+
     from ..evaluation.bci import benchmark, format_subject_report, format_summary, summarize
     from ..evaluation.splitters import resolve_evaluation
-
-    import mne
 
     mne.set_log_level("WARNING")  # MNE's per-file INFO lines would bury the progress bar
     par = parallel_kwargs(args)

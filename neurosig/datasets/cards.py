@@ -101,7 +101,12 @@ def _complete(card: dict) -> dict:
         card.setdefault("classes", list(exp.class_labels or (exp.events or {}).keys()))
         card.setdefault("file_format", md.file_format)
     elif card.get("neurosig") == "SimulatedMotorImagery":
-        from neurosig.datasets.simulated import EEG_CHANNELS, EOG_CHANNELS, EVENT_ID, SimulatedMotorImagery
+        from neurosig.datasets.simulated import (
+            EEG_CHANNELS,
+            EOG_CHANNELS,
+            EVENT_ID,
+            SimulatedMotorImagery,
+        )
         ds = SimulatedMotorImagery()
         card.setdefault("n_subjects", f"{ds.n_subjects} by default (any number)")
         card.setdefault("sessions_per_subject", ds.n_sessions)
@@ -117,6 +122,7 @@ def _complete(card: dict) -> dict:
 def data_root(card: dict, path=None) -> Path:
     """Folder where the card's files live: ``<data folder>/MNE-<sign>-data`` or ``<data folder>/<root>``."""
     import mne
+
     from neurosig.datasets.moabb import resolve_data_folder
     layout = card.get("layout") if isinstance(card.get("layout"), dict) else {}
     folder = resolve_data_folder(path)

@@ -52,7 +52,7 @@ def _moabb_classes() -> dict[str, type]:
 def _aliases() -> dict[str, str]:
     """Normalised alias -> canonical name (MOABB class name or a simulated dataset's name)."""
     out = {_norm(a): canon for canon, (_, aliases) in _SIMULATED.items() for a in (canon, *aliases)}
-    for name, cls in _moabb_classes().items():
+    for name in _moabb_classes():
         out.setdefault(_norm(name), name)
     # MOABB codes (e.g. "PhysionetMotorImagery", "BNCI2014-001") without instantiating
     for name, cls in _moabb_classes().items():

@@ -54,14 +54,19 @@ from __future__ import annotations
 
 import logging
 import warnings
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from moabb.datasets.base import BaseDataset
 from scipy import fft as sp_fft
 from scipy.special import ndtri
 
-from neurosig._validation import check_option, check_positive_float, check_positive_int, validate_type
+from neurosig._validation import (
+    check_option,
+    check_positive_float,
+    check_positive_int,
+    validate_type,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +96,7 @@ def _montage_name() -> str:
     return "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
 
 
-@lru_cache(maxsize=None)
+@cache
 def site_positions(names: tuple[str, ...]) -> np.ndarray:
     """Positions (m) of 10-20 / 10-10 sites in the standard montage, shape (len(names), 3).
 

@@ -293,7 +293,7 @@ def icosphere(order: int) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(order):
         mid: dict = {}
 
-        def middle(a, b):
+        def middle(a, b, mid=mid):
             key = (min(a, b), max(a, b))
             if key not in mid:
                 m = verts[a] + verts[b]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._logging import get_logger
-from .._validation import check_positive_float, check_positive_int, check_option
+from .._validation import check_option, check_positive_float, check_positive_int
 
 logger = get_logger(__name__)
 

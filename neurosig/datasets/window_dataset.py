@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,14 @@ from ..contracts import SignalContract, stable_hash
 from ..preprocessing.recipe import PreprocessingConfig
 from ..preprocessing.resample import resample_windows
 from ..preprocessing.scaling import percentile_scale
-from .window_store import DATASET_SPLITS, LABEL_IDS, REC_DIR, WINDOWS_FILE, read_store_meta, split_subjects
+from .window_store import (
+    DATASET_SPLITS,
+    LABEL_IDS,
+    REC_DIR,
+    WINDOWS_FILE,
+    read_store_meta,
+    split_subjects,
+)
 
 
 class WindowDataset(Dataset):

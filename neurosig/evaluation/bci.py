@@ -20,8 +20,9 @@ import functools
 import hashlib
 import os
 import pickle
+from collections.abc import Sequence
 from time import perf_counter
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

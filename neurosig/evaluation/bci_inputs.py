@@ -9,8 +9,9 @@ a bad argument is an error naming it before any data are loaded.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -274,7 +274,7 @@ def _decode_features(X, F, splits, m, info, seed):
     fold_r, fold_id = [], []
     P_all, alphas = _regress(X.astype(np.float64), F, splits, m, groups, seed)
     r_all, r2_all = [], []
-    for tr, te in splits:
+    for _tr, te in splits:
         r, r2 = _per_target_scores(F[te], P_all[te])
         r_all.append(r)
         r2_all.append(r2)

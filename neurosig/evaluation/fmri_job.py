@@ -63,7 +63,8 @@ def load_job(job, base_dir=None) -> dict:
     job = copy.deepcopy(job)
     _keys("job", job, _TOP)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    rel = lambda p: str(p) if Path(p).expanduser().is_absolute() else str(base / p)
+    def rel(p):
+        return str(p) if Path(p).expanduser().is_absolute() else str(base / p)
 
     ds = job["dataset"]
     if not isinstance(ds, dict):

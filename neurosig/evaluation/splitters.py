@@ -21,7 +21,8 @@ cross-subject folds by :func:`neurosig.evaluation.bci.benchmark` (``calibration=
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from sklearn.model_selection import BaseCrossValidator, LeaveOneGroupOut, Strati
 
 from .._evaluations import EVALUATIONS, check_evaluation_supported, resolve_evaluation  # noqa: F401
 from .._validation import check_positive_int
+
 
 def _as_metadata(groups: Any, metadata: Any, n: int | None, need: tuple[str, ...]) -> pd.DataFrame:
     meta = metadata if metadata is not None else groups

@@ -27,9 +27,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -110,8 +110,13 @@ def classification_metrics(y, pred, score, classes) -> dict:
         ``classes[1]`` is the positive class; more classes: macro one-vs-rest). A
         rank metric is NaN when the test set has one class only.
     """
-    from sklearn.metrics import (average_precision_score, balanced_accuracy_score, cohen_kappa_score, f1_score,
-                                 roc_auc_score)
+    from sklearn.metrics import (
+        average_precision_score,
+        balanced_accuracy_score,
+        cohen_kappa_score,
+        f1_score,
+        roc_auc_score,
+    )
     y, pred, classes = np.asarray(y), np.asarray(pred), np.asarray(classes)
     score = np.asarray(score, dtype=float)
     if score.ndim != 2 or score.shape != (len(y), len(classes)):

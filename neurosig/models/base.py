@@ -221,7 +221,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return Path(path)
 
     @classmethod
-    def _load_shell(cls, path: str | os.PathLike) -> tuple["TorchClassifier", dict]:
+    def _load_shell(cls, path: str | os.PathLike) -> tuple[TorchClassifier, dict]:
         """Read a saved file (``weights_only=True``), check its class, and return an estimator
         with its parameters, classes and input shape set (no module yet) plus the payload."""
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -234,7 +234,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return est, payload
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "TorchClassifier":
+    def load(cls, path: str | os.PathLike) -> TorchClassifier:
         """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator."""
         est, payload = cls._load_shell(path)
         est._set_extra_state(payload.get("extra") or {})

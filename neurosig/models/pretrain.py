@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -98,7 +99,7 @@ class PretrainConfig:
     seed: int = 0
     device: str | None = None
 
-    def validate(self) -> "PretrainConfig":
+    def validate(self) -> PretrainConfig:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_float("lr", self.lr)

@@ -465,7 +465,7 @@ class TokenTransformerClassifier(TorchClassifier):
         return {"tokenizer_config": dataclasses.asdict(self.tokenizer_config_)}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "TokenTransformerClassifier":
+    def load(cls, path: str | os.PathLike) -> TokenTransformerClassifier:
         """Load a file written by :meth:`save` (``weights_only=True``; tokenizer included)."""
         from ..tokenizers.tfm import TFMConfig, TFMTokenizer
         est, payload = cls._load_shell(path)

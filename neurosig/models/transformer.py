@@ -42,7 +42,7 @@ class TransformerConfig(PatchConfigMixin):
     _INT_FIELDS: ClassVar[tuple] = ("n_layers", "n_heads", "mlp_ratio")
     _OWNER: ClassVar[str] = "PatchTransformer"
 
-    def validate(self) -> "TransformerConfig":
+    def validate(self) -> TransformerConfig:
         super().validate()
         if self.d_model % self.n_heads:
             raise ValueError(f"Invalid value for the 'n_heads' parameter: the token width "

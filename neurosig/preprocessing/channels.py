@@ -10,7 +10,7 @@ are not electrodes and normalise to ``None``.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 #: 10-20 electrodes (old temporal names T3/T4/T5/T6 as TUH uses them), plus
 #: the ear electrodes A1/A2 and the extra temporal T1/T2, in canonical spelling.

@@ -12,15 +12,21 @@ them after the subtraction; picking first is what matters.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
 from .._validation import check_option, check_positive_float
 from ..contracts import SignalContract, stable_hash
 from .filters import NOTCH_FREQS, bandpass_notch, check_filter_params
-from .montage import MONTAGES, REFERENCES, bipolar_indices, montage_channel_names, montage_electrodes
+from .montage import (
+    MONTAGES,
+    REFERENCES,
+    bipolar_indices,
+    montage_channel_names,
+    montage_electrodes,
+)
 from .resample import resample_recording
 from .spectral import design_kernel, filter_resample, supports
 
@@ -71,7 +77,7 @@ class PreprocessingConfig:
     accepted_sfreqs: tuple[float, ...] | None = None
     engine: str = "fft"
 
-    def validate(self) -> "PreprocessingConfig":
+    def validate(self) -> PreprocessingConfig:
         """Raise ValueError on an invalid field (before any work)."""
         check_option("montage", self.montage, MONTAGES)
         check_option("engine", self.engine, ENGINES)
@@ -105,7 +111,7 @@ class PreprocessingConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PreprocessingConfig":
+    def from_dict(cls, d: dict) -> PreprocessingConfig:
         d = dict(d)
         if d.get("accepted_sfreqs") is not None:
             d["accepted_sfreqs"] = tuple(d["accepted_sfreqs"])

@@ -33,10 +33,21 @@ import numpy as np
 from scipy.stats import rankdata
 
 from neurosig._logging import get_logger
-from neurosig._validation import check_option, check_positive_float, check_positive_int, check_signal_array
+from neurosig._validation import (
+    check_option,
+    check_positive_float,
+    check_positive_int,
+    check_signal_array,
+)
 from neurosig.parallel import run_tasks
 
-from .augmented import FAST_ESTIMATORS, LaggedProducts, augmented_covariances, rank_deficient, spd_mask
+from .augmented import (
+    FAST_ESTIMATORS,
+    LaggedProducts,
+    augmented_covariances,
+    rank_deficient,
+    spd_mask,
+)
 from .embedding import EMBEDDINGS, embedded_n_times
 from .tangent import MEAN_SOLVERS, NotSPDError, riemann_mean_logs, tangent_vectors, upper
 

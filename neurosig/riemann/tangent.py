@@ -231,7 +231,7 @@ def riemann_mean(C: np.ndarray, init: np.ndarray | None = None, tol: float = 10e
     -------
     M : ndarray, shape (n, n)
     """
-    for it, M, sq, isq, w, V, J, step, done in _pyriemann_iterates(C, init, tol, maxiter):
+    for _it, _M, sq, _isq, _w, _V, J, step, done in _pyriemann_iterates(C, init, tol, maxiter):  # noqa: B007 (last iterate used below)
         if done:
             break
     else:
@@ -349,7 +349,7 @@ def riemann_mean_logs(C: np.ndarray, init: np.ndarray | None = None, tol: float 
                          f"{list(MEAN_SOLVERS)}, but got {solver!r} instead.")
     if solver == "anderson":
         return _anderson_mean(C, init, tol, maxiter)
-    for it, M, sq, isq, w, V, J, step, done in _pyriemann_iterates(C, init, tol, maxiter):
+    for it, M, sq, isq, w, V, J, step, done in _pyriemann_iterates(C, init, tol, maxiter):  # noqa: B007 (last iterate used below)
         if done:
             crit = float(np.linalg.norm(J))
             return MeanResult(M, isq, logs_from_eigh(w, V), it, crit, crit <= tol)

@@ -120,7 +120,7 @@ class TFMConfig:
     scale: str = "corpus"
     chunk_size: int = 256
 
-    def validate(self) -> "TFMConfig":
+    def validate(self) -> TFMConfig:
         check_positive_float("sfreq", self.sfreq)
         check_positive_int("n_fft", self.n_fft, minimum=4)
         check_positive_int("hop", self.hop)
@@ -706,7 +706,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         return self.tokenizer_.save(path, extra=extra)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | None = None) -> "TFMTokenizerEstimator":
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> TFMTokenizerEstimator:
         """Load a file written by :meth:`save` into a fitted estimator."""
         module, extra = TFMTokenizer.load(path, return_extra=True)
         if "params" not in extra:

@@ -4,7 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurosig.evaluation.rsa.inference import eval_bootstrap, eval_bootstrap_pattern, eval_bootstrap_rdm
+from neurosig.evaluation.rsa.inference import (
+    eval_bootstrap,
+    eval_bootstrap_pattern,
+    eval_bootstrap_rdm,
+)
 
 
 def _data():

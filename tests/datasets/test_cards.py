@@ -1,7 +1,6 @@
 """Dataset cards (generated from MOABB METADATA) and `neurosig datasets list|check`."""
 from __future__ import annotations
 
-
 import pytest
 import yaml
 

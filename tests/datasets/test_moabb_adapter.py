@@ -7,8 +7,14 @@ import socket
 import pytest
 
 from neurosig.datasets import SimulatedMotorImagery, get_dataset
-from neurosig.datasets.moabb import (check_evaluation_supported, resolve_evaluation, check_subjects,
-                                     config_keys, data_folder, resolve_name)
+from neurosig.datasets.moabb import (
+    check_evaluation_supported,
+    check_subjects,
+    config_keys,
+    data_folder,
+    resolve_evaluation,
+    resolve_name,
+)
 
 
 @pytest.mark.parametrize("given, expected", [

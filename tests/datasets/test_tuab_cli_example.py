@@ -4,7 +4,6 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-
 from neurosig.cli.main import main
 from neurosig.datasets.synthetic_tuab import make_synthetic_tuab
 

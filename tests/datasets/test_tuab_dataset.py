@@ -14,8 +14,13 @@ import torch
 
 from neurosig.contracts import SignalContract
 from neurosig.datasets import window_store
-from neurosig.datasets.synthetic_tuab import (TUH_AR_CHANNELS, TUH_EXTRA_CHANNELS, _signals,
-                                              make_synthetic_tuab, write_edf)
+from neurosig.datasets.synthetic_tuab import (
+    TUH_AR_CHANNELS,
+    TUH_EXTRA_CHANNELS,
+    _signals,
+    make_synthetic_tuab,
+    write_edf,
+)
 from neurosig.datasets.tuab import TUAB, find_edf_root, load_index, save_index, scan_tuab
 from neurosig.datasets.window_dataset import WindowDataset
 from neurosig.datasets.window_store import split_subjects, store_info

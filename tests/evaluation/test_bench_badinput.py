@@ -12,7 +12,6 @@ from neurosig.evaluation import bci
 from neurosig.evaluation.results import ResultStore
 
 
-
 @pytest.fixture
 def db(tmp_path):
     """A results database that already holds one row."""

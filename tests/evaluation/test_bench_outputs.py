@@ -13,7 +13,7 @@ def test_rows_carry_chance_and_pvalues(fake_factory, tmp_path):
     df = bci.benchmark([ds], pipelines=mdm, results=tmp_path / "r.sqlite", out=None, verbose=False,
                        n_permutations=100, refit_permutations=3)
     assert len(df) == 2
-    for e, score in zip(df["extra"], df["score"]):
+    for e, _score in zip(df["extra"], df["score"]):
         assert e["permutation"] == "fixed-predictions" and e["n_permutations"] == 100
         assert 1 / 101 <= e["p_value"] <= 1
         assert e["chance_theoretical"] == 0.5 and 0.5 < e["chance_level"] < 0.8

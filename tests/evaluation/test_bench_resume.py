@@ -6,10 +6,12 @@ import os
 import signal
 import sqlite3
 import time
+
 import pytest
 
 from neurosig.evaluation import bci
 from neurosig.evaluation.results import ResultStore
+
 
 @pytest.fixture
 def counting(monkeypatch):

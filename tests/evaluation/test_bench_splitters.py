@@ -4,13 +4,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from moabb.evaluations.splitters import CrossSessionSplitter, CrossSubjectSplitter, WithinSessionSplitter
+from moabb.evaluations.splitters import (
+    CrossSessionSplitter,
+    CrossSubjectSplitter,
+    WithinSessionSplitter,
+)
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import cross_val_score
 
 from neurosig.evaluation.splitters import (
-    CrossSessionSplit, CrossSubjectSplit, WithinSessionSplit, check_evaluation_supported,
-    get_splitter, resolve_evaluation)
+    CrossSessionSplit,
+    CrossSubjectSplit,
+    WithinSessionSplit,
+    check_evaluation_supported,
+    get_splitter,
+    resolve_evaluation,
+)
 
 
 def _meta(n_subjects=3, n_sessions=2, n_per=24, seed=0):
@@ -38,7 +47,7 @@ def test_within_session_folds_equal_moabb(seed):
     assert len(ours) == 5 * 3 * 2 == len(ref)
     assert _as_set(ours) == _as_set(ref)
     # every test fold lies inside one (subject, session) and folds of a session cover it once
-    for tr, te in ours:
+    for _tr, te in ours:
         assert meta.iloc[te][["subject", "session"]].drop_duplicates().shape[0] == 1
     assert WithinSessionSplit(5, seed).get_n_splits(groups=meta) == 30
 

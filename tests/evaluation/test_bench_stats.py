@@ -9,7 +9,11 @@ from moabb.analysis.chance_level import adjusted_chance_level as moabb_adjusted
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from neurosig.evaluation import stats as st
-from neurosig.evaluation.chance import adjusted_chance_level, fixed_permutation_test, null_fold_scores
+from neurosig.evaluation.chance import (
+    adjusted_chance_level,
+    fixed_permutation_test,
+    null_fold_scores,
+)
 
 
 def _scores(n_sub, seed, pipes=("A", "B", "C")):

@@ -100,9 +100,8 @@ def test_torchrun_environment_two_processes_end_to_end(job_dir, capfd):
     three fresh interpreters cost ~40 s here; that command was run by hand, see the models report.)"""
     import socket
 
-    import torch
-
     import _ddp_worker
+    import torch
 
     cfg = job_dir / "pretrain_nano.yml"
     _shrink(cfg, training__epochs=1, training__batch_size=16, training__val_fraction=0.25, output="runs/ddp")

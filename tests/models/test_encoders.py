@@ -3,10 +3,20 @@ import pytest
 import torch
 
 from neurosig.contracts import SignalContract
-from neurosig.models.checkpoints import (FEMBA_CONTRACT, TCP_MONTAGE, load_encoder, load_femba_safetensors,
-                                         save_encoder, save_femba_safetensors)
-from neurosig.models.femba import (FEMBA_PUBLISHED_PARAMS, BiMambaEncoder, FEMBAConfig,
-                                   femba_param_count)
+from neurosig.models.checkpoints import (
+    FEMBA_CONTRACT,
+    TCP_MONTAGE,
+    load_encoder,
+    load_femba_safetensors,
+    save_encoder,
+    save_femba_safetensors,
+)
+from neurosig.models.femba import (
+    FEMBA_PUBLISHED_PARAMS,
+    BiMambaEncoder,
+    FEMBAConfig,
+    femba_param_count,
+)
 from neurosig.models.transformer import PatchTransformer
 
 

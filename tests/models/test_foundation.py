@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 import torch
+from models_data import simulated_windows
 from sklearn.base import clone
 
-from models_data import simulated_windows
 from neurosig.contracts import SignalContract
 from neurosig.models.checkpoints import save_encoder, save_femba_safetensors
 from neurosig.models.femba import BiMambaEncoder

@@ -148,7 +148,7 @@ def test_recomputed_block_saves_only_input_and_boundary_states():
         store = {}  # data_ptr -> numel, so a tensor saved twice counts once
         params = {p.data_ptr() for p in blk.parameters()}
 
-        def pack(t):
+        def pack(t, params=params, store=store):
             if t.data_ptr() not in params:
                 store[t.data_ptr()] = t.numel()
             return t

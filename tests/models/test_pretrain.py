@@ -1,15 +1,15 @@
 """Masked pretraining: loss falls, checkpoints, resume after a crash, NaN batches, DDP == single process."""
 import json
 
+import _ddp_worker
 import numpy as np
 import pytest
 import torch
-
-import _ddp_worker
 from models_data import simulated_windows
+
 from neurosig.contracts import SignalContract
-from neurosig.models.checkpoints import load_encoder
 from neurosig.models._patch import scale_windows
+from neurosig.models.checkpoints import load_encoder
 from neurosig.models.femba import BiMambaEncoder
 from neurosig.models.pretrain import PretrainConfig, load_pretrained, lr_factor, pretrain
 from neurosig.models.transformer import PatchTransformer

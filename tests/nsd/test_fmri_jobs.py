@@ -56,7 +56,9 @@ def test_planted_signal_only_in_its_roi(first_run):
 
 def test_resume_skips_finished_cells(first_run, monkeypatch):
     job, df = first_run
-    boom = lambda *a, **k: pytest.fail("a finished cell was recomputed")
+    def boom(*a, **k):
+        pytest.fail("a finished cell was recomputed")
+
     monkeypatch.setattr(fmri, "_decode_labels", boom)
     monkeypatch.setattr(fmri, "_decode_features", boom)
     monkeypatch.setattr(fmri, "_encode", boom)

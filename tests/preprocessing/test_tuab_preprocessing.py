@@ -9,7 +9,11 @@ from scipy.signal import welch
 from neurosig.preprocessing.channels import normalize_channel_name, normalize_channel_names
 from neurosig.preprocessing.filters import bandpass_notch
 from neurosig.preprocessing.montage import (
-    apply_bipolar, missing_electrodes, montage_channel_names, montage_electrodes)
+    apply_bipolar,
+    missing_electrodes,
+    montage_channel_names,
+    montage_electrodes,
+)
 from neurosig.preprocessing.recipe import PreprocessingConfig, preprocess_recording
 from neurosig.preprocessing.resample import resample_recording, resample_windows
 from neurosig.preprocessing.scaling import percentile_scale
@@ -46,7 +50,8 @@ def test_montage_definitions():
 
 
 @pytest.mark.parametrize("montage", ["tcp16", "tcp22"])
-def test_bipolar_matches_direct_subtraction_and_mne(montage, rng=np.random.default_rng(0)):
+def test_bipolar_matches_direct_subtraction_and_mne(montage):
+    rng = np.random.default_rng(0)
     electrodes = montage_electrodes(montage) + ["Pz", "O2x"]
     order = rng.permutation(len(electrodes))
     electrodes = [electrodes[i] for i in order]

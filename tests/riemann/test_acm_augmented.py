@@ -9,8 +9,12 @@ from moabb.pipelines.features import AugmentedDataset
 from pyriemann.estimation import Covariances, TimeDelayCovariances
 
 from neurosig.riemann import AugmentedCovariances
-from neurosig.riemann.augmented import (RankDeficiencyWarning, augmented_covariances,
-                                        augmented_covariances_orders, spd_mask)
+from neurosig.riemann.augmented import (
+    RankDeficiencyWarning,
+    augmented_covariances,
+    augmented_covariances_orders,
+    spd_mask,
+)
 from neurosig.riemann.embedding import delay_embed
 
 

@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 from moabb.pipelines.features import AugmentedDataset
 from pyriemann.estimation import Covariances
+from pyriemann.geometry.distance import distance_riemann
+from pyriemann.geometry.mean import mean_riemann
 from pyriemann.tangentspace import TangentSpace
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
 from neurosig.riemann.fast_grid import MOABB_KEYS, fast_grid_search, normalize_grid
-from pyriemann.geometry.distance import distance_riemann
-from pyriemann.geometry.mean import mean_riemann
-
 from neurosig.riemann.tangent import riemann_mean, riemann_mean_logs, tangent_vectors, upper
 
 

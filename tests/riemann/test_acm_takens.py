@@ -5,8 +5,13 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.signal import lfilter
 
-from neurosig.riemann.takens import (average_mutual_information, estimate_lag, estimate_order,
-                                     false_nearest_neighbours, takens_parameters)
+from neurosig.riemann.takens import (
+    average_mutual_information,
+    estimate_lag,
+    estimate_order,
+    false_nearest_neighbours,
+    takens_parameters,
+)
 
 
 def _lorenz_x(n=5000, dt=0.01):

@@ -9,7 +9,8 @@ rate, and bootstrap confidence intervals over subjects.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -209,7 +209,7 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
                           "nc_lower": fixed["noise_ceiling"][0], "nc_upper": fixed["noise_ceiling"][1],
                           "n_rdms": dv.shape[0], "n_boot": n_boot})
     with ResultStore(results) as store:
-        for i, row in table.iterrows():
+        for _i, row in table.iterrows():
             store.add({"kind": "rsa", "dataset": name, "pipeline": row["model"], "evaluation": "bootstrap-subjects",
                        "metric": method, "score": float(row["score"]), "time": elapsed, "seed": seed,
                        "samples": int(dv.shape[0]), "params": params,

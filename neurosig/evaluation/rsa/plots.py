@@ -5,7 +5,8 @@ nothing is shown or saved here (``ax.figure.savefig(...)`` does that).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

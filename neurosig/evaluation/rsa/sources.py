@@ -13,7 +13,8 @@ and go straight into :func:`~neurosig.evaluation.rsa.calc_rdm`.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

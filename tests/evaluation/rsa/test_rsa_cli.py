@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from neurosig.cli.main import main
+from neurosig.evaluation.results import ResultStore
 from neurosig.evaluation.rsa import calc_rdm, eval_fixed
 from neurosig.evaluation.rsa.job import validate_config
-from neurosig.evaluation.results import ResultStore
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rsa_helpers import rdms_obj
 from scipy import stats
 
 from neurosig.evaluation.rsa import as_vectors, compare
-
-from rsa_helpers import rdms_obj
 
 TOL = 1e-10
 METHODS = ["cosine", "corr", "spearman", "rho-a", "tau-a", "tau-b", "corr_cov", "cosine_cov"]

@@ -5,13 +5,20 @@ import warnings
 
 import numpy as np
 import pytest
+from rsa_helpers import rdms_obj
 from scipy import stats
 
-from neurosig.evaluation.rsa import (as_vectors, boot_noise_ceiling, correct_pvalues, cv_noise_ceiling,
-                                     eval_bootstrap_pattern, eval_bootstrap_rdm, identification_accuracy,
-                                     loso_identification, permutation_test)
-
-from rsa_helpers import rdms_obj
+from neurosig.evaluation.rsa import (
+    as_vectors,
+    boot_noise_ceiling,
+    correct_pvalues,
+    cv_noise_ceiling,
+    eval_bootstrap_pattern,
+    eval_bootstrap_rdm,
+    identification_accuracy,
+    loso_identification,
+    permutation_test,
+)
 
 TOL = 1e-10
 CEIL_METHODS = ["cosine", "corr", "spearman", "rho-a", "corr_cov", "cosine_cov", "tau-a"]

@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 
 from neurosig.evaluation.rsa import calc_rdm, noise_precision
-from neurosig.evaluation.rsa.searchlight import searchlight_map, searchlight_rdms, sphere_neighbourhoods
+from neurosig.evaluation.rsa.searchlight import (
+    searchlight_map,
+    searchlight_rdms,
+    sphere_neighbourhoods,
+)
 
 
 @pytest.fixture

@@ -4,8 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurosig.evaluation.rsa import (calc_rdm, embedding_patterns, layer_activations, model_rdms,
-                                     sliding_window_rdms)
+from neurosig.evaluation.rsa import (
+    calc_rdm,
+    embedding_patterns,
+    layer_activations,
+    model_rdms,
+    sliding_window_rdms,
+)
 
 
 def test_sliding_window_matches_per_window_rdms():

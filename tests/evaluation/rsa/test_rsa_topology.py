@@ -5,11 +5,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rsa_helpers import rdms_obj
 from scipy.sparse.csgraph import csgraph_from_dense, shortest_path
 
-from neurosig.evaluation.rsa import as_square, as_vectors, geodesic_transform, geotopological_transform
-
-from rsa_helpers import rdms_obj
+from neurosig.evaluation.rsa import (
+    as_square,
+    as_vectors,
+    geodesic_transform,
+    geotopological_transform,
+)
 
 TOL = 1e-10
 
