@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 _SUBPACKAGES = ("datasets", "preprocessing", "tokenizers", "riemann", "models", "evaluation",
                 "pipelines", "parallel", "contracts")
-_LAZY_FUNCS = {"benchmark": "neurosig.evaluation.bci", "decode_fmri": "neurosig.evaluation.fmri"}
+_LAZY_FUNCS = {"benchmark": "neurosig.evaluation.bci", "decode_fmri": "neurosig.evaluation.fmri",
+               "sys_info": "neurosig._sys_info"}
 
 
 def __getattr__(name: str):

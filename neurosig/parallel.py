@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from ._extras import require_extra
 from ._logging import get_logger, progress
 from ._validation import check_option
 
@@ -71,6 +72,8 @@ def resolve_backend(backend: str | None, n_jobs: int | None, scheduler: str | No
         backend = "sequential" if n == 1 else "processes"
     check_option("backend", backend, BACKENDS)
     check_scheduler(scheduler, connect_timeout)
+    if backend == "dask":
+        require_extra("dask", "Running tasks on Dask (backend='dask', --dask-workers, --scheduler)")
     return backend
 
 
@@ -226,10 +229,9 @@ def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeo
     client, cluster
         ``cluster`` is None on an existing scheduler; close both when done.
     """
-    try:
-        from distributed import Client
-    except ImportError:  # pragma: no cover - depends on the install
-        raise ImportError("The 'dask' backend needs Dask distributed: pip install 'neurosig[dask]'.") from None
+    require_extra("dask", "Running tasks on Dask (backend='dask', --dask-workers, --scheduler)")
+    from distributed import Client
+
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=f"{connect_timeout}s")

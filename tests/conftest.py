@@ -14,6 +14,13 @@ def _shared_data_dir() -> Path:
     return Path(env) if env else _ROOT.parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that read ../shared/data are the ``realdata`` tier (second CI stage), marked here once."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real reference data (../shared/data); skips the test when it is absent."""

@@ -160,7 +160,6 @@ def _die_once(arg):
 
 
 def test_dask_local_cluster_survives_worker_death(tmp_path):
-    pytest.importorskip("distributed")
     marker = str(tmp_path / "died")
     tasks = [(i, marker if i == 3 else None) for i in range(8)]
     seen = []

@@ -134,6 +134,7 @@ def corpus_tokenizer():
 
 
 @pytest.mark.parametrize("subject", [6, 7, 8, 9, 10])
+@pytest.mark.slow  # its fixture learns a tokenizer on five subjects' windows (~30 s on 2 cores)
 def test_tokens_carry_class_information_simulated_mi(corpus_tokenizer, subject):
     """Done-when item on the simulated motor-imagery dataset (left vs right hand).
 

@@ -22,13 +22,25 @@ SUBCOMMANDS: tuple[str, ...] = (
     "datasets",
     "pretrain",
     "finetune",
+    "info",
 )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("neurosig")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        from neurosig import __version__
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurosig", description="EEG and fMRI signal processing: benchmark, decode, compare.")
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--version", action="version", version=f"neurosig {_version()}",
+                        help="print the version and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
@@ -39,18 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
-        from importlib.metadata import version
-        print(version("neurosig"))
-        return 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    from neurosig._extras import MissingExtraError
+
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError, ConnectionError) as exc:
+    except (MissingExtraError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError, ConnectionError) as exc:
         # Input errors: one clear line, no traceback (set NEUROSIG_DEBUG=1 for one).
         import os
         if os.environ.get("NEUROSIG_DEBUG"):

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._extras import require_extra
 from .._logging import get_logger
 from .._validation import check_positive_int
 
@@ -53,6 +54,21 @@ def _is_cuda(t: torch.Tensor) -> bool:
 def fast_path_available(u: torch.Tensor) -> bool:
     """True when the ``mamba_ssm`` CUDA kernel is importable and ``u`` is on a GPU."""
     return _cuda_selective_scan is not None and _is_cuda(u)
+
+
+def _require_kernel(u: torch.Tensor, h0) -> None:
+    """Errors for ``use_fast_path="require"``: the extra, the device and the initial state."""
+    require_extra("cuda", "The CUDA selective-scan kernel (use_fast_path='require')")
+    if _cuda_selective_scan is None:
+        raise ImportError("The CUDA selective-scan kernel (use_fast_path='require'): mamba_ssm is "
+                          "installed but its selective_scan_fn could not be imported (a broken CUDA "
+                          'build?); reinstall it with pip install "neurosig[cuda]".')
+    if not _is_cuda(u):
+        raise ValueError(f"The CUDA selective-scan kernel (use_fast_path='require') needs tensors on a "
+                         f"GPU, but got tensors on {u.device}.")
+    if h0 is not None:
+        raise ValueError("The CUDA selective-scan kernel (use_fast_path='require') starts from a zero "
+                         "state, but an initial state 'h0' was given.")
 
 
 # -- the scan ------------------------------------------------------------------------------
@@ -201,8 +217,10 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
         Initial state (zeros by default).
     return_last_state : bool
         Also return the final state, shape (batch, d_inner, d_state).
-    use_fast_path : bool
-        Allow the ``mamba_ssm`` CUDA kernel when it is importable and inputs are on a GPU.
+    use_fast_path : bool | "require"
+        True: use the ``mamba_ssm`` CUDA kernel when it is importable and inputs are on a
+        GPU, else the pure-PyTorch scan. ``"require"``: the kernel or an error (the ``cuda``
+        extra must be installed and the tensors on a GPU).
 
     Returns
     -------
@@ -218,6 +236,8 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
                          f"length={L}, d_state); got A {tuple(A.shape)}, B {tuple(B.shape)}, "
                          f"C {tuple(C.shape)}.")
     check_positive_int("chunk_size", chunk_size)
+    if use_fast_path == "require":
+        _require_kernel(u, h0)
     if use_fast_path and h0 is None and fast_path_available(u):
         out = _cuda_selective_scan(u.transpose(1, 2).contiguous(), delta.transpose(1, 2).contiguous(),
                                    A.contiguous(), B.transpose(1, 2).contiguous(),

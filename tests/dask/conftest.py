@@ -9,7 +9,6 @@ import pytest
 @pytest.fixture(scope="session")
 def dask_scheduler(tmp_path_factory):
     """Address of a running LocalCluster; tests pass it as ``scheduler=`` (as users do with a real one)."""
-    pytest.importorskip("distributed")
     from distributed import LocalCluster
 
     home = tmp_path_factory.getbasetemp() / "mne_home"  # as the autouse fixture does, for the workers

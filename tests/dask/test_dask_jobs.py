@@ -65,7 +65,6 @@ def test_benchmark_survives_a_killed_worker(dask_scheduler, tmp_path):
 
 
 def test_unreachable_scheduler_clear_error_api_and_cli(tmp_path, capsys):
-    pytest.importorskip("distributed")
     ds = SimulatedMotorImagery(n_subjects=1, n_sessions=1, n_runs=1, n_trials_per_run=24)
     t0 = time.monotonic()
     with pytest.raises(ConnectionError, match=r"'scheduler'.*tcp://127\.0\.0\.1:9.*within 2 s"):

@@ -14,7 +14,6 @@ BIDS_NAMES = {1: "imagery/left", 2: "imagery/right", 3: "imagery/feet", 4: "imag
 @pytest.fixture(scope="module")
 def bids_root(tmp_path_factory):
     """Two subjects x two sessions of simulated data written as BIDS BrainVision."""
-    pytest.importorskip("pybv")
     import mne_bids
     root = tmp_path_factory.mktemp("bids") / "mylab"
     sim = SimulatedMotorImagery(n_subjects=2, n_runs=1, n_trials_per_run=8, artifacts=False)

@@ -333,8 +333,7 @@ def test_contract_checked_on_read(store):
 def test_real_eegmat_edf_through_the_pipeline(shared_data, tmp_path):
     src = shared_data / "eegmat"
     files = sorted(src.glob("Subject0*_*.edf"))
-    if not files:
-        pytest.skip("eegmat EDF files not present")
+    assert files, f"no Subject0*_*.edf files in {src}: the shared data folder is incomplete"
     root = tmp_path / "eegmat_tuab"
     for f in files:  # TUH-style names; rest = "normal", arithmetic = "abnormal" (a stand-in)
         subj, kind = f.stem.split("_")

@@ -37,7 +37,6 @@ def test_rsa_eeg_timeresolved_example(shared_data, tmp_path, monkeypatch, capsys
 
 
 def test_rsa_torch_layers_example(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("torch")
     _run(ROOT / "examples" / "rsa_torch_layers.py", ["--out", str(tmp_path)], monkeypatch)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "|" in ln][1:]
     assert len(lines) == 4

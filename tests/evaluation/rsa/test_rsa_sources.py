@@ -35,7 +35,7 @@ def test_sliding_window_matches_per_window_rdms():
 
 
 def test_layer_activations_by_name_with_hooks():
-    torch = pytest.importorskip("torch")
+    import torch
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
                                 torch.nn.Sequential(torch.nn.Linear(16, 4), torch.nn.Tanh()))
