@@ -3,7 +3,7 @@
 Pipeline for every channel of every window (so the montage does not matter):
 
 1. scale: ``scale="p95"`` divides every channel of every window by its own 95th
-   percentile of |x| (published recipe; removes the band-power *level* of each
+   percentile of ``|x|`` (published recipe; removes the band-power *level* of each
    window); ``scale="corpus"`` divides by one constant estimated once on the
    training corpus (median over training windows and channels of that percentile,
    stored in the checkpoint), which keeps level differences between windows and
@@ -96,7 +96,7 @@ class TFMConfig:
         channel) during training.
     scale : {"p95", "corpus", "none"}
         Input scaling: ``"p95"`` each channel of each window by its own 95th
-        percentile of |x| (published recipe); ``"corpus"`` one constant fitted on
+        percentile of ``|x|`` (published recipe); ``"corpus"`` one constant fitted on
         the training corpus (:meth:`TFMTokenizer.set_corpus_scale`); ``"none"``.
     chunk_size : int
         Rows per matrix product in the nearest-code search.
@@ -148,7 +148,7 @@ class TFMConfig:
 
 def corpus_scale(batches) -> float:
     """The divisor of ``scale="corpus"``: median over windows and channels of the per-row
-    95th percentile of |x|.
+    95th percentile of ``|x|``.
 
     Parameters
     ----------
@@ -164,7 +164,7 @@ def corpus_scale(batches) -> float:
 
 
 def scale_p95(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Divide each row by its 95th percentile of |x| (linear interpolation, as ``np.quantile``).
+    """Divide each row by its 95th percentile of ``|x|`` (linear interpolation, as ``np.quantile``).
 
     x : Tensor, shape (..., n_times) -> same shape.
     Uses a partial sort (``topk`` of the top 5%) instead of a full sort.
@@ -474,7 +474,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         Allow resampling.
     n_codes, dim, n_fft, hop, vq_update, time_mask_ratio, freq_mask_ratio, n_layers, scale :
         See :class:`TFMConfig`. With ``scale="corpus"`` the divisor is the median over
-        the training windows and channels of the per-row 95th percentile of |x|,
+        the training windows and channels of the per-row 95th percentile of ``|x|``,
         estimated in one pass before training and stored in the checkpoint.
     codebook : {"cosine", "euclidean"}
         Nearest-code search on L2-normalised vectors (published recipe and default;
@@ -637,7 +637,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         return self
 
     def _corpus_scale(self, X, n_win: int) -> float:
-        """Median over windows and channels of the per-row 95th percentile of |x| (one streaming pass)."""
+        """Median over windows and channels of the per-row 95th percentile of ``|x|`` (one streaming pass)."""
         value = corpus_scale(self._load_batch(X, np.arange(s, min(s + 256, n_win))) for s in range(0, n_win, 256))
         logger.debug("TFM corpus scale: %g", value)
         return value
