@@ -12,7 +12,7 @@ the positive class), plus the tokenizer's codebook usage and the token analysis
 (token-class MI on the held-out subject against a shuffled-label control).
 
     python examples/tfm_eegmat.py --quick          # seconds: 2 subjects, tiny models
-    python examples/tfm_eegmat.py --threads 1      # the evaluation in the report
+    python examples/tfm_eegmat.py --threads 1      # the full evaluation: 3 subjects, "reduced" preset
 
 The pipelines, metrics and loop are :mod:`neurosig.evaluation.token_eval`, shared with
 ``benchmarks/tfm_eval.py`` (simulated motor imagery).
@@ -89,9 +89,9 @@ def main(argv=None) -> dict:
     folds = subjects[-1:] if args.quick else subjects
     splits = [Split(f"s{t}", f"s{t}", np.flatnonzero(subj != t), np.flatnonzero(subj == t)) for t in folds]
     # windows are already at 200 Hz (sfreq=None: no resampling). The full run uses the
-    # "reduced" preset (since session 3: 64 codes x 16 dims, corpus input scaling, Euclidean
-    # codebook; since session 4: channel pooling) with the short schedule of the session-1 report: 3 tokenizer epochs, 5
-    # pretraining epochs, <= 12 fine-tuning epochs (the shared 2-core machine).
+    # "reduced" preset (64 codes x 16 dims, corpus input scaling, Euclidean codebook, channel
+    # pooling) with a short schedule that fits a shared 2-core machine: 3 tokenizer epochs,
+    # 5 pretraining epochs, <= 12 fine-tuning epochs.
     if args.quick:
         pipes = token_pipelines(None, preset="quick")
     else:

@@ -14,7 +14,21 @@ from typing import Any
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:
-    """Hash of a JSON-serialisable object, independent of dict order and of object reprs."""
+    """Hash of a JSON-serialisable object, independent of dict order and of object reprs.
+
+    Parameters
+    ----------
+    obj : object
+        JSON-serialisable object (dicts, lists, numbers, str); numpy scalars and arrays
+        and sets are converted to plain numbers and sorted lists before hashing.
+    length : int
+        Number of hexadecimal characters of the SHA-256 digest to keep.
+
+    Returns
+    -------
+    str
+        The first ``length`` hex characters of the digest.
+    """
     payload = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
@@ -70,7 +84,15 @@ class SignalContract:
         return cls(**d)
 
     def check(self, other: SignalContract, what: str = "input") -> None:
-        """Raise ValueError naming every field of ``other`` that differs from this contract."""
+        """Raise ValueError naming every field of ``other`` that differs from this contract.
+
+        Parameters
+        ----------
+        other : SignalContract
+            Contract of the data being checked.
+        what : str
+            What the data is, used in the error message ("The {what} does not match ...").
+        """
         problems = []
         if tuple(other.ch_names) != tuple(self.ch_names):
             missing = [c for c in self.ch_names if c not in other.ch_names]

@@ -128,7 +128,27 @@ class BIDSDataset(BaseDataset):
                              f"occur in the events.tsv files; the dataset has {sorted(found)}.")
 
     def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
-        """The raw files of one subject (list of Path)."""
+        """The raw files of one subject (list of Path).
+
+        Parameters
+        ----------
+        subject : int
+            Subject number, one of ``self.all_subjects``.
+        path : str | None
+            Unused: the files are read in place from the BIDS root. Kept for MOABB's
+            ``BaseDataset.data_path`` signature, as are the next three parameters.
+        force_update : bool
+            Unused (nothing is downloaded).
+        update_path : bool | None
+            Unused.
+        verbose : bool | str | int | None
+            Unused.
+
+        Returns
+        -------
+        list of Path
+            The subject's raw recording files, sorted by session and run.
+        """
         check_subjects_in([subject], self.all_subjects, self.code)
         return [p.fpath for p in self._paths[subject]]
 

@@ -53,6 +53,12 @@ def list_cards() -> list[str]:
 def load_card(name: str) -> dict:
     """The card of ``name`` (card name, alias or MOABB name; case-insensitive), with generated fields.
 
+    Parameters
+    ----------
+    name : str
+        Card name, one of its aliases or its MOABB class name; case and punctuation
+        are ignored.
+
     Returns
     -------
     card : dict
@@ -120,7 +126,21 @@ def _complete(card: dict) -> dict:
 
 # ---------------------------------------------------------------------- local copies
 def data_root(card: dict, path=None) -> Path:
-    """Folder where the card's files live: ``<data folder>/MNE-<sign>-data`` or ``<data folder>/<root>``."""
+    """Folder where the card's files live: ``<data folder>/MNE-<sign>-data`` or ``<data folder>/<root>``.
+
+    Parameters
+    ----------
+    card : dict
+        Dataset card, as returned by :func:`load_card`.
+    path : str | Path | None
+        Data folder (default ``$NEUROSIG_DATA``, else MNE's configuration for the
+        dataset's sign, else ``MNE_DATA``, else ``~/mne_data``).
+
+    Returns
+    -------
+    Path
+        The dataset's folder (it need not exist).
+    """
     import mne
 
     from neurosig.datasets.moabb import resolve_data_folder
@@ -228,7 +248,21 @@ def _expected(card: dict, root: Path, subject: int):
 
 
 def present_subjects(card: dict, path=None) -> list[int]:
-    """Subjects with at least one expected file in the local copy (MOABB cards only)."""
+    """Subjects with at least one expected file in the local copy (MOABB cards only).
+
+    Parameters
+    ----------
+    card : dict
+        Dataset card, as returned by :func:`load_card`.
+    path : str | Path | None
+        Data folder (default ``$NEUROSIG_DATA``, else MNE's configuration).
+
+    Returns
+    -------
+    list of int
+        Subject numbers with at least one file on disk; empty for cards without a
+        download layout or when the folder is absent.
+    """
     layout = card.get("layout")
     if not isinstance(layout, dict) or "url" not in layout:
         return []

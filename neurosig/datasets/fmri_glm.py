@@ -24,6 +24,13 @@ REQUIRED_COLUMNS = ("onset", "duration", "trial_type")
 def read_events(events):
     """Read a BIDS events table (``.tsv``, tab-separated) or accept a DataFrame.
 
+    Parameters
+    ----------
+    events : str | Path | pandas.DataFrame
+        Path of a tab-separated BIDS ``events.tsv`` file, or a DataFrame (copied).
+        It must have the columns ``onset``, ``duration`` and ``trial_type`` and at
+        least one row.
+
     Returns
     -------
     events : pandas.DataFrame with at least ``onset``, ``duration``, ``trial_type``

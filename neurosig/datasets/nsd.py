@@ -58,7 +58,14 @@ def default_cache_dir() -> Path:
 
 
 def read_ctab(path) -> dict[str, int]:
-    """Read a FreeSurfer colour/label table (``index name [r g b a]`` per line) -> {name: index}."""
+    """Read a FreeSurfer colour/label table (``index name [r g b a]`` per line) -> {name: index}.
+
+    Parameters
+    ----------
+    path : str | Path
+        Text file with one ``index name [r g b a]`` entry per line; ``#`` comment lines
+        and lines whose first field is not an integer are skipped.
+    """
     out = {}
     for line in Path(path).read_text().splitlines():
         parts = line.split()
@@ -257,6 +264,11 @@ class NSD:
 
         The table is the subject's ``nsddata/freesurfer/subjNN/label/<atlas>.mgz.ctab``; in the
         fsaverage space ``nsddata/freesurfer/fsaverage/label/<atlas>.mgz.ctab`` is read first.
+
+        Parameters
+        ----------
+        atlas : str
+            Atlas name, one of :meth:`atlases` (e.g. ``"prf-visualrois"``).
         """
         cands = [self.root / "nsddata/freesurfer" / self.subj / "label" / f"{atlas}.mgz.ctab"]
         if self.surface:
@@ -276,6 +288,13 @@ class NSD:
 
     def roi_mask(self, roi: str):
         """Boolean mask of ``roi`` (``"atlas"`` = all labels > 0, ``"atlas:label"``, or ``"atlas:3"``).
+
+        Parameters
+        ----------
+        roi : str
+            ``"atlas"`` (every label > 0), ``"atlas:label"`` (a label name of the atlas's
+            ``.ctab`` table) or ``"atlas:3"`` (a label value); one of :meth:`rois` or an
+            atlas with a numeric label.
 
         Returns
         -------
@@ -310,7 +329,13 @@ class NSD:
 
     def masker(self, roi: str):
         """Maps ROI vectors <-> images: a fitted :class:`nilearn.maskers.NiftiMasker` (volume spaces)
-        or a :class:`~neurosig.datasets.nsd_surface.SurfaceROIMasker` (fsaverage)."""
+        or a :class:`~neurosig.datasets.nsd_surface.SurfaceROIMasker` (fsaverage).
+
+        Parameters
+        ----------
+        roi : str
+            ROI name, as for :meth:`roi_mask`.
+        """
         if self.surface:
             return surf.SurfaceROIMasker(self.roi_mask(roi), roi)
         from nilearn.maskers import NiftiMasker
@@ -369,6 +394,13 @@ class NSD:
         """Cache the listed ROIs of every ``.nii.gz`` (or surface ``.mgh``) session, reading each session once.
 
         HDF5 sessions need no cache (they are read trial-wise).
+
+        Parameters
+        ----------
+        rois : str | list of str
+            ROI name(s), as for :meth:`roi_mask`.
+        sessions : int | list of int | None
+            Sessions to cache (default: every session of the subject).
         """
         rois = [rois] if isinstance(rois, str) else list(rois)
         sessions = self._check_sessions(sessions)
@@ -449,7 +481,13 @@ class NSD:
 
     def ncsnr(self, roi: str) -> np.ndarray:
         """Noise-ceiling SNR of the ROI voxels, shape (n_voxels,); NaN-free, from ``ncsnr.nii.gz``
-        (fsaverage: ``lh.ncsnr.mgh`` and ``rh.ncsnr.mgh`` next to the betas, left then right)."""
+        (fsaverage: ``lh.ncsnr.mgh`` and ``rh.ncsnr.mgh`` next to the betas, left then right).
+
+        Parameters
+        ----------
+        roi : str
+            ROI name, as for :meth:`roi_mask`.
+        """
         import nibabel as nib
 
         if self.surface:

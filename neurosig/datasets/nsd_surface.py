@@ -44,6 +44,11 @@ def mgh_shape(path) -> tuple[int, int]:
     """(n_vertices, n_frames) of a surface ``.mgh``/``.mgz`` file, from its header only.
 
     Surface files are stored as (vertices, 1, 1[, frames]); anything else is refused.
+
+    Parameters
+    ----------
+    path : str | Path
+        FreeSurfer ``.mgh`` or ``.mgz`` file.
     """
     import nibabel as nib
 
@@ -58,6 +63,11 @@ def find_sessions(betas_dir: Path) -> dict:
     """Surface sessions of a betas folder: ``{session: {"lh": path, "rh": path}}``.
 
     A session with one hemisphere only, or no ``.mgh`` session at all, is an error.
+
+    Parameters
+    ----------
+    betas_dir : str | Path
+        Folder holding ``lh.betas_sessionSS.mgh`` and ``rh.betas_sessionSS.mgh`` files.
     """
     import re
 
@@ -80,7 +90,15 @@ def find_sessions(betas_dir: Path) -> dict:
 
 
 def session_shape(pair: dict, ses: int) -> tuple[int, tuple[int, int]]:
-    """(n_trials, (n_lh, n_rh)) of one surface session, from the two headers; mismatches are errors."""
+    """(n_trials, (n_lh, n_rh)) of one surface session, from the two headers; mismatches are errors.
+
+    Parameters
+    ----------
+    pair : dict
+        ``{"lh": path, "rh": path}`` of one session, as returned by :func:`find_sessions`.
+    ses : int
+        Session number (for error messages).
+    """
     shp = {h: mgh_shape(pair[h]) for h in HEMIS}
     if shp["lh"][1] != shp["rh"][1]:
         raise ValueError(f"Session {ses}: {pair['lh'].name!r} holds {shp['lh'][1]} trials but "
@@ -93,7 +111,13 @@ def session_shape(pair: dict, ses: int) -> tuple[int, tuple[int, int]]:
 
 
 def read_surface_vector(path) -> np.ndarray:
-    """A per-vertex map (``.mgh``/``.mgz``, shape (vertices, 1, 1[, 1])) as a 1-D array, shape (n_vertices,)."""
+    """A per-vertex map (``.mgh``/``.mgz``, shape (vertices, 1, 1[, 1])) as a 1-D array, shape (n_vertices,).
+
+    Parameters
+    ----------
+    path : str | Path
+        FreeSurfer ``.mgh`` or ``.mgz`` file with a single frame.
+    """
     import nibabel as nib
 
     n, frames = mgh_shape(path)
@@ -103,7 +127,13 @@ def read_surface_vector(path) -> np.ndarray:
 
 
 def beta_scale(dtype) -> float:
-    """Factor turning stored betas into percent signal change: 1/300 for integers, 1 for floats."""
+    """Factor turning stored betas into percent signal change: 1/300 for integers, 1 for floats.
+
+    Parameters
+    ----------
+    dtype : numpy dtype or dtype-like
+        Data type of the stored betas.
+    """
     return 1.0 / BETA_SCALE if np.issubdtype(np.dtype(dtype), np.integer) else 1.0
 
 
@@ -282,7 +312,18 @@ def load_mesh(mesh, surface: str = "inflated") -> dict:
 
 
 def check_mesh(meshes: dict, n_vertices: dict, mesh_name) -> None:
-    """Refuse a mesh whose vertex count differs from the data's, per hemisphere."""
+    """Refuse a mesh whose vertex count differs from the data's, per hemisphere.
+
+    Parameters
+    ----------
+    meshes : dict
+        ``{"lh": (coords, faces), "rh": (coords, faces)}``, as returned by :func:`load_mesh`;
+        ``coords`` has shape (n_vertices, 3).
+    n_vertices : dict
+        ``{"lh": int, "rh": int}``, the data's vertex count per hemisphere.
+    mesh_name : str | Path | dict
+        The mesh as the user gave it (for the error message).
+    """
     for h in HEMIS:
         n_mesh = int(meshes[h][0].shape[0])
         if n_mesh != n_vertices[h]:

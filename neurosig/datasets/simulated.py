@@ -102,6 +102,11 @@ def site_positions(names: tuple[str, ...]) -> np.ndarray:
 
     Shared by every simulator (motor imagery, SSVEP, P300). The returned array
     is cached: copy it before changing it in place.
+
+    Parameters
+    ----------
+    names : tuple of str
+        10-20 / 10-10 site names (a tuple, so that the result can be cached).
     """
     import mne
     pos = mne.channels.make_standard_montage(_montage_name()).get_positions()["ch_pos"]
@@ -232,6 +237,27 @@ def artifacts(rng: np.random.Generator, n_times: int, sfreq: float, ch_pos: np.n
     ``muscle_rate`` per minute), line noise at ``line_freq`` with slowly
     varying amplitude (``line_uv`` microvolts, channel gains 0.3-1).
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random generator drawing blink times, burst times and sites, and amplitudes.
+    n_times : int
+        Number of samples.
+    sfreq : float
+        Sampling rate in Hz.
+    ch_pos : ndarray, shape (n_channels, 3)
+        Positions (m) of the EEG sensors.
+    blink_rate : float
+        Mean number of eye blinks per minute (Poisson).
+    muscle_rate : float
+        Mean number of muscle bursts per minute (Poisson).
+    line_uv : float
+        Line-noise amplitude in microvolts, before the per-channel gains (0.3-1).
+    line_freq : float
+        Line-noise frequency in Hz.
+    eog_weights : sequence of float
+        Blink amplitude on each EOG channel, relative to Fpz; one per EOG channel.
+
     Returns
     -------
     x : ndarray, shape (n_channels, n_times)
@@ -281,6 +307,10 @@ def make_raw(data: np.ndarray, ch_names, ch_types, sfreq: float, line_freq: floa
         Signals in volts (stim channel included).
     ch_names, ch_types : list of str
         One per row of ``data``.
+    sfreq : float
+        Sampling rate in Hz.
+    line_freq : float
+        Power-line frequency in Hz, stored in ``raw.info["line_freq"]``.
     """
     import mne
     info = mne.create_info(list(ch_names), sfreq, list(ch_types))
@@ -298,6 +328,13 @@ def subject_quantile(seed: int, subject: int) -> float:
 
     Consecutive subjects spread over the range (golden-ratio sequence), so
     that any few subjects include easy and hard ones.
+
+    Parameters
+    ----------
+    seed : int
+        Dataset seed; it sets the start of the sequence.
+    subject : int
+        Subject number.
     """
     u0 = np.random.default_rng([int(seed), 7]).random()
     return 0.04 + 0.92 * ((u0 + int(subject) * _GOLDEN) % 1.0)
@@ -305,7 +342,15 @@ def subject_quantile(seed: int, subject: int) -> float:
 
 def cap_drift(rng: np.random.Generator, n_channels: int) -> dict:
     """Per-session cap placement: ``cap_shift`` (3,), ``electrode_jitter`` (n_channels, 3), m,
-    and per-channel amplifier ``gains`` (n_channels,) (0.75-1.25)."""
+    and per-channel amplifier ``gains`` (n_channels,) (0.75-1.25).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random generator of the session.
+    n_channels : int
+        Number of EEG channels.
+    """
     return dict(
         cap_shift=rng.normal(0.0, 0.004, 3),
         electrode_jitter=rng.normal(0.0, 0.002, (n_channels, 3)),
@@ -386,14 +431,41 @@ class SimulatedBase(BaseDataset):
         return all_subjects, subjects
 
     def get_data(self, subjects=None, cache_config=None, process_pipeline=None, n_jobs=1):
-        """MOABB's ``get_data``, with a clear error for subjects the dataset does not have."""
+        """MOABB's ``get_data``, with a clear error for subjects the dataset does not have.
+
+        Parameters
+        ----------
+        subjects : list of int | None
+            Subject numbers (default: every subject of the dataset).
+        cache_config : dict | moabb.datasets.base.CacheConfig | None
+            MOABB's cache configuration, passed on.
+        process_pipeline : sklearn.pipeline.Pipeline | None
+            MOABB processing pipeline applied to each raw, passed on.
+        n_jobs : int
+            Number of subjects processed in parallel (MOABB's joblib parallelism).
+        """
         if subjects is not None:
             check_subjects_in(subjects, self.subject_list, self.code)
         return super().get_data(subjects, cache_config=cache_config,
                                 process_pipeline=process_pipeline, n_jobs=n_jobs)
 
     def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
-        """Nothing is stored on disk: returns an empty list."""
+        """Nothing is stored on disk: returns an empty list.
+
+        Parameters
+        ----------
+        subject : int
+            Subject number; checked to exist in the dataset.
+        path : str | None
+            Unused (the data are generated in memory). Kept for MOABB's
+            ``BaseDataset.data_path`` signature, as are the next three parameters.
+        force_update : bool
+            Unused.
+        update_path : bool | None
+            Unused.
+        verbose : bool | str | int | None
+            Unused.
+        """
         check_subjects_in([subject], self.subject_list, self.code)
         return []
 
@@ -489,6 +561,11 @@ class SimulatedMotorImagery(SimulatedBase):
     def subject_parameters(self, subject: int) -> dict:
         """The physiology of one subject (drawn from ``(seed, subject)`` only).
 
+        Parameters
+        ----------
+        subject : int
+            Subject number.
+
         Returns
         -------
         params : dict
@@ -527,7 +604,15 @@ class SimulatedMotorImagery(SimulatedBase):
         )
 
     def session_parameters(self, subject: int, session: int) -> dict:
-        """Per-session drift of a subject: cap shift (m), channel gains, level changes."""
+        """Per-session drift of a subject: cap shift (m), channel gains, level changes.
+
+        Parameters
+        ----------
+        subject : int
+            Subject number.
+        session : int
+            Session index (0-based).
+        """
         rng = np.random.default_rng([self.seed, int(subject), int(session), 202])
         return dict(
             **cap_drift(rng, len(EEG_CHANNELS)),

@@ -96,7 +96,16 @@ class SimulatedP300(SimulatedBase):
         of one flash stays out of its neighbours' epochs; at a speller-like
         0.25 s the responses overlap (non-target epochs next to a target
         carry its shifted P300), which changes single-trial scores.
-    %(shared_params)s
+    seed : int
+        Seed; a subject's physiology depends only on ``(seed, subject)``.
+    sfreq : float
+        Sampling rate in Hz (>= 128).
+    artifacts : bool
+        Add eye blinks, muscle bursts and line noise.
+    line_freq : float
+        Mains frequency in Hz.
+    subjects, sessions : list | None
+        MOABB's ``selected_subjects`` / ``selected_sessions``.
 
     Examples
     --------
@@ -136,6 +145,11 @@ class SimulatedP300(SimulatedBase):
     def subject_parameters(self, subject: int) -> dict:
         """The physiology of one subject (drawn from ``(seed, subject)`` only).
 
+        Parameters
+        ----------
+        subject : int
+            Subject number.
+
         Returns
         -------
         params : dict
@@ -163,7 +177,15 @@ class SimulatedP300(SimulatedBase):
         )
 
     def session_parameters(self, subject: int, session: int) -> dict:
-        """Per-session drift: cap shift, electrode jitter, gains (m), background and ERP levels."""
+        """Per-session drift: cap shift, electrode jitter, gains (m), background and ERP levels.
+
+        Parameters
+        ----------
+        subject : int
+            Subject number.
+        session : int
+            Session index (0-based).
+        """
         rng = np.random.default_rng([self.seed, int(subject), int(session), 222])
         return dict(**cap_drift(rng, len(P300_CHANNELS)), bg_scale=float(rng.uniform(0.9, 1.2)),
                     erp_scale=float(rng.uniform(0.85, 1.15)), line_uv=float(rng.uniform(0.5, 3.0)))
@@ -182,6 +204,15 @@ class SimulatedP300(SimulatedBase):
 
     def simulate_raw(self, subject: int, session: int = 0, run: int = 0):
         """Generate one run.
+
+        Parameters
+        ----------
+        subject : int
+            Subject number (1..n_subjects).
+        session : int
+            Session index (0..n_sessions - 1).
+        run : int
+            Run index (0..n_runs - 1).
 
         Returns
         -------

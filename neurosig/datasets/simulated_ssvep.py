@@ -63,7 +63,13 @@ _PAD_S = 2.0
 
 
 def freq_name(f: float) -> str:
-    """Event name of a stimulation frequency, as MOABB's SSVEP datasets write it ("13", "8.57")."""
+    """Event name of a stimulation frequency, as MOABB's SSVEP datasets write it ("13", "8.57").
+
+    Parameters
+    ----------
+    f : float
+        Stimulation frequency in Hz.
+    """
     return f"{float(f):g}"
 
 
@@ -94,7 +100,16 @@ class SimulatedSSVEP(SimulatedBase):
         Add a ``"rest"`` class (no stimulation).
     trial_duration : float
         Stimulation length in seconds.
-    %(shared_params)s
+    seed : int
+        Seed; a subject's physiology depends only on ``(seed, subject)``.
+    sfreq : float
+        Sampling rate in Hz (>= 128).
+    artifacts : bool
+        Add eye blinks, muscle bursts and line noise.
+    line_freq : float
+        Mains frequency in Hz.
+    subjects, sessions : list | None
+        MOABB's ``selected_subjects`` / ``selected_sessions``.
 
     Examples
     --------
@@ -144,6 +159,11 @@ class SimulatedSSVEP(SimulatedBase):
     def subject_parameters(self, subject: int) -> dict:
         """The physiology of one subject (drawn from ``(seed, subject)`` only).
 
+        Parameters
+        ----------
+        subject : int
+            Subject number.
+
         Returns
         -------
         params : dict
@@ -172,13 +192,30 @@ class SimulatedSSVEP(SimulatedBase):
         )
 
     def session_parameters(self, subject: int, session: int) -> dict:
-        """Per-session drift: cap shift, electrode jitter, gains (m), background and response levels."""
+        """Per-session drift: cap shift, electrode jitter, gains (m), background and response levels.
+
+        Parameters
+        ----------
+        subject : int
+            Subject number.
+        session : int
+            Session index (0-based).
+        """
         rng = np.random.default_rng([self.seed, int(subject), int(session), 212])
         return dict(**cap_drift(rng, len(SSVEP_CHANNELS)), bg_scale=float(rng.uniform(0.9, 1.2)),
                     snr_scale=float(rng.uniform(0.85, 1.15)), line_uv=float(rng.uniform(0.5, 3.0)))
 
     def simulate_raw(self, subject: int, session: int = 0, run: int = 0):
         """Generate one run.
+
+        Parameters
+        ----------
+        subject : int
+            Subject number (1..n_subjects).
+        session : int
+            Session index (0..n_sessions - 1).
+        run : int
+            Run index (0..n_runs - 1).
 
         Returns
         -------

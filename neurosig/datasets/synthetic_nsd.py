@@ -77,16 +77,28 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
         Size of the stimulus set (73,000 in NSD) and of the shared set (1,000).
     shape : tuple of 3 int
         Volume shape (NSD subject 1 func1pt8mm is 81 x 104 x 83).
+    space : str
+        Name of the volume space folder the betas and ROIs are written under
+        (``nsddata/ppdata/subjNN/<space>``, ``nsddata_betas/ppdata/subjNN/<space>``).
+    betas : str
+        Name of the betas version folder (``.../<space>/<betas>``).
     betas_format : {"nii.gz", "hdf5"}
         File format of the betas.
     signal_roi : (atlas, label)
         The only ROI whose voxels carry the category and feature signal.
     signal_category : str
         COCO category whose presence in the image adds a fixed voxel pattern.
-    effect, feature_effect, noise : float
-        Size of the category signal, of the feature signal and of the trial noise (percent signal change).
+    effect : float
+        Size of the category signal (percent signal change).
     n_features : int
         Width of ``features.npy`` (shape (n_images_total, n_features), float32, row = 73k id - 1).
+    feature_effect : float
+        Size of the feature signal (percent signal change).
+    noise : float
+        Size of the trial noise (percent signal change).
+    annotate : bool
+        Write COCO-style ``instances_train2017.json`` / ``instances_val2017.json`` annotation
+        files (category presence per image) under ``nsddata_stimuli/stimuli/nsd/annotations``.
     surface_ico : int | None
         Icosahedron order of the fsaverage-like surface (``10 * 4**k + 2`` vertices per
         hemisphere); None writes no surface files. The surface betas carry the same planted
@@ -277,6 +289,11 @@ def make_synthetic_nsd(root, subjects=(1,), *, n_sessions_present: int = 3,
 
 def icosphere(order: int) -> tuple[np.ndarray, np.ndarray]:
     """Unit icosphere: the icosahedron subdivided ``order`` times (as FreeSurfer's fsaverage meshes).
+
+    Parameters
+    ----------
+    order : int
+        Number of subdivisions (0 gives the icosahedron's 12 vertices).
 
     Returns
     -------

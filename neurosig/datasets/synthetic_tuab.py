@@ -50,7 +50,19 @@ def _signals(rng: np.random.Generator, n_ch: int, n_times: int, sfreq: float,
 
 
 def write_edf(path: str | Path, data: np.ndarray, ch_names: list[str], sfreq: float) -> Path:
-    """Write ``data`` (volts, shape (n_channels, n_times)) to an EDF file with MNE's exporter."""
+    """Write ``data`` (volts, shape (n_channels, n_times)) to an EDF file with MNE's exporter.
+
+    Parameters
+    ----------
+    path : str | Path
+        EDF file to write (parent folders are created; an existing file is overwritten).
+    data : ndarray, shape (n_channels, n_times)
+        Signals in volts.
+    ch_names : list of str
+        Channel names, one per row of ``data`` (all typed ``eeg``).
+    sfreq : float
+        Sampling rate in Hz.
+    """
     import mne
 
     path = Path(path)

@@ -40,6 +40,11 @@ INDEX_COLUMNS = ("recording", "subject", "session", "token", "split", "label", "
 def find_edf_root(root: str | Path) -> Path:
     """The folder that holds ``train/`` and/or ``eval/`` of a TUAB copy.
 
+    Parameters
+    ----------
+    root : str | Path
+        The release folder (holding ``edf/``) or its ``edf`` folder.
+
     Raises
     ------
     NotADirectoryError, FileNotFoundError, ValueError
@@ -137,7 +142,15 @@ def scan_tuab(root: str | Path, verbose: bool = True, read_headers: bool = True)
 
 
 def save_index(index: pd.DataFrame, path: str | Path) -> Path:
-    """Write an index table atomically (Parquet)."""
+    """Write an index table atomically (Parquet).
+
+    Parameters
+    ----------
+    index : pandas.DataFrame
+        Index table, one row per EDF file (columns ``INDEX_COLUMNS``).
+    path : str | Path
+        Parquet file to write (replaced atomically).
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
         index.to_parquet(tmp, index=False)
@@ -145,7 +158,13 @@ def save_index(index: pd.DataFrame, path: str | Path) -> Path:
 
 
 def load_index(path: str | Path) -> pd.DataFrame:
-    """Read an index table written by :func:`save_index`."""
+    """Read an index table written by :func:`save_index`.
+
+    Parameters
+    ----------
+    path : str | Path
+        Parquet file written by :func:`save_index`.
+    """
     index = pd.read_parquet(check_path("path", path, kind="file"))
     index["ch_names"] = index["ch_names"].map(list)
     return index

@@ -164,7 +164,13 @@ class WindowDataset(Dataset):
         return x
 
     def get_windows(self, indices: Sequence[int]) -> np.ndarray:
-        """Windows ``indices`` as one array, shape (len(indices), n_channels, n_times), float32."""
+        """Windows ``indices`` as one array, shape (len(indices), n_channels, n_times), float32.
+
+        Parameters
+        ----------
+        indices : sequence of int
+            Window indices into the dataset (negative indices count from the end, as for a list).
+        """
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"window index out of range for a dataset of {len(self)} windows")

@@ -172,7 +172,13 @@ def _done_result(cache: Path, recording: str, config_hash: str) -> dict | None:
 # ---------------------------------------------------------------------------------------------
 
 def read_store_meta(cache: str | Path) -> dict:
-    """The ``store.json`` of a window store (raises a clear error when there is none)."""
+    """The ``store.json`` of a window store (raises a clear error when there is none).
+
+    Parameters
+    ----------
+    cache : str | Path
+        Window store folder (written by :func:`prepare_store`).
+    """
     cache = check_path("cache", cache, kind="dir")
     meta_path = cache / STORE_FILE
     if not meta_path.is_file():
@@ -364,6 +370,11 @@ def split_subjects(subjects: Sequence[str], val_fraction: float = 0.2, seed: int
 
 def store_info(cache: str | Path) -> dict:
     """Summary of a window store: counts per split and label, hours, rejected files and why.
+
+    Parameters
+    ----------
+    cache : str | Path
+        Window store folder (written by :func:`prepare_store`).
 
     Returns
     -------

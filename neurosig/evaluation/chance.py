@@ -21,6 +21,15 @@ def adjusted_chance_level(n_classes: int, n_trials: int, alpha: float = 0.05) ->
     """Accuracy that a chance classifier exceeds with probability ``alpha`` (binomial).
 
     Combrisson & Jerbi (2015): ``binom.isf(alpha, n_trials, 1 / n_classes) / n_trials``.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes (chance accuracy ``1 / n_classes``).
+    n_trials : int
+        Number of test trials.
+    alpha : float
+        Probability that a chance classifier exceeds the returned accuracy.
     """
     return float(binom.isf(alpha, n_trials, 1.0 / n_classes) / n_trials)
 
@@ -100,7 +109,15 @@ def fixed_permutation_test(folds: list[tuple[np.ndarray, np.ndarray]], metric: s
 
 
 def theoretical_chance(metric: str, n_classes: int) -> float | None:
-    """0.5 for ROC-AUC, ``1 / n_classes`` for accuracy, None otherwise."""
+    """0.5 for ROC-AUC, ``1 / n_classes`` for accuracy, None otherwise.
+
+    Parameters
+    ----------
+    metric : str
+        Metric name (``"roc_auc"``, ``"accuracy"``, ``"balanced_accuracy"``, ...).
+    n_classes : int
+        Number of classes.
+    """
     if metric == "roc_auc":
         return 0.5
     if metric in ("accuracy", "balanced_accuracy"):

@@ -58,7 +58,16 @@ def _write_maps(out_dir, subject, kind, roi, name, m, masker, X, info, t, y, map
 
 @lru_cache(maxsize=4)
 def surface_mesh(mesh: str, surface: str) -> dict:
-    """Meshes of both hemispheres (:func:`neurosig.datasets.nsd_surface.load_mesh`), read once per process."""
+    """Meshes of both hemispheres (:func:`neurosig.datasets.nsd_surface.load_mesh`), read once per process.
+
+    Parameters
+    ----------
+    mesh : str
+        A folder of FreeSurfer surfaces, or ``"fsaverage5"`` for nilearn's bundled mesh
+        (see :func:`neurosig.datasets.nsd_surface.load_mesh`).
+    surface : str
+        Which surface (``"inflated"``, ``"pial"``, ``"white"``, ...).
+    """
     from ..datasets.nsd_surface import load_mesh
 
     return load_mesh(mesh, surface)
@@ -97,6 +106,8 @@ def plot_surface_maps(maps: dict, meshes: dict, png: Path, title: str = "") -> P
         ``{"lh": (coords (n_lh, 3), faces), "rh": ...}`` (see :func:`surface_mesh`).
     png : Path
         Output figure (written atomically).
+    title : str
+        Figure title (its last 80 characters are shown).
     """
     import matplotlib
 

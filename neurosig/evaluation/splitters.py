@@ -105,10 +105,13 @@ class WithinSessionSplit(BaseCrossValidator):
         Parameters
         ----------
         X : array-like, shape (n_trials, ...) | None
+            Trials; unused (the number of trials is taken from ``y``).
         y : array-like, shape (n_trials,)
             Labels (stratification).
         groups : DataFrame | array, shape (n_trials,)
             Metadata with ``subject`` and ``session`` (or session labels).
+        metadata : DataFrame | None
+            The same metadata as a keyword; when given, ``groups`` is ignored.
         """
         check_positive_int("n_folds", self.n_folds, minimum=2)
         if y is None:
@@ -139,7 +142,19 @@ class CrossSessionSplit(BaseCrossValidator):
         return int(meta.groupby("subject", sort=False)["session"].nunique().sum())
 
     def split(self, X=None, y=None, groups=None, metadata=None):
-        """Yield ``(train, test)``: test is one whole session of one subject."""
+        """Yield ``(train, test)``: test is one whole session of one subject.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_trials, ...) | None
+            Trials; only their number is used (to check the metadata length) when ``y`` is None.
+        y : array-like, shape (n_trials,) | None
+            Labels; only their number is used (to check the metadata length).
+        groups : DataFrame | array, shape (n_trials,)
+            Metadata with ``subject`` and ``session`` columns, or session labels (one subject).
+        metadata : DataFrame | None
+            The same metadata as a keyword; when given, ``groups`` is ignored.
+        """
         meta = _as_metadata(groups, metadata, _n(X, y), ("subject", "session"))
         subj = meta["subject"].to_numpy()
         sess = meta["session"].to_numpy()
@@ -168,7 +183,19 @@ class CrossSubjectSplit(BaseCrossValidator):
         return int(meta["subject"].nunique())
 
     def split(self, X=None, y=None, groups=None, metadata=None):
-        """Yield ``(train, test)``: test is every trial of one subject (sorted subject order)."""
+        """Yield ``(train, test)``: test is every trial of one subject (sorted subject order).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_trials, ...) | None
+            Trials; only their number is used (to check the metadata length) when ``y`` is None.
+        y : array-like, shape (n_trials,) | None
+            Labels; only their number is used (to check the metadata length).
+        groups : DataFrame | array, shape (n_trials,)
+            Metadata with a ``subject`` column, or subject labels.
+        metadata : DataFrame | None
+            The same metadata as a keyword; when given, ``groups`` is ignored.
+        """
         meta = _as_metadata(groups, metadata, _n(X, y), ("subject",))
         subj = meta["subject"].to_numpy()
         if len(np.unique(subj)) < 2:
@@ -178,7 +205,17 @@ class CrossSubjectSplit(BaseCrossValidator):
 
 
 def get_splitter(evaluation: str, n_folds: int = 5, random_state: int | None = 42) -> BaseCrossValidator:
-    """The splitter for an evaluation name (aliases accepted)."""
+    """The splitter for an evaluation name (aliases accepted).
+
+    Parameters
+    ----------
+    evaluation : str
+        ``"within-session"``, ``"cross-session"`` or ``"cross-subject"`` (aliases accepted).
+    n_folds : int
+        Folds per session (within-session only).
+    random_state : int | None
+        Seed of the within-session folds (within-session only).
+    """
     evaluation = resolve_evaluation(evaluation)
     if evaluation == "within-session":
         return WithinSessionSplit(n_folds=n_folds, random_state=random_state)

@@ -10,7 +10,7 @@ Per dataset, on subject scores (sessions averaged):
 - the standardized mean difference (mean / sample std of the paired differences).
 
 Across datasets: Stouffer's weighted Z (weights ``sqrt(n_subjects)``) for p-values and
-the ``sqrt(n_subjects)``-weighted mean of the effects. ``tests/test_bench_stats.py``
+the ``sqrt(n_subjects)``-weighted mean of the effects. ``tests/evaluation/test_bench_stats.py``
 checks every number against MOABB's own functions.
 """
 from __future__ import annotations
@@ -26,7 +26,14 @@ _P_CEIL = np.nextafter(1.0, 0.0)
 
 
 def subject_scores(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean score per (pipeline, dataset, subject): sessions averaged."""
+    """Mean score per (pipeline, dataset, subject): sessions averaged.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Benchmark rows with columns ``pipeline, dataset, subject, score`` (one row per
+        session or fold).
+    """
     return (df.groupby(["pipeline", "dataset", "subject"], sort=False, observed=True)["score"]
             .mean().reset_index())
 
@@ -45,6 +52,18 @@ def permutation_pvalues(scores: pd.DataFrame, order=None, n_random: int = 10000,
     patterns above. The statistic is the sum of paired differences (equivalent to the
     paired t statistic under sign flips of the same data only up to monotonicity of
     the mean, as in MOABB). p-values are kept below 1 for Stouffer's method.
+
+    Parameters
+    ----------
+    scores : DataFrame, shape (n_subjects, k)
+        Subject scores of one dataset, one column per pipeline.
+    order : list of str | None
+        Pipelines (columns of ``scores``) in the order of the output rows and columns
+        (default: the column order).
+    n_random : int
+        Number of random sign patterns when there are more than 13 subjects.
+    seed : int | None
+        Seed of the random sign patterns (unused up to 13 subjects).
     """
     order = list(scores.columns if order is None else order)
     d = _diffs(scores, order)
@@ -68,7 +87,16 @@ def permutation_pvalues(scores: pd.DataFrame, order=None, n_random: int = 10000,
 
 
 def wilcoxon_pvalues(scores: pd.DataFrame, order=None) -> np.ndarray:
-    """One-tailed Wilcoxon signed-rank p-values, shape (k, k); ``[i, j]`` small if i > j."""
+    """One-tailed Wilcoxon signed-rank p-values, shape (k, k); ``[i, j]`` small if i > j.
+
+    Parameters
+    ----------
+    scores : DataFrame, shape (n_subjects, k)
+        Subject scores of one dataset, one column per pipeline.
+    order : list of str | None
+        Pipelines (columns of ``scores``) in the order of the output rows and columns
+        (default: the column order).
+    """
     order = list(scores.columns if order is None else order)
     k = len(order)
     out = np.zeros((k, k))
@@ -90,6 +118,14 @@ def standardized_mean_difference(scores: pd.DataFrame, order=None) -> np.ndarray
     """SMD ``mean(d) / std(d, ddof=1)`` of paired differences, shape (k, k).
 
     Zero when two pipelines score identically, signed infinity for a constant offset.
+
+    Parameters
+    ----------
+    scores : DataFrame, shape (n_subjects, k)
+        Subject scores of one dataset, one column per pipeline.
+    order : list of str | None
+        Pipelines (columns of ``scores``) in the order of the output rows and columns
+        (default: the column order).
     """
     order = list(scores.columns if order is None else order)
     d = _diffs(scores, order)
@@ -114,6 +150,8 @@ def dataset_statistics(df: pd.DataFrame, perm_cutoff: int = 20, seed: int | None
         Benchmark rows (``pipeline, dataset, subject, session, score``).
     perm_cutoff : int
         Below this many subjects, the permutation test; from it on, Wilcoxon.
+    seed : int | None
+        Seed of the random sign patterns of the permutation test.
 
     Returns
     -------
@@ -139,7 +177,15 @@ def dataset_statistics(df: pd.DataFrame, perm_cutoff: int = 20, seed: int | None
 
 
 def stouffer(pvalues, nsubs) -> float:
-    """Stouffer's weighted Z with weights ``sqrt(nsubs)``; one p-value is returned as is."""
+    """Stouffer's weighted Z with weights ``sqrt(nsubs)``; one p-value is returned as is.
+
+    Parameters
+    ----------
+    pvalues : array-like, shape (n_datasets,)
+        One-tailed p-values, one per dataset.
+    nsubs : array-like, shape (n_datasets,)
+        Number of subjects of each dataset.
+    """
     p = np.asarray(pvalues, dtype=float)
     if p.size == 1:
         return float(p.item())
@@ -149,13 +195,27 @@ def stouffer(pvalues, nsubs) -> float:
 
 
 def combine_effects(effects, nsubs) -> float:
-    """``sqrt(nsubs)``-weighted mean of per-dataset effects."""
+    """``sqrt(nsubs)``-weighted mean of per-dataset effects.
+
+    Parameters
+    ----------
+    effects : array-like, shape (n_datasets,)
+        Effect sizes (e.g. SMD), one per dataset.
+    nsubs : array-like, shape (n_datasets,)
+        Number of subjects of each dataset.
+    """
     w = np.sqrt(np.asarray(nsubs, dtype=float))
     return float(((w / w.sum()) * np.asarray(effects, dtype=float)).sum())
 
 
 def meta_analysis(stats_df: pd.DataFrame) -> pd.DataFrame:
     """Combine per-dataset statistics across datasets for every ordered pipeline pair.
+
+    Parameters
+    ----------
+    stats_df : DataFrame
+        Per-dataset statistics, as returned by :func:`dataset_statistics` (columns
+        ``pipe1, pipe2, p, smd, nsub``).
 
     Returns
     -------

@@ -1,7 +1,7 @@
-"""Evaluation of the TFM token pipelines next to TS+SVM (issue 6), one code path for every dataset.
+"""Evaluation of the TFM token pipelines next to TS+SVM, one code path for every dataset.
 
-The comparison asked for by the TFM issue, on any windows ``X`` with labels ``y`` and any
-list of train/test splits (within-session folds, leave one subject out, ...):
+The comparison runs on any windows ``X`` with labels ``y`` and any list of train/test
+splits (within-session folds, leave one subject out, ...):
 
 * ``"TFM+TT (pretrained)"``: TFM tokenizer + TokenTransformer with the masked-token
   pretraining stage (the published three stages),
@@ -52,11 +52,11 @@ PRESETS: dict[str, dict] = {
     # seconds: tests and --quick runs
     "quick": dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=1,
                   pretrain_epochs=1, max_epochs=2, batch_size=16, patience=2),
-    # what fits a shared 2-core machine: 512 codes, few epochs, transformer at its defaults
-    # (session 3: 64 codes x 16 dims and a Euclidean codebook, chosen on the pilot subject 6 with
-    # benchmarks/tfm_probe.py: the token ids keep more of the class than 512 x 64; session 2 used 512 x 64, cosine)
-    # session 4: pooling="channel" (the class head reads per-channel means; chosen on pilot subject 6
-    # with a corpus tokenizer: AUROC 0.84 over 5 folds with the masked-token pretraining)
+    # what fits a shared 2-core machine: few epochs, the transformer at its defaults, 64 codes x 16
+    # dims with a Euclidean codebook (chosen on the pilot subject 6 with benchmarks/tfm_probe.py:
+    # these token ids keep more of the class than a 512 x 64 cosine codebook), pooling="channel"
+    # (the class head reads per-channel means; chosen on pilot subject 6 with a corpus tokenizer:
+    # AUROC 0.84 over 5 folds with the masked-token pretraining)
     "reduced": dict(n_codes=64, tokenizer_dim=16, tokenizer_codebook="euclidean", dim=64, n_layers=4, n_heads=8,
                     tokenizer_epochs=5, tokenizer_batch_size=16, pretrain_epochs=10, max_epochs=30, batch_size=16,
                     patience=6, lr=5e-4, pooling="channel"),
@@ -144,7 +144,17 @@ def binary_metrics_fast(y, proba) -> dict:
     (checked in :func:`bootstrap_ci` and the tests); sklearn's input checks would
     dominate a bootstrap.
 
-    y : ndarray of {0, 1}, shape (n,); proba : ndarray, shape (n,).
+    Parameters
+    ----------
+    y : ndarray of {0, 1}, shape (n_trials,)
+        True labels.
+    proba : ndarray, shape (n_trials,)
+        Positive-class scores (probabilities); the predicted label is ``proba >= 0.5``.
+
+    Returns
+    -------
+    metrics : dict
+        metric name (:data:`METRICS`) -> value.
     """
     y, proba = np.asarray(y), np.asarray(proba, dtype=float)
     pred = proba >= 0.5
@@ -180,6 +190,17 @@ def bootstrap_ci(y, proba, n_boot: int = 1000, seed: int = 0) -> dict:
     Trials of one subject are correlated, so these intervals are optimistic; prefer
     :func:`summarize`'s intervals over units where there are enough units.
 
+    Parameters
+    ----------
+    y : ndarray of {0, 1}, shape (n_trials,)
+        True labels.
+    proba : ndarray, shape (n_trials,)
+        Positive-class scores (probabilities).
+    n_boot : int
+        Number of bootstrap resamples (resamples with a single class are skipped).
+    seed : int
+        Seed of the resampling.
+
     Returns
     -------
     ci : dict
@@ -204,6 +225,13 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and Student-t interval of independent values (NaNs dropped).
 
     Returns ``(mean, low, high)``; the bounds are NaN with fewer than 2 values.
+
+    Parameters
+    ----------
+    values : array-like
+        Independent values (e.g. one score per unit); non-finite values are dropped.
+    level : float
+        Confidence level of the interval.
     """
     from scipy import stats
     v = np.asarray(values, dtype=float)
@@ -434,7 +462,13 @@ def summarize(rows: list[dict], pooled_bootstrap: bool = False):
 
 
 def markdown_table(summary) -> str:
-    """The summary of :func:`summarize` as a markdown table (mean [95 % CI] per metric, codebook usage)."""
+    """The summary of :func:`summarize` as a markdown table (mean [95 % CI] per metric, codebook usage).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarize`.
+    """
     def cell(r, m):
         lo, hi = r[f"{m}_lo"], r[f"{m}_hi"]
         return f"{r[m]:.3f}" + ("" if not np.isfinite(lo) else f" [{lo:.2f}, {hi:.2f}]")

@@ -12,7 +12,20 @@ from .spectral import DEFAULT_BANDS, BandPower
 class PowerAndConnectivity(TransformerMixin, BaseEstimator):
     """Concatenate :class:`BandPower` features and :class:`Connectivity` node strengths.
 
-    X : (n_trials, n_channels, n_times) -> (n_trials, n_channels * (n_bands + 1))
+    Transforms X, shape (n_trials, n_channels, n_times), into features of shape
+    (n_trials, n_channels * (n_bands + 1)): the band powers (channel-major), then one
+    connectivity node strength per channel.
+
+    Parameters
+    ----------
+    sfreq : float | None
+        Sampling rate in Hz (``None``: filled in by the benchmark).
+    bands : sequence of (low, high)
+        Frequency bands of the band powers, in Hz (default: 4 Hz bands from 8 to 32 Hz).
+    fmin, fmax : float
+        Band of the connectivity, in Hz.
+    measure : {"coh", "imcoh", "plv"}
+        Connectivity measure (see :class:`Connectivity`).
     """
 
     def __init__(self, sfreq: float | None = None, bands=DEFAULT_BANDS, fmin: float = 8.0,

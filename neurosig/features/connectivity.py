@@ -22,7 +22,21 @@ VECTORIZE = ("node-strength", "upper", "matrix")
 def plv_matrices(X: np.ndarray, sfreq: float, fmin: float, fmax: float, order: int = 4) -> np.ndarray:
     """Phase-locking value between channel pairs in one band.
 
-    X : ndarray, shape (n_trials, n_channels, n_times) -> ndarray (n_trials, n_channels, n_channels)
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Signals.
+    sfreq : float
+        Sampling rate in Hz.
+    fmin, fmax : float
+        Band edges in Hz.
+    order : int
+        Order of the zero-phase Butterworth band-pass applied before the Hilbert transform.
+
+    Returns
+    -------
+    plv : ndarray, shape (n_trials, n_channels, n_channels)
+        Phase-locking values (1 on the diagonal).
     """
     sos = butter(order, [fmin, fmax], btype="bandpass", fs=sfreq, output="sos")
     phase = np.exp(1j * np.angle(hilbert(sosfiltfilt(sos, X, axis=-1), axis=-1)))
@@ -33,8 +47,21 @@ def plv_matrices(X: np.ndarray, sfreq: float, fmin: float, fmax: float, order: i
 def cross_spectra(X: np.ndarray, sfreq: float, nperseg: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Welch cross-spectral densities of every channel pair (as ``scipy.signal.csd``).
 
+    Parameters
+    ----------
     X : ndarray, shape (n_trials, n_channels, n_times)
-    Returns freqs (n_freqs,) and S, shape (n_trials, n_channels, n_channels, n_freqs), complex.
+        Signals.
+    sfreq : float
+        Sampling rate in Hz.
+    nperseg : int | None
+        Welch segment length in samples (default: one second), at most ``n_times``.
+
+    Returns
+    -------
+    freqs : ndarray, shape (n_freqs,)
+        Frequencies in Hz.
+    S : ndarray, shape (n_trials, n_channels, n_channels, n_freqs), complex
+        Cross-spectral densities.
     """
     nperseg = min(X.shape[-1], nperseg or int(round(sfreq)))
     freqs, S = csd(X[:, :, None, :], X[:, None, :, :], fs=sfreq, nperseg=nperseg, axis=-1)
@@ -46,7 +73,23 @@ def coherence_matrices(X: np.ndarray, sfreq: float, fmin: float, fmax: float, me
     """Band-averaged magnitude-squared coherence (``"coh"``, as ``scipy.signal.coherence``)
     or absolute imaginary part of coherency (``"imcoh"``, Nolte et al. 2004).
 
-    X : ndarray, shape (n_trials, n_channels, n_times) -> ndarray (n_trials, n_channels, n_channels)
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Signals.
+    sfreq : float
+        Sampling rate in Hz.
+    fmin, fmax : float
+        Band edges in Hz; the frequency bins inside ``[fmin, fmax]`` are averaged.
+    measure : {"coh", "imcoh"}
+        Magnitude-squared coherence or absolute imaginary coherency.
+    nperseg : int | None
+        Welch segment length in samples (default: one second), at most ``n_times``.
+
+    Returns
+    -------
+    C : ndarray, shape (n_trials, n_channels, n_channels)
+        Band-averaged connectivity.
     """
     freqs, S = cross_spectra(X, sfreq, nperseg)
     sel = (freqs >= fmin) & (freqs <= fmax)
@@ -66,6 +109,8 @@ def coherence_matrices(X: np.ndarray, sfreq: float, fmin: float, fmax: float, me
 class Connectivity(TransformerMixin, BaseEstimator):
     """Connectivity matrices in one band, vectorised.
 
+    Transforms X, shape (n_trials, n_channels, n_times).
+
     Parameters
     ----------
     sfreq : float | None
@@ -73,12 +118,11 @@ class Connectivity(TransformerMixin, BaseEstimator):
     fmin, fmax : float
         Band in Hz.
     measure : {"coh", "imcoh", "plv"}
+        Magnitude-squared coherence, absolute imaginary coherency or phase-locking value.
     vectorize : {"node-strength", "upper", "matrix"}
         ``"node-strength"``: sum of each channel's connections (n_channels features, HappyFeat);
         ``"upper"``: upper triangle without the diagonal; ``"matrix"``: the
         (n_channels, n_channels) matrices themselves, regularised to SPD for tangent space.
-
-    Transforms X, shape (n_trials, n_channels, n_times).
     """
 
     def __init__(self, sfreq: float | None = None, fmin: float = 8.0, fmax: float = 30.0,

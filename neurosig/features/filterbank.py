@@ -16,7 +16,21 @@ DEFAULT_FB = ((8.0, 12.0), (12.0, 16.0), (16.0, 20.0), (20.0, 24.0), (24.0, 28.0
 def filter_bank(X: np.ndarray, sfreq: float, bands, order: int = 4) -> np.ndarray:
     """Zero-phase Butterworth band-pass per band.
 
-    X : ndarray, shape (n_trials, n_channels, n_times) -> (n_bands, n_trials, n_channels, n_times)
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Signals.
+    sfreq : float
+        Sampling rate in Hz.
+    bands : sequence of (low, high)
+        Band edges in Hz.
+    order : int
+        Butterworth order.
+
+    Returns
+    -------
+    Xb : ndarray, shape (n_bands, n_trials, n_channels, n_times)
+        The band-passed signals, one block per band.
     """
     out = np.empty((len(bands),) + X.shape)
     for b, (lo, hi) in enumerate(bands):
@@ -38,6 +52,7 @@ class FilterBank(TransformerMixin, BaseEstimator):
     sfreq : float | None
         Sampling rate (``None``: filled in by the benchmark).
     bands : sequence of (low, high)
+        Frequency bands in Hz (default: 4 Hz bands from 8 to 32 Hz).
     order : int
         Butterworth order.
     """

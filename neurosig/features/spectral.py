@@ -12,7 +12,20 @@ DEFAULT_BANDS = ((8.0, 12.0), (12.0, 16.0), (16.0, 20.0), (20.0, 24.0), (24.0, 2
 
 
 def check_bands(bands, sfreq: float) -> np.ndarray:
-    """Validate ``bands`` as an array (n_bands, 2) of increasing (low, high) Hz below Nyquist."""
+    """Validate ``bands`` as an array (n_bands, 2) of increasing (low, high) Hz below Nyquist.
+
+    Parameters
+    ----------
+    bands : sequence of (low, high)
+        Frequency bands in Hz.
+    sfreq : float
+        Sampling rate in Hz (the upper edges must be at most ``sfreq / 2``).
+
+    Returns
+    -------
+    bands : ndarray, shape (n_bands, 2)
+        The bands as floats.
+    """
     arr = np.asarray(bands, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0 or np.any(arr[:, 0] >= arr[:, 1]) \
             or np.any(arr < 0) or np.any(arr[:, 1] > sfreq / 2):
@@ -23,7 +36,17 @@ def check_bands(bands, sfreq: float) -> np.ndarray:
 
 
 def welch_psd(X: np.ndarray, sfreq: float, nperseg: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Welch PSD along the last axis: returns freqs (n_freqs,), psd (..., n_freqs)."""
+    """Welch PSD along the last axis: returns freqs (n_freqs,), psd (..., n_freqs).
+
+    Parameters
+    ----------
+    X : ndarray, shape (..., n_times)
+        Signals.
+    sfreq : float
+        Sampling rate in Hz.
+    nperseg : int | None
+        Welch segment length in samples (default: one second), at most ``n_times``.
+    """
     n_times = X.shape[-1]
     nperseg = min(n_times, nperseg or int(round(sfreq)))
     return welch(X, fs=sfreq, nperseg=nperseg, axis=-1)
@@ -35,9 +58,20 @@ def band_power(X: np.ndarray, sfreq: float, bands, nperseg: int | None = None, l
     Parameters
     ----------
     X : ndarray, shape (n_trials, n_channels, n_times)
+        Signals.
+    sfreq : float
+        Sampling rate in Hz.
+    bands : sequence of (low, high)
+        Frequency bands in Hz; the Welch bins inside each ``[low, high]`` are averaged.
+    nperseg : int | None
+        Welch segment length in samples (default: one second), at most ``n_times``.
+    log : bool
+        Return the natural log of the band power.
+
     Returns
     -------
     ndarray, shape (n_trials, n_channels, n_bands)
+        Band power per trial, channel and band.
     """
     freqs, psd = welch_psd(X, sfreq, nperseg)
     out = np.empty(X.shape[:-1] + (len(bands),))
@@ -53,6 +87,9 @@ def band_power(X: np.ndarray, sfreq: float, bands, nperseg: int | None = None, l
 class BandPower(TransformerMixin, BaseEstimator):
     """Per-channel (log) band power from Welch's method.
 
+    Transforms X, shape (n_trials, n_channels, n_times), into features of shape
+    (n_trials, n_channels * n_bands), channel-major.
+
     Parameters
     ----------
     sfreq : float | None
@@ -63,9 +100,6 @@ class BandPower(TransformerMixin, BaseEstimator):
         Welch segment length (default: one second).
     log : bool
         Natural log of the power (usual for linear classifiers).
-
-    Transforms X, shape (n_trials, n_channels, n_times), into features of shape
-    (n_trials, n_channels * n_bands), channel-major.
     """
 
     def __init__(self, sfreq: float | None = None, bands=DEFAULT_BANDS, nperseg: int | None = None,

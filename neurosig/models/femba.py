@@ -120,11 +120,25 @@ class BiMambaEncoder(PatchEncoder):
 
 
 def count_parameters(module: nn.Module) -> int:
-    """Number of parameters (works for modules on the ``meta`` device)."""
+    """Number of parameters (works for modules on the ``meta`` device).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Any module.
+    """
     return sum(p.numel() for p in module.parameters())
 
 
 def femba_param_count(size: str, **overrides) -> int:
-    """Parameters of a named size, instantiated on the meta device (no memory)."""
+    """Parameters of a named size, instantiated on the meta device (no memory).
+
+    Parameters
+    ----------
+    size : str
+        Size name ("nano", "tiny", "base", "large", "huge").
+    **overrides
+        Config fields to change (e.g. ``n_channels=8``), as for :class:`BiMambaEncoder`.
+    """
     with torch.device("meta"):
         return count_parameters(BiMambaEncoder(size, **overrides))

@@ -52,7 +52,13 @@ def _is_cuda(t: torch.Tensor) -> bool:
 
 
 def fast_path_available(u: torch.Tensor) -> bool:
-    """True when the ``mamba_ssm`` CUDA kernel is importable and ``u`` is on a GPU."""
+    """True when the ``mamba_ssm`` CUDA kernel is importable and ``u`` is on a GPU.
+
+    Parameters
+    ----------
+    u : Tensor
+        The scan input.
+    """
     return _cuda_selective_scan is not None and _is_cuda(u)
 
 
@@ -261,7 +267,29 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
 def selective_scan_ref(u, delta, A, B, C, D=None, h0=None, return_last_state=False):
     """Reference: the recurrence as a Python loop over time steps (slow; tests and benchmarks only).
 
-    Same arguments and shapes as :func:`selective_scan`.
+    Same arguments and shapes as :func:`selective_scan` (without its chunking options).
+
+    Parameters
+    ----------
+    u : Tensor, shape (batch, length, d_inner)
+        Input sequence.
+    delta : Tensor, shape (batch, length, d_inner)
+        Positive step sizes (already through softplus).
+    A : Tensor, shape (d_inner, d_state)
+        Negative real diagonal state matrix.
+    B, C : Tensor, shape (batch, length, d_state)
+        Input-dependent input and output projections.
+    D : Tensor, shape (d_inner,) | None
+        Skip connection.
+    h0 : Tensor, shape (batch, d_inner, d_state) | None
+        Initial state (zeros by default).
+    return_last_state : bool
+        Also return the final state, shape (batch, d_inner, d_state).
+
+    Returns
+    -------
+    y : Tensor, shape (batch, length, d_inner)
+    last_state : Tensor, shape (batch, d_inner, d_state), only with ``return_last_state``.
     """
     bsz, L, d = u.shape
     h = h0 if h0 is not None else u.new_zeros(bsz, d, A.shape[1])
@@ -399,8 +427,14 @@ class MambaBlock(nn.Module):
         ``d_inner = expand * d_model``.
     dt_rank : int | None
         Rank of the step-size projection; default ``ceil(d_model / 16)``.
+    dt_min, dt_max : float
+        Range of the initial step sizes (drawn log-uniformly per inner channel, as in Mamba).
     chunk_size : int
         Chunk length of the scan.
+    bias : bool
+        Bias in the input and output projections.
+    conv_bias : bool
+        Bias in the causal depthwise convolution.
     recompute : bool
         Memory-saving training mode: keep only the block input and the scan state at
         every ``segment_size`` steps for backward, and recompute each segment's
@@ -455,6 +489,11 @@ class MambaBlock(nn.Module):
         With ``recompute`` and gradients needed (and no CUDA fast path), the block runs
         through :class:`_RecomputedMamba`: segments of ``segment_size`` steps, only the
         input and the scan state at each segment boundary kept for backward.
+
+        Parameters
+        ----------
+        hidden : Tensor, shape (batch, length, d_model)
+            Input tokens.
         """
         names, params = self._param_names(), tuple(self.parameters())
         if (self.recompute and torch.is_grad_enabled()
@@ -469,14 +508,32 @@ class MambaBlock(nn.Module):
 
     # -- streaming -------------------------------------------------------------------------
     def allocate_state(self, batch_size: int, device=None, dtype=torch.float32):
-        """Zero streaming state: (conv_state (b, d_inner, d_conv), ssm_state (b, d_inner, d_state))."""
+        """Zero streaming state: (conv_state (b, d_inner, d_conv), ssm_state (b, d_inner, d_state)).
+
+        Parameters
+        ----------
+        batch_size : int
+            Number of parallel streams.
+        device : torch.device | str | None
+            Device of the state (default: that of the block's parameters).
+        dtype : torch.dtype
+            Data type of the state.
+        """
         device = device or self.A_log.device
         return (torch.zeros(batch_size, self.d_inner, self.d_conv, device=device, dtype=dtype),
                 torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=dtype))
 
     @torch.no_grad()
     def step(self, hidden_t: torch.Tensor, state):
-        """One token. hidden_t (batch, d_model), state from :meth:`allocate_state` -> (out (batch, d_model), state)."""
+        """One token. hidden_t (batch, d_model), state from :meth:`allocate_state` -> (out (batch, d_model), state).
+
+        Parameters
+        ----------
+        hidden_t : Tensor, shape (batch, d_model)
+            The current token of each stream.
+        state : tuple of Tensor
+            ``(conv_state, ssm_state)`` from :meth:`allocate_state` or returned by the last :meth:`step`.
+        """
         conv_state, ssm_state = state
         x, z = self.in_proj(hidden_t).chunk(2, dim=-1)
         conv_state = torch.cat([conv_state[:, :, 1:], x.unsqueeze(-1)], dim=-1)
@@ -496,6 +553,13 @@ class BiMamba(nn.Module):
 
     ``mamba_fwd`` and ``mamba_rev`` are independent :class:`MambaBlock` s (FEMBA's
     ``MambaWrapper`` naming). (batch, length, d_model) -> same shape.
+
+    Parameters
+    ----------
+    d_model : int
+        Token width.
+    **mamba_kwargs
+        Further arguments of both :class:`MambaBlock` s (``d_state``, ``expand``, ``chunk_size``, ...).
     """
 
     def __init__(self, d_model: int, **mamba_kwargs):

@@ -128,6 +128,12 @@ class MaskedReconstruction(nn.Module):
 
     ``forward(x, mask)`` -> predictions, shape (batch, n_pairs, n_tokens, patch_len)
     for every patch (the loss keeps the masked ones).
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Patch encoder with a ``config`` (``d_model``, ``n_pairs``, ``n_tokens``, ``patch_size``),
+        e.g. :class:`~neurosig.models.femba.BiMambaEncoder`.
     """
 
     def __init__(self, encoder: nn.Module):
@@ -146,7 +152,21 @@ class MaskedReconstruction(nn.Module):
 
 def masked_loss_sum(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, beta: float,
                     patch_size: tuple[int, int]) -> torch.Tensor:
-    """Sum of the Smooth-L1 loss over the masked patches' samples (x already scaled)."""
+    """Sum of the Smooth-L1 loss over the masked patches' samples (x already scaled).
+
+    Parameters
+    ----------
+    model : MaskedReconstruction
+        Encoder + reconstruction head; ``model(x, mask)`` gives the predicted patches.
+    x : Tensor, shape (batch, n_channels, n_times)
+        Windows, already scaled.
+    mask : Tensor of bool, shape (batch, n_pairs, n_tokens)
+        True for the masked patches (the only ones the loss counts).
+    beta : float
+        Smooth-L1 threshold.
+    patch_size : tuple of int
+        (channels, samples) covered by one patch.
+    """
     pred = model(x, mask)
     target = patchify(x, tuple(patch_size))
     return F.smooth_l1_loss(pred[mask].float(), target[mask].float(), beta=beta, reduction="sum")
@@ -194,7 +214,19 @@ class _Windows:
 
 # -- schedule, distributed, checkpoints ----------------------------------------------------
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``."""
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``.
+
+    Parameters
+    ----------
+    step : int
+        Optimiser step (0-based).
+    warmup : int
+        Number of warm-up steps (0: none).
+    total : int
+        Step at which the cosine decay reaches ``min_ratio``.
+    min_ratio : float
+        Final factor, relative to the peak learning rate.
+    """
     if warmup and step < warmup:
         return (step + 1) / warmup
     prog = min(1.0, (step - warmup) / max(1, total - warmup))
@@ -460,7 +492,13 @@ def _val_loss(model, windows, idx, masks, config, device, amp_dtype) -> float:
 
 
 def load_pretrained(path: str | os.PathLike) -> tuple[MaskedReconstruction, dict]:
-    """Rebuild encoder + head from a pretraining checkpoint; returns (model, payload without tensors)."""
+    """Rebuild encoder + head from a pretraining checkpoint; returns (model, payload without tensors).
+
+    Parameters
+    ----------
+    path : str | os.PathLike
+        Checkpoint file written by the pretraining.
+    """
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"The file {str(path)!r} is not a neurosig pretraining checkpoint.")

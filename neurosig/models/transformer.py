@@ -54,7 +54,17 @@ TransformerConfig._SIZES = TRANSFORMER_SIZES
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block; (batch, length, d_model) -> same shape."""
+    """Pre-norm transformer block; (batch, length, d_model) -> same shape.
+
+    Parameters
+    ----------
+    d_model : int
+        Token width (divisible by ``n_heads``).
+    n_heads : int
+        Attention heads.
+    mlp_ratio : int
+        Hidden width of the MLP, in multiples of ``d_model``.
+    """
 
     def __init__(self, d_model: int, n_heads: int, mlp_ratio: int):
         super().__init__()

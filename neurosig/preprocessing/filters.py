@@ -18,7 +18,19 @@ NOTCH_FREQS = (50.0, 60.0)
 
 def check_filter_params(sfreq: float, l_freq: float | None, h_freq: float | None,
                         notch: float | None) -> None:
-    """Raise ValueError for a band or notch that the sampling rate cannot carry."""
+    """Raise ValueError for a band or notch that the sampling rate cannot carry.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate in Hz.
+    l_freq : float | None
+        High-pass edge in Hz (None: no high-pass).
+    h_freq : float | None
+        Low-pass edge in Hz, below Nyquist (None: no low-pass).
+    notch : float | None
+        Notch frequency in Hz (None: no notch).
+    """
     sfreq = check_positive_float("sfreq", sfreq)
     if l_freq is not None:
         check_positive_float("l_freq", l_freq)

@@ -6,8 +6,10 @@ average or other reference computed over a recording's extra channels can never
 leak into the derivations. A recording that lacks one of them is rejected with
 the missing names as the reason.
 
-Montages
---------
+Notes
+-----
+The montages:
+
 ``"tcp16"``
     The 16 derivations of the TFM-Tokenizer / BIOT TUAB recipe:
     FP1-F7, F7-T3, T3-T5, T5-O1, FP2-F8, F8-T4, T4-T6, T6-O2,
@@ -53,29 +55,62 @@ REFERENCES: dict[str, str] = {"tcp16": "bipolar-tcp16", "tcp22": "bipolar-tcp22"
 
 
 def montage_pairs(montage: str) -> tuple[tuple[str, str], ...]:
-    """The (anode, cathode) pairs of a montage, in channel order."""
+    """The (anode, cathode) pairs of a montage, in channel order.
+
+    Parameters
+    ----------
+    montage : {"tcp16", "tcp22"}
+        Montage name (a key of :data:`MONTAGES`).
+    """
     check_option("montage", montage, MONTAGES)
     return MONTAGES[montage]
 
 
 def montage_channel_names(montage: str) -> list[str]:
-    """Derivation names in TUH spelling, e.g. ``"FP1-F7"``, in channel order."""
+    """Derivation names in TUH spelling, e.g. ``"FP1-F7"``, in channel order.
+
+    Parameters
+    ----------
+    montage : {"tcp16", "tcp22"}
+        Montage name (a key of :data:`MONTAGES`).
+    """
     return [f"{a.upper()}-{b.upper()}" for a, b in montage_pairs(montage)]
 
 
 def montage_electrodes(montage: str) -> list[str]:
-    """Electrodes a montage needs (canonical names), in order of first use."""
+    """Electrodes a montage needs (canonical names), in order of first use.
+
+    Parameters
+    ----------
+    montage : {"tcp16", "tcp22"}
+        Montage name (a key of :data:`MONTAGES`).
+    """
     return list(dict.fromkeys(e for pair in montage_pairs(montage) for e in pair))
 
 
 def missing_electrodes(electrodes: Sequence[str], montage: str) -> list[str]:
-    """Electrodes of ``montage`` that are not in ``electrodes`` (canonical names)."""
+    """Electrodes of ``montage`` that are not in ``electrodes`` (canonical names).
+
+    Parameters
+    ----------
+    electrodes : sequence of str
+        Canonical electrode names of the recording, in row order.
+    montage : {"tcp16", "tcp22"}
+        Montage name (a key of :data:`MONTAGES`).
+    """
     have = set(electrodes)
     return [e for e in montage_electrodes(montage) if e not in have]
 
 
 def bipolar_indices(electrodes: Sequence[str], montage: str) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of the anodes and cathodes of ``montage`` in ``electrodes``.
+
+    Parameters
+    ----------
+    electrodes : sequence of str
+        Canonical electrode names of the recording, in row order.
+    montage : {"tcp16", "tcp22"}
+        Montage name (a key of :data:`MONTAGES`).
 
     Raises
     ------

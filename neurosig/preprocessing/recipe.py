@@ -40,7 +40,9 @@ RECIPE_VERSION = 1
 class PreprocessingConfig:
     """Parameters of the TUAB preprocessing pass.
 
-    Parameters
+    The fields are the constructor's keyword arguments.
+
+    Attributes
     ----------
     montage : {"tcp16", "tcp22"}
         16-channel TCP bipolar chain (TFM / BIOT) or FEMBA's 22-channel variant
@@ -131,7 +133,13 @@ class PreprocessingConfig:
         return montage_electrodes(self.montage)
 
     def sfreq_problem(self, sfreq: float) -> str | None:
-        """Reason to reject a recording sampled at ``sfreq``, or None."""
+        """Reason to reject a recording sampled at ``sfreq``, or None.
+
+        Parameters
+        ----------
+        sfreq : float
+            Sampling rate of the recording in Hz.
+        """
         if sfreq < self.min_sfreq:
             return (f"unexpected sampling rate: {sfreq:g} Hz is below {self.min_sfreq:g} Hz "
                     f"(2 x h_freq={self.h_freq:g})")

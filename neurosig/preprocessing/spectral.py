@@ -107,7 +107,15 @@ def _ratio(sfreq: float, new_sfreq: float) -> tuple[int, int] | None:
 
 
 def supports(sfreq: float, new_sfreq: float) -> bool:
-    """Whether the one-pass engine handles this pair of rates (a small rational ratio)."""
+    """Whether the one-pass engine handles this pair of rates (a small rational ratio).
+
+    Parameters
+    ----------
+    sfreq : float
+        Input sampling rate in Hz.
+    new_sfreq : float
+        Output sampling rate in Hz.
+    """
     return _ratio(sfreq, new_sfreq) is not None
 
 

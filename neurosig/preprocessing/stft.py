@@ -22,12 +22,32 @@ __all__ = ["frame_signal", "stft_magnitude", "n_stft_frames", "hann_window"]
 
 
 def hann_window(n_fft: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    """Periodic Hann window, shape (n_fft,) (same as ``torch.hann_window`` / scipy ``get_window('hann')``)."""
+    """Periodic Hann window, shape (n_fft,) (same as ``torch.hann_window`` / scipy ``get_window('hann')``).
+
+    Parameters
+    ----------
+    n_fft : int
+        Window length in samples.
+    dtype : torch.dtype
+        Data type of the window.
+    device : torch.device | str | None
+        Device of the window (default: torch's default device).
+    """
     return torch.hann_window(n_fft, periodic=True, dtype=dtype, device=device)
 
 
 def n_stft_frames(n_times: int, n_fft: int, hop: int) -> int:
-    """Number of frames of a signal of ``n_times`` samples: ``1 + (n_times - n_fft) // hop``."""
+    """Number of frames of a signal of ``n_times`` samples: ``1 + (n_times - n_fft) // hop``.
+
+    Parameters
+    ----------
+    n_times : int
+        Samples of the signal (at least ``n_fft``).
+    n_fft : int
+        Frame length in samples.
+    hop : int
+        Frame step in samples.
+    """
     if n_times < n_fft:
         raise ValueError(f"Invalid value for the 'n_times' parameter: windows of {n_times} samples are "
                          f"shorter than n_fft={n_fft}; use longer windows or a smaller n_fft.")

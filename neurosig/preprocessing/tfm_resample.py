@@ -17,7 +17,17 @@ __all__ = ["fft_resample", "resampled_length"]
 
 
 def resampled_length(n_times: int, sfreq: float, target_sfreq: float) -> int:
-    """Samples after resampling ``n_times`` samples from ``sfreq`` to ``target_sfreq`` (rounded)."""
+    """Samples after resampling ``n_times`` samples from ``sfreq`` to ``target_sfreq`` (rounded).
+
+    Parameters
+    ----------
+    n_times : int
+        Samples at the input rate.
+    sfreq : float
+        Input sampling rate in Hz.
+    target_sfreq : float
+        Output sampling rate in Hz.
+    """
     return int(round(n_times * Fraction(target_sfreq).limit_denominator(10_000)
                      / Fraction(sfreq).limit_denominator(10_000)))
 

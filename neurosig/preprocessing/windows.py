@@ -7,7 +7,15 @@ from .._validation import check_positive_int
 
 
 def n_windows(n_times: int, window_samples: int) -> int:
-    """Number of whole non-overlapping windows in ``n_times`` samples (the tail is dropped)."""
+    """Number of whole non-overlapping windows in ``n_times`` samples (the tail is dropped).
+
+    Parameters
+    ----------
+    n_times : int
+        Samples of the recording.
+    window_samples : int
+        Samples per window.
+    """
     check_positive_int("window_samples", window_samples)
     return int(n_times) // int(window_samples)
 
@@ -36,5 +44,15 @@ def cut_windows(data: np.ndarray, window_samples: int) -> np.ndarray:
 
 
 def window_starts(n_win: int, window_samples: int, sfreq: float) -> np.ndarray:
-    """Start time in seconds of each window, shape (n_win,)."""
+    """Start time in seconds of each window, shape (n_win,).
+
+    Parameters
+    ----------
+    n_win : int
+        Number of windows.
+    window_samples : int
+        Samples per window.
+    sfreq : float
+        Sampling rate in Hz.
+    """
     return np.arange(n_win, dtype=np.float64) * (window_samples / float(sfreq))

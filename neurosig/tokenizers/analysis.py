@@ -44,6 +44,15 @@ def token_counts(tokens, n_codes: int, per_channel: bool = False) -> np.ndarray:
     ``per_channel=False``: (n_windows, ...) -> counts (n_windows, n_codes).
     ``per_channel=True``: (n_windows, n_channels, n_patches) -> counts of (channel, code)
     pairs, (n_windows, n_channels * n_codes), column ``channel * n_codes + code``.
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    n_codes : int
+        Codebook size (>= 2).
+    per_channel : bool
+        Count (channel, code) pairs instead of codes; needs tokens with a channel axis.
     """
     tokens = _check_tokens(tokens, n_codes)
     if per_channel:
@@ -57,6 +66,15 @@ def token_counts(tokens, n_codes: int, per_channel: bool = False) -> np.ndarray:
 
 def class_token_frequency(tokens, y, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-class token frequency.
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    y : array-like, shape (n_windows,)
+        Class label of each window.
+    n_codes : int
+        Codebook size (>= 2).
 
     Returns
     -------
@@ -97,8 +115,11 @@ def tokens_class_mi(tokens, y, n_codes: int, per_channel: bool = False) -> float
     Parameters
     ----------
     tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)``.
     y : array-like, shape (n_windows,)
+        Class label of each window.
     n_codes : int
+        Codebook size (>= 2).
     per_channel : bool
         ``False``: the symbol is the code alone (tokens of all channels pooled).
         ``True``: the symbol is the (channel, code) pair. The tokenizer is
@@ -120,6 +141,21 @@ def token_mutual_information(tokens, y, n_codes: int, n_shuffles: int = 20, seed
     """Token-class MI with a shuffled-label control (a permutation test).
 
     ``per_channel`` as in :func:`tokens_class_mi`.
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    y : array-like, shape (n_windows,)
+        Class label of each window.
+    n_codes : int
+        Codebook size (>= 2).
+    n_shuffles : int
+        Number of label permutations of the control.
+    seed : int
+        Seed of the permutations.
+    per_channel : bool
+        Use (channel, code) pairs as symbols, as in :func:`tokens_class_mi`.
 
     Returns
     -------
@@ -145,6 +181,19 @@ def most_informative_tokens(tokens, y, n_codes: int, k: int = 10, min_count: int
 
     For each code, the MI (nats) between "the window contains the code" and the
     class, from the (present/absent x class) table of windows.
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    y : array-like, shape (n_windows,)
+        Class label of each window.
+    n_codes : int
+        Codebook size (>= 2).
+    k : int
+        Number of codes returned (fewer when fewer codes pass ``min_count``).
+    min_count : int
+        Codes present in fewer windows than this are skipped.
 
     Returns
     -------
@@ -175,10 +224,13 @@ def code_mean_spectra(tokens, spectra, codes=None, n_codes: int | None = None):
     Parameters
     ----------
     tokens : int array, shape (n_windows, n_channels, n_patches)
+        Token id of each patch.
     spectra : ndarray, shape (n_windows, n_channels, n_patches, n_freqs)
-        E.g. ``TFMTokenizerEstimator.spectra(X)``.
+        Spectrum of each patch, e.g. ``TFMTokenizerEstimator.spectra(X)``.
     codes : array-like of int | None
         Codes to summarise (default: all codes that occur).
+    n_codes : int | None
+        Unused: the codes come from ``codes``, else from ``tokens``.
 
     Returns
     -------
@@ -210,6 +262,15 @@ def token_consistency(tokens, groups, n_codes: int) -> dict:
     cosine similarity between windows of the same group (repeats of one
     condition / stimulus) compared with windows of different groups.
 
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    groups : array-like, shape (n_windows,)
+        Group of each window (e.g. the stimulus or condition that was repeated).
+    n_codes : int
+        Codebook size (>= 2).
+
     Returns
     -------
     out : dict
@@ -239,13 +300,31 @@ def token_consistency(tokens, groups, n_codes: int) -> dict:
 
 
 def code_usage(tokens, n_codes: int) -> dict:
-    """Codebook usage of tokens: counts, n_used, share_used, perplexity (see ``vq.codebook_usage``)."""
+    """Codebook usage of tokens: counts, n_used, share_used, perplexity (see ``vq.codebook_usage``).
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    n_codes : int
+        Codebook size (>= 2).
+    """
     return codebook_usage(_check_tokens(tokens, n_codes), n_codes)
 
 
 # -- plots ------------------------------------------------------------------------------------
 def plot_code_usage(tokens, n_codes: int, ax=None):
-    """Histogram of code counts, sorted (rank-frequency), log scale."""
+    """Histogram of code counts, sorted (rank-frequency), log scale.
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    n_codes : int
+        Codebook size (>= 2).
+    ax : matplotlib.axes.Axes | None
+        Axes to draw in (default: a new figure).
+    """
     import matplotlib.pyplot as plt
     usage = code_usage(tokens, n_codes)
     if ax is None:
@@ -260,7 +339,21 @@ def plot_code_usage(tokens, n_codes: int, ax=None):
 
 
 def plot_class_token_frequency(tokens, y, n_codes: int, k: int = 20, ax=None):
-    """Per-class frequency of the ``k`` most informative codes."""
+    """Per-class frequency of the ``k`` most informative codes.
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    y : array-like, shape (n_windows,)
+        Class label of each window.
+    n_codes : int
+        Codebook size (>= 2).
+    k : int
+        Number of codes shown (the most informative, see :func:`most_informative_tokens`).
+    ax : matplotlib.axes.Axes | None
+        Axes to draw in (default: a new figure).
+    """
     import matplotlib.pyplot as plt
     freq, classes = class_token_frequency(tokens, y, n_codes)
     codes, _ = most_informative_tokens(tokens, y, n_codes, k=k, min_count=1)
@@ -277,7 +370,21 @@ def plot_class_token_frequency(tokens, y, n_codes: int, k: int = 20, ax=None):
 
 
 def plot_code_spectra(tokens, spectra, n_top: int = 8, sfreq: float = 200.0, ax=None):
-    """Mean spectrum behind the ``n_top`` most frequent codes."""
+    """Mean spectrum behind the ``n_top`` most frequent codes.
+
+    Parameters
+    ----------
+    tokens : ndarray of int, shape (n_windows, n_channels, n_patches)
+        Token ids in ``[0, n_codes)`` (any integer array whose first axis is the window).
+    spectra : ndarray, shape (n_windows, n_channels, n_patches, n_freqs)
+        Spectrum of each patch (one-sided, 0 to ``sfreq / 2``), as for :func:`code_mean_spectra`.
+    n_top : int
+        Number of codes shown (the most frequent).
+    sfreq : float
+        Sampling rate in Hz, for the frequency axis.
+    ax : matplotlib.axes.Axes | None
+        Axes to draw in (default: a new figure).
+    """
     import matplotlib.pyplot as plt
     codes, mean, count = code_mean_spectra(tokens, spectra)
     top = np.argsort(-count)[:n_top]

@@ -166,8 +166,19 @@ def corpus_scale(batches) -> float:
 def scale_p95(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Divide each row by its 95th percentile of ``|x|`` (linear interpolation, as ``np.quantile``).
 
-    x : Tensor, shape (..., n_times) -> same shape.
     Uses a partial sort (``topk`` of the top 5%) instead of a full sort.
+
+    Parameters
+    ----------
+    x : Tensor, shape (..., n_times)
+        Signals.
+    eps : float
+        Added to the percentile before dividing (guards against all-zero rows).
+
+    Returns
+    -------
+    Tensor, shape (..., n_times)
+        The scaled signals.
     """
     a = x.abs()
     n = a.shape[-1]
@@ -272,7 +283,14 @@ class TFMTokenizer(nn.Module):
         self.register_buffer("corpus_scale", torch.ones(()))
 
     def set_corpus_scale(self, value: float) -> None:
-        """Set the constant divisor of ``scale="corpus"`` (positive, finite)."""
+        """Set the constant divisor of ``scale="corpus"`` (positive, finite).
+
+        Parameters
+        ----------
+        value : float
+            Divisor (positive and finite); :class:`TFMTokenizerEstimator` sets the median over
+            training windows and channels of the per-row 95th percentile of |x|.
+        """
         value = float(value)
         if not math.isfinite(value) or value <= 0:
             raise ValueError(f"Invalid value for the 'corpus_scale' parameter: it must be positive and finite, "
@@ -309,7 +327,15 @@ class TFMTokenizer(nn.Module):
         return torch.log1p(mag.transpose(-1, -2)), frames
 
     def encode_features(self, spec: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """Dual-path encoder: (batch, n_patches, n_freqs), (batch, n_patches, n_fft) -> (batch, n_patches, dim)."""
+        """Dual-path encoder: (batch, n_patches, n_freqs), (batch, n_patches, n_fft) -> (batch, n_patches, dim).
+
+        Parameters
+        ----------
+        spec : Tensor, shape (batch, n_patches, n_freqs)
+            Spectrum features of each patch (from :meth:`features`).
+        frames : Tensor, shape (batch, n_patches, n_fft)
+            Raw samples of each patch (from :meth:`features`).
+        """
         cfg = self.config
         b, p, nf = spec.shape
         pad = self.n_bands * cfg.freq_band_size - nf
@@ -334,7 +360,15 @@ class TFMTokenizer(nn.Module):
     def encode(self, X: torch.Tensor) -> torch.Tensor:
         """Continuous motif embeddings before quantisation.
 
-        X : Tensor, shape (n_windows, n_channels, n_times) -> (n_windows, n_channels, n_patches, dim).
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Windows at the model's sampling rate (scaled inside, as ``config.scale`` says).
+
+        Returns
+        -------
+        Tensor, shape (n_windows, n_channels, n_patches, dim)
+            Embedding of each patch of each channel.
         """
         spec, frames = self.features(self._flat(X))
         z = self.encode_features(spec, frames)
@@ -342,20 +376,45 @@ class TFMTokenizer(nn.Module):
 
     @torch.no_grad()
     def tokenize(self, X: torch.Tensor) -> torch.Tensor:
-        """Token ids. X : Tensor, shape (n_windows, n_channels, n_times) -> (n_windows, n_channels, n_patches) int64."""
+        """Token ids.
+
+        Parameters
+        ----------
+        X : Tensor, shape (n_windows, n_channels, n_times)
+            Windows at the model's sampling rate (scaled inside, as ``config.scale`` says).
+
+        Returns
+        -------
+        Tensor of int64, shape (n_windows, n_channels, n_patches)
+            Code id of each patch of each channel.
+        """
         return self.vq.codes(self.encode(X))
 
     @torch.no_grad()
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Code vectors of token ids: (..., ) -> (..., dim); for tokens (n_windows, n_channels,
-        n_patches) this gives the documented embedding tensor (n_windows, n_channels, n_patches, dim)."""
+        n_patches) this gives the documented embedding tensor (n_windows, n_channels, n_patches, dim).
+
+        Parameters
+        ----------
+        ids : Tensor of int, shape (...)
+            Token ids in ``[0, n_codes)``.
+        """
         return self.vq.embed(ids)
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor) -> torch.Tensor:
         """Reconstructed spectrum features ``log1p(|STFT|)`` of tokens.
 
-        ids : (n_windows, n_channels, n_patches) -> (n_windows, n_channels, n_freqs, n_patches).
+        Parameters
+        ----------
+        ids : Tensor of int, shape (n_windows, n_channels, n_patches)
+            Token ids in ``[0, n_codes)``.
+
+        Returns
+        -------
+        Tensor, shape (n_windows, n_channels, n_freqs, n_patches)
+            Decoded spectrum features.
         """
         e = self.vq.embed(ids.reshape(-1, ids.shape[-1]))
         rec = self._decode(e)
@@ -372,6 +431,10 @@ class TFMTokenizer(nn.Module):
         Parameters
         ----------
         X : Tensor, shape (n_windows, n_channels, n_times) or (batch, n_times)
+            Windows at the model's sampling rate, or single-channel segments (scaled
+            inside, as ``config.scale`` says).
+        generator : torch.Generator | None
+            Random generator of the time/frequency masks and of the codebook updates.
 
         Returns
         -------
@@ -397,7 +460,16 @@ class TFMTokenizer(nn.Module):
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
-        """Write config + weights (+ ``extra`` plain-python metadata) to one file, atomically."""
+        """Write config + weights (+ ``extra`` plain-python metadata) to one file, atomically.
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File to write (replaced atomically).
+        extra : dict | None
+            Plain-Python metadata stored with the weights (returned by :meth:`load` with
+            ``return_extra=True``).
+        """
         payload = {"class": "TFMTokenizer", "format": _FORMAT, "config": dataclasses.asdict(self.config),
                    "state_dict": self.state_dict(), "extra": extra or {}}
         with atomic_path(path) as tmp:
@@ -655,21 +727,45 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Token ids.
 
-        X : shape (n_windows, n_channels, n_times) -> ndarray (n_windows, n_channels, n_patches), int64.
+        Parameters
+        ----------
+        X : ndarray | np.memmap | h5py.Dataset, shape (n_windows, n_channels, n_times)
+            Windows at ``sfreq`` (resampled to the model rate; scaled by the tokenizer).
+
+        Returns
+        -------
+        ndarray of int64, shape (n_windows, n_channels, n_patches)
+            Code id of each patch of each channel.
         """
         return self._iter_tokens(X, self.tokenizer_.tokenize)
 
     def embed(self, X) -> np.ndarray:
         """Quantised token embeddings (the input of downstream / foundation models).
 
-        X : shape (n_windows, n_channels, n_times) -> ndarray (n_windows, n_channels, n_patches, dim), float32.
+        Parameters
+        ----------
+        X : ndarray | np.memmap | h5py.Dataset, shape (n_windows, n_channels, n_times)
+            Windows at ``sfreq``, as for :meth:`transform`.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_windows, n_channels, n_patches, dim)
+            Code vector of each token.
         """
         return self._iter_tokens(X, lambda xb: self.tokenizer_.embed(self.tokenizer_.tokenize(xb)))
 
     def spectra(self, X) -> np.ndarray:
         """The tokenizer's spectrum features ``log1p(|STFT|)`` of the scaled windows.
 
-        X : shape (n_windows, n_channels, n_times) -> ndarray (n_windows, n_channels, n_patches, n_freqs).
+        Parameters
+        ----------
+        X : ndarray | np.memmap | h5py.Dataset, shape (n_windows, n_channels, n_times)
+            Windows at ``sfreq``, as for :meth:`transform`.
+
+        Returns
+        -------
+        ndarray, shape (n_windows, n_channels, n_patches, n_freqs)
+            Spectrum features of each patch.
         """
         def fn(xb):
             spec, _ = self.tokenizer_.features(xb.reshape(-1, xb.shape[-1]))
@@ -679,9 +775,18 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
     def inverse_transform(self, ids) -> np.ndarray:
         """Decode token ids to the spectrum features they stand for.
 
-        ids : shape (n_windows, n_channels, n_patches) -> ndarray (n_windows, n_channels, n_freqs, n_patches)
-        of ``log1p(|STFT|)`` of the scaled signal (the phase is not modelled, so
-        no waveform is returned).
+        The result is ``log1p(|STFT|)`` of the scaled signal (the phase is not modelled,
+        so no waveform is returned).
+
+        Parameters
+        ----------
+        ids : ndarray of int, shape (n_windows, n_channels, n_patches)
+            Token ids in ``[0, n_codes)``.
+
+        Returns
+        -------
+        ndarray, shape (n_windows, n_channels, n_freqs, n_patches)
+            Decoded spectrum features.
         """
         check_is_fitted(self, "tokenizer_")
         ids = np.asarray(ids)
@@ -693,12 +798,24 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         return self.tokenizer_.decode(torch.from_numpy(ids.astype(np.int64))).numpy()
 
     def usage(self, X) -> dict:
-        """Codebook usage (perplexity, share used) of the tokens of X."""
+        """Codebook usage (perplexity, share used) of the tokens of X.
+
+        Parameters
+        ----------
+        X : ndarray | np.memmap | h5py.Dataset, shape (n_windows, n_channels, n_times)
+            Windows at ``sfreq``, as for :meth:`transform`.
+        """
         return codebook_usage(self.transform(X), self.n_codes)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Config + weights + estimator parameters, one file, atomic."""
+        """Config + weights + estimator parameters, one file, atomic.
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File to write (replaced atomically).
+        """
         check_is_fitted(self, "tokenizer_")
         extra = {"params": self.get_params(), "n_channels": self.n_channels_, "n_patches": self.n_patches_,
                  "history": self.history_,
@@ -707,7 +824,15 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> TFMTokenizerEstimator:
-        """Load a file written by :meth:`save` into a fitted estimator."""
+        """Load a file written by :meth:`save` into a fitted estimator.
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File written by :meth:`save`.
+        device : str | None
+            Device to put the tokenizer on (default: the saved estimator's ``device``).
+        """
         module, extra = TFMTokenizer.load(path, return_extra=True)
         if "params" not in extra:
             raise ValueError(f"The checkpoint {str(path)!r} holds a bare TFMTokenizer module without estimator "

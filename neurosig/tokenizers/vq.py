@@ -63,6 +63,15 @@ def nearest_code_naive(z: torch.Tensor, codebook: torch.Tensor, chunk_size: int 
     """Reference nearest-code search: ``((z[:, None] - codebook[None]) ** 2).sum(-1).argmin(1)``.
 
     Chunked over rows only so that it fits in memory; no algebraic shortcut.
+
+    Parameters
+    ----------
+    z : Tensor, shape (n, dim)
+        Vectors to assign.
+    codebook : Tensor, shape (n_codes, dim)
+        Code vectors.
+    chunk_size : int
+        Rows of ``z`` compared with the codebook at once.
     """
     out = []
     for s in range(0, z.shape[0], chunk_size):
@@ -169,14 +178,26 @@ class VectorQuantizer(nn.Module):
 
     # -- search --------------------------------------------------------------------------
     def codes(self, z: torch.Tensor) -> torch.Tensor:
-        """Nearest code ids for ``z``, shape (..., dim) -> (...), int64 (no gradient)."""
+        """Nearest code ids for ``z``, shape (..., dim) -> (...), int64 (no gradient).
+
+        Parameters
+        ----------
+        z : Tensor, shape (..., dim)
+            Vectors to assign (L2-normalised first when ``normalize``).
+        """
         with torch.no_grad():
             flat = self._prep(z.reshape(-1, self.dim))
             ids = nearest_code(flat, self.effective_codebook().detach(), chunk_size=self.chunk_size)
         return ids.reshape(z.shape[:-1])
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """Code vectors for ids, shape (...) -> (..., dim)."""
+        """Code vectors for ids, shape (...) -> (..., dim).
+
+        Parameters
+        ----------
+        ids : Tensor of int, shape (...)
+            Code ids in ``[0, n_codes)``.
+        """
         return nn.functional.embedding(ids, self.effective_codebook())
 
     def effective_codebook(self) -> torch.Tensor:
