@@ -9,7 +9,9 @@ results store, row by row.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,6 +24,10 @@ from ._logging import get_logger, progress
 from ._validation import check_option
 
 logger = get_logger(__name__)
+
+#: how local worker processes start (the "processes" backend and neurosig's own Dask
+#: clusters): forked from this process, so they begin with every module it has imported
+LOCAL_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 BACKENDS = ("sequential", "processes", "dask")
 
@@ -123,6 +129,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
     tasks = list(tasks)
     results: list[TaskResult | None] = [None] * len(tasks)
     bar = progress(total=len(tasks), desc=desc, verbose=verbose)
+    t_start = time.perf_counter()
 
     def finish(res: TaskResult) -> None:
         results[res.index] = res
@@ -155,7 +162,17 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
             _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group)
     finally:
         bar.close()
+    logger.info("task phase: %d %s on %s in %.2f s", len(tasks), desc, _where(backend, n_workers, scheduler),
+                time.perf_counter() - t_start)
     return [r for r in results if r is not None]
+
+
+def _where(backend: str, n_workers: int, scheduler: str | None) -> str:
+    if backend == "dask":
+        return f"Dask scheduler {scheduler}" if scheduler else f"a local Dask cluster of {n_workers} workers"
+    if backend == "sequential" or n_workers == 1:
+        return "this process"
+    return f"{n_workers} local processes"
 
 
 def _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group=None) -> None:
@@ -167,11 +184,12 @@ def _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group=No
     loaded once (the process-level caches of the task function) instead of once per
     process; results still arrive task by task.
     """
+    ctx = multiprocessing.get_context(LOCAL_START_METHOD)
     if group is None:
-        pools = [ProcessPoolExecutor(max_workers=n_workers)]
+        pools = [ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)]
         queue = [list(range(len(tasks)))]
     else:
-        pools = [ProcessPoolExecutor(max_workers=1) for _ in range(n_workers)]
+        pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx) for _ in range(n_workers)]
         groups: dict = {}
         for i, t in enumerate(tasks):
             groups.setdefault(group(t), []).append(i)
@@ -254,11 +272,18 @@ def local_cluster(n_workers: int, **kwargs):
     1.7 s of CPU in a worker against 0.9 s in a plain process. neurosig's own clusters
     therefore start workers with glibc's default threshold (``docs/scaling.md`` shows how
     to do the same on a cluster started elsewhere).
+
+    Workers are forked from this process (:data:`LOCAL_START_METHOD`) where the platform
+    allows it: Dask's default, ``spawn``, starts fresh interpreters that import NumPy,
+    MNE, MOABB and scikit-learn again (seconds of CPU per worker, as much as a small
+    benchmark's tasks), while a forked worker starts with every module this process
+    has already imported.
     """
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                          "distributed.worker.multiprocessing-method": LOCAL_START_METHOD}):
         return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                             dashboard_address=None, **kwargs)
 

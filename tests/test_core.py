@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,6 +169,49 @@ def test_dask_local_cluster_survives_worker_death(tmp_path):
     assert (tmp_path / "died").exists()  # a worker really died mid-run
     assert [r.value for r in res] == [i * 10 for i in range(8)]
     assert sorted(seen) == list(range(8))  # every result delivered exactly once
+
+
+def _modules_loaded(names):
+    import sys
+    return [n in sys.modules for n in names]
+
+
+def test_local_workers_start_with_this_process_modules():
+    """Local workers are forked: modules imported here are there without a second import."""
+    import neurosig.evaluation.bci  # noqa: F401
+    from neurosig.parallel import LOCAL_START_METHOD, local_cluster
+
+    assert LOCAL_START_METHOD == "fork"  # Linux (CI)
+    names = ["neurosig.evaluation.bci", "moabb", "pyriemann"]
+    import moabb  # noqa: F401
+    import pyriemann  # noqa: F401
+    from distributed import Client
+
+    cluster = local_cluster(2)
+    try:
+        with Client(cluster) as client:
+            loaded = client.run(_modules_loaded, names)
+    finally:
+        cluster.close()
+    assert len(loaded) == 2 and all(v == [True] * len(names) for v in loaded.values())
+    res = run_tasks(_modules_loaded, [names] * 4, backend="processes", n_jobs=2, verbose=False)
+    assert all(r.value == [True] * len(names) for r in res)
+
+
+@pytest.mark.slow  # three whole benchmark commands
+def test_scale_out_benchmark_script_quick(capsys):
+    import runpy
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "scale_out.py"))["main"]
+    import sys
+    old = sys.argv
+    sys.argv = ["scale_out.py", "--quick"]
+    try:
+        main()
+    finally:
+        sys.argv = old
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("local scale-out, whole commands: --n-jobs 2 ") and out[-1].endswith("identical rows")
+    assert sum(ln.lstrip().startswith(("sequential", "processes", "dask")) and "run 0" in ln for ln in out) == 3
 
 
 # Dask on a shared cluster (same rows as sequential, unreachable scheduler): tests/dask/
