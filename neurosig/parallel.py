@@ -52,7 +52,18 @@ def _call(fn: Callable, task: Any) -> Any:
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
-    """``None`` or 1 -> 1, ``-1`` -> all cores, ``k`` -> k."""
+    """The number of worker processes a ``n_jobs`` value asks for.
+
+    Parameters
+    ----------
+    n_jobs : int | None
+        ``None`` or 1: one; ``-1``: all cores (``-2``: all but one, ...); ``k > 0``: k.
+
+    Returns
+    -------
+    n : int
+        At least 1.
+    """
     if n_jobs is None:
         return 1
     if n_jobs < 0:
@@ -69,7 +80,24 @@ def resolve_backend(backend: str | None, n_jobs: int | None, scheduler: str | No
 
     ``scheduler`` implies ``"dask"`` (its address form and ``connect_timeout`` are checked
     here; an address that does not answer fails when the client connects); ``None`` means
-    ``"sequential"`` for one job and ``"processes"`` otherwise.
+    ``"sequential"`` for one job and ``"processes"`` otherwise. ``"dask"`` without the
+    ``dask`` extra fails here, with the install command.
+
+    Parameters
+    ----------
+    backend : {"sequential", "processes", "dask"} | None
+        The backend asked for (None: chosen from ``n_jobs``).
+    n_jobs : int | None
+        Worker processes (see :func:`resolve_n_jobs`).
+    scheduler : str | None
+        Address of a running Dask scheduler.
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` (checked to be positive here).
+
+    Returns
+    -------
+    backend : str
+        One of ``"sequential"``, ``"processes"``, ``"dask"``.
     """
     n = resolve_n_jobs(n_jobs)
     if scheduler is not None:
@@ -109,6 +137,10 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         worker dies is also rescheduled (Dask's ``allowed-failures``, default 3).
     raise_errors : bool
         Re-raise the first failure instead of recording it.
+    verbose : bool
+        Progress bar over tasks.
+    desc : str
+        Label of the progress bar and of the task-phase log line.
     scheduler : str | None
         Dask scheduler address (``"tcp://host:8786"``); implies ``backend="dask"``.
     connect_timeout : float
@@ -265,6 +297,15 @@ def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeo
 def local_cluster(n_workers: int, **kwargs):
     """A ``distributed.LocalCluster`` of ``n_workers`` single-threaded worker processes.
 
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes, one thread each.
+    **kwargs
+        Passed on to ``distributed.LocalCluster``.
+
+    Notes
+    -----
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (glibc then gives
     freed memory back to the system almost at once). neurosig's tasks allocate and free
     large arrays all the time (signal generation, filtering, epoching): with that setting
@@ -289,7 +330,15 @@ def local_cluster(n_workers: int, **kwargs):
 
 
 def check_scheduler(scheduler: Any, connect_timeout: float = 10.0) -> None:
-    """Validate a scheduler address before any work (type and ``scheme://host:port`` form)."""
+    """Validate a scheduler address before any work (type and ``scheme://host:port`` form).
+
+    Parameters
+    ----------
+    scheduler : str | None
+        Dask scheduler address such as ``"tcp://host:8786"`` (None: nothing to check).
+    connect_timeout : float
+        Seconds a connection may take; must be positive.
+    """
     if scheduler is None:
         return
     if not isinstance(scheduler, str) or not scheduler.strip():
