@@ -148,17 +148,30 @@ def whitened_logs(C: np.ndarray, isqrt: np.ndarray, chunk: int = 16) -> np.ndarr
     return logs_from_eigh(*whitened_eigh(C, isqrt, chunk))
 
 
-def sqrt_isqrt(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``M^1/2`` and ``M^-1/2`` from one eigendecomposition.
+def sqrt_isqrt(M: np.ndarray, rtol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``M^1/2`` and ``M^-1/2`` from one eigendecomposition (the package's one matrix square root).
 
     Parameters
     ----------
     M : ndarray, shape (n, n)
         SPD matrix.
+    rtol : float
+        Eigenvalues at or below ``rtol`` times the largest one count as zero.
+
+    Returns
+    -------
+    sqrt : ndarray, shape (n, n)
+    isqrt : ndarray, shape (n, n)
+
+    Raises
+    ------
+    NotSPDError
+        When an eigenvalue is non-finite or not above the tolerance (the message gives
+        the eigenvalue range).
     """
     w, V = np.linalg.eigh(M)
-    if not np.all(np.isfinite(w)) or np.any(w <= 0):
-        raise NotSPDError("reference matrix is not SPD")
+    if not np.all(np.isfinite(w)) or w[0] <= rtol * max(w[-1], np.finfo(float).tiny):
+        raise NotSPDError(f"reference matrix is not SPD (eigenvalues {w[0]:.3g} .. {w[-1]:.3g})")
     s = np.sqrt(w)
     return (V * s) @ V.T, (V / s) @ V.T
 

@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_option, check_positive_float
+from .tangent import NotSPDError, sqrt_isqrt
 
 __all__ = ["EuclideanAlignment", "RiemannianRecentering", "fit_transfer", "find_aligner",
            "euclidean_reference", "inv_sqrtm"]
@@ -45,13 +46,12 @@ def inv_sqrtm(C: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n_channels, n_channels)
     """
-    C = (C + C.T) / 2
-    w, V = np.linalg.eigh(C)
-    if w[0] <= 1e-12 * max(w[-1], np.finfo(float).tiny):
-        raise ValueError(f"The reference matrix is not positive definite (eigenvalues {w[0]:.3g} .. "
-                         f"{w[-1]:.3g}): the channels are linearly dependent (e.g. average reference). "
-                         "Set 'shrinkage' > 0 or drop a channel.")
-    return (V / np.sqrt(w)) @ V.T
+    try:
+        return sqrt_isqrt((C + C.T) / 2, rtol=1e-12)[1]
+    except NotSPDError as exc:
+        raise ValueError(f"The reference matrix is not positive definite ({str(exc).split('(')[-1]}: the "
+                         "channels are linearly dependent (e.g. average reference). Set 'shrinkage' > 0 "
+                         "or drop a channel.") from None
 
 
 def euclidean_reference(X: np.ndarray, shrinkage: float = 0.0) -> np.ndarray:
