@@ -17,7 +17,7 @@ declared constraints (scikit-learn's own where the estimator has them).
 
 To put a new file type under this mechanism: declare its layout as ``Schema`` subclasses
 (one per section, ``Field(description=...)`` on each key), read it with
-``load(MySchema, path, what="My job file", root="job")`` and add it to :data:`DOCUMENTED`.
+``load(MySchema, path, what="My job file", top="job")`` and add it to :data:`DOCUMENTED`.
 """
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def _join(root: str, key: str) -> str:
 
 
 def _from_validation(exc: ValidationError, model: type[BaseModel], data: Any, what: str, source,
-                     root: str, error: type) -> SchemaError:
+                     root: str, error: type, top: str) -> SchemaError:
     errors = exc.errors(include_url=False)
     extra = [e for e in errors if e["type"] == "extra_forbidden"]
     if extra:
@@ -225,14 +225,14 @@ def _from_validation(exc: ValidationError, model: type[BaseModel], data: Any, wh
         parent = _walk(model, data, extra[0]["loc"])[4] or model
         allowed = _keys_of(parent)
         close = sorted({c for k in keys for c in difflib.get_close_matches(k, allowed, n=2)})
-        msg = (f"{prefix(what, source)}unknown key(s) {keys} in '{_join(root, section) or root}'. "
+        msg = (f"{prefix(what, source)}unknown key(s) {keys} in '{_join(root, section) or top}'. "
                f"Allowed keys are {allowed}." + (f" Did you mean {close}?" if close else ""))
         return error(msg, None if source is None else str(source), _join(root, section), str(allowed), keys)
     e = errors[0]
     key, tp, meta, value, parent = _walk(model, data, e["loc"])
     full = _join(root, key)
     if e["type"] == "missing" and value is _MISSING:
-        section = full.rpartition(".")[0] or root
+        section = full.rpartition(".")[0] or top
         name = full.rpartition(".")[2]
         return error(f"{prefix(what, source)}missing the required key '{name}' in '{section}'.",
                      None if source is None else str(source), full, "", None)
@@ -243,7 +243,7 @@ def _from_validation(exc: ValidationError, model: type[BaseModel], data: Any, wh
 
 
 def validate(model: type[Schema], data: Any, *, what: str, source=None, root: str = "",
-             error: type = SchemaError) -> Schema:
+             error: type = SchemaError, top: str = "file") -> Schema:
     """Check ``data`` (a mapping) against ``model``; return the validated instance.
 
     Parameters
@@ -257,10 +257,11 @@ def validate(model: type[Schema], data: Any, *, what: str, source=None, root: st
     source : path-like or None
         The file, named in every message (None for a mapping given from Python).
     root : str
-        Key path of ``data`` inside the file ("" for the whole file, "dataset" for a section);
-        the top-level section is called ``root`` in "unknown key(s) ... in 'job'" messages.
+        Key path of ``data`` inside the file ("" for the whole file, "dataset" for a section).
     error : type
         The exception class (a :class:`SchemaError` subclass).
+    top : str
+        What the top level is called in "unknown key(s) [...] in 'job'" messages.
 
     Returns
     -------
@@ -272,11 +273,11 @@ def validate(model: type[Schema], data: Any, *, what: str, source=None, root: st
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise _from_validation(exc, model, data, what, source, root, error) from None
+        raise _from_validation(exc, model, data, what, source, root, error, top) from None
 
 
 def load(model: type[Schema], path: str | os.PathLike, *, what: str, parameter: str = "config",
-         root: str = "", error: type = SchemaError) -> tuple[Schema, dict]:
+         root: str = "", error: type = SchemaError, top: str = "file") -> tuple[Schema, dict]:
     """Read a YAML file with :func:`neurosig._io.read_yaml` and validate it against ``model``.
 
     Returns
@@ -289,7 +290,7 @@ def load(model: type[Schema], path: str | os.PathLike, *, what: str, parameter: 
     from ._io import read_yaml
 
     data = read_yaml(path, parameter, what, error=error, mapping=False)
-    return validate(model, data, what=what, source=Path(path), root=root, error=error), data
+    return validate(model, data, what=what, source=Path(path), root=root, error=error, top=top), data
 
 
 # ---------------------------------------------------------------------------- estimator parameters

@@ -24,27 +24,25 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     from pathlib import Path
 
-    import yaml
-
+    from neurosig._io import read_yaml
+    from neurosig._schema import fail
     from neurosig._validation import check_path
     from neurosig.evaluation.fmri import _table, decode_fmri, load_job
+    from neurosig.evaluation.fmri_job import _WHAT
 
     par = parallel_kwargs(args)
     path = check_path("job", args.job, kind="file")
-    with open(path) as fh:
-        job = yaml.safe_load(fh)
-    if not isinstance(job, dict):
-        raise ValueError(f"Invalid job file {str(path)!r}: expected a mapping at the top level.")
+    job = read_yaml(path, "job", _WHAT)
     if args.results:
         job["results"] = str(Path(args.results).resolve())
     if args.output_dir:
         job["output_dir"] = str(Path(args.output_dir).resolve())
     if args.mesh:
         if not isinstance(job.get("dataset"), dict):
-            raise ValueError(f"Invalid job file {str(path)!r}: --mesh needs a 'dataset' mapping.")
+            raise fail(_WHAT, path, "dataset", "a mapping (--mesh sets dataset.mesh)", job.get("dataset"))
         job["dataset"]["mesh"] = args.mesh if args.mesh == "fsaverage5" else str(Path(args.mesh).resolve())
     job.setdefault("verbose", not getattr(args, "quiet", False))
-    checked = load_job(job, base_dir=path.parent)
+    checked = load_job(job, base_dir=path.parent, source=path)
     if args.check:
         print(f"job {str(path)!r} is valid: {len(checked['subjects'])} subject(s), {len(checked['rois'])} ROI(s), "
               f"{len(checked['targets'])} target spec(s), {len(checked['models'])} model(s)")
