@@ -133,30 +133,33 @@ def _bounds(meta: list) -> str:
     return " and ".join(words)
 
 
-def describe(tp: Any, meta: list | None = None) -> str:
+def describe(tp: Any, meta: list | None = None, plural: bool = True) -> str:
     """Plain-words description of a type annotation (what a key allows)."""
     tp, meta = _unwrap(tp, list(meta or []))
     bounds = _bounds(meta)
     min_len = next((getattr(m, "min_length", None) for m in meta if getattr(m, "min_length", None)), None)
     args = _union_args(tp)
     if args is not None:
-        parts = [describe(a) for a in args if a is not type(None)]
+        parts = [describe(a, plural=plural) for a in args if a is not type(None)]
         text = " or ".join(parts)
         return text + " or null" if type(None) in args else text
     origin = typing.get_origin(tp)
     if origin is Literal:
-        return ", ".join(repr(a) for a in typing.get_args(tp))
+        values = ", ".join(repr(a) for a in typing.get_args(tp))
+        return values if plural or len(typing.get_args(tp)) == 1 else f"one of {values}"
     if origin is list:
         inner = describe(typing.get_args(tp)[0]) if typing.get_args(tp) else "values"
         return f"{'a non-empty' if min_len else 'a'} list of {inner}"
     if origin is dict:
         inner = describe(typing.get_args(tp)[1]) if typing.get_args(tp) else "values"
-        return f"a mapping of names to {inner}"
+        return f"{'mappings' if plural else 'a mapping'} of names to {inner}"
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return f"a mapping with keys {_keys_of(tp)}"
-    base = {bool: "true or false", int: "integers", float: "numbers", str: "strings"}.get(tp)
-    if base is None:
-        return "any value" if tp is Any else getattr(tp, "__name__", str(tp))
+        return f"{'mappings' if plural else 'a mapping'} with keys {_keys_of(tp)}"
+    nouns = {bool: ("true or false", "true or false"), int: ("integers", "an integer"),
+             float: ("numbers", "a number"), str: ("strings", "a string")}
+    if tp not in nouns:
+        return ("any values" if plural else "any value") if tp is Any else getattr(tp, "__name__", str(tp))
+    base = nouns[tp][0 if plural else 1]
     return f"{base} {bounds}" if bounds else base
 
 
@@ -400,10 +403,14 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
 
 
 def _default(f) -> str:
+    import json
+
     if f.is_required():
         return "required"
     d = f.get_default(call_default_factory=True)
-    return "`null`" if d is None else f"`{d!r}`"
+    if isinstance(d, BaseModel):
+        d = d.model_dump()
+    return f"`{json.dumps(d)}`"
 
 
 def render_markdown() -> str:
@@ -422,7 +429,7 @@ def render_markdown() -> str:
             out += [note, ""]
         out += ["| key | allowed | default | description |", "|---|---|---|---|"]
         for name, f in model.model_fields.items():
-            allowed = describe(f.annotation, list(f.metadata)).replace("|", "\\|")
+            allowed = describe(f.annotation, list(f.metadata), plural=False).replace("|", "\\|")
             desc = (f.description or "").replace("|", "\\|")
             out.append(f"| `{f.alias or name}` | {allowed} | {_default(f)} | {desc} |")
         out.append("")
