@@ -25,6 +25,7 @@ import difflib
 import importlib
 import inspect
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -365,7 +366,11 @@ def check_estimator_params(cls: type, params: dict, *, what: str, source, key: s
         if check is not None and not any(p.default is p.empty for p in inspect.signature(check).parameters.values()):
             check()  # the estimator's own checks that need no data
     except (TypeError, ValueError) as exc:
-        said = " ".join(exc.args[0].split()) if exc.args else type(exc).__name__
+        said = " ".join(str(exc.args[0]).split()) if exc.args else type(exc).__name__
+        found = re.search(r"the '(\w+)' parameter\. Allowed values are (.*), but got (.*) instead", said)
+        if found and found.group(1) in params:  # the estimator's own MNE-style check: reword it
+            raise fail(what, source, key_of(found.group(1)), found.group(2), params[found.group(1)], error,
+                       hint=hint) from None
         raise fail(what, source, key, f"parameters {cls.__name__} accepts", params, error,
                    hint=f"({said}) {hint}".strip()) from None
     return est
