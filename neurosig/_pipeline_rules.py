@@ -22,7 +22,6 @@ ALIASES: dict[str, str] = {
     "moabb.pipelines:SSVEP_MsetCCA": "moabb.pipelines.classification:SSVEP_MsetCCA",
     "mne.decoding.csp:CSP": "mne.decoding:CSP",
     "mne.decoding.transformer:Vectorizer": "mne.decoding:Vectorizer",
-    "pyriemann:TSClassifier": "pyriemann.classification:TSClassifier",
 }
 
 # pyRiemann 0.12's covariance estimators and metrics (pyriemann.geometry.*_functions)
