@@ -367,13 +367,23 @@ def check_estimator_params(cls: type, params: dict, *, what: str, source, key: s
             check()  # the estimator's own checks that need no data
     except (TypeError, ValueError) as exc:
         said = " ".join(str(exc.args[0]).split()) if exc.args else type(exc).__name__
-        found = re.search(r"the '(\w+)' parameter\. Allowed values are (.*), but got (.*) instead", said)
-        if found and found.group(1) in params:  # the estimator's own MNE-style check: reword it
-            raise fail(what, source, key_of(found.group(1)), found.group(2), params[found.group(1)], error,
-                       hint=hint) from None
+        reworded = reword(said, params, what=what, source=source, key_of=key_of, error=error, hint=hint)
+        if reworded is not None:
+            raise reworded from None
         raise fail(what, source, key, f"parameters {cls.__name__} accepts", params, error,
                    hint=f"({said}) {hint}".strip()) from None
     return est
+
+
+def reword(message: str, params: dict, *, what: str, source, key_of, error: type = SchemaError,
+           hint: str = "") -> SchemaError | None:
+    """An MNE-style "Invalid value for the 'x' parameter. Allowed values are A, but got G instead."
+    message from an estimator's own check, reworded as a schema error naming the file and key
+    (None when ``message`` is not of that form or names no key of ``params``)."""
+    found = re.search(r"the '(\w+)' parameter\. Allowed values are (.*), but got (.*) instead", message)
+    if not found or found.group(1) not in params:
+        return None
+    return fail(what, source, key_of(found.group(1)), found.group(2), params[found.group(1)], error, hint=hint)
 
 
 def _allowed_of(sklearn_message: str) -> str:

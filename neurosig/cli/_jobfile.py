@@ -8,6 +8,7 @@ count, labels) before any training, so ``--dry-run`` reports what a run would me
 from __future__ import annotations
 
 import typing
+import zipfile
 from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Lt, MinLen
 from pydantic import Field, create_model
 
-from neurosig._schema import Schema, check_estimator_params, fail, load
+from neurosig._schema import Schema, SchemaError, check_estimator_params, fail, load, reword
 from neurosig.models.foundation import MODES, FoundationClassifier
 from neurosig.models.pretrain import PretrainConfig
 
@@ -97,14 +98,15 @@ def read_job(path: str, schema: type[Schema], command: str) -> tuple[Schema, Pat
 
 def check_training(job, path) -> PretrainConfig:
     """The ``training`` section as a validated PretrainConfig (errors name the file and key)."""
-    cfg = PretrainConfig(**job.training.model_dump())
+    params = job.training.model_dump()
     try:
-        return cfg.validate()
+        return PretrainConfig(**params).validate()
     except ValueError as exc:
-        msg = str(exc)
-        name = next((f.name for f in fields(cfg) if f"'{f.name}' parameter" in msg), "")
-        raise ValueError(f"pretrain file {str(path)!r}: " + msg.replace(
-            f"the '{name}' parameter", f"'training.{name}'")) from None
+        reworded = reword(" ".join(str(exc).split()), params, what="pretrain file", source=path,
+                          key_of=lambda name: f"training.{name}")
+        if reworded is None:
+            raise
+        raise reworded from None
 
 
 def check_model(job, path) -> dict:
@@ -123,27 +125,37 @@ def load_arrays(section: DataSchema, base: Path, need_y: bool, source=None):
 
     See :func:`check_arrays` for the checks.
     """
-    import numpy as np
 
     p = Path(section.path)
     if not p.is_absolute():
         p = Path(base) / p
     if not p.is_file():
         raise FileNotFoundError(f"Invalid value for the 'data.path' parameter: {str(p)!r} does not exist.")
-    if p.suffix == ".npy":
-        X, y = np.load(p, allow_pickle=False), None
-    elif p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            if section.x_key not in z:
-                raise fail("data file", p, "data.x_key", f"array names in the file ({sorted(z.files)})",
-                           section.x_key)
-            X = z[section.x_key]
-            y = z[section.y_key] if section.y_key in z else None
-    else:
+    if p.suffix not in (".npy", ".npz"):
         raise ValueError(f"Invalid value for the 'data.path' parameter: allowed file types are .npy and "
                          f".npz, but got {str(p)!r}.")
+    try:
+        X, y = _read_arrays(p, section)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, SchemaError):
+            raise
+        said = " ".join(str(exc).split())
+        raise fail("data file", p, "data.path", "a .npy / .npz file of numeric arrays (read without pickle)",
+                   f"a file numpy cannot read that way ({said})") from None
     check_arrays(X, y, section, p, need_y)
     return X.astype("float32", copy=False), y
+
+
+def _read_arrays(p: Path, section: DataSchema):
+    import numpy as np
+
+    if p.suffix == ".npy":
+        return np.load(p, allow_pickle=False), None
+    with np.load(p, allow_pickle=False) as z:
+        if section.x_key not in z:
+            raise fail("data file", p, "data.x_key", f"array names in the file ({sorted(z.files)})",
+                       section.x_key)
+        return z[section.x_key], (z[section.y_key] if section.y_key in z else None)
 
 
 def check_arrays(X, y, section: DataSchema, path: Path, need_y: bool) -> None:
