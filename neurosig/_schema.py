@@ -273,7 +273,11 @@ def validate(model: type[Schema], data: Any, *, what: str, source=None, root: st
         The validated model, defaults filled in.
     """
     if not isinstance(data, dict):
-        raise fail(what, source, root or "(top level)", describe(model), data, error)
+        where = root or "(top level)"
+        allowed = f"a YAML mapping with keys {_keys_of(model)}"
+        raise error(f"{prefix(what, source)}invalid value for '{where}': expected {allowed}, but got a "
+                    f"{type(data).__name__} ({_short(data)}) instead.", None if source is None else str(source),
+                    where, allowed, data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

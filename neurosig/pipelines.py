@@ -182,7 +182,8 @@ def resolve_class(module: str, name: str, path: Path | None = None, key: str = "
         given = f"{module}:{name}"
         same = sorted(k for k in REGISTRY if k.endswith(f":{name}"))
         hint = REFUSED.get(given) or (f"Did you mean {same}?" if same else
-                                      "Nothing outside the allow-list is imported.")
+                                      f"The class {given!r} is not in neurosig's allow-list, so it is not "
+                                      "imported.")
         allowed = f"classes in neurosig's allow-list ({', '.join(sorted(REGISTRY))})"
         raise fail(_WHAT, path, key, allowed, given, PipelineFileError, hint=hint)
     mod = importlib.import_module(REGISTRY[reg])

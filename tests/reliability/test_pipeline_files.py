@@ -52,8 +52,8 @@ def _param(i, **params):
 
 # (id, document, key named, allowed fragment, given fragment)
 STRUCTURE = [
-    ("top-list", ["a", "b"], "(top level)", "mappings with keys", "['a', 'b']"),
-    ("top-string", "just text", "(top level)", "mappings with keys", "'just text'"),
+    ("top-list", ["a", "b"], "(top level)", "a YAML mapping with keys", "a list (['a', 'b'])"),
+    ("top-string", "just text", "(top level)", "a YAML mapping with keys", "a str ('just text')"),
     ("unknown-key", _with(colour="blue"), "file", "Allowed keys are", "colour"),
     ("unknown-key-close", _with(paradigm=["LeftRightImagery"]), "file", "Did you mean ['paradigms']", "paradigm"),
     ("missing-name", _with(name=None), "file", "missing the required key 'name'", "name"),
