@@ -305,3 +305,29 @@ def test_pipelines_check_cli(tmp_path, capsys):
     assert "1 ok, 2 refused of 3" in out
     assert main(["pipelines", "check", "--skip-unsupported", str(tmp_path)]) == 0
     assert "x.py: skipped: Python" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_benchmark_skip_unsupported_runs_the_rest(tmp_path, capsys):
+    import shutil
+
+    from neurosig._resources import resource_dir
+
+    folder = tmp_path / "pipes"
+    folder.mkdir()
+    shutil.copy(resource_dir("pipelines") / "default" / "csp_lda.yml", folder)
+    (folder / "FBCSP.py").write_text("import os\n")
+    (folder / "aug.yml").write_text(yaml.safe_dump(_one(_step("AugmentedDataset", "moabb.pipelines.features"))))
+    db, out = tmp_path / "r.sqlite", tmp_path / "out"
+    argv = ["-q", "benchmark", "--pipelines", str(folder), "--results", str(db), "--out", str(out),
+            "--subjects", "1", "--no-plots", "--permutations", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "2 of 3 pipeline files cannot be used" in err and "FBCSP.py" in err and "aug.yml" in err
+    assert not db.exists() and not out.exists()
+    assert main([*argv, "--skip-unsupported"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("skipped: ") == 2 and "FBCSP.py" in text and "AugmentedCovariances" in text
+    from neurosig.evaluation.results import ResultStore
+    with ResultStore(db) as store:
+        assert set(store.to_frame().pipeline) == {"CSP+LDA"}
