@@ -235,3 +235,57 @@ def _model(i: int, m: Any, ds: dict, source) -> dict:
         raise fail(_WHAT, source, f"models[{i}].name", "'ridge', 'logistic' or 'svm' on a surface space",
                    "decoder", hint=f"nilearn's Decoder works on volume images; dataset.space is {ds['space']!r}.")
     return m
+
+
+def check_job_data(job: dict, source=None) -> list[str]:
+    """Open what a validated job names, without decoding: returns one line per input checked.
+
+    The NSD root must be a folder; a nifti dataset's BOLD image must be 4-D (header only)
+    and its events file must hold the label column; feature files must be 2-D, non-empty
+    and finite. Raises a schema error naming the file and key otherwise.
+    """
+    import numpy as np
+
+    ds, said = job["dataset"], []
+    if ds["type"] == "nsd":
+        check_path("dataset.root", ds["root"], kind="dir")
+        said.append(f"NSD root {ds['root']}")
+    else:
+        import nibabel as nib
+        import pandas as pd
+
+        shape = nib.load(ds["bold"]).shape
+        if len(shape) != 4:
+            raise fail(_WHAT, source, "dataset.bold", "4-D BOLD images (x, y, z, time)", f"shape {shape}")
+        columns = list(pd.read_csv(ds["events"], sep="\t", nrows=1).columns)
+        for i, t in enumerate(job["targets"]):
+            if t["type"] == "events" and t["column"] not in columns:
+                raise fail(_WHAT, source, f"targets[{i}].column", f"columns of {ds['events']!r} ({columns})",
+                           t["column"])
+        said.append(f"BOLD {shape}, events columns {columns}")
+    for i, t in enumerate(job["targets"]):
+        if t["type"] != "features":
+            continue
+        F = _open_features(t)
+        key = f"targets[{i}].path"
+        if F.ndim != 2 or 0 in F.shape:
+            raise fail(_WHAT, source, key, "non-empty 2-D feature arrays (n_images, n_features)",
+                       f"shape {F.shape}")
+        bad = ~np.isfinite(np.asarray(F, dtype=np.float64)).all(axis=1)
+        if bad.any():
+            raise fail(_WHAT, source, key, "finite feature values",
+                       f"NaN or inf in {int(bad.sum())} row(s), first {np.flatnonzero(bad)[:5].tolist()}")
+        said.append(f"features {t['name']!r} {F.shape}")
+    return said
+
+
+def _open_features(t: dict):
+    import numpy as np
+
+    if t["path"].endswith(".npy"):
+        return np.load(t["path"], mmap_mode="r", allow_pickle=False)
+    import h5py
+
+    with h5py.File(t["path"], "r") as fh:
+        name = t.get("dataset") or next(iter(fh))
+        return fh[name][()]

@@ -135,3 +135,45 @@ def test_dry_run_says_valid_only_for_good_data(folder, capsys):
     out = capsys.readouterr().out
     assert "is valid: 12 windows (8, 64) (opened and checked: finite, channel names match)" in out
     assert not (folder / "runs").exists()
+
+
+# decode-fmri: --check (and the real run) open the feature files and the NSD root
+FEATURES = [
+    ("nan-rows", np.array([[1.0, np.nan], [2.0, 3.0], [np.inf, 1.0]]), "finite feature values",
+     "NaN or inf in 2 row(s), first [0, 2]"),
+    ("one-d", np.arange(5.0), "non-empty 2-D feature arrays", "shape (5,)"),
+    ("empty", np.zeros((0, 3)), "non-empty 2-D feature arrays", "shape (0, 3)"),
+    ("three-d", np.zeros((4, 2, 2)), "non-empty 2-D feature arrays", "shape (4, 2, 2)"),
+]
+
+
+def _fmri_job(folder: Path, root: Path) -> Path:
+    doc = {"dataset": {"type": "nsd", "root": str(root)}, "rois": ["prf-visualrois:V1v"],
+           "targets": [{"type": "features", "path": "f.npy"}], "models": ["ridge"], "results": "out/r.sqlite",
+           "verbose": False}
+    path = folder / "job.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize("F, allowed, given", [c[1:] for c in FEATURES], ids=[c[0] for c in FEATURES])
+def test_decode_fmri_check_opens_features(folder, F, allowed, given):
+    (folder / "nsd").mkdir()
+    np.save(folder / "f.npy", F)
+    job = _fmri_job(folder, folder / "nsd")
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    for extra in (["--check"], []):
+        with pytest.raises(SchemaError) as info:
+            main(["-q", "decode-fmri", str(job), *extra])
+        msg = str(info.value)
+        for part in (str(job), "'targets[0].path'", allowed, given):
+            assert part in msg, (part, msg)
+        assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+
+
+def test_decode_fmri_check_needs_the_nsd_root(folder):
+    np.save(folder / "f.npy", np.ones((3, 2)))
+    job = _fmri_job(folder, folder / "missing_nsd")
+    with pytest.raises(FileNotFoundError, match=r"'dataset.root'.*missing_nsd"):
+        main(["-q", "decode-fmri", str(job), "--check"])
+    assert not (folder / "out").exists()

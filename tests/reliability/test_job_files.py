@@ -28,6 +28,7 @@ def folder(tmp_path, monkeypatch):
     np.savez(tmp_path / "data" / "labelled.npz", X=rng.standard_normal((12, 8, 64)).astype("float32"),
              y=np.array([0, 1] * 6))
     np.save(tmp_path / "features.npy", rng.standard_normal((20, 3)).astype("float32"))
+    (tmp_path / "nsd").mkdir()
     return tmp_path
 
 
