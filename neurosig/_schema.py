@@ -392,8 +392,12 @@ def reword(message: str, params: dict, *, what: str, source, key_of, error: type
 
 def _allowed_of(sklearn_message: str) -> str:
     """The allowed part of scikit-learn's "The 'x' parameter of Y must be ... Got z instead."."""
-    text = sklearn_message.split(" must be ", 1)[-1]
-    return text.rsplit(". Got ", 1)[0]
+    text = sklearn_message.split(" must be ", 1)[-1].rsplit(". Got ", 1)[0]
+
+    def ordered(match):  # scikit-learn prints option sets in hash order: sort them
+        return "{" + ", ".join(sorted(part.strip() for part in match.group(1).split(","))) + "}"
+
+    return re.sub(r"\{([^{}]*)\}", ordered, text)
 
 
 # ---------------------------------------------------------------------------- reference page
