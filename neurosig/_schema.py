@@ -39,6 +39,13 @@ _MISSING = object()
 class SchemaError(ValueError):
     """A YAML file (or the mapping it holds) does not match its schema.
 
+    Parameters
+    ----------
+    message : str
+        The whole message.
+    source, key, allowed, given
+        Stored as the attributes below.
+
     Attributes
     ----------
     source : str or None
@@ -64,7 +71,20 @@ class Schema(BaseModel):
 
 
 def prefix(what: str, source: str | os.PathLike | None) -> str:
-    """``"Job file 'x.yml': "`` (or ``"Job file: "`` for a mapping given from Python)."""
+    """``"Job file 'x.yml': "`` (or ``"Job file: "`` for a mapping given from Python).
+
+    Parameters
+    ----------
+    what : str
+        What the file is.
+    source : path-like or None
+        The file.
+
+    Returns
+    -------
+    text : str
+        The start of an error message.
+    """
     return f"{what} {str(source)!r}: " if source is not None else f"{what}: "
 
 
@@ -135,7 +155,22 @@ def _bounds(meta: list) -> str:
 
 
 def describe(tp: Any, meta: list | None = None, plural: bool = True) -> str:
-    """Plain-words description of a type annotation (what a key allows)."""
+    """Plain-words description of a type annotation (what a key allows).
+
+    Parameters
+    ----------
+    tp : type or annotation
+        The annotation (``int``, ``list[str]``, ``Literal[...]``, a schema, ...).
+    meta : list or None
+        Constraints from ``Annotated`` / ``Field`` (``Ge``, ``Gt``, ``MinLen``, ...).
+    plural : bool
+        "integers" (for messages: "Allowed values are integers") or "an integer".
+
+    Returns
+    -------
+    text : str
+        The description.
+    """
     tp, meta = _unwrap(tp, list(meta or []))
     bounds = _bounds(meta)
     min_len = next((getattr(m, "min_length", None) for m in meta if getattr(m, "min_length", None)), None)
@@ -243,7 +278,19 @@ def _from_validation(exc: ValidationError, model: type[BaseModel], data: Any, wh
     if e["type"] == "value_error":  # a validator's own sentence
         return fail(what, source, full, str(e["ctx"]["error"]), value, error)
     allowed = describe(tp, meta) if tp is not None else e["msg"].lower()
-    return fail(what, source, full, allowed, e.get("input") if value is _MISSING else value, error)
+    given = e.get("input") if value is _MISSING else value
+    return fail(what, source, full, allowed, given, error, hint=_number_hint(given))
+
+
+def _number_hint(given: Any) -> str:
+    """YAML 1.1 reads ``1e-3`` (no dot) as text: say how to write it as a number."""
+    if isinstance(given, str):
+        try:
+            float(given)
+        except ValueError:
+            return ""
+        return f"YAML reads {given!r} as text; write it with a dot (e.g. 1.0e-3) or without quotes."
+    return ""
 
 
 def validate(model: type[Schema], data: Any, *, what: str, source=None, root: str = "",
@@ -287,6 +334,19 @@ def validate(model: type[Schema], data: Any, *, what: str, source=None, root: st
 def load(model: type[Schema], path: str | os.PathLike, *, what: str, parameter: str = "config",
          root: str = "", error: type = SchemaError, top: str = "file") -> tuple[Schema, dict]:
     """Read a YAML file with :func:`neurosig._io.read_yaml` and validate it against ``model``.
+
+    Parameters
+    ----------
+    model : type of Schema
+        The schema.
+    path : path-like
+        The file.
+    what : str
+        What the file is, starts every message.
+    parameter : str
+        Name of the argument that gave ``path`` (named when the file does not exist).
+    root, error, top
+        As in :func:`validate`.
 
     Returns
     -------
@@ -383,7 +443,26 @@ def reword(message: str, params: dict, *, what: str, source, key_of, error: type
            hint: str = "") -> SchemaError | None:
     """An MNE-style "Invalid value for the 'x' parameter. Allowed values are A, but got G instead."
     message from an estimator's own check, reworded as a schema error naming the file and key
-    (None when ``message`` is not of that form or names no key of ``params``)."""
+    (None when ``message`` is not of that form or names no key of ``params``).
+
+    Parameters
+    ----------
+    message : str
+        The estimator's message.
+    params : dict
+        The parameters it was given (the key must be one of them).
+    what, source
+        As in :func:`fail`.
+    key_of : callable
+        Parameter name -> key path in the file.
+    error, hint
+        As in :func:`fail`.
+
+    Returns
+    -------
+    exc : SchemaError or None
+        The reworded error, for the caller to raise.
+    """
     found = re.search(r"the '(\w+)' parameter\. Allowed values are (.*), but got (.*) instead", message)
     if not found or found.group(1) not in params:
         return None

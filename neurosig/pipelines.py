@@ -176,7 +176,24 @@ def _registry_key(module: str, name: str) -> str | None:
 
 
 def resolve_class(module: str, name: str, path: Path | None = None, key: str = "pipeline") -> type:
-    """Look ``module:name`` up in the allow-list (or its re-export spellings) and import it."""
+    """Look ``module:name`` up in the allow-list (or its re-export spellings) and import it.
+
+    Parameters
+    ----------
+    module : str
+        The step's ``from``.
+    name : str
+        The step's ``name`` (class name).
+    path : Path | None
+        The pipeline file, named in the error.
+    key : str
+        Key path of the step in the file, named in the error.
+
+    Returns
+    -------
+    cls : type
+        The allow-listed class.
+    """
     reg = _registry_key(module, name)
     if reg is None:
         given = f"{module}:{name}"
@@ -231,6 +248,18 @@ def parse_pipeline(data: Any, path: Path | None = None) -> PipelineSpec:
 
     Every step is looked up, its parameters checked and the estimator built; the
     ``param_grid`` keys and values are checked against the built pipeline.
+
+    Parameters
+    ----------
+    data : object
+        The document as read (a mapping).
+    path : Path | None
+        The file it came from, named in errors.
+
+    Returns
+    -------
+    spec : PipelineSpec
+        The checked pipeline.
     """
     spec = validate(PipelineFileSchema, data, what=_WHAT, source=path, error=PipelineFileError)
     if spec.calibration is not None and spec.param_grid:
@@ -250,7 +279,18 @@ def parse_pipeline(data: Any, path: Path | None = None) -> PipelineSpec:
 
 
 def load_pipeline_file(path: str | Path) -> PipelineSpec:
-    """Read one YAML pipeline file (``yaml.safe_load``) and validate it (see :func:`parse_pipeline`)."""
+    """Read one YAML pipeline file (``yaml.safe_load``) and validate it (see :func:`parse_pipeline`).
+
+    Parameters
+    ----------
+    path : str | Path
+        The file; a ``.py`` file is refused (it would run code).
+
+    Returns
+    -------
+    spec : PipelineSpec
+        The checked pipeline.
+    """
     path = Path(path)
     if path.suffix == ".py":
         raise PipelineFileError(f"{prefix(_WHAT, path)}Python pipeline files are not loaded (they run code); "
@@ -290,7 +330,17 @@ def check_pipeline_files(paths: str | Path | list) -> list[FileVerdict]:
     """Read and check every pipeline file in ``paths`` (files and folders); load no data.
 
     Folders are searched recursively for ``*.yml``, ``*.yaml`` and ``*.py`` (Python files are
-    refused: they would run code). Returns one :class:`FileVerdict` per file, in order.
+    refused: they would run code).
+
+    Parameters
+    ----------
+    paths : str | Path | list
+        Pipeline files and/or folders.
+
+    Returns
+    -------
+    verdicts : list of FileVerdict
+        One per file, in order: a spec, or the reason it is refused.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -311,6 +361,20 @@ def load_pipelines(paths: str | Path | list | None = None, tag: str | None = Non
     refused). Names must be unique. Every file is checked; if any is refused, all refused
     files are listed in one error, unless ``skip_unsupported`` is True: then they are
     skipped with a warning that lists them.
+
+    Parameters
+    ----------
+    paths : str | Path | list | None
+        Pipeline files and/or folders.
+    tag : str | None
+        Keep only the pipelines with this tag.
+    skip_unsupported : bool
+        Skip refused files (with a warning) instead of refusing the whole set.
+
+    Returns
+    -------
+    specs : list of PipelineSpec
+        The checked pipelines.
     """
     if paths is None:
         paths = [resource_dir("pipelines") / "default"]
@@ -349,6 +413,18 @@ def fill_unset(estimator: Any, **values: Any) -> Any:
     data declare it ``None`` and the benchmark fills it in: ``sfreq`` (band power, filter
     banks, CNN kernel scaling, CCA) from the epochs, ``freqs`` (SSVEP CCA) from class labels
     that are stimulation frequencies.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A pipeline or estimator (changed in place).
+    **values
+        Parameter name -> value to set where the parameter is ``None``.
+
+    Returns
+    -------
+    estimator : estimator
+        The same object.
     """
     params = estimator.get_params(deep=True)
     updates = {}
@@ -363,5 +439,18 @@ def fill_unset(estimator: Any, **values: Any) -> Any:
 
 
 def fill_sfreq(estimator: Any, sfreq: float) -> Any:
-    """:func:`fill_unset` for the sampling rate alone."""
+    """:func:`fill_unset` for the sampling rate alone.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A pipeline or estimator (changed in place).
+    sfreq : float
+        Sampling rate in Hz.
+
+    Returns
+    -------
+    estimator : estimator
+        The same object.
+    """
     return fill_unset(estimator, sfreq=sfreq)

@@ -91,13 +91,43 @@ class FinetuneFileSchema(Schema):
 
 
 def read_job(path: str, schema: type[Schema], command: str) -> tuple[Schema, Path]:
-    """Read a YAML job file and check it against ``schema``; returns (job, folder of the file)."""
+    """Read a YAML job file and check it against ``schema``.
+
+    Parameters
+    ----------
+    path : str
+        The job file.
+    schema : type of Schema
+        Its layout.
+    command : str
+        The command ("pretrain", "finetune"), named in messages.
+
+    Returns
+    -------
+    job : Schema
+        The checked job.
+    base : Path
+        The file's folder (relative paths are resolved against it).
+    """
     job, _ = load(schema, path, what=f"{command} file", top=command)
     return job, Path(path).parent
 
 
 def check_training(job, path) -> PretrainConfig:
-    """The ``training`` section as a validated PretrainConfig (errors name the file and key)."""
+    """The ``training`` section as a validated PretrainConfig (errors name the file and key).
+
+    Parameters
+    ----------
+    job : PretrainFileSchema
+        The checked job.
+    path : str
+        The job file.
+
+    Returns
+    -------
+    cfg : PretrainConfig
+        The validated settings.
+    """
     params = job.training.model_dump()
     try:
         return PretrainConfig(**params).validate()
@@ -110,7 +140,20 @@ def check_training(job, path) -> PretrainConfig:
 
 
 def check_model(job, path) -> dict:
-    """The ``model`` section checked against FoundationClassifier's signature and checks."""
+    """The ``model`` section checked against FoundationClassifier's signature and checks.
+
+    Parameters
+    ----------
+    job : FinetuneFileSchema
+        The checked job.
+    path : str
+        The job file.
+
+    Returns
+    -------
+    model : dict
+        FoundationClassifier keyword arguments.
+    """
     given = sorted(set(job.model) & set(JOB_SET))
     if given:
         raise fail("finetune file", path, f"model.{given[0]}", "FoundationClassifier parameters other than "
@@ -120,10 +163,24 @@ def check_model(job, path) -> dict:
     return dict(job.model)
 
 
-def load_arrays(section: DataSchema, base: Path, need_y: bool, source=None):
+def load_arrays(section: DataSchema, base: Path, need_y: bool):
     """X (n, C, T) float32 and y (or None) from a ``.npy`` (X only) or ``.npz`` file, checked.
 
-    See :func:`check_arrays` for the checks.
+    Parameters
+    ----------
+    section : DataSchema
+        The job's ``data`` section.
+    base : Path
+        Folder a relative ``path`` is resolved against.
+    need_y : bool
+        Labels are required (fine-tuning).
+
+    Returns
+    -------
+    X : ndarray, shape (n_windows, n_channels, n_times)
+        The windows, float32.
+    y : ndarray, shape (n_windows,) or None
+        The labels.
     """
 
     p = Path(section.path)
@@ -159,7 +216,21 @@ def _read_arrays(p: Path, section: DataSchema):
 
 
 def check_arrays(X, y, section: DataSchema, path: Path, need_y: bool) -> None:
-    """Refuse data a run would fail on or silently misuse: shape, dtype, NaN/inf, channel names, labels."""
+    """Refuse data a run would fail on or silently misuse: shape, dtype, NaN/inf, channel names, labels.
+
+    Parameters
+    ----------
+    X : ndarray
+        The windows as read, expected shape (n_windows, n_channels, n_times).
+    y : ndarray or None
+        The labels as read.
+    section : DataSchema
+        The job's ``data`` section (channel names).
+    path : Path
+        The data file, named in errors.
+    need_y : bool
+        Labels are required.
+    """
     import numpy as np
 
     w = "data file"
@@ -193,7 +264,20 @@ def check_arrays(X, y, section: DataSchema, path: Path, need_y: bool) -> None:
 
 
 def contract_of(section: DataSchema, n_times: int):
-    """The signal contract of the data section (None without channel names and sampling rate)."""
+    """The signal contract of the data section (None without channel names and sampling rate).
+
+    Parameters
+    ----------
+    section : DataSchema
+        The job's ``data`` section.
+    n_times : int
+        Samples per window.
+
+    Returns
+    -------
+    contract : SignalContract or None
+        What checkpoints record about the signals.
+    """
     from neurosig.contracts import SignalContract
 
     if section.ch_names is None or section.sfreq is None:

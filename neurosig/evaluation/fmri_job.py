@@ -144,7 +144,21 @@ def load_job(job, base_dir=None, source=None) -> dict:
     """Validate a job (dict or YAML path) and return it with defaults filled in; no work is done.
 
     Relative paths in the job are resolved against the YAML file's folder (or ``base_dir``).
-    ``source`` names the file in error messages when ``job`` is a dict read from it.
+
+    Parameters
+    ----------
+    job : dict | str | Path
+        The job, or its YAML file.
+    base_dir : str | Path | None
+        Folder relative paths are resolved against (default: the file's folder, else the
+        working directory).
+    source : str | Path | None
+        The file named in error messages when ``job`` is a dict read from it.
+
+    Returns
+    -------
+    job : dict
+        The checked job with defaults filled in and paths resolved.
     """
     if isinstance(job, (str, Path)):
         from .._io import read_yaml
@@ -243,6 +257,18 @@ def check_job_data(job: dict, source=None) -> list[str]:
     The NSD root must be a folder; a nifti dataset's BOLD image must be 4-D (header only)
     and its events file must hold the label column; feature files must be 2-D, non-empty
     and finite. Raises a schema error naming the file and key otherwise.
+
+    Parameters
+    ----------
+    job : dict
+        A job checked by :func:`load_job`.
+    source : str | Path | None
+        The job file, named in error messages.
+
+    Returns
+    -------
+    opened : list of str
+        One line per input opened.
     """
     import numpy as np
 
