@@ -31,6 +31,9 @@ def read_yaml(path: str | os.PathLike, parameter: str, what: str, error: type = 
               mapping: bool = True) -> Any:
     """Read a YAML file with ``yaml.safe_load``, with errors that name the parameter and file.
 
+    The one place in the package that parses YAML. A ``!!python/...`` (or any other
+    non-data) tag is refused with a one-line error naming the file.
+
     Parameters
     ----------
     path : path-like
@@ -51,8 +54,17 @@ def read_yaml(path: str | os.PathLike, parameter: str, what: str, error: type = 
         raise FileNotFoundError(f"Invalid value for the {parameter!r} parameter: {str(p)!r} does not exist.")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.constructor.ConstructorError as exc:
+        tag = str(getattr(exc, "problem", "")).rpartition("tag ")[2].strip("'\" ") or "?"
+        tag = tag.replace("tag:yaml.org,2002:", "!!")
+        line = f" (line {exc.problem_mark.line + 1})" if getattr(exc, "problem_mark", None) else ""
+        raise error(f"{what} {str(p)!r}: the YAML tag {tag!r}{line} is not allowed: files are read as plain "
+                    "data (mappings, lists, strings, numbers), and Python tags would run code.") from None
     except yaml.YAMLError as exc:
-        raise error(f"{what} {str(p)!r}: not valid YAML: {exc}") from None
+        detail = " ".join(str(exc).split())
+        raise error(f"{what} {str(p)!r}: not valid YAML: {detail}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {str(p)!r}: not a text (UTF-8) file: {exc.reason} at byte {exc.start}.") from None
     if mapping and not isinstance(data, dict):
         raise error(f"{what} {str(p)!r}: expected a mapping (key: value) at the top level, "
                     f"got {type(data).__name__}.")

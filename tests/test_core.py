@@ -125,7 +125,7 @@ def test_pipeline_yaml_allow_list(tmp_path):
         load_pipeline_file(notmap)
     tag = tmp_path / "tag.yml"
     tag.write_text("!!python/object/apply:os.system ['echo hi']\n")
-    with pytest.raises(PipelineFileError, match="not valid YAML"):
+    with pytest.raises(PipelineFileError, match=r"tag\.yml.*YAML tag '!!python/object/apply:os.system'"):
         load_pipeline_file(tag)
 
 
@@ -229,3 +229,65 @@ def test_every_shipped_pipeline_file_loads_and_builds():
         assert "sfreq" not in str({k: v for k, v in est.get_params().items()
                                    if k.endswith("sfreq") and v is None})
         assert spec.paradigms, spec.name
+
+
+#: verdicts of `neurosig pipelines check` on MOABB's own pipeline files (file -> ok or what the reason names)
+MOABB_REFUSED = {
+    "pipelines/FBCSP.py": "Python pipeline files are not loaded (they run code); write the pipeline as YAML",
+    "pipelines/WTRCSP.py": "Python pipeline files are not loaded (they run code); write the pipeline as YAML",
+    "pipelines/AUG_TANG_SVM_grid.yml": "neurosig.riemann.augmented:AugmentedCovariances",
+    "pipelines/CCA-SSVEP.yml": "neurosig.features:SSVEPCCA",
+    "pipelines/TRCA-SSVEP.yml": "neurosig.features:SSVEPCCA",
+    "pipelines/MsetCCA-SSVEP.yml": "neurosig.features:SSVEPCCA",
+    "moabb/tests/test_pipelines/SSVEP_CCA.yml": "neurosig.features:SSVEPCCA",
+}
+
+
+def test_pipelines_check_moabb_pipeline_files(shared_data, capsys):
+    """Every MOABB pipeline file is either usable or refused with what to use instead."""
+    from neurosig.cli.main import main
+
+    root = shared_data / "moabb_pipelines"
+    assert main(["pipelines", "check", str(root)]) == 1
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(str(root))]
+    verdicts = {ln[len(str(root)) + 1:].split(": ", 1)[0]: ln.split(": ", 1)[1] for ln in lines}
+    assert len(verdicts) == 35  # 33 YAML + 2 Python files
+    for name, verdict in verdicts.items():
+        if name in MOABB_REFUSED:
+            assert verdict.startswith("refused: ") and MOABB_REFUSED[name] in verdict, (name, verdict)
+        else:
+            assert verdict.startswith("ok ("), (name, verdict)
+    for ssvep in ("TSSVM-SSVEP.yml", "TSLR-SSVEP.yml"):  # `from: moabb.pipelines` re-export spelling
+        assert verdicts[f"pipelines/{ssvep}"].startswith("ok (")
+    assert main(["pipelines", "check", "--skip-unsupported", str(root)]) == 0
+    assert "28 ok, 7 skipped of 35" in capsys.readouterr().out
+
+
+def test_pipeline_aliases_are_the_allowed_classes():
+    """Each accepted re-export spelling names the very class the allow-list holds."""
+    import importlib
+
+    from neurosig._pipeline_rules import ALIASES
+    from neurosig.pipelines import REGISTRY
+
+    for alias, key in ALIASES.items():
+        mod, _, name = alias.partition(":")
+        assert key in REGISTRY
+        assert getattr(importlib.import_module(mod), name) is getattr(importlib.import_module(REGISTRY[key]), name)
+
+
+def test_shipped_pipelines_listed(capsys):
+    from neurosig.cli.main import main
+
+    assert main(["pipelines", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "CSP+LDA" in out and "SSVEP-TS+SVM" in out and "FilterBankSSVEP" in out and "transfer" in out
+
+
+def test_schema_page_is_current():
+    """docs/schemas.md is generated from the schemas; regenerate with `python -m neurosig._schema`."""
+    from neurosig._schema import render_markdown
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "schemas.md"
+    assert page.read_text() == render_markdown(), (
+        "docs/schemas.md is stale: run `python -m neurosig._schema > docs/schemas.md`")

@@ -21,6 +21,9 @@ def register(subparsers) -> None:
                    help="subjects to run (default: all of each dataset)")
     p.add_argument("--pipelines", nargs="+", default=None, metavar="PATH",
                    help="YAML pipeline files or folders (default: the shipped pipelines/default)")
+    p.add_argument("--skip-unsupported", action="store_true",
+                   help="skip (and list) pipeline files that cannot be used, e.g. Python files or classes "
+                        "outside the allow-list, instead of refusing the run")
     p.add_argument("--evaluation", default="within-session",
                    help="within-session (default), cross-session or cross-subject (aliases: WithinSession, "
                         "CrossSession, CrossSubject, LOSO)")
@@ -59,6 +62,25 @@ def _subjects(values):
     return [int(v) if v.lstrip("-").isdigit() else v for v in values]
 
 
+def _usable_pipelines(args) -> list | None:
+    """The usable pipeline files of ``--pipelines``; the refused ones are listed as skipped."""
+    from ..pipelines import check_pipeline_files
+
+    if args.pipelines is None:
+        return None
+    verdicts = check_pipeline_files(args.pipelines)
+    skipped = [v for v in verdicts if v.spec is None]
+    for v in skipped:
+        print(f"skipped: {v.reason}")
+    # files found in a folder that do not list the paradigm are left out here, as a folder would
+    keep = [str(v.path) for v in verdicts
+            if v.spec is not None and (not v.in_folder or args.paradigm in v.spec.paradigms)]
+    if not keep:
+        raise ValueError(f"Invalid value for the 'pipelines' parameter: none of the {len(verdicts)} pipeline "
+                         f"file(s) in {args.pipelines} is usable with paradigm {args.paradigm!r}.")
+    return keep
+
+
 def run(args) -> int:
     import time
 
@@ -70,7 +92,8 @@ def run(args) -> int:
     mne.set_log_level("WARNING")  # MNE's per-file INFO lines would bury the progress bar
     par = parallel_kwargs(args)
     t0 = time.perf_counter()
-    df = benchmark(datasets=args.datasets, pipelines=args.pipelines, evaluation=args.evaluation,
+    pipelines = _usable_pipelines(args) if args.skip_unsupported else args.pipelines
+    df = benchmark(datasets=args.datasets, pipelines=pipelines, evaluation=args.evaluation,
                    paradigm=args.paradigm, subjects=_subjects(args.subjects), results=args.results,
                    out=args.out, overwrite=args.overwrite, seed=args.seed,
                    verbose=not args.quiet, n_permutations=args.permutations,

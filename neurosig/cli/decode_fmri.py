@@ -14,7 +14,9 @@ def register(subparsers) -> None:
     p.add_argument("--output-dir", help="output folder (overrides the job's 'output_dir')")
     p.add_argument("--mesh", help="surface (fsaverage) jobs: folder of lh./rh.<surface> mesh files, or "
                                   "'fsaverage5' (nilearn's bundled mesh); overrides the job's dataset.mesh")
-    p.add_argument("--check", action="store_true", help="validate the job file and exit")
+    p.add_argument("--check", action="store_true",
+                   help="validate the job file, open its inputs (NSD root, BOLD header, events, feature files) "
+                        "and exit")
     p.add_argument("--cells-per-task", type=int, default=None, metavar="N",
                    help="cut each (subject, ROI) into tasks of N cells (default: one task per ROI)")
     add_parallel_arguments(p)
@@ -24,30 +26,30 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     from pathlib import Path
 
-    import yaml
-
+    from neurosig._io import read_yaml
+    from neurosig._schema import fail
     from neurosig._validation import check_path
     from neurosig.evaluation.fmri import _table, decode_fmri, load_job
+    from neurosig.evaluation.fmri_job import _WHAT, check_job_data
 
     par = parallel_kwargs(args)
     path = check_path("job", args.job, kind="file")
-    with open(path) as fh:
-        job = yaml.safe_load(fh)
-    if not isinstance(job, dict):
-        raise ValueError(f"Invalid job file {str(path)!r}: expected a mapping at the top level.")
+    job = read_yaml(path, "job", _WHAT)
     if args.results:
         job["results"] = str(Path(args.results).resolve())
     if args.output_dir:
         job["output_dir"] = str(Path(args.output_dir).resolve())
     if args.mesh:
         if not isinstance(job.get("dataset"), dict):
-            raise ValueError(f"Invalid job file {str(path)!r}: --mesh needs a 'dataset' mapping.")
+            raise fail(_WHAT, path, "dataset", "a mapping (--mesh sets dataset.mesh)", job.get("dataset"))
         job["dataset"]["mesh"] = args.mesh if args.mesh == "fsaverage5" else str(Path(args.mesh).resolve())
     job.setdefault("verbose", not getattr(args, "quiet", False))
-    checked = load_job(job, base_dir=path.parent)
+    checked = load_job(job, base_dir=path.parent, source=path)
+    opened = check_job_data(checked, source=path)  # before any work, --check or not
     if args.check:
         print(f"job {str(path)!r} is valid: {len(checked['subjects'])} subject(s), {len(checked['rois'])} ROI(s), "
-              f"{len(checked['targets'])} target spec(s), {len(checked['models'])} model(s)")
+              f"{len(checked['targets'])} target spec(s), {len(checked['models'])} model(s); opened: "
+              f"{'; '.join(opened)}")
         return 0
     df = decode_fmri(checked, base_dir=path.parent, cells_per_task=args.cells_per_task, **par)
     tab = _table(df)

@@ -26,17 +26,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def schema() -> dict:
-    from neurosig.models.foundation import FoundationClassifier
-
-    from ._jobfile import DATA_KEYS
-    model_keys = set(FoundationClassifier().get_params()) - {"mode", "seed", "ch_names", "sfreq",
-                                                             "preprocessing_hash"}
-    return {"data": (True, DATA_KEYS), "split": (False, {"test_size", "seed"}), "model": (False, model_keys),
-            "modes": (False, None), "seeds": (False, None), "scoring": (False, None), "output": (True, None),
-            "results_db": (False, None)}
-
-
 def run(args) -> int:
     import json
     from pathlib import Path
@@ -44,47 +33,41 @@ def run(args) -> int:
     from sklearn.model_selection import train_test_split
 
     from neurosig._io import atomic_path
-    from neurosig._validation import check_option
-    from neurosig.models.foundation import MODES, FoundationClassifier, evaluate_over_seeds
+    from neurosig._schema import fail
+    from neurosig.models.foundation import FoundationClassifier, evaluate_over_seeds
 
-    from ._jobfile import load_arrays, read_job
+    from ._jobfile import FinetuneFileSchema, check_model, load_arrays, read_job
 
-    job = read_job(args.config, schema(), "finetune")
-    base = Path(job["_base"])
-    modes = job.get("modes") or ["finetune"]
-    if not isinstance(modes, list):
-        modes = [modes]
-    for m in modes:
-        check_option("modes", m, MODES)
-    seeds = job.get("seeds") or [0, 1, 2]
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise ValueError(f"Invalid value for the 'seeds' parameter: a list of non-negative integers, got {seeds!r}.")
-    scoring = job.get("scoring", "balanced_accuracy")
+    job, base = read_job(args.config, FinetuneFileSchema, "finetune")
+    modes = job.modes if isinstance(job.modes, list) else [job.modes]
     from sklearn.metrics import get_scorer_names
-    check_option("scoring", scoring, sorted(get_scorer_names()))
-    data = job["data"]
-    X, y = load_arrays(data, str(base), need_y=True)
-    split = job.get("split") or {}
-    model = dict(job.get("model") or {})
+    if job.scoring not in get_scorer_names():
+        raise fail("finetune file", args.config, "scoring", "scikit-learn scorer names (e.g. 'balanced_accuracy', "
+                   "'roc_auc', 'f1_macro')", job.scoring)
+    model = check_model(job, args.config)
+    data = job.data
+    X, y = load_arrays(data, base, need_y=True)
     if model.get("checkpoint") is not None and not Path(model["checkpoint"]).is_absolute():
         model["checkpoint"] = str(base / model["checkpoint"])
-    ests = {m: FoundationClassifier(**model, mode=m, ch_names=data.get("ch_names"), sfreq=data.get("sfreq"),
-                                    preprocessing_hash=data.get("preprocessing_hash", "")) for m in modes}
+    ests = {m: FoundationClassifier(**model, mode=m, ch_names=data.ch_names, sfreq=data.sfreq,
+                                    preprocessing_hash=data.preprocessing_hash or "") for m in modes}
     for est in ests.values():
         est._check_params()  # refuse bad settings before any training
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=split.get("test_size", 0.25), stratify=y,
-                                          random_state=split.get("seed", 0))
-    out = Path(job["output"])
+    seeds, scoring = job.seeds, job.scoring
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=job.split.test_size, stratify=y,
+                                          random_state=job.split.seed)
+    out = Path(job.output)
     out = out if out.is_absolute() else base / out
     if args.dry_run:
-        print(f"finetune: {args.config} is valid: {len(Xtr)} train / {len(Xte)} test windows {X.shape[1:]}, "
-              f"modes {modes}, seeds {seeds}, output {out}")
+        print(f"finetune: {args.config} is valid: {len(Xtr)} train / {len(Xte)} test windows {X.shape[1:]} "
+              f"(opened and checked: finite, channel names match, labels), modes {modes}, seeds {seeds}, "
+              f"output {out}")
         return 0
     results = {}
     store = None
-    if job.get("results_db"):
+    if job.results_db:
         from neurosig.evaluation.results import ResultStore
-        db = Path(job["results_db"])
+        db = Path(job.results_db)
         store = ResultStore(db if db.is_absolute() else base / db)
     for m, est in ests.items():
         summary = evaluate_over_seeds(est, Xtr, ytr, Xte, yte, seeds=seeds, scoring=scoring)
@@ -92,7 +75,7 @@ def run(args) -> int:
         print(f"finetune: {m:>12}: {summary}")
         if store is not None:
             for seed, score in zip(summary.seeds, summary.scores):
-                store.add({"kind": "foundation", "dataset": str(data["path"]), "pipeline": f"FoundationClassifier-{m}",
+                store.add({"kind": "foundation", "dataset": str(data.path), "pipeline": f"FoundationClassifier-{m}",
                            "pipeline_hash": summary.settings_hash, "evaluation": "holdout", "metric": scoring,
                            "score": score, "seed": int(seed), "samples": int(len(Xtr)),
                            "channels": int(X.shape[1]), "params": summary.settings,

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 
-ENCODER_KEYS = {"arch", "size", "embed_dim", "n_blocks", "n_layers", "n_heads", "mlp_ratio", "expand",
-                "d_state", "d_conv", "chunk_size", "recompute"}
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("pretrain", help="masked-reconstruction pretraining of a bi-Mamba/transformer encoder",
@@ -31,17 +28,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def schema() -> dict:
-    from dataclasses import fields
-
-    from neurosig.models.pretrain import PretrainConfig
-
-    from ._jobfile import DATA_KEYS
-    return {"data": (True, DATA_KEYS), "encoder": (True, ENCODER_KEYS),
-            "training": (False, {f.name for f in fields(PretrainConfig)}), "output": (True, None),
-            "resume": (False, None)}
-
-
 def run(args) -> int:
     import os
     from pathlib import Path
@@ -49,24 +35,25 @@ def run(args) -> int:
     import torch
 
     from neurosig.models.checkpoints import build_encoder
-    from neurosig.models.pretrain import PretrainConfig, pretrain
+    from neurosig.models.pretrain import pretrain
 
-    from ._jobfile import contract_of, load_arrays, read_job
+    from ._jobfile import PretrainFileSchema, check_training, contract_of, load_arrays, read_job
 
-    job = read_job(args.config, schema(), "pretrain")
-    enc_kw = dict(job["encoder"])
-    arch, size = enc_kw.pop("arch", "bimamba"), enc_kw.pop("size", "nano")
-    cfg = PretrainConfig(**(job.get("training") or {})).validate()
-    X, _ = load_arrays(job["data"], job["_base"], need_y=False)
-    contract = contract_of(job["data"], X.shape[2])
+    job, base = read_job(args.config, PretrainFileSchema, "pretrain")
+    enc_kw = job.encoder.model_dump(exclude_none=True)
+    arch, size = enc_kw.pop("arch"), enc_kw.pop("size")
+    cfg = check_training(job, args.config)
+    X, _ = load_arrays(job.data, base, need_y=False)
+    contract = contract_of(job.data, X.shape[2])
     torch.manual_seed(cfg.seed)
     encoder = build_encoder(arch, size, n_channels=X.shape[1], n_times=X.shape[2], **enc_kw)
-    out = Path(job["output"])
+    out = Path(job.output)
     if not out.is_absolute():
-        out = Path(job["_base"]) / out
+        out = base / out
     if args.dry_run:
-        print(f"pretrain: {args.config} is valid: {len(X)} windows {X.shape[1:]}, {arch}-{size} "
-              f"({sum(p.numel() for p in encoder.parameters())} parameters), output {out}")
+        print(f"pretrain: {args.config} is valid: {len(X)} windows {X.shape[1:]} (opened and checked: finite, "
+              f"channel names match), {arch}-{size} ({sum(p.numel() for p in encoder.parameters())} "
+              f"parameters), output {out}")
         return 0
     started = False
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
@@ -74,7 +61,7 @@ def run(args) -> int:
         torch.distributed.init_process_group(backend)
         started = True
     try:
-        res = pretrain(encoder, X, cfg, checkpoint_dir=out, resume=bool(job.get("resume", True)),
+        res = pretrain(encoder, X, cfg, checkpoint_dir=out, resume=job.resume,
                        contract=contract, verbose=not getattr(args, "quiet", False))
     finally:
         if started:

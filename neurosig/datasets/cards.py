@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from neurosig._io import read_yaml
 from neurosig._resources import resource_dir
 
 logger = logging.getLogger(__name__)
@@ -36,8 +35,7 @@ def _norm(name: str) -> str:
 def _cards() -> dict[str, dict]:
     out = {}
     for f in sorted(resource_dir("datasets").glob("*.yml")):
-        with open(f, encoding="utf-8") as fh:
-            card = yaml.safe_load(fh)
+        card = read_yaml(f, "card", "Dataset card", mapping=False)
         if not isinstance(card, dict) or "name" not in card:
             raise ValueError(f"Dataset card {f} is not a mapping with a 'name' key.")
         card["_file"] = str(f)
