@@ -50,7 +50,7 @@ def test_layer_activations_by_name_with_hooks():
     assert all(len(m._forward_hooks) == 0 for m in model.modules())  # hooks removed
     rdms = model_rdms(model, x.numpy(), ["2"], method="euclidean")
     assert rdms["2"].shape == (10, 10)
-    with pytest.raises(ValueError, match="'layers'.*'nope'.*Available"):
+    with pytest.raises(ValueError, match="'layers'.*'nope' matches no layer.*top-level layers"):
         layer_activations(model, x, ["nope"])
 
 
