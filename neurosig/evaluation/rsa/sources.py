@@ -99,7 +99,8 @@ def resolve_layers(model, layers: Sequence[str] | str, source: str = "model") ->
     model : torch.nn.Module
     layers : str or sequence of str
         Exact names from ``model.named_modules()`` (e.g. ``"blocks.0"``) or glob
-        patterns (``"blocks.*"``, ``"mamba_blocks.?"``).
+        patterns: ``*`` and ``?`` stay within one level of the dotted name
+        (``"blocks.*"`` = the blocks, not their sub-layers), ``**`` crosses levels.
     source : str
         Name of the model source, used in error messages.
 
@@ -109,7 +110,7 @@ def resolve_layers(model, layers: Sequence[str] | str, source: str = "model") ->
         Matching layer names, each once.
     """
     import difflib
-    import fnmatch
+    import re
 
     if isinstance(layers, str):
         layers = [layers]
@@ -119,7 +120,9 @@ def resolve_layers(model, layers: Sequence[str] | str, source: str = "model") ->
         if not isinstance(pat, str) or not pat:
             raise ValueError(f"Invalid value for the 'layers' parameter of {source!r}: expected layer names "
                              f"or patterns, but got {pat!r} instead.")
-        hits = [pat] if pat in names else [n for n in names if fnmatch.fnmatchcase(n, pat)]
+        rx = re.compile("".join(".*" if tok == "**" else "[^.]*" if tok == "*" else "[^.]" if tok == "?"
+                                else re.escape(tok) for tok in re.split(r"(\*\*|\*|\?)", pat) if tok) + "$")
+        hits = [pat] if pat in names else [n for n in names if rx.match(n)]
         if not hits:
             close = difflib.get_close_matches(pat, names, n=6, cutoff=0.5)
             top = sorted({n.split(".")[0] for n in names})
