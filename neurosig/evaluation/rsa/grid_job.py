@@ -246,7 +246,7 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
     out = cfg.get("output", {})
     out_dir = base / out.get("dir", "rsa_out")
     results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
-    open_store(results).close()  # refuse a path that is not a results store before any work
+    check_results_path(results)  # refuse a path that is not a results store before any work
     d = _cached_rdms(cfg, base, out_dir, verbose)
 
     class _Brain:  # the fields build_tasks reads
@@ -288,17 +288,31 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
     return result
 
 
-def open_store(path: Path):
-    """Open the results store, refusing a path that cannot be one (one-line error)."""
+def check_results_path(path: Path) -> None:
+    """Refuse a results path that cannot be a results store, before any work and without writing.
+
+    An existing file is opened as a store (a file that is not one is refused); a new one
+    needs its nearest existing folder to be a writable folder.
+    """
+    import os
     import sqlite3
 
     from ..results import ResultStore
 
-    try:
-        return ResultStore(path)
-    except (sqlite3.Error, OSError) as exc:
-        raise ValueError(f"Invalid value for 'output.results': {str(path)!r} cannot be opened as a results "
-                         f"store ({exc}).") from None
+    path = Path(path)
+    if path.exists():
+        try:
+            ResultStore(path).close()
+        except (sqlite3.Error, OSError) as exc:
+            raise ValueError(f"Invalid value for 'output.results': {str(path)!r} cannot be opened as a "
+                             f"results store ({exc}).") from None
+        return
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ValueError(f"Invalid value for 'output.results': {str(path)!r} cannot be created "
+                         f"({str(parent)!r} is not a writable folder).")
 
 
 def _tables(df, layers: list[str], regions: list[str]) -> GridResult:

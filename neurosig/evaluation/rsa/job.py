@@ -170,9 +170,9 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
     out = cfg.get("output", {})
     out_dir = base / out.get("dir", "rsa_out")
     results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
-    from .grid_job import open_store
+    from .grid_job import check_results_path
 
-    open_store(results).close()  # a path that cannot be a results store is refused before any work
+    check_results_path(results)  # a path that cannot be a results store is refused before any work
     d = cfg["data"]
     data = _load_array(base / d["path"], d.get("key", "rdms"), "data.path")
     subjects = None
