@@ -58,3 +58,45 @@ def test_rsa_searchlight_example(capsys):
     out = capsys.readouterr().out
     inside, far = map(float, re.findall(r"block ([\d.]+), far from it (-?[\d.]+)", out)[0])
     assert inside > 5 * abs(far)
+
+
+@pytest.mark.slow
+def test_rsa_brain_vs_model_eeg_example(tmp_path, monkeypatch, capsys):
+    """Simulated EEG with planted structure vs planted features, nano bi-Mamba, PatchTransformer, TFM."""
+    pytest.importorskip("torch")
+    _run(ROOT / "examples" / "rsa_brain_vs_model_eeg.py", ["--out", str(tmp_path), "--n-boot", "50"], monkeypatch)
+    out = capsys.readouterr().out
+    assert "layer x window similarity" in out and "bimamba:mamba_blocks.1" in out and "tfm:tokens-mean" in out
+    cells = pd.read_csv(tmp_path / "out" / "eeg-vs-models_grid.csv")
+    raw = cells[cells["setting"] == "raw"].pivot(index="layer", columns="region", values="score")
+    windows = sorted(raw.columns, key=lambda r: float(r[:-1]))  # 2 baseline, 2 category, 2 ring, 2 after
+    early, late, quiet = windows[2:4], windows[4:6], windows[:2] + windows[6:]
+    assert {"transformer:blocks.0", "bimamba:patch_embed", "tfm:tokens-mean"} <= set(raw.index)
+    best = pd.read_csv(tmp_path / "out" / "eeg-vs-models_best_layer.csv")
+    best = best[best["setting"] == "raw"].set_index("region")
+    assert list(best.loc[early, "best_layer"]) == ["truth-category:features"] * 2
+    assert list(best.loc[late, "best_layer"]) == ["truth-ring:features"] * 2
+    assert (raw.loc["truth-category:features", early] > 0.6).all()
+    assert (raw.loc["truth-ring:features", late] > 0.6).all()
+    assert (raw[quiet].abs() < 0.35).all().all()  # no structure where nothing was planted
+    ident = pd.read_csv(tmp_path / "out" / "eeg-vs-models_identification.csv")
+    assert ident.loc[ident["setting"] == "raw", "ci_low"].iloc[0] > ident["chance"].iloc[0]
+
+
+@pytest.mark.slow
+def test_rsa_brain_vs_model_nsd_example(tmp_path, monkeypatch, capsys):
+    """Mini-NSD (volume and fsaverage): the planted ROI matches the image features, the null ROIs do not."""
+    _run(ROOT / "examples" / "rsa_brain_vs_model_nsd.py", ["--out", str(tmp_path), "--n-boot", "50"], monkeypatch)
+    out = capsys.readouterr().out
+    assert "[func1pt8mm] feature x ROI similarity" in out and "[fsaverage] feature x ROI similarity" in out
+    for space in ("func1pt8mm", "fsaverage"):
+        cells = pd.read_csv(tmp_path / f"out_{space}" / f"nsd-{space}_grid.csv")
+        raw = cells[(cells["setting"] == "raw") & (cells["layer"] == "image-features:features")]
+        raw = raw.set_index("region")
+        hit = raw.loc["prf-visualrois:hV4"]
+        null = raw.drop("prf-visualrois:hV4")
+        assert hit["score"] > 0.3 and hit["ci_low"] > null["score"].max()
+        assert (null["ci_low"] < 0.1).all()
+        best = pd.read_csv(tmp_path / f"out_{space}" / f"nsd-{space}_best_layer.csv")
+        best = best[best["setting"] == "raw"].set_index("region")
+        assert best.loc["prf-visualrois:hV4", "best_layer"] == "image-features:features"
