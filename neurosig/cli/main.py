@@ -22,6 +22,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "datasets",
     "pretrain",
     "finetune",
+    "report",
 )
 
 

@@ -270,6 +270,7 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
             if not res.ok:
                 return
             for row in _rows(tasks[i], keys[i], res.value, name, seed, res.value.get("_time", 0.0)):
+                row["extra"]["output_dir"] = str(out_dir.resolve())  # where the report finds the figures
                 store.add(row)
 
         t0 = time.time()

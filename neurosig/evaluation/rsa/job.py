@@ -242,6 +242,7 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
                        "extra": {"ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
                                  "boot_mean": float(row["boot_mean"]),
                                  "noise_ceiling": [float(row["nc_lower"]), float(row["nc_upper"])],
+                                 "output_dir": str(out_dir.resolve()),
                                  "bootstrap_noise_ceiling_mean": [float(v) for v in nc]}})
     _write_outputs(out_dir, name, names, table, dv)
     logger.info("rsa %s: %d models, results in %s and %s", name, len(names), results, out_dir)
