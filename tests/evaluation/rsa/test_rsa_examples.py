@@ -18,12 +18,18 @@ def _run(script, args, monkeypatch):
     assert exc.value.code == 0
 
 
-def test_rsa_92images_example(shared_data, tmp_path, monkeypatch):
+def test_rsa_92images_example(shared_data, tmp_path, monkeypatch, capsys):
     _run(ROOT / "examples" / "rsa_92images.py",
          ["--quick", "--data-dir", str(shared_data), "--out", str(tmp_path)], monkeypatch)
     table = pd.read_csv(tmp_path / "rsa_92images_identification.csv")
     assert set(table["variant"]) == {"none", "geotopological", "geodesic", "geodesic_rsatoolbox"}
-    assert table["accuracy"].between(0, 1).all() and (table["n_test"] == 8).all()
+    valid = table[~table["degenerate"]]
+    assert valid["accuracy"].between(0, 1).all() and (table["n_test"] == 8).all()
+    # geodesic over [0.5, 0.9] collapses every hIT RDM to one value: flagged, no accuracy reported
+    flat = table[table["degenerate"]]
+    assert list(zip(flat["variant"], flat["low"], flat["up"])) == [("geodesic", 0.5, 0.9)]
+    assert flat["accuracy"].isna().all()
+    assert "excluded: geodesic [0.5, 0.9]" in capsys.readouterr().out
     assert (tmp_path / "rsa_92images_identification.png").stat().st_size > 1000
     assert (tmp_path / "rsa_92images_models.png").stat().st_size > 1000
 
