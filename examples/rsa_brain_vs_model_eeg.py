@@ -17,7 +17,13 @@ window and leave-one-subject-out window identification. Prints the layer x windo
 table and the best layer per window; writes the results store, CSV tables and
 figures to --out.
 
-Run:  PYTHONPATH=$PWD python examples/rsa_brain_vs_model_eeg.py [--out DIR] [--by-hand]
+With ``--physionet DIR`` the same job runs on real EEG instead: PhysioNet EEG Motor
+Movement/Imagery subject 1 through MOABB's ``PhysionetMI`` dataset and the
+``MotorImagery`` paradigm (runs 3-14, imagined and executed; MOABB labels 5
+conditions: rest, left fist, right fist, both fists, both feet), 64 channels at 80 Hz,
+0-3 s; ``DIR`` holds ``MNE-eegbci-data/files/eegmmidb/1.0.0/S001``.
+
+Run:  PYTHONPATH=$PWD python examples/rsa_brain_vs_model_eeg.py [--out DIR] [--by-hand] [--physionet DIR]
 ``--by-hand`` also times the same brain-side steps written directly with rsatoolbox
 (crossnobis RDMs per subject and window, comparison with the planted model RDMs,
 bootstrap over subjects and conditions) for comparison.
@@ -97,6 +103,28 @@ def job_config(out: Path, n_boot: int) -> dict:
     }
 
 
+def physionet_config(data_dir: Path, n_boot: int) -> dict:
+    """The job on PhysionetMI subject 1 (real EEG): built nano encoders and TFM embeddings."""
+    return {
+        "name": "physionet-vs-models",
+        "brain": {"kind": "eeg", "name": "physionetmi-s1", "dataset": "PhysionetMI", "data_path": str(data_dir),
+                  "subjects": [1], "dataset_params": {"imagined": True, "executed": True},
+                  "paradigm": "MotorImagery",
+                  "paradigm_params": {"n_classes": 5, "resample": 80, "fmin": 1, "fmax": 30},
+                  "window": 0.5, "distance": "crossnobis"},
+        "models": [
+            {"kind": "encoder", "name": "bimamba", "arch": "bimamba", "size": "nano", "seed": 0,
+             "layers": ["patch_embed", "mamba_blocks", "norm_layers.*"]},
+            {"kind": "encoder", "name": "transformer", "arch": "transformer", "size": "nano", "seed": 0,
+             "layers": ["patch_embed", "blocks.*", "norm"]},
+            {"kind": "tfm", "name": "tfm", "settings": {"n_codes": 64, "dim": 16, "n_fft": 40, "hop": 20,
+                                                        "epochs": 1, "model_sfreq": 80.0}},
+        ],
+        "method": "spearman", "bootstrap": {"n": n_boot, "seed": 0},
+        "output": {"dir": "out_physionet", "results": "out_physionet/results.sqlite"},
+    }
+
+
 def by_hand(X, y, subj, run, n_boot: int) -> float:
     """The brain-side steps with rsatoolbox directly; returns seconds."""
     import rsatoolbox as rt
@@ -135,8 +163,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("rsa_eeg_models_out"))
     ap.add_argument("--n-boot", type=int, default=100)
     ap.add_argument("--by-hand", action="store_true", help="also time the same steps with rsatoolbox")
+    ap.add_argument("--physionet", type=Path, default=None, metavar="DIR",
+                    help="run on real PhysionetMI subject 1 found under DIR instead")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.physionet is not None:
+        res = run_config(physionet_config(args.physionet.resolve(), args.n_boot), base=args.out)
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print("PhysionetMI subject 1: layer x window similarity (Spearman, raw RDMs):")
+            print(res.table("raw").round(2).to_string())
+            print(res.best[res.best["setting"] == "raw"].drop(columns="setting").round(3).to_string(index=False))
+        return 0
     t0 = time.time()
     X, y, subj, run = simulate()
     np.savez(args.out / "epochs.npz", X=X, y=y, subject=subj, run=run, sfreq=SFREQ, tmin=TMIN)

@@ -5,6 +5,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -106,3 +107,19 @@ def test_rsa_brain_vs_model_nsd_example(tmp_path, monkeypatch, capsys):
         best = pd.read_csv(tmp_path / f"out_{space}" / f"nsd-{space}_best_layer.csv")
         best = best[best["setting"] == "raw"].set_index("region")
         assert best.loc["prf-visualrois:hV4", "best_layer"] == "image-features:features"
+
+
+@pytest.mark.slow
+def test_rsa_brain_vs_model_eeg_example_physionet(shared_data, tmp_path, monkeypatch, capsys):
+    """Real PhysionetMI subject 1 (runs 3-14, 5 MOABB conditions) through the dataset/paradigm path."""
+    pytest.importorskip("torch")
+    mne_dir = tmp_path / "data" / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0"
+    mne_dir.mkdir(parents=True)
+    (mne_dir / "S001").symlink_to(shared_data / "eegmmidb" / "S001")
+    _run(ROOT / "examples" / "rsa_brain_vs_model_eeg.py",
+         ["--out", str(tmp_path / "out"), "--physionet", str(tmp_path / "data"), "--n-boot", "30"], monkeypatch)
+    out = capsys.readouterr().out
+    assert "PhysionetMI subject 1: layer x window similarity" in out and "bimamba:mamba_blocks" in out
+    with np.load(tmp_path / "out" / "out_physionet" / "physionet-vs-models_rdms.npz") as z:
+        assert sorted(z["conditions"]) == ["feet", "hands", "left_hand", "rest", "right_hand"]
+        assert len(z["region_order"]) == 6 and np.isfinite(z["model_rdms"]).all()

@@ -203,3 +203,21 @@ def test_cli_grid_job_prints_tables(tmp_path, capsys):
     path.write_text(yaml.safe_dump(_cfg(name="../../elsewhere/x")))
     assert main(["-q", "rsa", str(path)]) == 2
     assert "Invalid value for 'name'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eeg_source_through_a_benchmark_dataset_and_paradigm(tmp_path):
+    """SimulatedMotorImagery + MotorImagery: 4 classes as conditions, one RDM per subject and window."""
+    from neurosig.evaluation.rsa.brain_sources import load_brain
+
+    brain = {"kind": "eeg", "dataset": "SimulatedMotorImagery", "paradigm": "MotorImagery", "window": 1.0,
+             "dataset_params": {"n_subjects": 2, "n_sessions": 1, "n_runs": 2, "n_trials_per_run": 16,
+                                "artifacts": False}}
+    b = load_brain(brain, tmp_path)
+    assert list(b.conditions) == ["feet", "left_hand", "right_hand", "tongue"]
+    assert b.rdms.shape == (2 * 4, 6) and sorted(set(b.subjects)) == ["1", "2"]
+    assert b.stimuli.shape[:2] == (64, 22) and np.isfinite(b.rdms).all()
+    np.save(tmp_path / "f.npy", np.eye(4))
+    res = run_config(_cfg(brain=brain, models=[{"kind": "features", "name": "f", "path": "f.npy"}],
+                          transforms={}), base=tmp_path)
+    assert len(res.cells) == 4 and res.cells["score"].notna().all()
