@@ -11,6 +11,9 @@ source has them.
 * ``nsd``: ROI betas of :class:`~neurosig.datasets.NSD` subjects; conditions are the
   images every subject saw at least ``min_reps`` times (the shared ones by default),
   repetitions are the crossnobis folds.
+* ``fmri``: 4-D runs of any fMRI study, single-trial betas from the GLM path
+  (:func:`~neurosig.datasets.fmri_glm.trial_betas`); conditions are the events'
+  ``trial_type``, runs the crossnobis folds, regions the given ROI masks.
 * ``rdms``: precomputed RDMs in a ``.npz`` file (``rdms``, ``subjects``, ``regions``,
   optional ``conditions``).
 """
@@ -27,7 +30,7 @@ from .rdm import as_vectors, calc_rdm, n_cond_from_length, noise_precision
 
 logger = get_logger(__name__)
 
-KINDS = ("eeg", "nsd", "rdms")
+KINDS = ("eeg", "nsd", "fmri", "rdms")
 
 
 @dataclass
@@ -240,6 +243,52 @@ def nsd_rdms(cfg: dict, base: Path, source: str = "nsd") -> BrainRDMs:
                      info={"distance": method, "min_reps": min_reps})
 
 
+# ---------------------------------------------------------------------------- 4-D fMRI
+def fmri_rdms(cfg: dict, base: Path, source: str = "fmri") -> BrainRDMs:
+    """ROI RDMs per subject from 4-D runs: LSA single-trial betas, runs as crossnobis folds."""
+    import nibabel as nib
+
+    from ...datasets.fmri_glm import trial_betas
+
+    subjects = cfg.get("subjects") or []
+    if not subjects:
+        raise _err(source, "subjects", "give at least one subject: {id: ..., runs: [{bold: ..., events: ...}]}.")
+    for s in subjects:
+        if not isinstance(s, dict) or "id" not in s or not s.get("runs") or \
+                any(not isinstance(r, dict) or set(r) != {"bold", "events"} for r in s["runs"]):
+            raise _err(source, "subjects", f"each subject needs 'id' and 'runs' of {{bold, events}}, but got {s!r}.")
+    rois = cfg.get("rois") or {}
+    mask = base / cfg["mask"] if "mask" in cfg else None
+    method = cfg.get("distance", "crossnobis")
+    out, subj, reg, conds = [], [], [], None
+    for s in subjects:
+        X, y, folds, masker = [], [], [], None
+        for i, r in enumerate(s["runs"]):
+            b, ev, masker = trial_betas(base / r["bold"], base / r["events"], t_r=cfg.get("t_r"), mask=mask)
+            X.append(b)
+            y += ev["trial_type"].astype(str).tolist()
+            folds += [i] * len(b)
+        X, y, folds = np.concatenate(X).astype(float), np.array(y), np.array(folds)
+        check_patterns(X, source, "runs")
+        check_conditions(y, source, "events", f" (subject {s['id']})")
+        if conds is not None and not np.array_equal(np.unique(y), conds):
+            raise _err(source, "events", f"subject {s['id']} has the conditions {sorted(np.unique(y))}, others "
+                                         f"have {sorted(conds)}; every subject needs the same set.")
+        conds = np.unique(y)
+        regions = rois or {"mask": None}
+        for name, path in regions.items():
+            sel = np.ones(X.shape[1], bool) if path is None else \
+                masker.transform(nib.load(str(base / path))).ravel() > 0.5
+            if not sel.any():
+                raise _err(source, "rois", f"the ROI {name!r} ({path}) has no voxel inside the brain mask.")
+            kw = {"folds": folds} if method == "crossnobis" else {}
+            out.append(np.atleast_2d(calc_rdm(X[:, sel], method, conditions=y, squareform=False, **kw)))
+            subj.append(str(s["id"]))
+            reg.append(name)
+    return BrainRDMs(np.concatenate(out), np.array(subj), np.array(reg), list(rois or ["mask"]), conds,
+                     info={"distance": method})
+
+
 # ---------------------------------------------------------------------------- RDM files
 def file_rdms(cfg: dict, base: Path, source: str = "rdms") -> BrainRDMs:
     """Precomputed RDMs: ``rdms`` plus ``subjects`` / ``regions`` / ``conditions`` arrays."""
@@ -265,10 +314,10 @@ def file_rdms(cfg: dict, base: Path, source: str = "rdms") -> BrainRDMs:
 
 
 def load_brain(cfg: dict, base: Path | str = ".") -> BrainRDMs:
-    """Brain RDMs of the job's ``brain`` section (``kind``: eeg, nsd or rdms)."""
+    """Brain RDMs of the job's ``brain`` section (``kind``: eeg, nsd, fmri or rdms)."""
     base = Path(base)
     kind = cfg.get("kind")
     if kind not in KINDS:
         raise ValueError(f"Invalid value for 'brain.kind'. Allowed values are {list(KINDS)}, but got {kind!r}.")
-    fn = {"eeg": eeg_rdms, "nsd": nsd_rdms, "rdms": file_rdms}[kind]
+    fn = {"eeg": eeg_rdms, "nsd": nsd_rdms, "fmri": fmri_rdms, "rdms": file_rdms}[kind]
     return fn(cfg, base, cfg.get("name", kind))

@@ -4,7 +4,7 @@ Schema (unknown keys refused; every source checked before any work)::
 
     name: eeg-vs-models            # letters, digits, '.', '_', '-' (names output files)
     brain:                         # one brain source (see brain_sources)
-      kind: eeg                    # eeg | nsd | rdms
+      kind: eeg                    # eeg | nsd | fmri | rdms
       epochs: epochs.npz           # or dataset: PhysionetMI + paradigm: MotorImagery
       window: 0.1                  # s; every window is one region
       distance: crossnobis
@@ -49,6 +49,8 @@ BRAIN_SCHEMAS: dict[str, dict] = {
             "step": float, "distance": str, "folds": str, "noise": str},
     "nsd": {"kind": str, "name": str, "root": str, "subjects": _LIST, "space": str, "betas": str, "rois": _LIST,
             "images": str, "min_reps": int, "max_images": int, "distance": str, "cache_dir": str},
+    "fmri": {"kind": str, "name": str, "subjects": _LIST, "rois": _DICT, "mask": str, "t_r": float,
+             "distance": str},
     "rdms": {"kind": str, "name": str, "path": str},
 }
 MODEL_SCHEMAS: dict[str, dict] = {

@@ -221,3 +221,57 @@ def test_eeg_source_through_a_benchmark_dataset_and_paradigm(tmp_path):
     res = run_config(_cfg(brain=brain, models=[{"kind": "features", "name": "f", "path": "f.npy"}],
                           transforms={}), base=tmp_path)
     assert len(res.cells) == 4 and res.cells["score"].notna().all()
+
+
+def _bold_runs(path, n_subj=2, n_runs=2, seed=0):
+    """4-D runs whose voxels x < 2 respond to 4 conditions with a planted pattern; the rest is noise."""
+    import nibabel as nib
+    import pandas as pd
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    rng = np.random.default_rng(seed)
+    code = rng.normal(size=(4, 3))
+    t_r, n_vol, shape = 2.0, 100, (4, 4, 3)
+    subjects = []
+    for s in range(n_subj):
+        A = rng.normal(size=(2 * 4 * 3, 3))  # signal voxels x code dims (the subject's own mixing)
+        runs = []
+        for r in range(n_runs):
+            cond = rng.permutation(np.repeat(np.arange(4), 3))
+            ev = pd.DataFrame({"onset": 6 + 15 * np.arange(12.0), "duration": 1.0,
+                               "trial_type": [f"k{c}" for c in cond]})
+            lsa = ev.assign(trial_type=[f"t{i}" for i in range(12)])
+            D = make_first_level_design_matrix(t_r * np.arange(n_vol), lsa, hrf_model="glover", drift_model=None)
+            D = D[[f"t{i}" for i in range(12)]].to_numpy()
+            data = rng.normal(size=(n_vol, *shape))
+            data[:, :2] += 3 * (D @ (A @ code[cond].T).T).reshape(n_vol, 2, 4, 3)
+            img = nib.Nifti1Image(np.moveaxis(data, 0, -1).astype(np.float32), np.eye(4))
+            img.header.set_zooms((1, 1, 1, t_r))
+            nib.save(img, path / f"s{s}_r{r}_bold.nii.gz")
+            ev.to_csv(path / f"s{s}_r{r}_events.tsv", sep="\t", index=False)
+            runs.append({"bold": f"s{s}_r{r}_bold.nii.gz", "events": f"s{s}_r{r}_events.tsv"})
+        subjects.append({"id": f"sub-{s + 1}", "runs": runs})
+    mask = np.ones(shape, np.uint8)
+    roi = np.zeros(shape, np.uint8)
+    roi[:2] = 1
+    for name, arr in (("mask", mask), ("signal", roi), ("null", 1 - roi)):
+        nib.save(nib.Nifti1Image(arr, np.eye(4)), path / f"{name}.nii.gz")
+    np.save(path / "code.npy", code)
+    return subjects
+
+
+@pytest.mark.slow
+def test_fmri_source_through_the_glm_path(tmp_path):
+    """4-D runs -> LSA single-trial betas -> crossnobis over runs: the planted ROI matches its code."""
+    subjects = _bold_runs(tmp_path)
+    brain = {"kind": "fmri", "subjects": subjects, "mask": "mask.nii.gz",
+             "rois": {"signal": "signal.nii.gz", "null": "null.nii.gz"}}
+    res = run_config(_cfg(brain=brain, transforms={},
+                          models=[{"kind": "features", "name": "code", "path": "code.npy", "distance": "euclidean"}]),
+                     base=tmp_path)
+    raw = res.table("raw")
+    assert list(raw.columns) == ["signal", "null"]
+    assert raw.loc["code:features", "signal"] > 0.6 > abs(raw.loc["code:features", "null"])
+    bad = dict(brain, subjects=[{"id": "x", "runs": [{"bold": "s0_r0_bold.nii.gz"}]}])
+    with pytest.raises(ValueError, match="'subjects' parameter of the brain source 'fmri'"):
+        run_config(_cfg(brain=bad), base=tmp_path)
