@@ -71,8 +71,11 @@ def test_rsa_searchlight_example(capsys):
 def test_rsa_brain_vs_model_eeg_example(tmp_path, monkeypatch, capsys):
     """Simulated EEG with planted structure vs planted features, nano bi-Mamba, PatchTransformer, TFM."""
     pytest.importorskip("torch")
-    _run(ROOT / "examples" / "rsa_brain_vs_model_eeg.py", ["--out", str(tmp_path), "--n-boot", "50"], monkeypatch)
+    pytest.importorskip("rsatoolbox")
+    _run(ROOT / "examples" / "rsa_brain_vs_model_eeg.py", ["--out", str(tmp_path), "--n-boot", "50", "--by-hand"],
+         monkeypatch)
     out = capsys.readouterr().out
+    assert "rsatoolbox by hand" in out
     assert "layer x window similarity" in out and "bimamba:mamba_blocks.1" in out and "tfm:tokens-mean" in out
     cells = pd.read_csv(tmp_path / "out" / "eeg-vs-models_grid.csv")
     raw = cells[cells["setting"] == "raw"].pivot(index="layer", columns="region", values="score")
