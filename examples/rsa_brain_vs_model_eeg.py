@@ -201,7 +201,7 @@ def main(argv=None) -> int:
         run_config(same, base=args.out)
         w1, c1 = time.time(), time.process_time()
         hand = by_hand(X, y, subj, run, args.n_boot)
-        w2, c2 = time.time(), time.process_time()
+        c2 = time.process_time()
         print(f"same steps (8 windows x 4 subjects crossnobis RDMs, 2 planted model RDMs, bootstrap over "
               f"subjects and conditions, raw only): neurosig job {w1 - w0:.1f} s wall / {c1 - c0:.1f} s CPU "
               f"(also window identification, tables, figures); rsatoolbox by hand {hand:.1f} s wall / "
