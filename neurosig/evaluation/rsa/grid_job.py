@@ -138,9 +138,11 @@ class GridResult:
 def compute_rdms(cfg: dict, base: Path, verbose: bool = True) -> dict:
     """Brain RDMs and model RDMs of a validated grid job (the expensive, cached part)."""
     from .brain_sources import load_brain
-    from .model_sources import model_patterns
+    from .model_sources import model_patterns, preflight
     from .rdm import calc_rdm
 
+    for m in cfg["models"]:  # model files, allow-list and layer names before any brain work
+        preflight(m, base)
     brain = load_brain(cfg["brain"], base)
     layers, rdms = [], []
     for m in cfg["models"]:

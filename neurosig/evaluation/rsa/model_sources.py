@@ -247,4 +247,37 @@ def model_patterns(cfg: dict, base: Path | str, conditions: np.ndarray, stimuli:
     acts = layer_activations(model, np.asarray(x, dtype=np.float32), cfg["layers"],
                              batch_size=int(cfg.get("batch_size", 32)), verbose=verbose, source=name)
     xc = np.asarray(xc)
-    return {f"{name}:{layer}": _condition_means(a, xc, conditions) for layer, a in acts.items()}
+    return {f"{name}:{layer or 'output'}": _condition_means(a, xc, conditions) for layer, a in acts.items()}
+
+
+def preflight(cfg: dict, base: Path | str) -> None:
+    """Checks of one model source that need no brain data, run before the brain RDMs are computed.
+
+    Files exist, torch modules are allowed and their weights fit, layer names or patterns
+    match layers of the model (an encoder built from a size has the same layer names
+    whatever its window shape).
+    """
+    import torch
+
+    from ...models.checkpoints import build_encoder, load_encoder
+    from .sources import resolve_layers
+
+    base = Path(base)
+    kind = cfg.get("kind")
+    name = cfg.get("name", kind)
+    for key in ("path", "checkpoint", "weights", "stimuli", "tokenizer"):
+        if key in cfg and not (base / cfg[key]).is_file():
+            raise FileNotFoundError(f"The '{key}' file {str(base / cfg[key])!r} of the model source {name!r} "
+                                    "does not exist.")
+    if kind not in ("encoder", "torch"):
+        return
+    if "layers" not in cfg:
+        raise _err(name, "layers", "give layer names or patterns (names from model.named_modules()).")
+    if kind == "torch":
+        model = _torch_module(cfg, base, name)
+    elif "checkpoint" in cfg:
+        model = load_encoder(base / cfg["checkpoint"])[0]
+    else:
+        with torch.random.fork_rng(devices=[]):
+            model = build_encoder(cfg.get("arch", "bimamba"), cfg.get("size", "nano"), **cfg.get("settings", {}))
+    resolve_layers(model, cfg["layers"], name)

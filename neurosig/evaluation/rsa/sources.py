@@ -101,6 +101,7 @@ def resolve_layers(model, layers: Sequence[str] | str, source: str = "model") ->
         Exact names from ``model.named_modules()`` (e.g. ``"blocks.0"``) or glob
         patterns: ``*`` and ``?`` stay within one level of the dotted name
         (``"blocks.*"`` = the blocks, not their sub-layers), ``**`` crosses levels.
+        ``"output"`` (when no layer has that name) is the model's own output.
     source : str
         Name of the model source, used in error messages.
 
@@ -117,6 +118,9 @@ def resolve_layers(model, layers: Sequence[str] | str, source: str = "model") ->
     names = [n for n, _ in model.named_modules() if n]
     chosen: list[str] = []
     for pat in layers:
+        if pat == "output" and "output" not in names:  # the model's own output
+            chosen += [] if "" in chosen else [""]
+            continue
         if not isinstance(pat, str) or not pat:
             raise ValueError(f"Invalid value for the 'layers' parameter of {source!r}: expected layer names "
                              f"or patterns, but got {pat!r} instead.")
@@ -213,7 +217,7 @@ def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int
         for h in handles:
             h.remove()
         model.train(was_training)
-    out = {n: np.concatenate(v, axis=0) for n, v in store.items()}
+    out = {n or "output": np.concatenate(v, axis=0) for n, v in store.items()}
     for n, a in out.items():
         if not np.all(np.isfinite(a)):
             raise ValueError(f"The activations of layer {n!r} of {source!r} contain NaN or infinite values.")
@@ -237,7 +241,7 @@ def model_rdms(model, inputs: Any, layers: Sequence[str], method: str = "correla
     rdms : dict of str -> ndarray, shape (n_conditions, n_conditions)
     """
     acts = layer_activations(model, inputs, layers, batch_size=batch_size)
-    return {n: calc_rdm(a, method, conditions=conditions) for n, a in acts.items()}
+    return {n or "output": calc_rdm(a, method, conditions=conditions) for n, a in acts.items()}
 
 
 def embedding_patterns(embeddings: Any, conditions: Any = None, pool: str = "mean") -> np.ndarray:

@@ -140,7 +140,7 @@ def test_stimuli_of_another_shape(tmp_path):
     _refused(tmp_path, r"'stimuli' parameter of the model source 'tf'.*\(8, 64\).*\(8, 48\)", models=models)
     torch.save(torch.nn.Linear(5, 2).state_dict(), tmp_path / "lin.pt")
     models = [{"kind": "torch", "name": "lin", "module": "torch.nn:Linear",
-               "params": {"in_features": 5, "out_features": 2}, "weights": "lin.pt", "layers": ["**"]}]
+               "params": {"in_features": 5, "out_features": 2}, "weights": "lin.pt", "layers": ["output"]}]
     _refused(tmp_path, r"'stimuli' parameter of the model source 'lin'.*shape \(8, 48\)", models=models)
 
 
@@ -275,3 +275,22 @@ def test_fmri_source_through_the_glm_path(tmp_path):
     bad = dict(brain, subjects=[{"id": "x", "runs": [{"bold": "s0_r0_bold.nii.gz"}]}])
     with pytest.raises(ValueError, match="'subjects' parameter of the brain source 'fmri'"):
         run_config(_cfg(brain=bad), base=tmp_path)
+
+
+def test_model_sources_checked_before_brain_work(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import neurosig.evaluation.rsa.brain_sources as bs
+
+    _epochs(tmp_path)
+
+    def no_brain_work(*a, **k):
+        raise AssertionError("the brain source must not be computed before the model sources are checked")
+
+    monkeypatch.setattr(bs, "eeg_rdms", no_brain_work)
+    for models, match in (
+            ([{"kind": "encoder", "name": "m", "arch": "bimamba", "size": "nano", "layers": ["mamba_block"]}],
+             "Close names"),
+            ([{"kind": "torch", "name": "t", "module": "os:system", "layers": ["x"]}], "'module' parameter"),
+            ([{"kind": "features", "name": "f", "path": "missing.npy"}], "does not exist")):
+        with pytest.raises((ValueError, FileNotFoundError), match=match):
+            run_config(_cfg(models=models), base=tmp_path)

@@ -92,3 +92,12 @@ def test_unknown_layer_lists_close_names():
         layer_activations(enc, torch.randn(2, 4, 64), ["mamba_block"], source="enc")
     with pytest.raises(ValueError, match="'blocks.9' matches no layer"):
         layer_activations(enc, torch.randn(2, 4, 64), ["blocks.9"])
+
+
+def test_output_names_the_model_output():
+    torch = pytest.importorskip("torch")
+    lin = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    acts = layer_activations(lin, x, ["output"])
+    with torch.no_grad():
+        np.testing.assert_allclose(acts["output"], lin(x).double().numpy(), atol=1e-6)
