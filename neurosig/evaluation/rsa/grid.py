@@ -64,7 +64,23 @@ def constant_rows(vec: np.ndarray) -> np.ndarray:
 
 
 def compare_task(task: dict) -> dict:
-    """One (setting, region) cell block: every layer against the region's subject RDMs."""
+    """One (setting, region) block of cells: every layer against the region's subject RDMs.
+
+    Parameters
+    ----------
+    task : dict
+        ``setting`` (see :func:`settings_from`), ``data`` ndarray (n_rdms, n_pairs) the
+        region's brain RDMs, ``groups`` (n_rdms,) their subjects, ``models`` ndarray
+        (n_layers, n_pairs), ``method``, ``n_boot``, ``seed``.
+
+    Returns
+    -------
+    result : dict
+        ``score``, ``ci_low``, ``ci_high`` (n_layers,) mean similarity and 95% bootstrap
+        CI; ``nc`` (lower, upper) noise ceiling; ``best`` index of the best layer,
+        ``best_freq`` share of bootstrap samples it wins, ``best_ci``; ``per_subject``
+        (n_layers, n_rdms); ``degenerate`` flags (see the module docstring).
+    """
     from .inference import eval_bootstrap, eval_bootstrap_pattern, eval_fixed
 
     s, method = task["setting"], task["method"]
@@ -101,7 +117,12 @@ def compare_task(task: dict) -> dict:
 
 
 def identify_task(task: dict) -> dict:
-    """Leave-one-subject-out region identification for one setting."""
+    """Leave-one-subject-out region identification for one setting.
+
+    ``task``: ``data`` ndarray (n_rdms, n_pairs) all brain RDMs, ``subjects`` and
+    ``regions`` (n_rdms,), ``setting``, ``method``, ``n_boot``, ``seed``. Returns
+    ``accuracy``, ``ci`` (bootstrap over subjects), ``n_test``, ``chance``, ``degenerate``.
+    """
     from .identification import loso_identification
 
     s = task["setting"]

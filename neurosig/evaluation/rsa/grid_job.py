@@ -30,6 +30,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -157,8 +158,26 @@ def compute_rdms(cfg: dict, base: Path, verbose: bool = True) -> dict:
             "layers": np.array(layers), "model_rdms": np.vstack(rdms)}
 
 
+def _fingerprints(cfg: dict, base: Path) -> list:
+    """(path, size, mtime) of the files a job reads, so a changed file invalidates the RDM cache."""
+    files = [cfg["brain"].get(k) for k in ("epochs", "path", "mask")]
+    files += list((cfg["brain"].get("rois") or {}).values()) if isinstance(cfg["brain"].get("rois"), dict) else []
+    for s in cfg["brain"].get("subjects") or []:
+        if isinstance(s, dict):
+            files += [f for r in s.get("runs", []) for f in r.values()]
+    for m in cfg["models"]:
+        files += [m.get(k) for k in ("path", "checkpoint", "weights", "stimuli", "tokenizer")]
+    out = []
+    for f in files:
+        if isinstance(f, str) and (base / f).is_file():
+            st = (base / f).stat()
+            out.append([f, st.st_size, st.st_mtime_ns])
+    return out
+
+
 def _cached_rdms(cfg: dict, base: Path, out_dir: Path, verbose: bool) -> dict:
-    key = stable_hash({"brain": cfg["brain"], "models": cfg["models"], "distance": cfg.get("distance")})
+    key = stable_hash({"brain": cfg["brain"], "models": cfg["models"], "distance": cfg.get("distance"),
+                       "files": _fingerprints(cfg, base)})
     path = out_dir / f"{cfg['name']}_rdms.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
@@ -253,21 +272,20 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
     check_results_path(results)  # refuse a path that is not a results store before any work
     d = _cached_rdms(cfg, base, out_dir, verbose)
 
-    class _Brain:  # the fields build_tasks reads
-        rdms, subjects, regions = d["brain_rdms"], d["subjects"].astype(str), d["regions"].astype(str)
-        region_order = d["region_order"].astype(str).tolist()
+    brain = SimpleNamespace(rdms=d["brain_rdms"], subjects=d["subjects"].astype(str),
+                            regions=d["regions"].astype(str), region_order=d["region_order"].astype(str).tolist())
 
     layers = d["layers"].astype(str).tolist()
     boot = cfg.get("bootstrap", {})
     n_boot, seed = int(boot.get("n", 200)), int(boot.get("seed", 0))
-    tasks = build_tasks(_Brain, layers, d["model_rdms"], settings_from(cfg.get("transforms")),
+    tasks = build_tasks(brain, layers, d["model_rdms"], settings_from(cfg.get("transforms")),
                         cfg.get("method", "spearman"), n_boot, seed)
     keys = [_task_keys(t, name, seed, make_key) for t in tasks]
     with ResultStore(results) as store:
         have = store.keys()
         todo = [i for i, k in enumerate(keys) if not set(k) <= have]
         logger.info("rsa %s: %d of %d tasks to run (%d layers x %d regions)", name, len(todo), len(tasks),
-                    len(layers), len(_Brain.region_order))
+                    len(layers), len(brain.region_order))
 
         def on_result(res):
             i = todo[res.index]
@@ -288,7 +306,7 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
         logger.info("rsa %s: grid done in %.1f s", name, time.time() - t0)
         df = store.to_frame(kind="rsa")
     wanted = {k for ks in keys for k in ks}
-    result = _tables(df[df["row_key"].isin(wanted)], layers, _Brain.region_order)
+    result = _tables(df[df["row_key"].isin(wanted)], layers, brain.region_order)
     result.figures = write_outputs(result, d, out_dir, name)
     return result
 

@@ -266,15 +266,14 @@ def test_fmri_source_through_the_glm_path(tmp_path):
     subjects = _bold_runs(tmp_path)
     brain = {"kind": "fmri", "subjects": subjects, "mask": "mask.nii.gz",
              "rois": {"signal": "signal.nii.gz", "null": "null.nii.gz"}}
-    res = run_config(_cfg(brain=brain, transforms={},
-                          models=[{"kind": "features", "name": "code", "path": "code.npy", "distance": "euclidean"}]),
-                     base=tmp_path)
+    models = [{"kind": "features", "name": "code", "path": "code.npy", "distance": "euclidean"}]
+    res = run_config(_cfg(brain=brain, transforms={}, models=models), base=tmp_path)
     raw = res.table("raw")
     assert list(raw.columns) == ["signal", "null"]
     assert raw.loc["code:features", "signal"] > 0.6 > abs(raw.loc["code:features", "null"])
     bad = dict(brain, subjects=[{"id": "x", "runs": [{"bold": "s0_r0_bold.nii.gz"}]}])
     with pytest.raises(ValueError, match="'subjects' parameter of the brain source 'fmri'"):
-        run_config(_cfg(brain=bad), base=tmp_path)
+        run_config(_cfg(brain=bad, models=models), base=tmp_path)
 
 
 def test_model_sources_checked_before_brain_work(tmp_path, monkeypatch):
@@ -294,3 +293,11 @@ def test_model_sources_checked_before_brain_work(tmp_path, monkeypatch):
             ([{"kind": "features", "name": "f", "path": "missing.npy"}], "does not exist")):
         with pytest.raises((ValueError, FileNotFoundError), match=match):
             run_config(_cfg(models=models), base=tmp_path)
+
+
+def test_changed_input_file_invalidates_the_rdm_cache(tmp_path):
+    _epochs(tmp_path, seed=0)
+    first = run_config(_cfg(transforms={}), base=tmp_path)
+    _epochs(tmp_path, seed=1)  # same job file, new data
+    second = run_config(_cfg(transforms={}), base=tmp_path)
+    assert not np.allclose(first.cells["score"], second.cells["score"])
