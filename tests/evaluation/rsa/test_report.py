@@ -105,3 +105,42 @@ def test_report_bad_input(tmp_path):
     assert not (tmp_path / "missing.sqlite").exists()
     (tmp_path / "x.sqlite").write_bytes(np.arange(4, dtype=np.uint8).tobytes())
     assert main(["report", str(tmp_path / "x.sqlite")]) == 2
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.slow
+def test_report_of_a_real_benchmark_run(tmp_path):
+    """`neurosig benchmark` (simulated data, one pipeline) then `neurosig report` of its store."""
+    db = tmp_path / "bench" / "results.sqlite"
+    argv = ["-q", "benchmark", "--subjects", "1", "--pipelines", str(ROOT / "pipelines" / "default" / "mdm.yml"),
+            "--evaluation", "WithinSession", "--results", str(db), "--out", str(tmp_path / "bench" / "out"),
+            "--permutations", "20"]
+    assert main(argv) == 0
+    page = tmp_path / "report.html"
+    assert main(["report", str(db), "--out", str(page)]) == 0
+    refs = _parse(page)
+    assert "MDM" in page.read_text() and "within-session" in page.read_text()
+    assert any(Path(s).name == "scores.png" for s in refs.imgs)
+
+
+@pytest.mark.slow
+def test_report_of_a_real_fmri_decoding_run(tmp_path):
+    """decode_fmri on a mini NSD tree (figures in its output_dir) then the report of its store."""
+    from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
+    from neurosig.evaluation.fmri import decode_fmri
+
+    root = make_synthetic_nsd(tmp_path / "nsd", subjects=(1,), n_sessions_present=2, trials_per_session=60,
+                              n_sessions_total=5, images_per_subject=100, n_images_total=400, n_shared=40,
+                              shape=(8, 8, 6), surface_ico=None, seed=0)
+    job = {"dataset": {"type": "nsd", "root": str(root), "cache_dir": str(tmp_path / "cache")},
+           "subjects": [1], "rois": ["prf-visualrois:hV4"], "targets": [{"type": "coco", "categories": ["person"]}],
+           "models": ["logistic"], "analyses": ["decoding"], "cv": {"scheme": "group-kfold", "n_splits": 3},
+           "results": str(tmp_path / "fmri" / "res.sqlite"), "output_dir": str(tmp_path / "fmri" / "out"),
+           "verbose": False}
+    decode_fmri(job)
+    assert main(["report", str(tmp_path / "fmri" / "res.sqlite")]) == 0
+    page = tmp_path / "fmri" / "report.html"
+    refs = _parse(page)
+    assert "fMRI decoding" in page.read_text() and len(refs.imgs) >= 1
