@@ -301,3 +301,13 @@ def test_changed_input_file_invalidates_the_rdm_cache(tmp_path):
     _epochs(tmp_path, seed=1)  # same job file, new data
     second = run_config(_cfg(transforms={}), base=tmp_path)
     assert not np.allclose(first.cells["score"], second.cells["score"])
+
+
+@pytest.mark.slow
+def test_grid_on_a_local_dask_cluster_equals_sequential(tmp_path):
+    pytest.importorskip("distributed")
+    _epochs(tmp_path)
+    seq = run_config(_cfg(transforms={}, output={"dir": "seq"}), base=tmp_path)
+    dask = run_config(_cfg(transforms={}, output={"dir": "dask"}), base=tmp_path, n_jobs=2, backend="dask")
+    np.testing.assert_allclose(dask.cells["score"], seq.cells["score"])
+    np.testing.assert_allclose(dask.best["best_frequency"], seq.best["best_frequency"])
