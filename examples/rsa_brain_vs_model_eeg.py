@@ -14,14 +14,15 @@ only. One job compares every 125 ms window ("region") with
 
 with raw and tRSA-transformed RDMs, bootstrap CIs, noise ceilings, the best layer per
 window and leave-one-subject-out window identification. Prints the layer x window
-table and the best layer per window; writes the results store, CSV tables and
-figures to --out.
+table and the best layer per window; writes the results store, CSV tables,
+figures and a report page (``out/report.html``, as ``neurosig report`` writes it)
+to --out.
 
 With ``--physionet DIR`` the same job runs on real EEG instead: PhysioNet EEG Motor
 Movement/Imagery subject 1 through MOABB's ``PhysionetMI`` dataset and the
-``MotorImagery`` paradigm (runs 3-14, imagined and executed; MOABB labels 5
-conditions: rest, left fist, right fist, both fists, both feet), 64 channels at 80 Hz,
-0-3 s; ``DIR`` holds ``MNE-eegbci-data/files/eegmmidb/1.0.0/S001``.
+``MotorImagery`` paradigm (runs 3-14: rest, and left fist, right fist, both fists,
+both feet, each imagined and executed: 9 conditions), 64 channels at 80 Hz, 0-3 s;
+``DIR`` holds ``MNE-eegbci-data/files/eegmmidb/1.0.0/S001``.
 
 Run:  PYTHONPATH=$PWD python examples/rsa_brain_vs_model_eeg.py [--out DIR] [--by-hand] [--physionet DIR]
 ``--by-hand`` also times the same brain-side steps written directly with rsatoolbox
@@ -111,7 +112,10 @@ def physionet_config(data_dir: Path, n_boot: int) -> dict:
                   "subjects": [1], "dataset_params": {"imagined": True, "executed": True},
                   "paradigm": "MotorImagery",
                   "paradigm_params": {"n_classes": 5, "resample": 80, "fmin": 1, "fmax": 30},
-                  "window": 0.5, "distance": "crossnobis"},
+                  "window": 0.5, "distance": "crossnobis",
+                  # MOABB runs "0".."11" are runs 3-14: executed (3, 5, 7, ...) and imagined (4, 6, 8, ...)
+                  "run_labels": {str(i): "executed" if i % 2 == 0 else "imagined" for i in range(12)},
+                  "unsplit": ["rest"]},
         "models": [
             {"kind": "encoder", "name": "bimamba", "arch": "bimamba", "size": "nano", "seed": 0,
              "layers": ["patch_embed", "mamba_blocks", "norm_layers.*"]},
@@ -191,6 +195,9 @@ def main(argv=None) -> int:
         print(res.best[res.best["setting"] == "raw"].drop(columns="setting").round(3).to_string(index=False))
         print("\nwindow identification (leave one subject out):")
         print(res.identification.round(3).to_string(index=False))
+    from neurosig.evaluation.html_report import write_html_report
+
+    print(f"report page: {write_html_report(args.out / 'out' / 'results.sqlite')}")
     print(f"\nneurosig job: {elapsed:.1f} s wall / {cpu:.1f} s CPU (simulation, pretraining, RDMs, grid, "
           "figures; a rerun resumes from the stored rows)")
     if args.by_hand:

@@ -5,7 +5,9 @@ sorted conditions, plus the stimuli a model source can be fed (EEG epochs) when 
 source has them.
 
 * ``eeg``: epochs of any benchmark dataset and paradigm (MOABB names, the simulated
-  datasets) or an epochs ``.npz`` file; conditions are the classes, every time window
+  datasets) or an epochs ``.npz`` file; conditions are the classes (optionally split
+  by run, ``run_labels``: run -> suffix, e.g. imagined / executed, except the
+  ``unsplit`` classes), every time window
   is one "region"; crossnobis over runs (or over interleaved trial splits when a run
   lacks a condition), noise-normalised with the shrunk residual precision.
 * ``nsd``: ROI betas of :class:`~neurosig.datasets.NSD` subjects; conditions are the
@@ -146,6 +148,14 @@ def eeg_rdms(cfg: dict, base: Path, source: str = "eeg") -> BrainRDMs:
     X = np.asarray(X, dtype=float)
     check_patterns(X, source, "epochs")
     y = np.asarray(y).astype(str)
+    if cfg.get("run_labels"):  # e.g. imagined vs executed runs of the same movement
+        runs = meta["run"].astype(str).to_numpy()
+        labels = {str(k): str(v) for k, v in cfg["run_labels"].items()}
+        missing = sorted(set(runs) - set(labels))
+        if missing:
+            raise _err(source, "run_labels", f"runs {missing} have no label; the runs are {sorted(set(runs))}.")
+        keep_as_is = {str(c) for c in cfg.get("unsplit", [])}
+        y = np.array([c if c in keep_as_is else f"{c}/{labels[r]}" for c, r in zip(y, runs)])
     if cfg.get("conditions"):
         keep = np.isin(y, [str(c) for c in cfg["conditions"]])
         X, y, meta = X[keep], y[keep], meta[keep].reset_index(drop=True)

@@ -47,7 +47,7 @@ _LIST, _DICT = list, dict
 BRAIN_SCHEMAS: dict[str, dict] = {
     "eeg": {"kind": str, "name": str, "epochs": str, "dataset": str, "dataset_params": _DICT, "paradigm": str,
             "paradigm_params": _DICT, "subjects": _LIST, "data_path": str, "conditions": _LIST, "window": float,
-            "step": float, "distance": str, "folds": str, "noise": str},
+            "step": float, "distance": str, "folds": str, "noise": str, "run_labels": _DICT, "unsplit": _LIST},
     "nsd": {"kind": str, "name": str, "root": str, "subjects": _LIST, "space": str, "betas": str, "rois": _LIST,
             "images": str, "min_reps": int, "max_images": int, "distance": str, "cache_dir": str},
     "fmri": {"kind": str, "name": str, "subjects": _LIST, "rois": _DICT, "mask": str, "t_r": float,

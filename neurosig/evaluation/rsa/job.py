@@ -140,17 +140,21 @@ def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
 
 
 def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backend: str | None = None,
-               scheduler: str | None = None):
+               scheduler: str | None = None, verbose: bool = True):
     """Run a validated RSA job: model comparison with bootstrap CIs and noise ceiling.
 
     ``n_jobs``, ``backend`` and ``scheduler`` say where the bootstrap samples are computed
     (blocks of samples as tasks on local processes or a Dask cluster; identical results,
     see :func:`neurosig.evaluation.rsa.inference.eval_bootstrap_rdm`).
 
+    ``verbose`` shows progress bars (grid jobs).
+
     Returns
     -------
-    table : pandas.DataFrame
-        One row per model: score (mean similarity), ci_low, ci_high, nc_lower, nc_upper.
+    table : pandas.DataFrame or GridResult
+        One row per model: score (mean similarity), ci_low, ci_high, nc_lower, nc_upper;
+        a :class:`~neurosig.evaluation.rsa.grid_job.GridResult` for a job with a ``brain``
+        section.
     """
     import pandas as pd
 
@@ -163,7 +167,7 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
     if "brain" in cfg:
         from .grid_job import run_grid
 
-        return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+        return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler, verbose=verbose)
     base = Path(base)
     name = cfg["name"]
     method = cfg.get("method", "spearman")

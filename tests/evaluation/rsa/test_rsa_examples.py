@@ -76,6 +76,8 @@ def test_rsa_brain_vs_model_eeg_example(tmp_path, monkeypatch, capsys):
          monkeypatch)
     out = capsys.readouterr().out
     assert "rsatoolbox by hand" in out
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "layer x region similarity" in page and "eeg-vs-models_heatmap.png" in page
     assert "layer x window similarity" in out and "bimamba:mamba_blocks.1" in out and "tfm:tokens-mean" in out
     cells = pd.read_csv(tmp_path / "out" / "eeg-vs-models_grid.csv")
     raw = cells[cells["setting"] == "raw"].pivot(index="layer", columns="region", values="score")
@@ -114,7 +116,7 @@ def test_rsa_brain_vs_model_nsd_example(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_rsa_brain_vs_model_eeg_example_physionet(shared_data, tmp_path, monkeypatch, capsys):
-    """Real PhysionetMI subject 1 (runs 3-14, 5 MOABB conditions) through the dataset/paradigm path."""
+    """Real PhysionetMI subject 1 (runs 3-14, 9 conditions) through the dataset/paradigm path."""
     pytest.importorskip("torch")
     mne_dir = tmp_path / "data" / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0"
     mne_dir.mkdir(parents=True)
@@ -124,5 +126,7 @@ def test_rsa_brain_vs_model_eeg_example_physionet(shared_data, tmp_path, monkeyp
     out = capsys.readouterr().out
     assert "PhysionetMI subject 1: layer x window similarity" in out and "bimamba:mamba_blocks" in out
     with np.load(tmp_path / "out" / "out_physionet" / "physionet-vs-models_rdms.npz") as z:
-        assert sorted(z["conditions"]) == ["feet", "hands", "left_hand", "rest", "right_hand"]
+        assert sorted(z["conditions"]) == sorted(["rest"] + [f"{c}/{k}" for c in ("feet", "hands", "left_hand",
+                                                                                   "right_hand")
+                                                      for k in ("executed", "imagined")])
         assert len(z["region_order"]) == 6 and np.isfinite(z["model_rdms"]).all()
