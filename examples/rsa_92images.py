@@ -7,6 +7,8 @@ HMAX, V1, Silhouette, RADON). Each of the held-out subject's 2 session RDMs coun
 as identified when the hIT template is the most similar candidate (Spearman).
 This is repeated for raw RDMs and across geo-topological thresholds (per-RDM
 quantiles) and their geodesic variant; 95% CIs come from a bootstrap over subjects.
+Settings whose transform maps every hIT RDM to a single value are flagged
+(``degenerate``) and excluded from the printed table and the figure.
 
 Run:  PYTHONPATH=$PWD python examples/rsa_92images.py [--quick] [--data-dir DIR] [--out DIR]
 Writes rsa_92images_identification.csv, rsa_92images_identification.png and
@@ -64,10 +66,14 @@ def main(argv=None) -> int:
                             n_boot=n_boot, seed=0, verbose=False)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "rsa_92images_identification.csv", index=False)
+    valid = table[~table["degenerate"]]
     with __import__("pandas").option_context("display.width", 160):
-        print(table.round(3).to_string(index=False))
+        print(valid.drop(columns="degenerate").round(3).to_string(index=False))
+    for _, r in table[table["degenerate"]].iterrows():
+        print(f"excluded: {r['variant']} [{r['low']:g}, {r['up']:g}] maps every hIT RDM to one value "
+              "(no information left to identify)")
 
-    ax = plot_identification_curve(table[table["variant"] != "geodesic_rsatoolbox"], chance=1 / 9,
+    ax = plot_identification_curve(valid[valid["variant"] != "geodesic_rsatoolbox"], chance=1 / 9,
                                    title=f"hIT identification among 8 model RDMs ({args.method}, LOSO)")
     ax.figure.tight_layout()
     ax.figure.savefig(args.out / "rsa_92images_identification.png", dpi=120)

@@ -23,6 +23,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "pretrain",
     "finetune",
     "pipelines",
+    "report",
     "info",
 )
 

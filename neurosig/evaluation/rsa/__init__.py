@@ -44,6 +44,11 @@ _EXPORTS = {
     "layer_activations": "sources",
     "model_rdms": "sources",
     "embedding_patterns": "sources",
+    "resolve_layers": "sources",
+    # brain x model grid jobs
+    "load_brain": "brain_sources",
+    "model_patterns": "model_sources",
+    "run_grid": "grid_job",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -258,7 +258,9 @@ def threshold_sweep(rdms: Any, subjects: Any, regions: Any, models: Any = None,
     Returns
     -------
     table : pandas.DataFrame
-        One row per (variant, low, up): accuracy, ci_low, ci_high,
+        One row per (variant, low, up): degenerate (the transform maps every data RDM
+        to a single value: only ties are left, so accuracy and the other scores are NaN),
+        degenerate_share (share of data RDMs so collapsed), accuracy, ci_low, ci_high,
         distractor_rejection, mean_margin, n_test.
     """
     import pandas as pd
@@ -289,8 +291,17 @@ def threshold_sweep(rdms: Any, subjects: Any, regions: Any, models: Any = None,
                 zero_edges=not rc))(low, up, rsa_conv)
         res = loso_identification(vec, subjects, regions, models, model_names, method=method,
                                   transform=tf, n_boot=n_boot, seed=seed)
-        rows.append({"variant": variant, "low": low, "up": up, "accuracy": res["accuracy"],
-                     "ci_low": res["ci"][0], "ci_high": res["ci"][1],
-                     "distractor_rejection": res["distractor_rejection"],
-                     "mean_margin": float(np.mean(res["margin"])), "n_test": len(res["correct"])})
+        tv = vec if tf is None else tf(vec)
+        flat = np.ptp(tv, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(tv).max(axis=1))
+        row = {"variant": variant, "low": low, "up": up, "degenerate": bool(flat.all()),
+               "degenerate_share": float(flat.mean()), "accuracy": res["accuracy"],
+               "ci_low": res["ci"][0], "ci_high": res["ci"][1],
+               "distractor_rejection": res["distractor_rejection"],
+               "mean_margin": float(np.mean(res["margin"])), "n_test": len(res["correct"])}
+        if row["degenerate"]:  # only ties left: no result to report
+            logger.warning("tRSA sweep: %s [%g, %g] maps every data RDM to one value; its accuracy is "
+                           "left undefined (NaN)", variant, low, up)
+            row.update(accuracy=np.nan, ci_low=np.nan, ci_high=np.nan, distractor_rejection=np.nan,
+                       mean_margin=np.nan)
+        rows.append(row)
     return pd.DataFrame(rows)

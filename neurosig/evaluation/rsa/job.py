@@ -1,8 +1,15 @@
 """RSA jobs from YAML: compare brain RDMs with model RDMs, write a results table and figures.
 
+Two forms. A job with a ``brain`` section computes the brain RDMs (EEG epochs, NSD
+ROI betas, RDM files) and the model RDMs (neurosig encoders, allow-listed torch
+modules, TFM token embeddings, feature arrays) itself and compares every model
+layer with every region: see :mod:`neurosig.evaluation.rsa.grid_job`. The form
+below compares precomputed RDM files.
+
 Schema (unknown keys are refused at every level; everything is checked before work)::
 
-    name: hit-vs-models            # required: names the run (dataset column)
+    name: hit-vs-models            # required: names the run and the output files
+                                   # (letters, digits, '.', '_', '-')
     data:                          # required: brain RDMs
       path: brain.npz              # .npz or .npy, relative to the YAML file
       key: rdms                    # array in the .npz: (n_rdms, n, n) or (n_rdms, n_pairs)
@@ -52,21 +59,22 @@ SCHEMA: dict[str, Any] = {
 REQUIRED = {"": ("name", "data", "models"), "data": ("path",), "models": ("path",)}
 
 
-def _check_section(cfg: Any, schema: dict, where: str) -> None:
+def _check_section(cfg: Any, schema: dict, where: str, required: dict | None = None) -> None:
+    required = REQUIRED if required is None else required
     if not isinstance(cfg, dict):
         raise ValueError(f"The '{where or 'config'}' section must be a mapping, but got {type(cfg).__name__}.")
     unknown = sorted(set(cfg) - set(schema))
     if unknown:
         raise ValueError(f"Unknown key(s) {unknown} in the '{where or 'config'}' section; allowed keys are "
                          f"{sorted(schema)}.")
-    for k in REQUIRED.get(where, ()):
+    for k in required.get(where, ()):
         if k not in cfg:
             raise ValueError(f"Missing required key '{k}' in the '{where or 'config'}' section.")
     for k, v in cfg.items():
         typ = schema[k]
         name = f"{where}.{k}" if where else k
         if isinstance(typ, dict):
-            _check_section(v, typ, name)
+            _check_section(v, typ, name, required)
         elif typ is float:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"Invalid value for '{name}': expected a number, got {v!r}.")
@@ -88,8 +96,16 @@ def load_config(path: str | Path) -> tuple[dict, Path]:
 
 
 def validate_config(cfg: Any) -> dict:
-    """Check an RSA job config (see the module docstring); raise ValueError naming the key."""
+    """Check an RSA job config (see the module docstring); raise ValueError naming the key.
+
+    A config with a ``brain`` section is a grid job (:mod:`~neurosig.evaluation.rsa.grid_job`).
+    """
+    from .grid_job import check_name, validate_grid
+
+    if isinstance(cfg, dict) and "brain" in cfg:
+        return validate_grid(cfg)
     _check_section(cfg, SCHEMA, "")
+    check_name(cfg["name"], "name")
     method = cfg.get("method", "spearman")
     if method not in METHODS:
         raise ValueError(f"Invalid value for 'method'. Allowed values are {list(METHODS)}, but got {method!r}.")
@@ -124,17 +140,21 @@ def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
 
 
 def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backend: str | None = None,
-               scheduler: str | None = None):
+               scheduler: str | None = None, verbose: bool = True):
     """Run a validated RSA job: model comparison with bootstrap CIs and noise ceiling.
 
     ``n_jobs``, ``backend`` and ``scheduler`` say where the bootstrap samples are computed
     (blocks of samples as tasks on local processes or a Dask cluster; identical results,
     see :func:`neurosig.evaluation.rsa.inference.eval_bootstrap_rdm`).
 
+    ``verbose`` shows progress bars (grid jobs).
+
     Returns
     -------
-    table : pandas.DataFrame
-        One row per model: score (mean similarity), ci_low, ci_high, nc_lower, nc_upper.
+    table : pandas.DataFrame or GridResult
+        One row per model: score (mean similarity), ci_low, ci_high, nc_lower, nc_upper;
+        a :class:`~neurosig.evaluation.rsa.grid_job.GridResult` for a job with a ``brain``
+        section.
     """
     import pandas as pd
 
@@ -144,9 +164,19 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
     from .topology import geodesic_transform, geotopological_transform
 
     validate_config(cfg)
+    if "brain" in cfg:
+        from .grid_job import run_grid
+
+        return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler, verbose=verbose)
     base = Path(base)
     name = cfg["name"]
     method = cfg.get("method", "spearman")
+    out = cfg.get("output", {})
+    out_dir = base / out.get("dir", "rsa_out")
+    results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
+    from .grid_job import check_results_path
+
+    check_results_path(results)  # a path that cannot be a results store is refused before any work
     d = cfg["data"]
     data = _load_array(base / d["path"], d.get("key", "rdms"), "data.path")
     subjects = None
@@ -179,9 +209,6 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
             mv = geodesic_transform(mv, disconnected=float(n - 1))
     boot = cfg.get("bootstrap", {})
     n_boot, seed = boot.get("n", 1000), boot.get("seed", 0)
-    out = cfg.get("output", {})
-    out_dir = base / out.get("dir", "rsa_out")
-    results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
     params = {"method": method, "transform": tr, "n_boot": n_boot,
               "data_hash": stable_hash(np.round(dv, 12).tolist()), "models_hash": stable_hash(np.round(mv, 12).tolist())}
     from ..results import make_key
@@ -191,9 +218,12 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
     if results.exists():
         with ResultStore(results) as store:
             if all(store.has(k) for k in keys):
-                logger.info("rsa %s: all %d results already in %s; nothing to do", name, len(keys), results)
+                logger.info("rsa %s: all %d results already in %s; nothing to compute", name, len(keys), results)
                 df = store.to_frame(kind="rsa")
-                return df[df["row_key"].isin(keys)].reset_index(drop=True)
+                df = df[df["row_key"].isin(keys)].set_index("row_key").loc[keys].reset_index()
+                table = _table_from_rows(df, name, method, kind, dv.shape[0], n_boot)
+                _write_outputs(out_dir, name, names, table, dv)  # heals outputs lost in a crash
+                return table
     t0 = time.time()
     res = eval_bootstrap_rdm(mv, dv, method, n_boot=n_boot, groups=subjects, seed=seed, n_jobs=n_jobs,
                              backend=backend, scheduler=scheduler)
@@ -216,13 +246,30 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
                        "extra": {"ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
                                  "boot_mean": float(row["boot_mean"]),
                                  "noise_ceiling": [float(row["nc_lower"]), float(row["nc_upper"])],
+                                 "output_dir": str(out_dir.resolve()),
                                  "bootstrap_noise_ceiling_mean": [float(v) for v in nc]}})
+    _write_outputs(out_dir, name, names, table, dv)
+    logger.info("rsa %s: %d models, results in %s and %s", name, len(names), results, out_dir)
+    return table
+
+
+def _table_from_rows(df, name: str, method: str, kind: str, n_rdms: int, n_boot: int):
+    """The comparison table rebuilt from stored rows (same columns as a fresh run)."""
+    import pandas as pd
+
+    ex = df["extra"]
+    return pd.DataFrame({"name": name, "model": df["pipeline"].tolist(), "method": method, "transform": kind,
+                         "score": df["score"].astype(float).tolist(),
+                         "boot_mean": [e["boot_mean"] for e in ex], "ci_low": [e["ci_low"] for e in ex],
+                         "ci_high": [e["ci_high"] for e in ex], "nc_lower": [e["noise_ceiling"][0] for e in ex],
+                         "nc_upper": [e["noise_ceiling"][1] for e in ex], "n_rdms": n_rdms, "n_boot": n_boot})
+
+
+def _write_outputs(out_dir: Path, name: str, names: list[str], table, dv: np.ndarray) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / f"{name}_comparison.csv") as tmp:
         table.to_csv(tmp, index=False)
     _figures(out_dir, name, names, table, dv)
-    logger.info("rsa %s: %d models, results in %s and %s", name, len(names), results, out_dir)
-    return table
 
 
 def _figures(out_dir: Path, name: str, names: list[str], table, dv: np.ndarray) -> None:

@@ -91,8 +91,54 @@ def sliding_window_rdms(epochs: Any, conditions: Any, window: int, step: int | N
     return rdms, centers
 
 
+def resolve_layers(model, layers: Sequence[str] | str, source: str = "model") -> list[str]:
+    """Layer names of ``model`` matching names or glob patterns, in ``named_modules()`` order.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    layers : str or sequence of str
+        Exact names from ``model.named_modules()`` (e.g. ``"blocks.0"``) or glob
+        patterns: ``*`` and ``?`` stay within one level of the dotted name
+        (``"blocks.*"`` = the blocks, not their sub-layers), ``**`` crosses levels.
+        ``"output"`` (when no layer has that name) is the model's own output.
+    source : str
+        Name of the model source, used in error messages.
+
+    Returns
+    -------
+    names : list of str
+        Matching layer names, each once.
+    """
+    import difflib
+    import re
+
+    if isinstance(layers, str):
+        layers = [layers]
+    names = [n for n, _ in model.named_modules() if n]
+    chosen: list[str] = []
+    for pat in layers:
+        if pat == "output" and "output" not in names:  # the model's own output
+            chosen += [] if "" in chosen else [""]
+            continue
+        if not isinstance(pat, str) or not pat:
+            raise ValueError(f"Invalid value for the 'layers' parameter of {source!r}: expected layer names "
+                             f"or patterns, but got {pat!r} instead.")
+        rx = re.compile("".join(".*" if tok == "**" else "[^.]*" if tok == "*" else "[^.]" if tok == "?"
+                                else re.escape(tok) for tok in re.split(r"(\*\*|\*|\?)", pat) if tok) + "$")
+        hits = [pat] if pat in names else [n for n in names if rx.match(n)]
+        if not hits:
+            close = difflib.get_close_matches(pat, names, n=6, cutoff=0.5)
+            top = sorted({n.split(".")[0] for n in names})
+            raise ValueError(f"Invalid value for the 'layers' parameter of {source!r}: {pat!r} matches no layer "
+                             f"of the model. Close names: {close or 'none'}; top-level layers: {top[:20]}.")
+        chosen += [h for h in hits if h not in chosen]
+    return chosen
+
+
 def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int = 64,
-                      device: str | None = None, verbose: bool = False) -> dict[str, np.ndarray]:
+                      device: str | None = None, verbose: bool = False,
+                      source: str = "model") -> dict[str, np.ndarray]:
     """Activations of named layers of a ``torch.nn.Module``, captured with forward hooks.
 
     Parameters
@@ -103,10 +149,17 @@ def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int
     inputs : array-like or torch.Tensor, shape (n_stimuli, ...)
         One input per stimulus, batched along the first axis.
     layers : sequence of str
-        Names from ``model.named_modules()`` (e.g. ``"encoder.layers.2"``).
+        Names from ``model.named_modules()`` (e.g. ``"encoder.layers.2"``) or glob
+        patterns (``"blocks.*"``), see :func:`resolve_layers`. A container that the
+        model never calls itself (``nn.ModuleList``) gives the output of the last of
+        its sub-modules that ran (e.g. ``"mamba_blocks"``: the last block's output).
     batch_size : int
     device : str | None
         Where to run; default: the model's current device.
+    verbose : bool
+        Progress bar over batches.
+    source : str
+        Name used in error messages.
 
     Returns
     -------
@@ -118,14 +171,8 @@ def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"The 'model' parameter must be a torch.nn.Module, but got {type(model).__name__}.")
-    if isinstance(layers, str):
-        layers = [layers]
+    layers = resolve_layers(model, layers, source)
     named = dict(model.named_modules())
-    unknown = [n for n in layers if n not in named]
-    if unknown:
-        avail = [n for n in named if n][:40]
-        raise ValueError(f"Invalid value for the 'layers' parameter: {unknown} not found in the model. "
-                         f"Available layer names include {avail}.")
     batch_size = check_positive_int("batch_size", batch_size)
     x = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(np.asarray(inputs))
     if x.is_floating_point():
@@ -134,29 +181,47 @@ def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int
         p = next(model.parameters(), None)
         device = p.device if p is not None else "cpu"
     store: dict[str, list] = {n: [] for n in layers}
+    own: dict[str, Any] = {}
+    last: dict[str, Any] = {}
 
-    def make_hook(name):
+    def make_hook(name, slot):
         def hook(_module, _inp, out):
             t = out
             while isinstance(t, (tuple, list)):
                 t = t[0]
             if not isinstance(t, torch.Tensor):
-                raise TypeError(f"Layer {name!r} returned {type(t).__name__}, not a tensor.")
-            store[name].append(t.detach().reshape(t.shape[0], -1).cpu().double().numpy())
+                raise TypeError(f"Layer {name!r} of {source!r} returned {type(t).__name__}, not a tensor.")
+            slot[name] = t
         return hook
 
-    handles = [named[n].register_forward_hook(make_hook(n)) for n in layers]
+    handles = []
+    for n in layers:
+        handles.append(named[n].register_forward_hook(make_hook(n, own)))
+        for sub in named[n].modules():
+            if sub is not named[n]:
+                handles.append(sub.register_forward_hook(make_hook(n, last)))
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for start in progress(range(0, x.shape[0], batch_size), desc="activations", verbose=verbose):
+                own.clear(), last.clear()
                 model(x[start:start + batch_size].to(device))
+                for n in layers:
+                    t = own.get(n, last.get(n))
+                    if t is None:
+                        raise ValueError(f"Invalid value for the 'layers' parameter of {source!r}: layer {n!r} "
+                                         "did not run in the model's forward pass; choose a layer that does.")
+                    store[n].append(t.detach().reshape(t.shape[0], -1).cpu().double().numpy())
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
-    return {n: np.concatenate(v, axis=0) for n, v in store.items()}
+    out = {n or "output": np.concatenate(v, axis=0) for n, v in store.items()}
+    for n, a in out.items():
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"The activations of layer {n!r} of {source!r} contain NaN or infinite values.")
+    return out
 
 
 def model_rdms(model, inputs: Any, layers: Sequence[str], method: str = "correlation",
@@ -176,7 +241,7 @@ def model_rdms(model, inputs: Any, layers: Sequence[str], method: str = "correla
     rdms : dict of str -> ndarray, shape (n_conditions, n_conditions)
     """
     acts = layer_activations(model, inputs, layers, batch_size=batch_size)
-    return {n: calc_rdm(a, method, conditions=conditions) for n, a in acts.items()}
+    return {n or "output": calc_rdm(a, method, conditions=conditions) for n, a in acts.items()}
 
 
 def embedding_patterns(embeddings: Any, conditions: Any = None, pool: str = "mean") -> np.ndarray:

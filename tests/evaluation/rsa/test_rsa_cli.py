@@ -87,3 +87,37 @@ def test_cli_rsa_bootstrap_on_two_processes_equals_sequential(job, tmp_path):
     assert main(["-q", "rsa", str(path2), "--n-jobs", "2"]) == 0
     got = pd.read_csv(tmp_path / "out2" / "toy_comparison.csv")
     pd.testing.assert_frame_equal(ref, got)  # CIs come from the bootstrap: identical samples, identical CIs
+
+
+def test_rsa_job_rewrites_lost_outputs_on_rerun(job, monkeypatch):
+    path, cfg, data = job
+    assert main(["-q", "rsa", str(path)]) == 0
+    out = path.parent / "out"
+    lost = [out / "toy_comparison.png", out / "toy_rdm.png", out / "toy_comparison.csv"]
+    for f in lost:  # as after a crash while the figures were written
+        f.unlink()
+    import neurosig.evaluation.rsa.inference as inf
+
+    def no_bootstrap(*a, **k):
+        raise AssertionError("a rerun with every row stored must not recompute")
+
+    monkeypatch.setattr(inf, "eval_bootstrap_rdm", no_bootstrap)
+    assert main(["-q", "rsa", str(path)]) == 0
+    assert all(f.stat().st_size > 1000 for f in lost[:2]) and lost[2].is_file()
+    assert list(pd.read_csv(out / "toy_comparison.csv")["model"]) == ["good", "noise"]
+
+
+def test_rsa_job_refuses_bad_results_path_before_work(job, capsys):
+    path, cfg, data = job
+    (path.parent / "notes.sqlite").write_text("my notes")
+    cfg = dict(cfg, output={"dir": "out", "results": "notes.sqlite"})
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["-q", "rsa", str(path)]) == 2
+    assert "'results' parameter" in capsys.readouterr().err
+    assert not (path.parent / "out").exists()
+    assert (path.parent / "notes.sqlite").read_text() == "my notes"
+    cfg = dict(cfg, name="../../../elsewhere/x", output={"dir": "out"})
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["-q", "rsa", str(path)]) == 2
+    assert "Invalid value for 'name'" in capsys.readouterr().err
+    assert not (path.parent / "out").exists()

@@ -50,7 +50,7 @@ def test_layer_activations_by_name_with_hooks():
     assert all(len(m._forward_hooks) == 0 for m in model.modules())  # hooks removed
     rdms = model_rdms(model, x.numpy(), ["2"], method="euclidean")
     assert rdms["2"].shape == (10, 10)
-    with pytest.raises(ValueError, match="'layers'.*'nope'.*Available"):
+    with pytest.raises(ValueError, match="'layers'.*'nope' matches no layer.*top-level layers"):
         layer_activations(model, x, ["nope"])
 
 
@@ -63,3 +63,41 @@ def test_embedding_patterns():
     assert embedding_patterns(E, pool="flatten").shape == (6, 12)
     with pytest.raises(ValueError, match="'pool'"):
         embedding_patterns(E, pool="max")
+
+
+def test_container_layer_gives_its_last_submodule_output():
+    torch = pytest.importorskip("torch")
+    from neurosig.models.checkpoints import build_encoder
+
+    torch.manual_seed(0)
+    enc = build_encoder("bimamba", "nano", n_channels=4, n_times=64, n_blocks=2)
+    x = torch.randn(3, 4, 64)
+    acts = layer_activations(enc, x, ["mamba_blocks", "norm_layers.*"])
+    assert list(acts) == ["mamba_blocks", "norm_layers.0", "norm_layers.1"]
+    with torch.no_grad():
+        h = enc.embed(x)
+        h1 = enc.norm_layers[0](h + enc.mamba_blocks[0](h))
+        last = enc.mamba_blocks[1](h1)
+    np.testing.assert_allclose(acts["mamba_blocks"], last.reshape(3, -1).double().numpy(), atol=1e-6)
+    np.testing.assert_allclose(acts["norm_layers.0"], h1.reshape(3, -1).double().numpy(), atol=1e-6)
+
+
+def test_unknown_layer_lists_close_names():
+    torch = pytest.importorskip("torch")
+    from neurosig.models.checkpoints import build_encoder
+
+    enc = build_encoder("bimamba", "nano", n_channels=4, n_times=64)
+    with pytest.raises(ValueError, match=r"'layers' parameter of 'enc'.*'mamba_block' matches no layer.*"
+                                         r"Close names: \['mamba_blocks'"):
+        layer_activations(enc, torch.randn(2, 4, 64), ["mamba_block"], source="enc")
+    with pytest.raises(ValueError, match="'blocks.9' matches no layer"):
+        layer_activations(enc, torch.randn(2, 4, 64), ["blocks.9"])
+
+
+def test_output_names_the_model_output():
+    torch = pytest.importorskip("torch")
+    lin = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    acts = layer_activations(lin, x, ["output"])
+    with torch.no_grad():
+        np.testing.assert_allclose(acts["output"], lin(x).double().numpy(), atol=1e-6)
