@@ -22,11 +22,16 @@ Differences from rsatoolbox 0.3.2 (``rsatoolbox.rdm.transform``), on purpose:
   :func:`~neurosig.evaluation.rsa.compare` refuses inf with an error that names
   this option.
 
-Shortest paths are computed for all RDMs at once with a batched Floyd-Warshall
-recursion (``n_conditions`` vectorised min-plus updates over the whole stack);
-tests check it against ``scipy.sparse.csgraph.shortest_path`` on graphs built with
-``csgraph_from_dense(..., null_value=np.inf)`` (which keeps zero-length edges) and
-against an explicit triple-loop Floyd-Warshall.
+Shortest paths are computed by a compiled (numba) Floyd-Warshall recursion that
+works on the condensed upper triangle of each RDM in place: the graphs are
+undirected, so each step updates only the pairs ``i < j``, with the same additions
+``d(i, k) + d(k, j)`` in the same order ``k = 0 .. n - 1`` as networkx's
+``floyd_warshall_numpy`` (used by rsatoolbox), hence bit-identical results. The
+kernel is compiled on first use (cached on disk). :func:`floyd_warshall_batch`
+is the vectorised numpy form on square matrices. Tests check both against
+``scipy.sparse.csgraph.shortest_path`` on graphs built with
+``csgraph_from_dense(..., null_value=np.inf)`` (which keeps zero-length edges),
+against an explicit triple-loop Floyd-Warshall and against rsatoolbox.
 """
 from __future__ import annotations
 
@@ -35,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from ..._logging import get_logger
-from ..._validation import validate_type
-from .rdm import as_vectors, is_number, n_cond_from_length, triu_indices, vectors_to_square
+from ..._validation import check_positive_int, validate_type
+from .rdm import as_vectors, is_number, n_cond_from_length, vectors_to_square
 
 logger = get_logger(__name__)
 
@@ -163,7 +168,10 @@ def minmax_transform(rdms: Any) -> np.ndarray:
     a warning is logged.
     """
     arr = np.asarray(rdms, dtype=float)
-    vec = as_vectors(arr, "rdms")
+    return _restore(_minmax_vectors(as_vectors(arr, "rdms")), arr)
+
+
+def _minmax_vectors(vec: np.ndarray) -> np.ndarray:
     lo = vec.min(axis=1, keepdims=True)
     hi = vec.max(axis=1, keepdims=True)
     span = hi - lo
@@ -171,7 +179,7 @@ def minmax_transform(rdms: Any) -> np.ndarray:
     if const.any():
         logger.warning("%d RDM(s) have all distances equal; min-max rescaling sets them to 0.",
                        int(const.sum()))
-    return _restore((vec - lo) / np.where(span > 0, span, 1.0), arr)
+    return (vec - lo) / np.where(span > 0, span, 1.0)
 
 
 def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = False,
@@ -196,7 +204,8 @@ def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = 
         Keep distances of 0 as edges of length 0 (default). False reproduces
         rsatoolbox/networkx, where 0 means "no edge".
     chunk_size : int
-        RDMs per vectorised Floyd-Warshall block (bounds memory).
+        RDMs per call of the compiled shortest-path kernel (the work is in place, on one
+        copy of the condensed input).
 
     Returns
     -------
@@ -207,31 +216,73 @@ def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = 
         raise ValueError("Invalid value for the 'disconnected' parameter. Allowed values are numbers "
                          f"(inf by default), but got {disconnected!r} instead.")
     validate_type("rescale", rescale, bool)
+    validate_type("zero_edges", zero_edges, bool)
+    chunk_size = check_positive_int("chunk_size", chunk_size)
     arr = np.asarray(rdms, dtype=float)
-    vec = as_vectors(minmax_transform(arr) if rescale else arr, "rdms")
-    if not rescale and (vec.min() < 0 or vec.max() > 1):
+    vec = as_vectors(arr, "rdms")
+    if rescale:
+        vec = _minmax_vectors(vec)
+    elif vec.min() < 0 or vec.max() > 1:
         raise ValueError(
             "The 'rdms' parameter must hold geo-topologically transformed distances in [0, 1], but "
             f"values range over [{vec.min():.3g}, {vec.max():.3g}]; apply geotopological_transform "
             "first or pass rescale=True to min-max rescale each RDM (as rsatoolbox does).")
     n = n_cond_from_length(vec.shape[1])
-    iu = triu_indices(n)
-    out = np.empty_like(vec)
-    for start in range(0, vec.shape[0], chunk_size):
-        block = vec[start:start + chunk_size]
-        W = np.full((block.shape[0], n, n), np.inf)
-        edge = block < 1.0
-        if not zero_edges:
-            edge &= block != 0.0
-        w = np.where(edge, block, np.inf)
-        W[:, iu[0], iu[1]] = w
-        W[:, iu[1], iu[0]] = w
-        W[:, np.arange(n), np.arange(n)] = 0.0
-        D = floyd_warshall_batch(W)
-        out[start:start + chunk_size] = D[:, iu[0], iu[1]]
+    # edge lengths: distances < 1 (0 only with zero_edges), inf for non-edges
+    edge = vec < 1.0
+    if not zero_edges:
+        edge &= vec != 0.0
+    out = np.where(edge, vec, np.inf)
+    kernel = _condensed_kernel()
+    for start in range(0, out.shape[0], chunk_size):
+        kernel(out[start:start + chunk_size], n)
     if disconnected is not np.inf and not (is_number(disconnected) and np.isinf(disconnected)):
         out[np.isinf(out)] = float(disconnected)
     return _restore(out, arr)
+
+
+_KERNEL = None
+
+
+def _condensed_kernel():
+    """The compiled Floyd-Warshall kernel on condensed vectors (compiled once per process)."""
+    global _KERNEL
+    if _KERNEL is None:
+        import numba
+
+        _KERNEL = numba.njit(cache=True, nogil=True)(_floyd_warshall_condensed)
+    return _KERNEL
+
+
+def _floyd_warshall_condensed(V, n):  # pragma: no cover - runs compiled
+    """All-pairs shortest paths of undirected graphs given as condensed vectors, in place.
+
+    ``V`` has shape (n_graphs, n (n - 1) / 2): row-major upper triangles of the
+    edge-length matrices (inf for non-edges); pair ``(i, j)``, ``i < j``, sits at
+    ``off[i] + j`` with ``off[i] = i n - i (i + 1) / 2 - i - 1``. Step ``k`` reads
+    the lengths to ``k`` (unchanged by step ``k`` as the diagonal is 0) into ``dk``
+    and updates every pair ``i < j`` with ``min(d(i, j), d(i, k) + d(k, j))``.
+    """
+    off = np.empty(n, np.int64)
+    for i in range(n):
+        off[i] = i * n - (i * (i + 1)) // 2 - i - 1
+    dk = np.empty(n)
+    for b in range(V.shape[0]):
+        v = V[b]
+        for k in range(n):
+            for j in range(k):
+                dk[j] = v[off[j] + k]
+            dk[k] = 0.0
+            for j in range(k + 1, n):
+                dk[j] = v[off[k] + j]
+            for i in range(n - 1):
+                dik = dk[i]
+                if dik == np.inf:
+                    continue
+                o = off[i]
+                for j in range(i + 1, n):
+                    v[o + j] = min(v[o + j], dik + dk[j])
+    return V
 
 
 def floyd_warshall_batch(W: np.ndarray) -> np.ndarray:
