@@ -82,8 +82,8 @@ def geotopological_thresholds(rdms: Any, low: float, up: float, pooled: bool = F
         raise ValueError(f"The 'rdms' parameter has {n} conditions; quantile thresholds need at "
                          f"least {MIN_CONDITIONS} conditions.")
     validate_type("pooled", pooled, bool)
-    if pooled:
-        lo, hi = np.quantile(vec, low), np.quantile(vec, up)
+    if pooled:  # np.quantile(vec, low), np.quantile(vec, up) (rsatoolbox), with one partition
+        lo, hi = row_quantiles(vec.reshape(1, -1), (low, up))[0]
         return np.tile([lo, hi], (vec.shape[0], 1))
     return row_quantiles(vec, (low, up))
 
