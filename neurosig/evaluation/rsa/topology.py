@@ -211,6 +211,12 @@ def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = 
     -------
     geodesic : ndarray
         Same layout as ``rdms``.
+
+    Notes
+    -----
+    The shortest paths run in a compiled kernel (numba): the first call after
+    installation compiles it (a few seconds, cached on disk); later calls, in any
+    process, load it from the cache.
     """
     if not (is_number(disconnected) or disconnected is np.inf):
         raise ValueError("Invalid value for the 'disconnected' parameter. Allowed values are numbers "
