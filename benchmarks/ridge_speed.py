@@ -83,12 +83,15 @@ def _alternate(fns, repeat):
     """Warm each function once, then run them in turn ``repeat`` times; medians and spreads."""
     outs = [fn() for fn in fns]
     times = [[] for _ in fns]
+    cpu = [[] for _ in fns]
     for _ in range(repeat):
         for i, fn in enumerate(fns):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             outs[i] = fn()
             times[i].append(time.perf_counter() - t)
-    return outs, [(float(np.median(x)), float(np.min(x)), float(np.max(x))) for x in times]
+            cpu[i].append(time.process_time() - c)
+    return outs, [(float(np.median(x)), float(np.min(x)), float(np.max(x)), float(np.median(c)))
+                  for x, c in zip(times, cpu)]
 
 
 def bench_himalaya(X, Y, alphas, folds, repeat):
@@ -128,8 +131,8 @@ def bench_himalaya(X, Y, alphas, folds, repeat):
     mse_prefers_h = f.cv_scores_[h_idx[t_idx], t_idx] >= f.cv_scores_[r2_idx[t_idx], t_idx]
     r2_prefers_own = r2.cv_scores_[r2_idx[t_idx], t_idx] >= r2.cv_scores_[h_idx[t_idx], t_idx]
     explained = int(np.sum(mse_prefers_h & r2_prefers_own))
-    return dict(reference_s=stats[0][0], ref_spread=stats[0][1:], neurosig_s=stats[1][0],
-                ours_spread=stats[1][1:], ratio=stats[0][0] / stats[1][0], same_frac=float(same.mean()),
+    return dict(reference_s=stats[0][0], ref_spread=stats[0][1:3], neurosig_s=stats[1][0],
+                ours_spread=stats[1][1:3], ratio=stats[0][0] / stats[1][0], cpu_ratio=stats[0][3] / stats[1][3], same_frac=float(same.mean()),
                 n_same=int(same.sum()), coef_rel_diff=coef_diff, r2_same_frac=float(1 - differ.mean()),
                 r2_n_differ=int(differ.sum()), r2_explained=explained)
 
@@ -145,7 +148,8 @@ def run_himalaya(cases, alphas, folds, repeat):
         ok = h["same_frac"] >= 0.995 and h["coef_rel_diff"] < 1e-8
         print(f"[{case}] (h) reference_s={h['reference_s']:.3f} (himalaya, min/max {h['ref_spread'][0]:.3f}/"
               f"{h['ref_spread'][1]:.3f})  neurosig_s={h['neurosig_s']:.3f} (min/max {h['ours_spread'][0]:.3f}/"
-              f"{h['ours_spread'][1]:.3f})  ratio={h['ratio']:.2f}x (target >= {target:g}x)")
+              f"{h['ours_spread'][1]:.3f})  ratio={h['ratio']:.2f}x (target >= {target:g}x); CPU-time ratio "
+              f"{h['cpu_ratio']:.2f}x")
         print(f"[{case}] (h) scoring='neg_mean_squared_error' (himalaya's criterion): same alpha on "
               f"{h['n_same']}/{t} targets ({100 * h['same_frac']:.2f} %), max |coef diff| / max |coef| = "
               f"{h['coef_rel_diff']:.1e}")
