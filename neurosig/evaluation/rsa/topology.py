@@ -56,6 +56,35 @@ def _check_quantile(name: str, q: Any) -> float:
     return float(q)
 
 
+#: RDMs per block in the element-wise steps: a block's temporaries stay small enough to be
+#: reused from the heap instead of being mapped (and page-faulted) afresh for every step
+_BLOCK = 32
+
+
+def _vectors(arr: np.ndarray) -> np.ndarray:
+    """``as_vectors(arr, "rdms")``, reading a large square stack block by block.
+
+    Any input the blocks refuse is checked again as a whole, so that the errors (and
+    what is accepted) are exactly those of :func:`~neurosig.evaluation.rsa.as_vectors`.
+    """
+    if not (arr.ndim == 3 and arr.shape[-1] == arr.shape[-2] and arr.shape[0] > _BLOCK):
+        return as_vectors(arr, "rdms")
+    n = arr.shape[-1]
+    out = np.empty((arr.shape[0], n * (n - 1) // 2))
+    try:
+        for start in range(0, arr.shape[0], _BLOCK):
+            out[start:start + _BLOCK] = as_vectors(arr[start:start + _BLOCK], "rdms")
+    except ValueError:
+        return as_vectors(arr, "rdms")
+    return out
+
+
+def _output_buffer(vec: np.ndarray, arr: np.ndarray) -> np.ndarray:
+    """Where to write a block-wise result: ``vec`` itself when it is a copy made here (each
+    block is read before it is overwritten), else a new array (never the caller's data)."""
+    return np.empty_like(vec) if np.shares_memory(vec, arr) else vec
+
+
 def _restore(vec: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Return vectors in the input's layout (square or condensed, batched or not)."""
     if like.ndim >= 2 and like.shape[-1] == like.shape[-2]:
@@ -136,7 +165,7 @@ def geotopological_transform(rdms: Any, low: float, up: float, pooled: bool = Fa
         Same layout as ``rdms``, values in [0, 1].
     """
     arr = np.asarray(rdms, dtype=float)
-    vec = as_vectors(arr, "rdms")
+    vec = _vectors(arr)
     if thresholds == "quantile":
         th = geotopological_thresholds(vec, low, up, pooled=pooled)
     elif thresholds == "value":
@@ -147,7 +176,11 @@ def geotopological_transform(rdms: Any, low: float, up: float, pooled: bool = Fa
     else:
         raise ValueError("Invalid value for the 'thresholds' parameter. Allowed values are "
                          f"'quantile', 'value', but got {thresholds!r} instead.")
-    return _restore(_gt_apply(vec, th[:, :1], th[:, 1:]), arr)
+    out = _output_buffer(vec, arr)
+    for start in range(0, len(vec), _BLOCK):
+        blk = slice(start, start + _BLOCK)
+        out[blk] = _gt_apply(vec[blk], th[blk, :1], th[blk, 1:])
+    return _restore(out, arr)
 
 
 def _gt_apply(vec: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -171,15 +204,18 @@ def minmax_transform(rdms: Any) -> np.ndarray:
     return _restore(_minmax_vectors(as_vectors(arr, "rdms")), arr)
 
 
-def _minmax_vectors(vec: np.ndarray) -> np.ndarray:
+def _minmax_vectors(vec: np.ndarray, warn: bool = True) -> np.ndarray:
     lo = vec.min(axis=1, keepdims=True)
     hi = vec.max(axis=1, keepdims=True)
     span = hi - lo
-    const = span[:, 0] == 0
-    if const.any():
-        logger.warning("%d RDM(s) have all distances equal; min-max rescaling sets them to 0.",
-                       int(const.sum()))
+    if warn:
+        _warn_constant(int(np.sum(span == 0)))
     return (vec - lo) / np.where(span > 0, span, 1.0)
+
+
+def _warn_constant(n_const: int) -> None:
+    if n_const:
+        logger.warning("%d RDM(s) have all distances equal; min-max rescaling sets them to 0.", n_const)
 
 
 def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = False,
@@ -225,22 +261,25 @@ def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = 
     validate_type("zero_edges", zero_edges, bool)
     chunk_size = check_positive_int("chunk_size", chunk_size)
     arr = np.asarray(rdms, dtype=float)
-    vec = as_vectors(arr, "rdms")
-    if rescale:
-        vec = _minmax_vectors(vec)
-    elif vec.min() < 0 or vec.max() > 1:
+    vec = _vectors(arr)
+    if not rescale and (vec.min() < 0 or vec.max() > 1):
         raise ValueError(
             "The 'rdms' parameter must hold geo-topologically transformed distances in [0, 1], but "
             f"values range over [{vec.min():.3g}, {vec.max():.3g}]; apply geotopological_transform "
             "first or pass rescale=True to min-max rescale each RDM (as rsatoolbox does).")
     n = n_cond_from_length(vec.shape[1])
-    # edge lengths: distances < 1 (0 only with zero_edges), inf for non-edges
-    edge = vec < 1.0
-    if not zero_edges:
-        edge &= vec != 0.0
-    out = np.where(edge, vec, np.inf)
+    if rescale:
+        _warn_constant(int(np.sum(vec.max(axis=1) == vec.min(axis=1))))
     kernel = _condensed_kernel()
-    for start in range(0, out.shape[0], chunk_size):
+    out = _output_buffer(vec, arr)
+    for start in range(0, len(vec), chunk_size):
+        blk = _minmax_vectors(vec[start:start + chunk_size], warn=False) if rescale \
+            else vec[start:start + chunk_size]
+        # edge lengths: distances < 1 (0 only with zero_edges), inf for non-edges
+        edge = blk < 1.0
+        if not zero_edges:
+            edge &= blk != 0.0
+        np.copyto(out[start:start + chunk_size], np.where(edge, blk, np.inf))
         kernel(out[start:start + chunk_size], n)
     if disconnected is not np.inf and not (is_number(disconnected) and np.isinf(disconnected)):
         out[np.isinf(out)] = float(disconnected)

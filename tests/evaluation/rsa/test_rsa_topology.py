@@ -190,12 +190,24 @@ def test_compiled_geodesic_identical_to_numpy_floyd_warshall_and_rsatoolbox(rsat
     iu = np.triu_indices(30, k=1)
     v = 1.0 + ((pts[:, :, None] - pts[:, None]) ** 2).mean(-1)[:, iu[0], iu[1]]
     ref = ref_geo(ref_gt(rdms_obj(rsatb, v), 0.1, 0.5)).get_vectors()
+    v_before = v.copy()
     gt = geotopological_transform(v, 0.1, 0.5, pooled=True)
+    gt_before = gt.copy()
     mine = geodesic_transform(gt, rescale=True, zero_edges=False)
+    assert np.array_equal(v, v_before) and np.array_equal(gt, gt_before)  # inputs left alone
     assert np.array_equal(mine, ref)  # inf where disconnected, identical floats elsewhere
     assert np.array_equal(geodesic_transform(gt, rescale=True, zero_edges=False, chunk_size=1), mine)
-    sq = geodesic_transform(as_square(gt), rescale=True, zero_edges=False)
+    gt_sq = as_square(gt)
+    sq = geodesic_transform(gt_sq, rescale=True, zero_edges=False)
     assert np.array_equal(as_vectors(sq, allow_inf=True), mine)
+    assert np.array_equal(gt_sq, as_square(gt))
+    # a stack larger than one block (square input is read block by block)
+    big = np.concatenate([gt] * 3)
+    assert np.array_equal(geodesic_transform(as_square(big), rescale=True, zero_edges=False),
+                          as_square(np.concatenate([mine] * 3), allow_inf=True))
+    v3 = np.concatenate([v] * 3)
+    assert np.array_equal(geotopological_transform(as_square(v3), 0.1, 0.5, pooled=True),
+                          as_square(geotopological_transform(v3, 0.1, 0.5, pooled=True)))
     for zero_edges in (True, False):
         W = np.where(as_square(gt) < 1, as_square(gt), np.inf)
         if not zero_edges:
