@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_option
 
-__all__ = ["ridge_cv_scores", "ridge_fit", "FastRidgeCV", "SCORINGS"]
+__all__ = ["ridge_cv_scores", "ridge_fit", "select_alphas", "FastRidgeCV", "SCORINGS"]
 
 #: scores that ``FastRidgeCV`` can maximise
 SCORINGS = ("r2", "neg_mean_squared_error", "pearson")
