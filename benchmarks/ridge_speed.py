@@ -1,4 +1,15 @@
-"""Many-alpha ridge: neurosig's eigendecomposition path vs scikit-learn, and NSD loader memory.
+"""Many-alpha ridge: neurosig's eigendecomposition path vs himalaya and scikit-learn, and NSD loader memory.
+
+(h) ``FastRidgeCV`` vs himalaya's ``RidgeCV`` (numpy backend), same ``KFold`` folds, same alphas, an
+    intercept on both sides, one alpha per target, on two shapes: fewer samples than features
+    (1,000 x 1,500, 5,000 targets; neurosig solves each fold in the dual) and more samples than
+    features (600 x 300, 1,000 targets; primal). Runs alternate (himalaya, neurosig, himalaya, ...)
+    after one warm-up each; the ratio is of the medians. Before timing, the chosen alphas are
+    compared: with ``scoring="neg_mean_squared_error"`` (himalaya's criterion, the mean over folds of
+    minus the mean squared error) they must be the same on every target and the weights equal; with
+    the default ``scoring="r2"`` (mean over folds of R^2, scikit-learn's criterion) the script counts
+    the targets whose alpha differs and checks that each of them is the one where the two criteria
+    rank the alphas differently.
 
 (a) ``FastRidgeCV(alpha_per_target=False)`` vs ``GridSearchCV(Ridge)`` over the same alphas and
     folds (one alpha for all targets): cross-validated scores must agree to 1e-8 (float64).
@@ -11,7 +22,7 @@
     ``--space fsaverage`` the subject has surface betas (``lh./rh.betas_sessionSS.mgh``, float32) on an
     icosphere big enough for the ROI (``nsdgeneral``, both hemispheres), read once and cached per ROI.
 
-Usage: ``python benchmarks/ridge_speed.py [--quick]``. The last line is the headline.
+Usage: ``python benchmarks/ridge_speed.py [--quick] [--parts habc]``. The last line is the headline.
 """
 from __future__ import annotations
 
@@ -66,6 +77,89 @@ def bench_grid(X, Y, alphas, folds, repeat):
     coef_diff = float(np.max(np.abs(g.best_estimator_.coef_ - f.coef_)))
     return dict(reference_s=ref_s, ref_spread=(ref_lo, ref_hi), neurosig_s=our_s, ours_spread=(our_lo, our_hi),
                 ratio=ref_s / our_s, max_score_diff=diff, same_alpha=bool(same), max_coef_diff=coef_diff)
+
+
+def _alternate(fns, repeat):
+    """Warm each function once, then run them in turn ``repeat`` times; medians and spreads."""
+    outs = [fn() for fn in fns]
+    times = [[] for _ in fns]
+    cpu = [[] for _ in fns]
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t, c = time.perf_counter(), time.process_time()
+            outs[i] = fn()
+            times[i].append(time.perf_counter() - t)
+            cpu[i].append(time.process_time() - c)
+    return outs, [(float(np.median(x)), float(np.min(x)), float(np.max(x)), float(np.median(c)))
+                  for x, c in zip(times, cpu)]
+
+
+def bench_himalaya(X, Y, alphas, folds, repeat):
+    """FastRidgeCV vs himalaya's RidgeCV: alpha agreement under both criteria, then alternating timings."""
+    import warnings
+
+    from himalaya.backend import set_backend
+    from himalaya.ridge import RidgeCV
+    from sklearn.model_selection import KFold
+
+    from neurosig.models.ridge import FastRidgeCV
+
+    set_backend("numpy")
+    cv = KFold(folds)
+
+    def ref():
+        with warnings.catch_warnings():  # "n_samples < n_features: use KernelRidgeCV" (kept as users run it)
+            warnings.simplefilter("ignore", UserWarning)
+            return RidgeCV(alphas=alphas, fit_intercept=True, cv=cv).fit(X, Y)
+
+    def ours(scoring="neg_mean_squared_error"):
+        return FastRidgeCV(alphas, cv=cv, scoring=scoring).fit(X, Y)
+
+    (h, f), stats = _alternate([ref, ours], repeat)
+    # himalaya stores exp(-log(alpha)): compare indices into the alpha grid
+    h_idx = np.abs(np.log(np.asarray(h.best_alphas_))[None] - np.log(alphas)[:, None]).argmin(0)
+    f_idx = np.searchsorted(alphas, f.alpha_)
+    same = h_idx == f_idx
+    coef_diff = float(np.max(np.abs(np.asarray(h.coef_).T - f.coef_) / (np.abs(f.coef_).max() + 1e-300)))
+    # default criterion (R^2 averaged over folds): which targets differ, and why
+    r2 = ours("r2")
+    r2_idx = np.searchsorted(alphas, r2.alpha_)
+    differ = r2_idx != h_idx
+    # each differing target: the MSE criterion prefers himalaya's alpha over the R^2 choice and the
+    # R^2 criterion the reverse (the two averages rank the two alphas differently)
+    t_idx = np.flatnonzero(differ)
+    mse_prefers_h = f.cv_scores_[h_idx[t_idx], t_idx] >= f.cv_scores_[r2_idx[t_idx], t_idx]
+    r2_prefers_own = r2.cv_scores_[r2_idx[t_idx], t_idx] >= r2.cv_scores_[h_idx[t_idx], t_idx]
+    explained = int(np.sum(mse_prefers_h & r2_prefers_own))
+    return dict(reference_s=stats[0][0], ref_spread=stats[0][1:3], neurosig_s=stats[1][0],
+                ours_spread=stats[1][1:3], ratio=stats[0][0] / stats[1][0], cpu_ratio=stats[0][3] / stats[1][3], same_frac=float(same.mean()),
+                n_same=int(same.sum()), coef_rel_diff=coef_diff, r2_same_frac=float(1 - differ.mean()),
+                r2_n_differ=int(differ.sum()), r2_explained=explained)
+
+
+def run_himalaya(cases, alphas, folds, repeat):
+    heads = []
+    for case, (n, p, t, target) in cases.items():
+        X, Y = make_data(n, p, t)
+        form = "dual" if p > n * (folds - 1) / folds else "primal"
+        print(f"[{case}] (h) himalaya RidgeCV vs FastRidgeCV: X {X.shape}, {t} targets, {len(alphas)} alphas, "
+              f"{folds}-fold KFold, float64, intercept, neurosig solves the folds in the {form}", flush=True)
+        h = bench_himalaya(X, Y, alphas, folds, repeat)
+        ok = h["same_frac"] >= 0.995 and h["coef_rel_diff"] < 1e-8
+        print(f"[{case}] (h) reference_s={h['reference_s']:.3f} (himalaya, min/max {h['ref_spread'][0]:.3f}/"
+              f"{h['ref_spread'][1]:.3f})  neurosig_s={h['neurosig_s']:.3f} (min/max {h['ours_spread'][0]:.3f}/"
+              f"{h['ours_spread'][1]:.3f})  ratio={h['ratio']:.2f}x (target >= {target:g}x); CPU-time ratio "
+              f"{h['cpu_ratio']:.2f}x")
+        print(f"[{case}] (h) scoring='neg_mean_squared_error' (himalaya's criterion): same alpha on "
+              f"{h['n_same']}/{t} targets ({100 * h['same_frac']:.2f} %), max |coef diff| / max |coef| = "
+              f"{h['coef_rel_diff']:.1e}")
+        print(f"[{case}] (h) scoring='r2' (default, mean R^2 over folds): same alpha on "
+              f"{100 * h['r2_same_frac']:.2f} % of targets; {h['r2_n_differ']} differ, of which "
+              f"{h['r2_explained']} rank the two alphas in opposite order under the two criteria", flush=True)
+        heads.append(f"{case} {h['ratio']:.2f}x himalaya (target >= {target:g}x: "
+                     f"{'met' if h['ratio'] >= target else 'NOT met'}), same alpha {100 * h['same_frac']:.2f} %"
+                     f"{'' if ok else ' (DISAGREE)'}")
+    return heads
 
 
 def bench_per_target(X, Y, alphas, folds, repeat):
@@ -174,6 +268,8 @@ def main(argv=None):
     ap.add_argument("--case", default="both", choices=("primal", "kernel", "both"),
                     help="problem shape for (a) and (b)")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads for both sides (default 1)")
+    ap.add_argument("--parts", default="habc",
+                    help="h: vs himalaya, a/b: vs scikit-learn, c: loader memory (default: habc)")
     args = ap.parse_args(argv)
     import sklearn
     import threadpoolctl
@@ -195,15 +291,23 @@ def main(argv=None):
         mem_vox, mem_trials = 15000, 10000
     if args.case != "both":
         cases = {args.case: cases[args.case]}
-    if args.memory_only:
+    if args.memory_only or set(args.parts) == {"c"}:
         with tempfile.TemporaryDirectory() as tmp:
             m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format, args.space)
         _print_memory(m)
         print(f"nsd loader memory: peak increase {m['ratio']:.2f}x the ROI's float32 betas (target <= 2x)")
         return
-    alphas = np.logspace(-2, 5, n_alphas)
     heads = []
-    for case, (n, p) in cases.items():
+    if "h" in args.parts:
+        if args.quick:
+            h_cases = {"dual": (200, 300, 500, 3.0), "primal": (300, 100, 500, 2.0)}
+        else:
+            h_cases = {"dual": (1000, 1500, 5000, 3.0), "primal": (600, 300, 1000, 2.0)}
+        if args.case != "both":
+            h_cases = {k: v for k, v in h_cases.items() if k == {"kernel": "dual"}.get(args.case, args.case)}
+        heads += run_himalaya(h_cases, np.logspace(-2, 5, 8), 5, repeat)
+    alphas = np.logspace(-2, 5, n_alphas)
+    for case, (n, p) in (cases.items() if set("ab") & set(args.parts) else ()):
         X, Y = make_data(n, p, t)
         print(f"[{case}] data: X {X.shape}, Y {Y.shape} ({t} targets), {n_alphas} alphas, {folds}-fold KFold, "
               f"float64, {repeat} repeats after a warm-up (median)")
@@ -222,7 +326,7 @@ def main(argv=None):
         heads.append(f"{case} {a['ratio']:.1f}x vs GridSearchCV (target >= 10x, scores agree: {ok_a}) / "
                      f"{b['ratio']:.1f}x vs Ridge loop (target >= 3x, identical choices: {b['identical_choices']})")
     mem = ""
-    if not args.skip_memory:
+    if not args.skip_memory and "c" in args.parts:
         with tempfile.TemporaryDirectory() as tmp:
             m = bench_memory(mem_vox, mem_trials, tmp, args.betas_format, args.space)
         _print_memory(m)

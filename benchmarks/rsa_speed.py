@@ -2,7 +2,13 @@
 
 (a) crossnobis RDMs: 100 subjects x 92 conditions x 1,000 voxels (4 runs, identity noise,
     rsatoolbox's default), and the same with a shared noise precision (reported, not a target);
-(b) geo-topological + geodesic transforms of 1,000 RDMs of 92 conditions;
+(b) geo-topological (pooled quantiles 0.1, 0.5) + geodesic transforms of 1,000 RDMs of 92 conditions,
+    in two layouts: square matrices (as an rsatoolbox ``RDMs`` object is usually built) and condensed
+    vectors. Every timed run is a fresh interpreter (inputs, including the rsatoolbox ``RDMs`` object,
+    built before the clock starts, then a warm-up on 4 RDMs); rsatoolbox and neurosig alternate.
+    rsatoolbox builds one networkx graph per RDM, edge by edge: repeated in one process its runs
+    get slower (the interpreter's heap grows), which inflates a same-process median; a fresh process
+    per run measures what one call costs a user. The values must be identical (max |diff| = 0);
 (c) 1,000 bootstrap samples (over subjects, noise ceiling in every sample) of the
     comparison of 8 model RDMs with 20 subjects' RDMs (92 conditions, Pearson).
 
@@ -23,13 +29,18 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 TARGET = 20.0
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def timeit(fn, repeats):
@@ -79,41 +90,89 @@ def bench_crossnobis(n_subj, n_cond, n_vox, n_runs, repeats, noise):
                   rt, rs, mt, ms, diff)
 
 
-def bench_topology(n_rdms, n_cond, low, up, repeats):
-    from rsatoolbox.rdm import RDMs
-    from rsatoolbox.rdm.transform import geodesic_transform as ref_geo
-    from rsatoolbox.rdm.transform import geotopological_transform as ref_gt
+TOPOLOGY_LAYOUTS = {
+    "square": "square RDMs (n, 92, 92) of squared Euclidean distances, as rsatoolbox's RDMs are built "
+              "from matrices",
+    "condensed": "condensed vectors (n, 4186) of distances shifted by +1",
+}
 
-    from neurosig.evaluation.rsa import geodesic_transform, geotopological_transform
+
+def _topology_data(layout, n_rdms, n_cond):
+    from neurosig.evaluation.rsa import calc_rdm
 
     rng = np.random.default_rng(1)
-    # RDMs of random patterns; distances shifted >= 1 so that rsatoolbox's in-place
-    # threshold update (which clobbers linear values above the upper threshold) is exact
     pats = rng.normal(size=(n_rdms, n_cond, 20))
-    from neurosig.evaluation.rsa import calc_rdm
-    V = 1.0 + calc_rdm(pats, "euclidean", squareform=False)
+    if layout == "square":
+        return calc_rdm(pats, "euclidean", squareform=True)
+    return 1.0 + calc_rdm(pats, "euclidean", squareform=False)
 
-    def ref():
-        gt = ref_gt(RDMs(V.copy()), low, up)
-        return ref_geo(gt).get_vectors()
 
-    def ns():
-        gt = geotopological_transform(V, low, up, pooled=True)
-        return geodesic_transform(gt, rescale=True, zero_edges=False)
+def topology_child(side, layout, n_rdms, n_cond, low, up, out):
+    """One timed run in a fresh interpreter: inputs built first, a small warm-up, then the full stack."""
+    data = _topology_data(layout, n_rdms, n_cond)
+    if side == "rsatoolbox":
+        from rsatoolbox.rdm import RDMs
+        from rsatoolbox.rdm.transform import geodesic_transform as ref_geo
+        from rsatoolbox.rdm.transform import geotopological_transform as ref_gt
 
-    def ns_default():
-        return geodesic_transform(geotopological_transform(V, low, up))
+        ref_geo(ref_gt(RDMs(data[:4].copy()), low, up))
+        rdms = RDMs(data.copy())  # construction not timed (rsatoolbox's transforms mutate it: a copy)
+        t, c = time.perf_counter(), time.process_time()
+        res = ref_geo(ref_gt(rdms, low, up)).get_vectors()
+    else:
+        from neurosig.evaluation.rsa import geodesic_transform, geotopological_transform
 
-    ns()
-    r, rt, rs = timeit(ref, repeats)
-    m, mt, ms = timeit(ns, repeats)
-    _, dt, ds = timeit(ns_default, repeats)
+        if side == "neurosig":  # rsatoolbox's conventions: pooled quantiles, min-max rescaling, 0 = no edge
+            def run(x):
+                return geodesic_transform(geotopological_transform(x, low, up, pooled=True),
+                                          rescale=True, zero_edges=False)
+        else:  # neurosig's defaults: per-RDM quantiles, zero-length edges kept
+            def run(x):
+                return geodesic_transform(geotopological_transform(x, low, up))
+        run(data[:4])  # compiles (or loads) the shortest-path kernel
+        t, c = time.perf_counter(), time.process_time()
+        res = run(data)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    if side != "rsatoolbox":
+        from neurosig.evaluation.rsa import as_vectors
+
+        res = as_vectors(res, allow_inf=True)
+    np.save(out, res)
+    print(json.dumps({"wall": wall, "cpu": cpu}))
+
+
+def _run_child(side, layout, n_rdms, n_cond, low, up, out):
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--topology-child", side, layout, str(n_rdms),
+           str(n_cond), str(low), str(up), str(out)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise SystemExit(f"{side} child failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def bench_topology(n_rdms, n_cond, low, up, repeats, layout):
+    """rsatoolbox vs neurosig, each run in its own fresh interpreter, alternating; values compared first."""
+    import tempfile
+
+    times = {"rsatoolbox": [], "neurosig": [], "neurosig-defaults": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = {k: Path(tmp) / f"{k}.npy" for k in times}
+        for _ in range(repeats):
+            for side in times:
+                times[side].append(_run_child(side, layout, n_rdms, n_cond, low, up, outs[side]))
+        r, m = np.load(outs["rsatoolbox"]), np.load(outs["neurosig"])
     same_inf = np.array_equal(np.isinf(r), np.isinf(m))
     diff = float(np.abs(np.where(np.isinf(r), 0, r) - np.where(np.isinf(m), 0, m)).max()) if same_inf else np.inf
-    ratio = report(f"(b) geotopological({low}, {up}) + geodesic, {n_rdms} RDMs x {n_cond} cond "
-                   "(rsatoolbox conventions)", rt, rs, mt, ms, diff)
-    print(f"    neurosig defaults (per-RDM quantiles, zero-length edges kept): {dt:.4f} s "
-          f"[{ds[0]:.4f}, {ds[1]:.4f}] -> {rt / dt:.1f}x", flush=True)
+    med = {k: (float(np.median([x["wall"] for x in v])), float(np.min([x["wall"] for x in v])),
+               float(np.max([x["wall"] for x in v])), float(np.median([x["cpu"] for x in v])))
+           for k, v in times.items()}
+    rt, mt, dt = med["rsatoolbox"], med["neurosig"], med["neurosig-defaults"]
+    ratio = report(f"(b) geotopological({low}, {up}) pooled + geodesic, {n_rdms} RDMs x {n_cond} cond, "
+                   f"{TOPOLOGY_LAYOUTS[layout]}; each run in a fresh interpreter (rsatoolbox conventions)",
+                   rt[0], rt[1:3], mt[0], mt[1:3], diff, tol=0.0)
+    print(f"    identical values: {diff == 0.0}; CPU-time ratio {rt[3] / mt[3]:.1f}x; neurosig defaults "
+          f"(per-RDM quantiles, zero-length edges kept): {dt[0]:.4f} s -> {rt[0] / dt[0]:.1f}x", flush=True)
     return ratio
 
 
@@ -161,7 +220,12 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--parts", default="abc", help="which parts to run, e.g. 'a' or 'bc' (default: all)")
     ap.add_argument("--method", default="corr", help="comparison method of part (c) (default: corr)")
+    ap.add_argument("--topology-child", nargs=7, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.topology_child:
+        side, layout, n_rdms, n_cond, low, up, out = args.topology_child
+        topology_child(side, layout, int(n_rdms), int(n_cond), float(low), float(up), out)
+        return 0
     from importlib.metadata import version
 
     import rsatoolbox  # noqa: F401  (fail early when the reference is missing)
@@ -178,7 +242,8 @@ def main(argv=None) -> int:
         ratios["crossnobis"] = bench_crossnobis(*sizes["a"], args.repeats, noise=False)
         bench_crossnobis(*sizes["a_noise"], args.repeats, noise=True)
     if "b" in args.parts:
-        ratios["tRSA transforms"] = bench_topology(*sizes["b"], 0.1, 0.5, args.repeats)
+        for layout in TOPOLOGY_LAYOUTS:
+            ratios[f"tRSA transforms ({layout})"] = bench_topology(*sizes["b"], 0.1, 0.5, args.repeats, layout)
     if "c" in args.parts:
         ratios["bootstrap"] = bench_bootstrap(*sizes["c"], args.repeats, method=args.method)
     worst = min(ratios.values())

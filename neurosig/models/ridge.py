@@ -1,17 +1,32 @@
 """Fast ridge regression over many alphas and many targets.
 
 One eigendecomposition per cross-validation fold serves every alpha and every
-target: with ``X_c`` the centred training data,
+target, in the cheaper of two forms:
 
-* features <= trials: ``X_c^T X_c = V diag(s) V^T``, and the test predictions for
+* the primal form when the fold has at least as many training samples as features:
+  ``X_c^T X_c = V diag(s) V^T`` (features x features), and the test predictions for
   alpha ``a`` are ``(X_te V) diag(1 / (s + a)) V^T X_c^T Y_c``;
-* features > trials (the kernel form): ``X_c X_c^T = U diag(s) U^T`` and the
-  predictions are ``(X_te X_c^T U) diag(1 / (s + a)) U^T Y_c``.
+* the dual (kernel) form when it has fewer samples than features:
+  ``X_c X_c^T = U diag(s) U^T`` (samples x samples), and the predictions are
+  ``(X_te X_c^T U) diag(1 / (s + a)) U^T Y_c``.
 
-Per alpha only one (n_test x rank) @ (rank x n_targets) product remains, instead
-of a new solve per alpha, fold and target. This is the math used by
-scikit-learn's ``Ridge`` (``fit_intercept=True``: centre X and Y on the training
-means), so predictions and R^2 agree with it to rounding.
+The products with the data are computed once for all folds (``X^T X`` and ``X^T Y``
+in the primal form, minus each fold's test rows; ``X X^T`` in the dual form, indexed
+per fold and centred on the fold's training mean), so that a fold costs one
+eigendecomposition and one product per block of targets for all alphas at once.
+This is the math of scikit-learn's ``Ridge`` (``fit_intercept=True``: centre X and
+Y on the training means), so predictions and R^2 agree with it to rounding.
+
+Alpha selection and himalaya
+----------------------------
+``FastRidgeCV(scoring="r2")`` (the default, scikit-learn's ``RidgeCV`` and
+``GridSearchCV`` convention) averages each fold's R^2 over folds. himalaya's
+``RidgeCV`` averages each fold's negative mean squared error (``l2_neg_loss``)
+instead; since every fold has its own test variance, the two averages weight the
+folds differently and can prefer different alphas when two alphas are close.
+``scoring="neg_mean_squared_error"`` is himalaya's criterion. Ties (mean scores
+equal to rounding, e.g. a constant target) go to the largest alpha, as in himalaya.
+With ``fit_intercept=False`` (himalaya's default) nothing is centred.
 """
 from __future__ import annotations
 
@@ -23,48 +38,93 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_option
 
-__all__ = ["ridge_cv_scores", "ridge_fit", "FastRidgeCV"]
+__all__ = ["ridge_cv_scores", "ridge_fit", "select_alphas", "FastRidgeCV", "SCORINGS"]
+
+#: scores that ``FastRidgeCV`` can maximise
+SCORINGS = ("r2", "neg_mean_squared_error", "pearson")
+#: largest block of predictions (alphas x test samples x targets) held at once
+_BLOCK_ELEMENTS = 2 ** 24
 
 
-class _EigenRidge:
-    """Eigendecomposition of one training set; predictions for any alphas on new data."""
+class _Design:
+    """Data centred once, with the Gram products every fold and the refit reuse.
 
-    def __init__(self, X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True):
+    The primal form keeps ``G = X0^T X0`` (p, p) and ``C = X0^T Y0`` (p, t); the dual
+    form keeps ``K = X0 X0^T`` (n, n). With ``fit_intercept`` the data are centred on
+    their overall mean first (ridge with an intercept does not depend on a constant
+    shift of X or Y, and centred data keep the fold downdates well conditioned).
+    """
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, fit_intercept: bool, dual: bool):
+        self.fit_intercept = fit_intercept
         if fit_intercept:
-            self.x_mean = X.mean(axis=0)
-            self.y_mean = Y.mean(axis=0)
-            Xc = X - self.x_mean
-            Yc = Y - self.y_mean
+            self.x_mean, self.y_mean = X.mean(axis=0), Y.mean(axis=0)
+            X, Y = X - self.x_mean, Y - self.y_mean
         else:
             self.x_mean = np.zeros(X.shape[1], X.dtype)
             self.y_mean = np.zeros(Y.shape[1], Y.dtype)
-            Xc, Yc = X, Y
-        self.Xc = Xc
-        n, p = Xc.shape
-        self.primal = p <= n
-        if self.primal:
-            s, V = np.linalg.eigh(Xc.T @ Xc)
-            self.basis = V                       # (p, p)
-            self.proj = V.T @ (Xc.T @ Yc)        # (p, t)
+        self.X, self.Y, self.dual = X, Y, dual
+        if dual:
+            self.K = X @ X.T
         else:
-            s, U = np.linalg.eigh(Xc @ Xc.T)
-            self.basis = U                       # (n, n)
-            self.proj = U.T @ Yc                 # (n, t)
-        self.s = np.clip(s, 0, None)
+            self.G = X.T @ X
+            self.C = X.T @ Y
 
-    def test_basis(self, X_test: np.ndarray) -> np.ndarray:
-        """``Z`` such that predictions are ``Z @ (proj / (s + alpha)) + y_mean``; shape (n_test, rank)."""
-        Xt = X_test - self.x_mean
-        if self.primal:
-            return Xt @ self.basis
-        return (Xt @ self.Xc.T) @ self.basis
+    def fold(self, tr: np.ndarray, te: np.ndarray):
+        """Eigen-system of one training set and the test rows in its basis.
 
-    def coef(self, alphas: np.ndarray) -> np.ndarray:
-        """Weights, shape (n_features, n_targets), target ``j`` with ``alphas[j]``."""
-        scaled = self.proj / (self.s[:, None] + alphas[None, :])
-        if self.primal:
-            return self.basis @ scaled
-        return self.Xc.T @ (self.basis @ scaled)
+        Returns
+        -------
+        s : ndarray, shape (r,)
+            Eigenvalues (clipped at 0).
+        Z : ndarray, shape (n_test, r)
+            Centred test data in the eigenbasis.
+        basis : ndarray, shape (m, r)
+            Eigenvectors; ``m`` is n_train (dual) or n_features (primal).
+        rhs : ndarray, shape (m, n_targets)
+            ``Y_c`` (dual) or ``X_c^T Y_c`` (primal): predictions are
+            ``Z diag(1 / (s + a)) basis^T rhs``.
+        y_shift : ndarray, shape (n_targets,)
+            Training mean of ``Y0`` (added back to the predictions).
+        """
+        X, Y = self.X, self.Y
+        yt_mean = Y[tr].mean(axis=0) if self.fit_intercept else np.zeros(Y.shape[1], Y.dtype)
+        if self.dual:
+            Ktr = self.K[np.ix_(tr, tr)]
+            Kte = self.K[np.ix_(te, tr)]
+            if self.fit_intercept:  # kernel of the data centred on the training mean
+                r = Ktr.mean(axis=1)
+                mu = r.mean()
+                Ktr = Ktr - r[:, None] - r[None, :] + mu
+                Kte = Kte - Kte.mean(axis=1, keepdims=True) - r[None, :] + mu
+            s, U = np.linalg.eigh(Ktr)
+            rhs = Y[tr] - yt_mean if self.fit_intercept else Y[tr]
+            return np.clip(s, 0, None), Kte @ U, U, rhs, yt_mean
+        # primal: remove the test rows from the overall products, then centre
+        Xte, Yte = X[te], Y[te]
+        G = self.G - Xte.T @ Xte
+        C = self.C - Xte.T @ Yte
+        if self.fit_intercept:
+            n_tr = len(tr)
+            xt_mean = (X.sum(axis=0) - Xte.sum(axis=0)) / n_tr
+            G -= n_tr * np.outer(xt_mean, xt_mean)
+            C -= n_tr * np.outer(xt_mean, yt_mean)
+            Xte = Xte - xt_mean
+        s, V = np.linalg.eigh(G)
+        return np.clip(s, 0, None), Xte @ V, V, C, yt_mean
+
+    def refit_coef(self, alphas: np.ndarray) -> np.ndarray:
+        """Weights on all samples, shape (n_features, n_targets), target ``j`` with ``alphas[j]``."""
+        if self.dual:
+            s, U = np.linalg.eigh(self.K)
+            proj = U.T @ self.Y
+            left = self.X.T @ U                      # (p, n)
+        else:
+            s, U = np.linalg.eigh(self.G)
+            proj = U.T @ self.C
+            left = U
+        proj /= np.clip(s, 0, None)[:, None] + alphas[None, :]
+        return left @ proj
 
 
 def _split_list(cv, X, groups):
@@ -78,20 +138,55 @@ def _split_list(cv, X, groups):
     return list(cv.split(X, None, groups))
 
 
-def _score(Y: np.ndarray, P: np.ndarray, scoring: str) -> np.ndarray:
-    """Per-target R^2 (scikit-learn's ``r2_score(..., multioutput='raw_values')``) or Pearson r."""
-    if scoring == "r2":
-        sse = ((Y - P) ** 2).sum(axis=0)
-        sst = ((Y - Y.mean(axis=0)) ** 2).sum(axis=0)
+def _block_scores(R0: np.ndarray, P: np.ndarray, scoring: str) -> np.ndarray:
+    """Scores of predictions ``P`` (n_alphas, n_test, t) against residual targets ``R0`` (n_test, t).
+
+    ``R0`` is the test target minus the training mean and ``P`` the centred
+    prediction, so ``R0 - P`` is the residual. ``P`` is overwritten.
+    """
+    if scoring == "pearson":
+        Rc = R0 - R0.mean(axis=0)
+        P -= P.mean(axis=1, keepdims=True)
+        num = np.einsum("it,ait->at", Rc, P)
+        den = np.sqrt((Rc ** 2).sum(axis=0)[None] * np.einsum("ait,ait->at", P, P))
         with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = 1.0 - sse / sst
-        return np.where(sst == 0, np.where(sse == 0, 1.0, 0.0), r2)
-    Yc = Y - Y.mean(axis=0)
-    Pc = P - P.mean(axis=0)
-    den = np.sqrt((Yc ** 2).sum(0) * (Pc ** 2).sum(0))
+            return np.nan_to_num(num / den)
+    np.subtract(R0[None], P, out=P)
+    sse = np.einsum("ait,ait->at", P, P)
+    if scoring == "neg_mean_squared_error":
+        return -sse / R0.shape[0]
+    sst = ((R0 - R0.mean(axis=0)) ** 2).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (Yc * Pc).sum(0) / den
-    return np.nan_to_num(r)
+        r2 = 1.0 - sse / sst
+    return np.where(sst == 0, np.where(sse == 0, 1.0, 0.0), r2)
+
+
+def _fold_scores(design: _Design, tr, te, alphas: np.ndarray, scoring: str) -> np.ndarray:
+    """Scores of one fold for every alpha and target, shape (n_alphas, n_targets)."""
+    s, Z, basis, rhs, y_shift = design.fold(tr, te)
+    n_a, n_te, t = len(alphas), len(te), rhs.shape[1]
+    scale = 1.0 / (s[None, :] + alphas[:, None])            # (n_alphas, r)
+    R0 = design.Y[te] - y_shift
+    out = np.empty((n_a, t))
+    # two orders for the same product Z diag(scale_a) basis^T rhs, the cheaper one first
+    left_first = n_a * n_te < t
+    if left_first:   # (n_alphas * n_test, m) once, then one product per block of targets
+        L = ((Z[None] * scale[:, None, :]) @ basis.T).reshape(n_a * n_te, -1)
+    else:            # (r, t) once, then (n_test, r) per alpha
+        B = basis.T @ rhs
+    step = max(1, _BLOCK_ELEMENTS // (n_a * n_te))
+    for start in range(0, t, step):
+        cols = slice(start, start + step)
+        if left_first:
+            P = (L @ rhs[:, cols]).reshape(n_a, n_te, -1)
+        else:
+            P = np.matmul(Z[None] * scale[:, None, :], B[None, :, cols])
+        out[:, cols] = _block_scores(R0[:, cols], P, scoring)
+    return out
+
+
+def _use_dual(n_train: int, n_features: int) -> bool:
+    return n_features > n_train
 
 
 def ridge_cv_scores(X, Y, alphas, splits, scoring: str = "r2", fit_intercept: bool = True,
@@ -104,7 +199,10 @@ def ridge_cv_scores(X, Y, alphas, splits, scoring: str = "r2", fit_intercept: bo
     Y : ndarray, shape (n_samples, n_targets)
     alphas : array, shape (n_alphas,)
     splits : list of (train_idx, test_idx)
-    scoring : {"r2", "pearson"}
+    scoring : {"r2", "neg_mean_squared_error", "pearson"}
+        Per fold and target: R^2, minus the mean squared error (himalaya's
+        ``l2_neg_loss``) or the Pearson correlation of prediction and target.
+    fit_intercept : bool
     dtype : numpy dtype
         float64 (exact) or float32 (half the memory, faster).
 
@@ -112,35 +210,21 @@ def ridge_cv_scores(X, Y, alphas, splits, scoring: str = "r2", fit_intercept: bo
     -------
     scores : ndarray, shape (n_folds, n_alphas, n_targets)
     """
-    check_option("scoring", scoring, ("r2", "pearson"))
+    check_option("scoring", scoring, SCORINGS)
     X = np.asarray(X, dtype=dtype)
     Y = np.asarray(Y, dtype=dtype)
     Y = Y[:, None] if Y.ndim == 1 else Y
     alphas = np.asarray(alphas, dtype=dtype)
+    return _cv_scores(X, Y, alphas, splits, scoring, fit_intercept)[0]
+
+
+def _cv_scores(X, Y, alphas, splits, scoring, fit_intercept):
+    n_train = max(len(tr) for tr, _ in splits)
+    design = _Design(X, Y, fit_intercept, _use_dual(n_train, X.shape[1]))
     out = np.empty((len(splits), len(alphas), Y.shape[1]), dtype=np.float64)
     for f, (tr, te) in enumerate(splits):
-        eig = _EigenRidge(X[tr], Y[tr], fit_intercept)
-        Z = eig.test_basis(X[te])
-        Yte = Y[te]
-        if scoring == "r2":
-            # residual of the training-mean prediction; the alpha-dependent part is Z @ W(alpha)
-            R0 = Yte - eig.y_mean
-            sst = ((Yte - Yte.mean(axis=0)) ** 2).sum(axis=0)
-            W = np.empty_like(eig.proj)
-            P = np.empty((Z.shape[0], Y.shape[1]), dtype=Z.dtype)
-        for a, alpha in enumerate(alphas):
-            if scoring == "r2":
-                np.divide(eig.proj, (eig.s + alpha)[:, None], out=W)
-                np.matmul(Z, W, out=P)
-                np.subtract(R0, P, out=P)
-                sse = np.einsum("ij,ij->j", P, P)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    r2 = 1.0 - sse / sst
-                out[f, a] = np.where(sst == 0, np.where(sse == 0, 1.0, 0.0), r2)
-            else:
-                P = Z @ (eig.proj / (eig.s[:, None] + alpha)) + eig.y_mean
-                out[f, a] = _score(Yte, P, scoring)
-    return out
+        out[f] = _fold_scores(design, np.asarray(tr), np.asarray(te), alphas, scoring)
+    return out, design
 
 
 def ridge_fit(X, Y, alphas, fit_intercept: bool = True, dtype=np.float64):
@@ -160,11 +244,41 @@ def ridge_fit(X, Y, alphas, fit_intercept: bool = True, dtype=np.float64):
     X = np.asarray(X, dtype=dtype)
     Y = np.asarray(Y, dtype=dtype)
     Y = Y[:, None] if Y.ndim == 1 else Y
-    alphas = np.broadcast_to(np.asarray(alphas, dtype=dtype), (Y.shape[1],))
-    eig = _EigenRidge(X, Y, fit_intercept)
-    W = eig.coef(alphas)
-    intercept = eig.y_mean - eig.x_mean @ W
+    design = _Design(X, Y, fit_intercept, _use_dual(X.shape[0], X.shape[1]))
+    return _refit(design, alphas)
+
+
+def _refit(design: _Design, alphas):
+    t = design.Y.shape[1]
+    alphas = np.broadcast_to(np.asarray(alphas, dtype=design.X.dtype), (t,))
+    W = design.refit_coef(np.ascontiguousarray(alphas))
+    intercept = design.y_mean - design.x_mean @ W
     return W.T, intercept
+
+
+def select_alphas(mean_scores: np.ndarray, alphas: np.ndarray, per_target: bool = True) -> np.ndarray:
+    """Index of the best alpha of each target; ties (equal to rounding) go to the largest alpha.
+
+    Parameters
+    ----------
+    mean_scores : ndarray, shape (n_alphas, n_targets)
+        Scores averaged over folds (higher is better).
+    alphas : ndarray, shape (n_alphas,)
+    per_target : bool
+        One alpha per target, or the alpha with the best score averaged over targets.
+
+    Returns
+    -------
+    best : ndarray of int, shape (n_targets,)
+    """
+    scores = mean_scores if per_target else mean_scores.mean(axis=1, keepdims=True)
+    top = scores.max(axis=0)
+    tol = 16 * np.finfo(np.float64).eps * np.maximum(np.abs(top), np.finfo(np.float64).tiny)
+    tied = scores >= (top - tol)[None, :]
+    # among the tied alphas, the largest one
+    key = np.where(tied, np.asarray(alphas, dtype=np.float64)[:, None], -np.inf)
+    best = key.argmax(axis=0)
+    return best if per_target else np.full(mean_scores.shape[1], best[0])
 
 
 class FastRidgeCV(RegressorMixin, BaseEstimator):
@@ -178,8 +292,10 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
         Folds (an int gives ``KFold``, or ``GroupKFold`` when ``groups`` are passed to ``fit``).
     alpha_per_target : bool
         Choose one alpha per target (True) or one for all targets (mean score).
-    scoring : {"r2", "pearson"}
-        Score used to choose alphas.
+    scoring : {"r2", "neg_mean_squared_error", "pearson"}
+        Score averaged over folds to choose alphas: R^2 (scikit-learn's convention),
+        minus the mean squared error (himalaya's ``RidgeCV`` criterion) or Pearson r.
+        Ties go to the largest alpha.
     fit_intercept : bool
     dtype : {"float64", "float32"}
         Precision of the computation.
@@ -211,7 +327,7 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, groups=None):
         """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets)."""
-        check_option("scoring", self.scoring, ("r2", "pearson"))
+        check_option("scoring", self.scoring, SCORINGS)
         check_option("dtype", str(self.dtype), ("float64", "float32"))
         dtype = np.dtype(str(self.dtype))
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
@@ -221,15 +337,17 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
                              f"1-D arrays of positive numbers, but got {self.alphas!r} instead.")
         Y = y[:, None] if y.ndim == 1 else y
         splits = _split_list(self.cv, X, groups)
-        scores = ridge_cv_scores(X, Y, alphas, splits, self.scoring, self.fit_intercept, dtype).mean(axis=0)
+        Xd, Yd = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
+        fold_scores, design = _cv_scores(Xd, Yd, alphas.astype(dtype), splits, self.scoring,
+                                         self.fit_intercept)
+        scores = fold_scores.mean(axis=0)
         self.cv_scores_ = scores
-        if self.alpha_per_target:
-            best = scores.argmax(axis=0)
-        else:
-            best = np.full(Y.shape[1], scores.mean(axis=1).argmax())
+        best = select_alphas(scores, alphas, self.alpha_per_target)
         self.alpha_ = alphas[best]
         self.best_score_ = scores[best, np.arange(Y.shape[1])]
-        coef, intercept = ridge_fit(X, Y, self.alpha_, self.fit_intercept, dtype)
+        if design.dual != _use_dual(X.shape[0], X.shape[1]):  # folds dual, all samples primal
+            design = _Design(Xd, Yd, self.fit_intercept, _use_dual(X.shape[0], X.shape[1]))
+        coef, intercept = _refit(design, self.alpha_)
         if y.ndim == 1:
             self.coef_, self.intercept_ = coef[0], float(intercept[0])
         else:

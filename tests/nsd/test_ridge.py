@@ -1,11 +1,23 @@
-"""FastRidgeCV against scikit-learn (GridSearchCV(Ridge), per-fold Ridge loops, Ridge fits)."""
+"""FastRidgeCV against scikit-learn (GridSearchCV(Ridge), per-fold Ridge loops, Ridge fits) and himalaya."""
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 
-from neurosig.models.ridge import FastRidgeCV, ridge_cv_scores, ridge_fit
+from neurosig.models.ridge import (
+    FastRidgeCV,
+    _Design,
+    _fold_scores,
+    ridge_cv_scores,
+    ridge_fit,
+    select_alphas,
+)
 
 ALPHAS = np.logspace(-2, 4, 9)
 
@@ -58,6 +70,82 @@ def test_float32_and_pearson_and_groups():
     assert np.ndim(f.coef_) == 1 and f.predict(X).shape == (60,)
     W, b = ridge_fit(X, Y, 3.0)
     np.testing.assert_allclose(W, Ridge(alpha=3.0).fit(X, Y).coef_, atol=1e-10)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n,p", [(60, 45), (60, 40)])  # fold sizes 45 and 48 around p
+def test_dual_and_primal_solutions_equal_and_equal_sklearn(n, p, fit_intercept):
+    """Both forms on the same folds (whichever the size would pick) give the same scores and
+    weights, and both equal scikit-learn's Ridge fitted per alpha."""
+    X, Y = _data(n, p, 7, seed=3)
+    if fit_intercept:
+        X += 5.0  # an offset: the intercept path must not depend on it
+    alphas = np.array([1e-3, 0.5, 10.0, 1e4])
+    splits = list(KFold(4).split(X))
+    dual, primal = _Design(X, Y, fit_intercept, True), _Design(X, Y, fit_intercept, False)
+    for scoring in ("r2", "neg_mean_squared_error", "pearson"):
+        for tr, te in splits:
+            sd = _fold_scores(dual, tr, te, alphas, scoring)
+            sp = _fold_scores(primal, tr, te, alphas, scoring)
+            np.testing.assert_allclose(sd, sp, atol=1e-9, rtol=1e-9)
+            if scoring == "neg_mean_squared_error":
+                for a, alpha in enumerate(alphas):
+                    pred = Ridge(alpha=alpha, fit_intercept=fit_intercept).fit(X[tr], Y[tr]).predict(X[te])
+                    np.testing.assert_allclose(sd[a], -((Y[te] - pred) ** 2).mean(axis=0), atol=1e-9)
+    per_target = np.resize(alphas, Y.shape[1])
+    Wd, Wp = dual.refit_coef(per_target), primal.refit_coef(per_target)
+    np.testing.assert_allclose(Wd, Wp, atol=1e-9)
+    for j in range(Y.shape[1]):
+        ref = Ridge(alpha=per_target[j], fit_intercept=fit_intercept).fit(X, Y[:, j])
+        np.testing.assert_allclose(Wd[:, j], ref.coef_, atol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n,p", [(120, 40), (50, 150)])  # primal and dual folds
+def test_alpha_choice_equals_himalaya(n, p, fit_intercept):
+    """scoring='neg_mean_squared_error' is himalaya's criterion: same alpha on every target
+    (constant targets included: ties go to the largest alpha in both) and the same weights."""
+    himalaya_ridge = pytest.importorskip("himalaya.ridge")
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((n, p))
+    Y = X @ rng.standard_normal((p, 300)) / np.sqrt(p) + rng.standard_normal((n, 300)) * rng.uniform(0.3, 5, 300)
+    Y[:, :2] = 3.0  # constant targets: with an intercept every alpha scores the same
+    alphas = np.logspace(-2, 5, 8)
+    cv = KFold(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        h = himalaya_ridge.RidgeCV(alphas=alphas, fit_intercept=fit_intercept, cv=cv).fit(X, Y)
+    f = FastRidgeCV(alphas, cv=cv, scoring="neg_mean_squared_error", fit_intercept=fit_intercept).fit(X, Y)
+    np.testing.assert_allclose(f.alpha_, np.asarray(h.best_alphas_), rtol=1e-9)
+    if fit_intercept:  # centred constant targets are 0: predictions 0 for every alpha, a tie
+        assert np.all(f.alpha_[:2] == alphas[-1])
+    np.testing.assert_allclose(f.coef_, np.asarray(h.coef_).T, atol=1e-9)
+    # himalaya adds 1e-10 * log(alpha) to its mean scores (its tie-break towards large alphas)
+    np.testing.assert_allclose(f.best_score_, np.asarray(h.cv_scores_), rtol=1e-9, atol=2e-9)
+    # the default criterion (mean R^2 over folds) may rank two close alphas the other way round
+    r2 = FastRidgeCV(alphas, cv=cv, fit_intercept=fit_intercept).fit(X, Y)
+    for j in np.flatnonzero(r2.alpha_ != f.alpha_):
+        a_r2, a_mse = np.searchsorted(alphas, [r2.alpha_[j], f.alpha_[j]])
+        assert r2.cv_scores_[a_r2, j] >= r2.cv_scores_[a_mse, j]
+        assert f.cv_scores_[a_mse, j] >= f.cv_scores_[a_r2, j]
+
+
+def test_select_alphas_ties_go_to_largest_alpha():
+    alphas = np.array([10.0, 0.1, 1.0])  # any order
+    scores = np.array([[0.5, 0.2, 0.3], [0.5, 0.1, 0.7], [0.4, 0.2, 0.7 + 1e-17]])
+    np.testing.assert_array_equal(select_alphas(scores, alphas), [0, 0, 2])
+    np.testing.assert_array_equal(select_alphas(scores, alphas, per_target=False), [2, 2, 2])  # rows 1, 2 tie
+
+
+@pytest.mark.slow
+def test_ridge_benchmark_quick_runs():
+    """The himalaya comparison of benchmarks/ridge_speed.py runs and its alphas agree (no timing checked)."""
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, str(root / "benchmarks" / "ridge_speed.py"), "--quick", "--parts", "h"],
+                         capture_output=True, text=True, cwd=root, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("ridge: dual") and last.count("same alpha 100.00 %") == 2, last
 
 
 def test_bad_input():

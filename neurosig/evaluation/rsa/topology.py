@@ -22,11 +22,16 @@ Differences from rsatoolbox 0.3.2 (``rsatoolbox.rdm.transform``), on purpose:
   :func:`~neurosig.evaluation.rsa.compare` refuses inf with an error that names
   this option.
 
-Shortest paths are computed for all RDMs at once with a batched Floyd-Warshall
-recursion (``n_conditions`` vectorised min-plus updates over the whole stack);
-tests check it against ``scipy.sparse.csgraph.shortest_path`` on graphs built with
-``csgraph_from_dense(..., null_value=np.inf)`` (which keeps zero-length edges) and
-against an explicit triple-loop Floyd-Warshall.
+Shortest paths are computed by a compiled (numba) Floyd-Warshall recursion that
+works on the condensed upper triangle of each RDM in place: the graphs are
+undirected, so each step updates only the pairs ``i < j``, with the same additions
+``d(i, k) + d(k, j)`` in the same order ``k = 0 .. n - 1`` as networkx's
+``floyd_warshall_numpy`` (used by rsatoolbox), hence bit-identical results. The
+kernel is compiled on first use (cached on disk). :func:`floyd_warshall_batch`
+is the vectorised numpy form on square matrices. Tests check both against
+``scipy.sparse.csgraph.shortest_path`` on graphs built with
+``csgraph_from_dense(..., null_value=np.inf)`` (which keeps zero-length edges),
+against an explicit triple-loop Floyd-Warshall and against rsatoolbox.
 """
 from __future__ import annotations
 
@@ -35,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from ..._logging import get_logger
-from ..._validation import validate_type
-from .rdm import as_vectors, is_number, n_cond_from_length, triu_indices, vectors_to_square
+from ..._validation import check_positive_int, validate_type
+from .rdm import as_vectors, is_number, n_cond_from_length, vectors_to_square
 
 logger = get_logger(__name__)
 
@@ -49,6 +54,35 @@ def _check_quantile(name: str, q: Any) -> float:
         raise ValueError(f"Invalid value for the '{name}' parameter. Allowed values are numbers "
                          f"in [0, 1] (quantiles), but got {q!r} instead.")
     return float(q)
+
+
+#: RDMs per block in the element-wise steps: a block's temporaries stay small enough to be
+#: reused from the heap instead of being mapped (and page-faulted) afresh for every step
+_BLOCK = 32
+
+
+def _vectors(arr: np.ndarray) -> np.ndarray:
+    """``as_vectors(arr, "rdms")``, reading a large square stack block by block.
+
+    Any input the blocks refuse is checked again as a whole, so that the errors (and
+    what is accepted) are exactly those of :func:`~neurosig.evaluation.rsa.as_vectors`.
+    """
+    if not (arr.ndim == 3 and arr.shape[-1] == arr.shape[-2] and arr.shape[0] > _BLOCK):
+        return as_vectors(arr, "rdms")
+    n = arr.shape[-1]
+    out = np.empty((arr.shape[0], n * (n - 1) // 2))
+    try:
+        for start in range(0, arr.shape[0], _BLOCK):
+            out[start:start + _BLOCK] = as_vectors(arr[start:start + _BLOCK], "rdms")
+    except ValueError:
+        return as_vectors(arr, "rdms")
+    return out
+
+
+def _output_buffer(vec: np.ndarray, arr: np.ndarray) -> np.ndarray:
+    """Where to write a block-wise result: ``vec`` itself when it is a copy made here (each
+    block is read before it is overwritten), else a new array (never the caller's data)."""
+    return np.empty_like(vec) if np.shares_memory(vec, arr) else vec
 
 
 def _restore(vec: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -77,8 +111,8 @@ def geotopological_thresholds(rdms: Any, low: float, up: float, pooled: bool = F
         raise ValueError(f"The 'rdms' parameter has {n} conditions; quantile thresholds need at "
                          f"least {MIN_CONDITIONS} conditions.")
     validate_type("pooled", pooled, bool)
-    if pooled:
-        lo, hi = np.quantile(vec, low), np.quantile(vec, up)
+    if pooled:  # np.quantile(vec, low), np.quantile(vec, up) (rsatoolbox), with one partition
+        lo, hi = row_quantiles(vec.reshape(1, -1), (low, up))[0]
         return np.tile([lo, hi], (vec.shape[0], 1))
     return row_quantiles(vec, (low, up))
 
@@ -131,7 +165,7 @@ def geotopological_transform(rdms: Any, low: float, up: float, pooled: bool = Fa
         Same layout as ``rdms``, values in [0, 1].
     """
     arr = np.asarray(rdms, dtype=float)
-    vec = as_vectors(arr, "rdms")
+    vec = _vectors(arr)
     if thresholds == "quantile":
         th = geotopological_thresholds(vec, low, up, pooled=pooled)
     elif thresholds == "value":
@@ -142,7 +176,11 @@ def geotopological_transform(rdms: Any, low: float, up: float, pooled: bool = Fa
     else:
         raise ValueError("Invalid value for the 'thresholds' parameter. Allowed values are "
                          f"'quantile', 'value', but got {thresholds!r} instead.")
-    return _restore(_gt_apply(vec, th[:, :1], th[:, 1:]), arr)
+    out = _output_buffer(vec, arr)
+    for start in range(0, len(vec), _BLOCK):
+        blk = slice(start, start + _BLOCK)
+        out[blk] = _gt_apply(vec[blk], th[blk, :1], th[blk, 1:])
+    return _restore(out, arr)
 
 
 def _gt_apply(vec: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -163,15 +201,21 @@ def minmax_transform(rdms: Any) -> np.ndarray:
     a warning is logged.
     """
     arr = np.asarray(rdms, dtype=float)
-    vec = as_vectors(arr, "rdms")
+    return _restore(_minmax_vectors(as_vectors(arr, "rdms")), arr)
+
+
+def _minmax_vectors(vec: np.ndarray, warn: bool = True) -> np.ndarray:
     lo = vec.min(axis=1, keepdims=True)
     hi = vec.max(axis=1, keepdims=True)
     span = hi - lo
-    const = span[:, 0] == 0
-    if const.any():
-        logger.warning("%d RDM(s) have all distances equal; min-max rescaling sets them to 0.",
-                       int(const.sum()))
-    return _restore((vec - lo) / np.where(span > 0, span, 1.0), arr)
+    if warn:
+        _warn_constant(int(np.sum(span == 0)))
+    return (vec - lo) / np.where(span > 0, span, 1.0)
+
+
+def _warn_constant(n_const: int) -> None:
+    if n_const:
+        logger.warning("%d RDM(s) have all distances equal; min-max rescaling sets them to 0.", n_const)
 
 
 def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = False,
@@ -196,42 +240,97 @@ def geodesic_transform(rdms: Any, disconnected: float = np.inf, rescale: bool = 
         Keep distances of 0 as edges of length 0 (default). False reproduces
         rsatoolbox/networkx, where 0 means "no edge".
     chunk_size : int
-        RDMs per vectorised Floyd-Warshall block (bounds memory).
+        RDMs per call of the compiled shortest-path kernel (the work is in place, on one
+        copy of the condensed input).
 
     Returns
     -------
     geodesic : ndarray
         Same layout as ``rdms``.
+
+    Notes
+    -----
+    The shortest paths run in a compiled kernel (numba): the first call after
+    installation compiles it (a few seconds, cached on disk); later calls, in any
+    process, load it from the cache.
     """
     if not (is_number(disconnected) or disconnected is np.inf):
         raise ValueError("Invalid value for the 'disconnected' parameter. Allowed values are numbers "
                          f"(inf by default), but got {disconnected!r} instead.")
     validate_type("rescale", rescale, bool)
+    validate_type("zero_edges", zero_edges, bool)
+    chunk_size = check_positive_int("chunk_size", chunk_size)
     arr = np.asarray(rdms, dtype=float)
-    vec = as_vectors(minmax_transform(arr) if rescale else arr, "rdms")
+    vec = _vectors(arr)
     if not rescale and (vec.min() < 0 or vec.max() > 1):
         raise ValueError(
             "The 'rdms' parameter must hold geo-topologically transformed distances in [0, 1], but "
             f"values range over [{vec.min():.3g}, {vec.max():.3g}]; apply geotopological_transform "
             "first or pass rescale=True to min-max rescale each RDM (as rsatoolbox does).")
     n = n_cond_from_length(vec.shape[1])
-    iu = triu_indices(n)
-    out = np.empty_like(vec)
-    for start in range(0, vec.shape[0], chunk_size):
-        block = vec[start:start + chunk_size]
-        W = np.full((block.shape[0], n, n), np.inf)
-        edge = block < 1.0
+    if rescale:
+        _warn_constant(int(np.sum(vec.max(axis=1) == vec.min(axis=1))))
+    kernel = _condensed_kernel()
+    out = _output_buffer(vec, arr)
+    for start in range(0, len(vec), chunk_size):
+        blk = _minmax_vectors(vec[start:start + chunk_size], warn=False) if rescale \
+            else vec[start:start + chunk_size]
+        # edge lengths: distances < 1 (0 only with zero_edges), inf for non-edges
+        edge = blk < 1.0
         if not zero_edges:
-            edge &= block != 0.0
-        w = np.where(edge, block, np.inf)
-        W[:, iu[0], iu[1]] = w
-        W[:, iu[1], iu[0]] = w
-        W[:, np.arange(n), np.arange(n)] = 0.0
-        D = floyd_warshall_batch(W)
-        out[start:start + chunk_size] = D[:, iu[0], iu[1]]
+            edge &= blk != 0.0
+        np.copyto(out[start:start + chunk_size], np.where(edge, blk, np.inf))
+        kernel(out[start:start + chunk_size], n)
     if disconnected is not np.inf and not (is_number(disconnected) and np.isinf(disconnected)):
         out[np.isinf(out)] = float(disconnected)
     return _restore(out, arr)
+
+
+_KERNEL = None
+
+
+def _condensed_kernel():
+    """The compiled Floyd-Warshall kernel on condensed vectors (compiled once per process)."""
+    global _KERNEL
+    if _KERNEL is None:
+        import numba
+
+        _KERNEL = numba.njit(cache=True, nogil=True)(_floyd_warshall_condensed)
+    return _KERNEL
+
+
+def _floyd_warshall_condensed(V, n):  # pragma: no cover - runs compiled
+    """All-pairs shortest paths of undirected graphs given as condensed vectors, in place.
+
+    ``V`` has shape (n_graphs, n (n - 1) / 2): row-major upper triangles of the
+    edge-length matrices (inf for non-edges); pair ``(i, j)``, ``i < j``, sits at
+    ``off[i] + j`` with ``off[i] = i n - i (i + 1) / 2 - i - 1``. Step ``k`` reads
+    the lengths to ``k`` (unchanged by step ``k`` as the diagonal is 0) into ``dk``
+    and updates every pair ``i < j`` with ``min(d(i, j), d(i, k) + d(k, j))``.
+    """
+    off = np.empty(n, np.int64)
+    for i in range(n):
+        off[i] = i * n - (i * (i + 1)) // 2 - i - 1
+    dk = np.empty(n)
+    for b in range(V.shape[0]):
+        v = V[b]
+        for k in range(n):
+            for j in range(k):
+                dk[j] = v[off[j] + k]
+            dk[k] = 0.0
+            for j in range(k + 1, n):
+                dk[j] = v[off[k] + j]
+            for i in range(n - 1):
+                dik = dk[i]
+                if dik == np.inf:
+                    continue
+                # row i beyond the diagonal and the lengths from k to the same nodes, as two
+                # views of equal length (this form lets the compiler vectorise the loop)
+                row = v[off[i] + i + 1:off[i] + n]
+                to_k = dk[i + 1:]
+                for j in range(row.shape[0]):
+                    row[j] = min(row[j], dik + to_k[j])
+    return V
 
 
 def floyd_warshall_batch(W: np.ndarray) -> np.ndarray:

@@ -174,3 +174,67 @@ def test_bad_topology_inputs():
     nan[0, 0] = np.nan
     with pytest.raises(ValueError, match="'rdms'.*NaN"):
         geotopological_transform(nan, 0.1, 0.5)
+
+
+def test_compiled_geodesic_identical_to_numpy_floyd_warshall_and_rsatoolbox(rsatb):
+    """The compiled kernel (condensed upper triangle, pairs i < j only) gives bit-identical values
+    to the vectorised numpy recursion on square matrices and to rsatoolbox (networkx), with pooled
+    thresholds on a stack of RDMs, in both layouts and for any block size."""
+    from rsatoolbox.rdm.transform import geodesic_transform as ref_geo
+    from rsatoolbox.rdm.transform import geotopological_transform as ref_gt
+
+    from neurosig.evaluation.rsa.topology import floyd_warshall_batch
+
+    rng = np.random.default_rng(7)
+    pts = rng.normal(size=(25, 30, 6))
+    iu = np.triu_indices(30, k=1)
+    v = 1.0 + ((pts[:, :, None] - pts[:, None]) ** 2).mean(-1)[:, iu[0], iu[1]]
+    ref = ref_geo(ref_gt(rdms_obj(rsatb, v), 0.1, 0.5)).get_vectors()
+    v_before = v.copy()
+    gt = geotopological_transform(v, 0.1, 0.5, pooled=True)
+    gt_before = gt.copy()
+    mine = geodesic_transform(gt, rescale=True, zero_edges=False)
+    assert np.array_equal(v, v_before) and np.array_equal(gt, gt_before)  # inputs left alone
+    assert np.array_equal(mine, ref)  # inf where disconnected, identical floats elsewhere
+    assert np.array_equal(geodesic_transform(gt, rescale=True, zero_edges=False, chunk_size=1), mine)
+    gt_sq = as_square(gt)
+    sq = geodesic_transform(gt_sq, rescale=True, zero_edges=False)
+    assert np.array_equal(as_vectors(sq, allow_inf=True), mine)
+    assert np.array_equal(gt_sq, as_square(gt))
+    # a stack larger than one block (square input is read block by block)
+    big = np.concatenate([gt] * 3)
+    assert np.array_equal(geodesic_transform(as_square(big), rescale=True, zero_edges=False),
+                          as_square(np.concatenate([mine] * 3), allow_inf=True))
+    v3 = np.concatenate([v] * 3)
+    assert np.array_equal(geotopological_transform(as_square(v3), 0.1, 0.5, pooled=True),
+                          as_square(geotopological_transform(v3, 0.1, 0.5, pooled=True)))
+    for zero_edges in (True, False):
+        W = np.where(as_square(gt) < 1, as_square(gt), np.inf)
+        if not zero_edges:
+            W[as_square(gt) == 0] = np.inf
+        W[:, np.arange(30), np.arange(30)] = 0.0
+        expect = as_vectors(floyd_warshall_batch(W), allow_inf=True)
+        assert np.array_equal(geodesic_transform(gt, zero_edges=zero_edges), expect)
+
+
+def test_geodesic_bad_chunk_size():
+    v = geotopological_transform(np.random.default_rng(8).random((2, 10)), 0.1, 0.5)
+    with pytest.raises(ValueError, match="'chunk_size'.*positive integers.*0"):
+        geodesic_transform(v, chunk_size=0)
+    with pytest.raises(TypeError, match="'zero_edges'.*bool"):
+        geodesic_transform(v, zero_edges="yes")
+
+
+@pytest.mark.slow
+def test_rsa_benchmark_topology_quick_runs():
+    """benchmarks/rsa_speed.py part (b) runs and finds identical values (no timing checked)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    res = subprocess.run([sys.executable, str(root / "benchmarks" / "rsa_speed.py"), "--quick", "--parts", "b",
+                          "--repeats", "1"], capture_output=True, text=True, cwd=root, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.count("identical values: True") == 2, res.stdout
+    assert res.stdout.strip().splitlines()[-1].startswith("rsa speed:")
