@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Minimum-versions stage: install every dependency at the floor that pyproject.toml declares
+# (pinned in ci/min-versions.txt) into a fresh virtual environment, then run the fast tier
+# of the test suite there. torch is the one exception: the stage installs torch==2.13.0,
+# the CPU build that this machine has; the torch floor is declared, not tested here.
+#
+# Run from the repository root:  bash .ci/min_versions.sh
+# Environment: PYTHON (interpreter that creates the venv; default python3.11, else python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+py="${PYTHON:-}"
+if [ -z "$py" ]; then
+  if command -v python3.11 >/dev/null 2>&1; then py=python3.11; else py=python3; fi
+fi
+venv="$(mktemp -d "${TMPDIR:-/tmp}/neurosig-min-XXXXXX")"
+cleanup() { rm -rf "$venv"; }
+trap cleanup EXIT
+
+elapsed() { echo "min-versions stage: $(( $(date +%s) - start )) s elapsed"; }
+
+echo "min-versions stage: $("$py" --version) in $venv"
+"$py" -m venv "$venv"
+"$venv/bin/python" -m pip install -q "torch==2.13.0" -c ci/min-versions.txt -e ".[dev]"
+# what was installed, for the log (one line per declared dependency)
+"$venv/bin/python" - <<'EOF'
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+names = [re.split(r"[=\[]", ln)[0] for ln in Path("ci/min-versions.txt").read_text().splitlines()
+         if ln.strip() and not ln.lstrip().startswith("#")]
+print("installed: " + ", ".join(f"{n}=={version(n)}" for n in names))
+EOF
+
+set +e
+"$venv/bin/python" -m pytest -q -m "not slow and not realdata" -p no:cacheprovider
+rc=$?
+set -e
+elapsed
+if [ "$rc" -eq 5 ]; then
+  echo "min-versions stage: pytest collected no tests" >&2
+  exit 1
+fi
+if [ "$rc" -ne 0 ]; then
+  echo "min-versions stage: FAILED (pytest exit code $rc)" >&2
+fi
+exit "$rc"
