@@ -4,7 +4,7 @@
 # of the test suite there. torch is the one exception: the stage installs torch==2.13.0,
 # the CPU build that this machine has; the torch floor is declared, not tested here.
 #
-# Run from the repository root:  bash .ci/min_versions.sh
+# Run from the repository root:  bash .ci/min_versions.sh [extra pytest arguments]
 # Environment: PYTHON (interpreter that creates the venv; default python3.11, else python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,20 +22,11 @@ elapsed() { echo "min-versions stage: $(( $(date +%s) - start )) s elapsed"; }
 
 echo "min-versions stage: $("$py" --version) in $venv"
 "$py" -m venv "$venv"
-"$venv/bin/python" -m pip install -q "torch==2.13.0" -c ci/min-versions.txt -e ".[dev]"
-# what was installed, for the log (one line per declared dependency)
-"$venv/bin/python" - <<'EOF'
-import re
-from importlib.metadata import version
-from pathlib import Path
-
-names = [re.split(r"[=\[]", ln)[0] for ln in Path("ci/min-versions.txt").read_text().splitlines()
-         if ln.strip() and not ln.lstrip().startswith("#")]
-print("installed: " + ", ".join(f"{n}=={version(n)}" for n in names))
-EOF
+"$venv/bin/python" -m pip install -q --no-compile "torch==2.13.0" -c ci/min-versions.txt -e ".[dev]"
+"$venv/bin/python" ci/check_min_versions.py
 
 set +e
-"$venv/bin/python" -m pytest -q -m "not slow and not realdata" -p no:cacheprovider
+"$venv/bin/python" -m pytest -q -m "not slow and not realdata" -p no:cacheprovider "$@"
 rc=$?
 set -e
 elapsed
