@@ -15,10 +15,12 @@ if [ -z "$py" ]; then
   if command -v python3.11 >/dev/null 2>&1; then py=python3.11; else py=python3; fi
 fi
 venv="$(mktemp -d "${TMPDIR:-/tmp}/neurosig-min-XXXXXX")"
-cleanup() { rm -rf "$venv"; }
+# on any exit: remove the environment, then print the time the stage took (removal included)
+cleanup() {
+  rm -rf "$venv"
+  echo "min-versions stage: $(( $(date +%s) - start )) s elapsed"
+}
 trap cleanup EXIT
-
-elapsed() { echo "min-versions stage: $(( $(date +%s) - start )) s elapsed"; }
 
 echo "min-versions stage: $("$py" --version) in $venv"
 "$py" -m venv "$venv"
@@ -29,7 +31,6 @@ set +e
 "$venv/bin/python" -m pytest -q -m "not slow and not realdata" -p no:cacheprovider "$@"
 rc=$?
 set -e
-elapsed
 if [ "$rc" -eq 5 ]; then
   echo "min-versions stage: pytest collected no tests" >&2
   exit 1
