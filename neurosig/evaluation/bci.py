@@ -354,11 +354,16 @@ def reject_rule(reject_ptp: float | None) -> str:
             "(epochs MOABB drops for BAD annotations are not counted)")
 
 
+def _subject_session_keys(meta: pd.DataFrame) -> np.ndarray:
+    """One ``"subject\\x00session"`` key per row, built in Python (pandas 2 string ops drop the NUL)."""
+    return np.array([f"{s}\x00{ss}" for s, ss in zip(meta["subject"], meta["session"])], dtype=object)
+
+
 def _permute_within(y: np.ndarray, meta: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     yp = y.copy()
-    keys = meta["subject"].astype(str) + "\x00" + meta["session"].astype(str)
+    keys = _subject_session_keys(meta)
     for k in pd.unique(keys):
-        idx = np.flatnonzero((keys == k).to_numpy())
+        idx = np.flatnonzero(keys == k)
         yp[idx] = y[rng.permutation(idx)]
     return yp
 
@@ -382,7 +387,7 @@ def evaluate_task(task: dict) -> list[dict]:
                                 return_key=True)
     metric = task["metric"]
     reject_ptp = task.get("reject_ptp")
-    keys_all = (meta["subject"].astype(str) + "\x00" + meta["session"].astype(str)).to_numpy()
+    keys_all = _subject_session_keys(meta)
     bad = reject_epochs(X, reject_ptp)
     n_total = pd.Series(keys_all).value_counts().to_dict()
     n_bad = pd.Series(keys_all[bad]).value_counts().to_dict()
