@@ -460,15 +460,8 @@ def _task_id(ident: dict) -> str:
 
 
 def _done_tasks(store) -> dict[str, int]:
-    """task_id -> number of stored rows, for tasks whose rows are all present."""
-    df = store.to_frame(kind=KIND)
-    if df.empty:
-        return {}
-    counts: dict[str, list] = {}
-    for extra in df["extra"]:
-        if isinstance(extra, dict) and "task_id" in extra:
-            counts.setdefault(extra["task_id"], []).append(extra.get("task_rows"))
-    return {t: len(v) for t, v in counts.items() if v and all(n == len(v) for n in v)}
+    """task_id -> number of stored rows, for tasks whose rows are all present (task index)."""
+    return store.done_tasks(KIND)
 
 
 def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "within-session",
@@ -677,11 +670,9 @@ def _data_group(task: dict) -> tuple:
 
 
 def _frame(store, task_ids: set) -> pd.DataFrame:
-    df = store.to_frame(kind=KIND)
+    df = store.to_frame(kind=KIND, task_ids=task_ids)
     if df.empty:
         return df
-    keep = [isinstance(e, dict) and e.get("task_id") in task_ids for e in df["extra"]]
-    df = df[keep].reset_index(drop=True)
     for col in ("chance_level", "p_value", "chance_theoretical", "rejected_share"):
         df[col] = [e.get(col) if isinstance(e, dict) else None for e in df["extra"]]
     df["calibration_trials"] = [int((e.get("calibration") or {}).get("n_calibration_trials", 0))
