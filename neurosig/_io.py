@@ -81,6 +81,18 @@ def _writable_folder(folder: Path) -> bool:
     return True
 
 
+class OutputNotWritableError(PermissionError, ValueError):
+    """An output path that cannot be written (a ``PermissionError`` and a ``ValueError``)."""
+
+
+class OutputIsAFolderError(IsADirectoryError, ValueError):
+    """An output file path that is an existing folder."""
+
+
+class OutputIsAFileError(NotADirectoryError, ValueError):
+    """An output folder path that is an existing file (or lies under one)."""
+
+
 def check_output_path(name: str, path: Any, kind: str = "file", suffixes: tuple[str, ...] = ()) -> Path:
     """Check an output path before any work: right kind, and writable; create nothing.
 
@@ -106,10 +118,12 @@ def check_output_path(name: str, path: Any, kind: str = "file", suffixes: tuple[
     ------
     TypeError
         ``path`` is not a str or path.
-    IsADirectoryError, NotADirectoryError, FileExistsError
-        ``path`` (or one of its parents) exists with the wrong kind.
-    PermissionError
-        The file, or the folder that would hold it, cannot be written.
+    OutputIsAFolderError, OutputIsAFileError
+        ``path`` (or one of its parents) exists with the wrong kind (subclasses of
+        ``IsADirectoryError`` / ``NotADirectoryError`` and of ``ValueError``).
+    OutputNotWritableError
+        The file, or the folder that would hold it, cannot be written (a
+        ``PermissionError`` and a ``ValueError``).
     """
     if kind not in ("file", "dir"):
         raise ValueError(f"Invalid value for the 'kind' parameter. Allowed values are 'file', 'dir', "
@@ -125,19 +139,19 @@ def check_output_path(name: str, path: Any, kind: str = "file", suffixes: tuple[
                          f"{', '.join(repr(s) for s in suffixes)}, but got {shown!r} instead.")
     if p.exists():
         if kind == "file" and p.is_dir():
-            raise IsADirectoryError(f"Invalid value for the {name!r} parameter: {shown!r} is an existing "
+            raise OutputIsAFolderError(f"Invalid value for the {name!r} parameter: {shown!r} is an existing "
                                     f"folder, but {want} is expected here; give a file path.")
         if kind == "dir" and not p.is_dir():
-            raise NotADirectoryError(f"Invalid value for the {name!r} parameter: {shown!r} is an existing "
+            raise OutputIsAFileError(f"Invalid value for the {name!r} parameter: {shown!r} is an existing "
                                      f"file, but {want} is expected here; give a folder path.")
     anchor = _first_existing(p if kind == "dir" else p.parent)
     if not anchor.is_dir():
-        raise NotADirectoryError(f"Invalid value for the {name!r} parameter: {shown!r} cannot be created "
+        raise OutputIsAFileError(f"Invalid value for the {name!r} parameter: {shown!r} cannot be created "
                                  f"because {str(anchor)!r} is a file, not a folder.")
     folder = p if (kind == "dir" and p.is_dir()) else anchor
     if not _writable_folder(folder) or (p.is_file() and not os.access(p, os.W_OK)):
         where = shown if p.exists() else str(folder)
-        raise PermissionError(f"Invalid value for the {name!r} parameter: {shown!r} is not writable "
+        raise OutputNotWritableError(f"Invalid value for the {name!r} parameter: {shown!r} is not writable "
                               f"({where!r} does not allow writing); expected {want} in a writable "
                               "folder. Nothing was computed.")
     return p

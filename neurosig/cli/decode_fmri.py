@@ -26,6 +26,7 @@ def _run(args) -> int:
 
     import yaml
 
+    from neurosig._io import check_output_path
     from neurosig._validation import check_path
     from neurosig.evaluation.fmri import _table, decode_fmri, load_job
 
@@ -45,6 +46,9 @@ def _run(args) -> int:
         job["dataset"]["mesh"] = args.mesh if args.mesh == "fsaverage5" else str(Path(args.mesh).resolve())
     job.setdefault("verbose", not getattr(args, "quiet", False))
     checked = load_job(job, base_dir=path.parent)
+    check_output_path("results", checked["results"], kind="file")
+    if checked.get("output_dir"):
+        check_output_path("output_dir", checked["output_dir"], kind="dir")
     if args.check:
         print(f"job {str(path)!r} is valid: {len(checked['subjects'])} subject(s), {len(checked['rois'])} ROI(s), "
               f"{len(checked['targets'])} target spec(s), {len(checked['models'])} model(s)")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import get_logger
-from .._validation import check_positive_float, check_positive_int, validate_type
+from .._validation import check_positive_float, check_positive_int
 from ..contracts import stable_hash
 from .bci_inputs import (  # noqa: F401 (re-exported)
     DEFAULT_DATASETS,
@@ -37,6 +37,7 @@ from .bci_inputs import (  # noqa: F401 (re-exported)
     paradigm_config,
     resolve_calibration,
     resolve_datasets,
+    resolve_outputs,
     resolve_paradigm,
     resolve_pipelines,
     resolve_subjects,
@@ -564,9 +565,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     refit_permutations = check_positive_int("refit_permutations", refit_permutations, minimum=0)
     backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     retries = check_positive_int("retries", retries, minimum=0)
-    validate_type("results", results, (str, os.PathLike), "str or path")
-    if out is not None:
-        validate_type("out", out, (str, os.PathLike), "str or path")
+    results, out = resolve_outputs(results, out)
     ds_list = resolve_datasets(datasets, data_path)
     plan = []
     for ds in ds_list:

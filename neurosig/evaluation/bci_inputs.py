@@ -280,3 +280,27 @@ def dataset_config(dataset) -> dict:
 
 def paradigm_config(paradigm) -> dict:
     return {"class": type(paradigm).__name__, "attrs": _simple(vars(paradigm))}
+
+
+def resolve_outputs(results: Any, out: Any) -> tuple[Path, Path | None]:
+    """Check the results database and the export folder before any work (nothing is created).
+
+    Parameters
+    ----------
+    results : str | Path
+        SQLite results file: not a folder, in a folder that can be written.
+    out : str | Path | None
+        Export folder (CSV, Parquet, statistics, plots): not an existing file, writable.
+
+    Returns
+    -------
+    results, out : Path, Path | None
+    """
+    from .._io import check_output_path
+
+    res = check_output_path("results", results, kind="file")
+    out_p = None if out is None else check_output_path("out", out, kind="dir")
+    if out_p is not None and out_p.resolve() == res.resolve():
+        raise ValueError(f"Invalid value for the 'out' parameter: {str(out_p)!r} is the results file; "
+                         "allowed is a folder other than the 'results' file.")
+    return res, out_p
