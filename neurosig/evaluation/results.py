@@ -22,6 +22,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,12 @@ def package_versions(names: Iterable[str] = ("neurosig", "numpy", "scipy", "scik
         except PackageNotFoundError:
             pass
     return out
+
+
+@lru_cache(maxsize=1)
+def _default_versions() -> dict:
+    """:func:`package_versions` of the default packages, read once per process."""
+    return package_versions()
 
 
 class NotAResultStoreError(ValueError):
@@ -300,7 +307,8 @@ class ResultStore:
         values = dict(row)
         values.setdefault("row_key", make_key(**{k: values.get(k) for k in IDENTITY}))
         values.setdefault("status", "ok" if not values.get("error") else "error")
-        values.setdefault("versions", package_versions())
+        if values.get("versions") is None:
+            values["versions"] = _default_versions()
         values.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
         extra = values.get("extra")
         if isinstance(extra, dict):

@@ -333,3 +333,16 @@ def test_two_benchmark_processes_share_one_store(tmp_path):
     for i in range(2):
         exp = pd.read_csv(tmp_path / f"out{i}" / "results.csv")
         assert sorted(exp["row_key"]) == sorted(df["row_key"])
+
+
+def test_results_store_benchmark_quick(capsys):
+    """The scale benchmark runs (small size) and checks its two sides agree before its headline."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results_store_bench", ROOT / "benchmarks" / "results_store.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--quick", "--rows", "400", "--repeat", "1"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "same finished tasks (200): True" in "\n".join(lines)
+    assert lines[-1].startswith("results store (400 rows): resume lookup") and "identical results" in lines[-1]
