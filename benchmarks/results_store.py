@@ -7,7 +7,8 @@ is written once. Then, in this process, on the same file:
   ``extra`` column: read the whole table, decode every row's JSON, count rows per task,
   then filter the table again to this run's tasks and summarise;
 * neurosig: :meth:`ResultStore.done_tasks` (one ``GROUP BY`` over the indexed task column)
-  and :meth:`ResultStore.to_frame` with ``task_ids`` (the same summary).
+  and :meth:`ResultStore.summary_frame` with ``task_ids`` (the summary's columns only, the
+  ``extra`` fields read by SQLite; the same summary table).
 
 Both must find the same finished tasks and the same summary table. Export (CSV) is timed
 for information. Usage: ``python benchmarks/results_store.py [--quick] [--rows N]``.
@@ -107,7 +108,7 @@ def ours(path: Path, task_ids: set):
     with ResultStore(path) as st:
         done = st.done_tasks("bci")
         lookup = time.perf_counter()
-        df = st.to_frame(kind="bci", task_ids=task_ids)
+        df = st.summary_frame("bci", task_ids=task_ids)
         return done, summarize(df), lookup
 
 

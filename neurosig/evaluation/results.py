@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -393,10 +394,7 @@ class ResultStore:
         if not include_errors:
             conds.append("status='ok'")
         if task_ids is not None:
-            self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_tasks (task_id TEXT PRIMARY KEY)")
-            self._conn.execute("DELETE FROM wanted_tasks")
-            self._conn.executemany("INSERT OR IGNORE INTO wanted_tasks VALUES (?)",
-                                   [(t,) for t in task_ids])
+            self._want(task_ids)
             conds.append("task_id IN (SELECT task_id FROM wanted_tasks)")
         if conds:
             sql += " WHERE " + " AND ".join(conds)
@@ -405,6 +403,43 @@ class ResultStore:
             for c in JSON_COLUMNS:
                 df[c] = [json.loads(v) if isinstance(v, str) else v for v in df[c]]
         return df
+
+    def summary_frame(self, kind: str, task_ids: Iterable[str] | None = None,
+                      fields: Iterable[str] = ("p_value", "chance_level", "rejected_share")) -> pd.DataFrame:
+        """The columns a summary needs, without decoding every row's JSON.
+
+        Named columns (dataset, subject, session, pipeline, evaluation, metric, score,
+        row_key, task_id) plus ``fields`` read from ``extra`` by SQLite itself; rows of
+        ``kind`` with status "ok" (of ``task_ids`` when given).
+
+        Parameters
+        ----------
+        kind : str
+            Row kind (e.g. ``"bci"``).
+        task_ids : iterable of str | None
+            Keep only rows of these tasks.
+        fields : iterable of str
+            Keys of the ``extra`` JSON to return as columns (letters, digits, ``_``).
+        """
+        fields = list(fields)
+        bad = [f for f in fields if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(f))]
+        if bad:
+            raise ValueError(f"Invalid value for the 'fields' parameter. Allowed are names of letters, digits "
+                             f"and '_', but got {bad} instead.")
+        cols = ("row_key", "task_id", "dataset", "subject", "session", "pipeline", "evaluation",
+                "metric", "score")
+        sel = ", ".join(cols + tuple(f"json_extract(extra, '$.{f}') AS {f}" for f in fields))
+        sql, args = f"SELECT {sel} FROM results WHERE kind=? AND status='ok'", [kind]
+        if task_ids is not None:
+            self._want(task_ids)
+            sql += " AND task_id IN (SELECT task_id FROM wanted_tasks)"
+        return pd.read_sql_query(sql + " ORDER BY created, rowid", self._conn, params=args)
+
+    def _want(self, task_ids: Iterable[str]) -> None:
+        """Fill the temporary table of wanted task ids (joined through the task index)."""
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_tasks (task_id TEXT PRIMARY KEY)")
+        self._conn.execute("DELETE FROM wanted_tasks")
+        self._conn.executemany("INSERT OR IGNORE INTO wanted_tasks VALUES (?)", [(t,) for t in task_ids])
 
     def __len__(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 from torch import nn
 
 from .._logging import get_logger
@@ -63,7 +64,7 @@ class FoundationNet(nn.Module):
         return self.head(self.features(x))
 
 
-class FoundationClassifier(TorchClassifier):
+class FoundationClassifier(TransformerMixin, TorchClassifier):
     """Bi-Mamba / transformer encoder + classification head as a scikit-learn classifier.
 
     Parameters
@@ -204,11 +205,7 @@ class FoundationClassifier(TorchClassifier):
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
         """Pooled encoder features, shape (n_trials, d_model)."""
-        from sklearn.utils.validation import check_is_fitted
-
-        from .._validation import check_signal_array
-        check_is_fitted(self, "module_")
-        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
+        X = self._check_predict_input(X)
         Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X)))
         self.module_.eval()
         dev = next(self.module_.parameters()).device

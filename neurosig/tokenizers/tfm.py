@@ -52,6 +52,7 @@ from .._validation import (
     check_positive_float,
     check_positive_int,
     check_signal_array,
+    declare_3d_input,
 )
 from ..preprocessing.stft import hann_window, n_stft_frames, stft_magnitude
 from ..preprocessing.tfm_resample import fft_resample, resampled_length
@@ -633,8 +634,13 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         self.tokenizer_ = module
         self.usage_ = usage
         self.n_channels_ = n_ch
+        # channels are tokenized one by one: transform accepts any channel count
+        self.n_features_in_ = n_ch
         self.n_patches_ = n_stft_frames(n_times, cfg.n_fft, cfg.hop)
         return self
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())
 
     def _corpus_scale(self, X, n_win: int) -> float:
         """Median over windows and channels of the per-row 95th percentile of |x| (one streaming pass)."""
@@ -720,7 +726,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         if device is not None:
             est.device = device
         est.tokenizer_ = module.to(est._device())
-        est.n_channels_ = extra["n_channels"]
+        est.n_channels_ = est.n_features_in_ = extra["n_channels"]
         est.n_patches_ = extra["n_patches"]
         est.history_ = extra["history"]
         est.usage_ = extra["usage"]
