@@ -151,7 +151,12 @@ def check_n_features(estimator: Any, X: np.ndarray, what: str = "channels") -> N
 
 
 def declare_3d_input(tags: Any) -> Any:
-    """Mark scikit-learn tags as taking 3-D arrays (n_trials, n_channels, n_times), not 2-D ones."""
+    """Mark scikit-learn tags as taking 3-D arrays (n_trials, n_channels, n_times).
+
+    ``two_d_array`` is left as it is: scikit-learn skips every common check (the API
+    checks too) of an estimator whose tags refuse 2-D input, so the checks could not run.
+    2-D input is refused by the estimators with an error naming X and its shape, and the
+    checks that feed it are listed, with that reason, as expected failures in the tests.
+    """
     tags.input_tags.three_d_array = True
-    tags.input_tags.two_d_array = False
     return tags

@@ -167,6 +167,13 @@ def ridge_fit(X, Y, alphas, fit_intercept: bool = True, dtype=np.float64):
     return W.T, intercept
 
 
+def _check_not_3d(X) -> None:
+    """Refuse arrays of more than 2 dimensions, naming X and its shape (1-D is scikit-learn's case)."""
+    if np.ndim(X) > 2:
+        raise ValueError(f"The 'X' parameter must be a 2-D array of shape (n_samples, n_features), "
+                         f"but got an array of shape {np.shape(X)} instead.")
+
+
 class FastRidgeCV(RegressorMixin, BaseEstimator):
     """Ridge with the alpha chosen by cross-validation, one alpha per target, many targets at once.
 
@@ -214,6 +221,7 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
         check_option("scoring", self.scoring, ("r2", "pearson"))
         check_option("dtype", str(self.dtype), ("float64", "float32"))
         dtype = np.dtype(str(self.dtype))
+        _check_not_3d(X)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
         alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
         if alphas.ndim != 1 or alphas.size == 0 or np.any(alphas <= 0) or not np.all(np.isfinite(alphas)):
@@ -239,5 +247,6 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Predictions, shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
+        _check_not_3d(X)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return X @ np.asarray(self.coef_, dtype=X.dtype).T + self.intercept_

@@ -34,6 +34,7 @@ from neurosig._validation import (
     check_option,
     check_positive_float,
     check_signal_array,
+    declare_3d_input,
 )
 
 from .embedding import EMBEDDINGS, check_order_lag, delay_embed, embedded_n_times
@@ -293,6 +294,9 @@ class AugmentedCovariances(TransformerMixin, BaseEstimator):
         self.n_channels_, self.n_times_ = X.shape[1], X.shape[2]
         self.n_features_in_ = X.shape[1]
         return self
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())
 
     def transform(self, X):
         """Augmented covariance matrices.

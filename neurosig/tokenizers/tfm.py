@@ -663,7 +663,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
 
         X : shape (n_windows, n_channels, n_times) -> ndarray (n_windows, n_channels, n_patches), int64.
         """
-        return self._iter_tokens(X, self.tokenizer_.tokenize)
+        return self._iter_tokens(X, lambda xb: self.tokenizer_.tokenize(xb))  # fitted check first
 
     def embed(self, X) -> np.ndarray:
         """Quantised token embeddings (the input of downstream / foundation models).

@@ -1,0 +1,1 @@
+def expected_failures(name, two_d, ssvep): return {}

@@ -1,0 +1,310 @@
+"""Estimator contract on valid 3-D input, 12 checks for every neurosig estimator, plus
+scikit-learn's own common checks with each expected failure explained.
+
+The 12 checks: clone keeps parameters; NotFittedError before fit (every inference method);
+fit returns self and sets ``n_features_in_``; a different channel count refused at
+inference; NaN refused at fit; inf refused at inference; 3-D input declared in the tags;
+pickling keeps the outputs; 2-D input refused naming X and its shape; empty input refused;
+wrong label count refused (supervised) or labels ignored (unsupervised); fit leaves the
+parameters as given.
+"""
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+SFREQ = 128.0
+
+
+def _signals(n=24, c=4, t=256, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    tt = np.arange(t) / SFREQ
+    X = rng.standard_normal((n, c, t))
+    X[y == 1, 0] += 1.5 * np.sin(2 * np.pi * 13 * tt)  # class 1: a 13 Hz rhythm on channel 0
+    X[y == 0, 1] += 1.5 * np.sin(2 * np.pi * 10 * tt)
+    return X * 1e-5, y
+
+
+def _spd(n=24, c=4, seed=0):
+    X, y = _signals(n, c, seed=seed)
+    C = np.einsum("nct,ndt->ncd", X, X) / X.shape[2]
+    return C + 1e-12 * np.eye(c), y
+
+
+def _ssvep(n=24, c=4, t=256, seed=0):
+    X, y = _signals(n, c, t, seed)
+    return X, np.where(y == 1, "13", "10")
+
+
+def _tabular(n=40, p=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    return X, X @ rng.standard_normal(p) + 0.1 * rng.standard_normal(n)
+
+
+def _estimators():
+    """name -> (factory, data, supervised, channel_checked)."""
+    from neurosig.features.cca import FilterBankCCA, SSVEPCCA
+    from neurosig.features.combined import PowerAndConnectivity
+    from neurosig.features.connectivity import Connectivity
+    from neurosig.features.filterbank import FilterBank
+    from neurosig.features.spectral import BandPower
+    from neurosig.models.cnn import DeepConvNet, EEGNet, ShallowConvNet
+    from neurosig.models.foundation import FoundationClassifier
+    from neurosig.models.ridge import FastRidgeCV
+    from neurosig.models.token_transformer import TokenTransformerClassifier
+    from neurosig.riemann import ACMClassifier, AugmentedCovariances
+    from neurosig.riemann.tangent import RiemannTangentSpace
+    from neurosig.riemann.transfer import EuclideanAlignment, RiemannianRecentering
+    from neurosig.tokenizers.tfm import TFMTokenizerEstimator
+
+    torch_kw = dict(max_epochs=1, batch_size=8, val_fraction=0.0, seed=0)
+    tfm_kw = dict(sfreq=SFREQ, model_sfreq=SFREQ, n_codes=16, n_fft=64, hop=32)
+    return {
+        "EEGNet": (lambda: EEGNet(sfreq=SFREQ, **torch_kw), _signals, True, True),
+        "ShallowConvNet": (lambda: ShallowConvNet(sfreq=SFREQ, **torch_kw), _signals, True, True),
+        "DeepConvNet": (lambda: DeepConvNet(sfreq=SFREQ, **torch_kw), _signals, True, True),
+        "TokenTransformerClassifier": (lambda: TokenTransformerClassifier(
+            **tfm_kw, tokenizer_dim=16, tokenizer_epochs=1, pretrain_epochs=0, dim=16, n_layers=1,
+            n_heads=2, **torch_kw), _signals, True, True),
+        "FoundationClassifier": (lambda: FoundationClassifier(encoder="transformer", size="nano",
+                                                              **torch_kw), _signals, True, True),
+        "SSVEPCCA": (lambda: SSVEPCCA(sfreq=SFREQ, n_harmonics=2), _ssvep, True, True),
+        "FilterBankCCA": (lambda: FilterBankCCA(sfreq=SFREQ, n_harmonics=2, n_bands=2, low_step=8,
+                                                high=40), _ssvep, True, True),
+        "EuclideanAlignment": (EuclideanAlignment, _signals, False, True),
+        "RiemannianRecentering": (RiemannianRecentering, _spd, False, True),
+        "RiemannTangentSpace": (RiemannTangentSpace, _spd, False, True),
+        "AugmentedCovariances": (lambda: AugmentedCovariances(order=2, lag=1), _signals, False, True),
+        "ACMClassifier": (lambda: ACMClassifier(order=1, lag=1, selection="fixed"), _signals, True, True),
+        "BandPower": (lambda: BandPower(sfreq=SFREQ), _signals, False, True),
+        "Connectivity": (lambda: Connectivity(sfreq=SFREQ, fmin=8, fmax=30), _signals, False, True),
+        "FilterBank": (lambda: FilterBank(transformer="csp", sfreq=SFREQ, bands=[[8, 12], [12, 30]]),
+                       _signals, True, True),
+        "PowerAndConnectivity": (lambda: PowerAndConnectivity(sfreq=SFREQ), _signals, False, True),
+        # channels are tokenized one by one: any channel count is valid at transform
+        "TFMTokenizerEstimator": (lambda: TFMTokenizerEstimator(**tfm_kw, dim=16, epochs=1, batch_size=8),
+                                  _signals, False, False),
+        "FastRidgeCV": (lambda: FastRidgeCV(cv=3), _tabular, True, True),
+    }
+
+
+ESTIMATORS = _estimators()
+NAMES = sorted(ESTIMATORS)
+_INFERENCE = ("predict", "predict_proba", "decision_function", "transform")
+
+
+def _make(name):
+    factory, data, supervised, channels = ESTIMATORS[name]
+    X, y = data()
+    return factory(), X, y, supervised, channels
+
+
+def _fit(est, X, y, supervised):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y) if supervised else est.fit(X)
+
+
+def _methods(est):
+    return [m for m in _INFERENCE if hasattr(est, m)]
+
+
+def _outputs(est, X):
+    return {m: np.asarray(getattr(est, m)(X)) for m in _methods(est)}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """One fitted copy of each estimator (fitting torch models once keeps the module fast)."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            est, X, y, sup, _ = _make(name)
+            cache[name] = (_fit(est, X, y, sup), X, y)
+        return cache[name]
+    return get
+
+
+def _is_3d(name):
+    return name != "FastRidgeCV"
+
+
+# -- 1 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_clone_keeps_params(name):
+    est = _make(name)[0]
+    c = clone(est)
+    assert c is not est and c.get_params() == est.get_params()
+
+
+# -- 2 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_not_fitted_error_before_fit(name):
+    est, X, *_ = _make(name)
+    assert _methods(est)
+    for m in _methods(est):
+        with pytest.raises(NotFittedError):
+            getattr(est, m)(X)
+
+
+# -- 3 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_returns_self_and_sets_n_features_in(name, fitted):
+    est, X, _ = fitted(name)
+    assert est.n_features_in_ == X.shape[1]
+    fresh, X2, y2, sup, _ = _make(name)
+    assert _fit(fresh, X2, y2, sup) is fresh
+
+
+# -- 4 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_channel_count_checked_at_inference(name, fitted):
+    est, X, _ = fitted(name)
+    channels = ESTIMATORS[name][3]
+    if name in ("RiemannianRecentering", "RiemannTangentSpace"):
+        fewer = X[:, :3, :3]
+    else:
+        fewer = X[:, :3]
+    for m in _methods(est):
+        if not channels:  # channel-wise tokenizer: fewer channels give fewer token rows
+            assert getattr(est, m)(fewer).shape[1] == 3
+            continue
+        with pytest.raises(ValueError) as ei:
+            getattr(est, m)(fewer)
+        msg = str(ei.value)
+        assert "'X' parameter" in msg or "X has" in msg, msg
+        assert str(X.shape[1]) in msg and "3" in msg, msg
+
+
+# -- 5 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_non_finite_refused_at_fit(name, bad):
+    est, X, y, sup, _ = _make(name)
+    X = X.copy()
+    X[(0,) * X.ndim] = bad
+    with pytest.raises(ValueError) as ei:
+        _fit(est, X, y, sup)
+    msg = str(ei.value).lower()
+    assert ("nan" in msg or "infinit" in msg or "finite" in msg) and "x" in msg, msg
+    assert not hasattr(est, "n_features_in_")  # refused before anything was learned
+
+
+# -- 6 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_refused_at_inference(name, bad, fitted):
+    est, X, _ = fitted(name)
+    X = X.copy()
+    X[(1,) * X.ndim] = bad
+    for m in _methods(est):
+        with pytest.raises(ValueError) as ei:
+            getattr(est, m)(X)
+        msg = str(ei.value).lower()
+        assert "nan" in msg or "infinit" in msg or "finite" in msg, (m, msg)
+
+
+# -- 7 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_tags_declare_input_dimensions(name):
+    tags = _make(name)[0].__sklearn_tags__()
+    assert tags.input_tags.three_d_array is _is_3d(name)
+    # 2-D stays declared so scikit-learn runs its common checks at all (it skips every check
+    # of an estimator without two_d_array); 2-D input is refused, see test 9
+    assert tags.input_tags.two_d_array
+
+
+# -- 8 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_pickle_keeps_outputs(name, fitted):
+    est, X, _ = fitted(name)
+    before = _outputs(est, X)
+    again = pickle.loads(pickle.dumps(est))
+    after = _outputs(again, X)
+    for m in before:
+        if before[m].dtype.kind in "fc":
+            np.testing.assert_allclose(after[m], before[m], rtol=1e-6, atol=1e-8, err_msg=m)
+        else:
+            np.testing.assert_array_equal(after[m], before[m], err_msg=m)
+
+
+# -- 9 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_dimensionality_refused(name):
+    est, X, y, sup, _ = _make(name)
+    bad = X.reshape(len(X), -1) if X.ndim == 3 else X[:, :, None]
+    with pytest.raises(ValueError) as ei:
+        _fit(est, bad, y, sup)
+    msg = str(ei.value)
+    assert "X" in msg and str(bad.shape) in msg.replace("np.int64(", "").replace(")", ")"), msg
+
+
+# -- 10 --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_input_refused(name):
+    est, X, y, sup, _ = _make(name)
+    with pytest.raises(ValueError) as ei:
+        _fit(est, X[:0], y[:0], sup)
+    msg = str(ei.value).lower()
+    assert "empty" in msg or "0 sample" in msg or "minimum" in msg, msg
+
+
+# -- 11 --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_label_count_checked(name):
+    est, X, y, sup, _ = _make(name)
+    if not sup:  # unsupervised: labels are accepted and ignored
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = _outputs(clone(est).fit(X, y), X)
+            b = _outputs(clone(est).fit(X), X)
+        for m in a:
+            np.testing.assert_allclose(np.asarray(a[m], float), np.asarray(b[m], float), rtol=1e-6)
+        return
+    with pytest.raises(ValueError) as ei:
+        est.fit(X, y[:-3])
+    msg = str(ei.value)
+    assert str(len(X)) in msg and str(len(X) - 3) in msg, msg
+
+
+# -- 12 --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_leaves_params_as_given(name, fitted):
+    est, X, y, sup, _ = _make(name)
+    before = pickle.dumps(est.get_params())
+    _fit(est, X, y, sup)
+    assert pickle.dumps(est.get_params()) == before
+    public = [a for a in vars(est) if not a.startswith("_") and a.endswith("_")]
+    assert public, "fitted attributes end in '_'"
+
+
+# -- scikit-learn's common checks ------------------------------------------------------------
+_TWO_D = ("scikit-learn's common checks feed 2-D (n_samples, n_features) data; this estimator takes "
+          "3-D trials (n_trials, n_channels, n_times) or SPD matrices and refuses 2-D input with an "
+          "error naming X and its shape; the 3-D contract is tested above")
+_SSVEP_LABELS = ("SSVEPCCA reads the stimulation frequencies from the labels; the check's labels (0/1, "
+                 "or strings) are no valid frequencies below sfreq/2, so fit refuses them by design")
+
+
+def _sklearn_failures(estimator) -> dict[str, str]:
+    """Checks this estimator is expected to fail, each with its reason."""
+    from reliability_contract_xfails import expected_failures
+
+    return expected_failures(type(estimator).__name__, _TWO_D, _SSVEP_LABELS)
+
+
+@parametrize_with_checks([ESTIMATORS[n][0]() for n in NAMES], expected_failed_checks=_sklearn_failures,
+                         xfail_strict=True)
+def test_sklearn_common_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
