@@ -107,9 +107,10 @@ def max_canonical_correlations(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 def _check_3d(X, name: str = "X") -> np.ndarray:
     """X as float64 (n_trials, n_channels, n_times): the shared check, with a hint for 4-D input."""
-    if np.ndim(X) == 4:
+    shape = tuple(X.shape) if hasattr(X, "shape") else np.shape(np.asarray(X))
+    if len(shape) == 4:
         raise ValueError(f"Invalid value for the '{name}' parameter. Allowed values are arrays of shape "
-                         f"(n_trials, n_channels, n_times), but got shape {np.shape(X)} instead. "
+                         f"(n_trials, n_channels, n_times), but got shape {shape} instead. "
                          "FilterBankSSVEP returns (n_trials, n_channels, n_times, n_bands): use the SSVEP "
                          "paradigm with these classifiers (FilterBankCCA builds its own bands).")
     return check_signal_array(name, X, ndim=3)

@@ -169,9 +169,10 @@ def ridge_fit(X, Y, alphas, fit_intercept: bool = True, dtype=np.float64):
 
 def _check_not_3d(X) -> None:
     """Refuse arrays of more than 2 dimensions, naming X and its shape (1-D is scikit-learn's case)."""
-    if np.ndim(X) > 2:
+    shape = np.shape(np.asarray(X)) if not hasattr(X, "shape") else tuple(X.shape)
+    if len(shape) > 2:
         raise ValueError(f"The 'X' parameter must be a 2-D array of shape (n_samples, n_features), "
-                         f"but got an array of shape {np.shape(X)} instead.")
+                         f"but got an array of shape {shape} instead.")
 
 
 class FastRidgeCV(RegressorMixin, BaseEstimator):

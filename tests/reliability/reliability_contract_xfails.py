@@ -1,1 +1,0 @@
-def expected_failures(name, two_d, ssvep): return {}
