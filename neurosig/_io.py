@@ -197,3 +197,50 @@ def check_inside(path: str | os.PathLike, folder: str | os.PathLike, name: str =
         raise ValueError(f"Invalid value for the {name!r} parameter: it makes the file {str(p)!r}, "
                          f"outside the output folder {str(root)!r}; allowed are files inside it.")
     return Path(path)
+
+
+class UnsafeCheckpointError(ValueError):
+    """A torch file that only loads by running pickled code (refused, never executed)."""
+
+
+def load_torch_file(path: str | os.PathLike, parameter: str = "checkpoint", what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file and the safe formats.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    parameter : str
+        Argument that gave ``path`` (named when the file does not exist).
+    what : str
+        What the file should be ("checkpoint", "TFM tokenizer"...), in the messages.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    UnsafeCheckpointError
+        The file holds pickled Python objects (code would run to load them): refused.
+    ValueError
+        Any other unreadable content.
+    """
+    import pickle
+
+    import torch
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"Invalid value for the {parameter!r} parameter: {str(p)!r} does not exist.")
+    safe = ("neurosig torch files of tensors and plain values (written by neurosig's save functions and "
+            "pretraining, read with weights_only=True) or '.safetensors' files")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsafeCheckpointError(
+            f"The {what} {str(p)!r} holds Python objects that only load by running pickled code, so it "
+            f"was refused and nothing in it was executed. Allowed are {safe}; torch said: {first[:300]}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any other failure is an unreadable file
+        raise ValueError(f"The {what} {str(p)!r} could not be read as a torch file ({type(exc).__name__}: "
+                         f"{str(exc).strip()[:300]}). Allowed are {safe}.") from None

@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from .._io import atomic_path
+from .._io import atomic_path, load_torch_file
 from .._logging import get_logger, progress
 from .._validation import (
     check_labels,
@@ -239,9 +239,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def _load_shell(cls, path: str | os.PathLike) -> tuple[TorchClassifier, dict]:
         """Read a saved file (``weights_only=True``), check its class, and return an estimator
         with its parameters, classes and input shape set (no module yet) plus the payload."""
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("class") != cls.__name__:
-            raise ValueError(f"The file {str(path)!r} holds a {payload.get('class')!r}, not a {cls.__name__}.")
+        payload = load_torch_file(path, "path", what=f"{cls.__name__} file")
+        if not isinstance(payload, dict) or payload.get("class") != cls.__name__:
+            got = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
+            raise ValueError(f"The file {str(path)!r} holds a {got!r}, not a {cls.__name__}.")
         est = cls(**payload["params"])
         est.classes_ = np.asarray(payload["classes"])
         est._le = LabelEncoder().fit(est.classes_)

@@ -241,8 +241,8 @@ class SeedSummary:
     scores: list
     seeds: list
     mean: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None   # None with one seed (no interval)
+    ci_high: float | None
     confidence: float
     settings: dict = field(default_factory=dict)
 
@@ -256,6 +256,9 @@ class SeedSummary:
         return d
 
     def __str__(self) -> str:
+        if self.ci_low is None:
+            return (f"{self.metric} {self.mean:.3f} (one seed: no confidence interval; "
+                    "run at least 2 seeds for one)")
         return (f"{self.metric} {self.mean:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}] "
                 f"({int(self.confidence * 100)}% CI over {len(self.seeds)} seeds)")
 
@@ -267,10 +270,10 @@ def summarize_seeds(scores, seeds, metric: str, settings: dict | None = None,
 
     s = np.asarray(scores, dtype=float)
     mean = float(s.mean())
-    if len(s) > 1:
-        half = float(stats.t.ppf(0.5 + confidence / 2, len(s) - 1) * s.std(ddof=1) / np.sqrt(len(s)))
-    else:
-        half = float("nan")
+    if len(s) < 2:  # one seed: no spread to estimate, so no interval (not [nan, nan])
+        return SeedSummary(metric=metric, scores=s.tolist(), seeds=list(seeds), mean=mean, ci_low=None,
+                           ci_high=None, confidence=confidence, settings=settings or {})
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(s) - 1) * s.std(ddof=1) / np.sqrt(len(s)))
     return SeedSummary(metric=metric, scores=s.tolist(), seeds=list(seeds), mean=mean, ci_low=mean - half,
                        ci_high=mean + half, confidence=confidence, settings=settings or {})
 

@@ -45,7 +45,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .._io import atomic_path
+from .._io import atomic_path, load_torch_file
 from .._logging import get_logger, progress
 from .._validation import (
     check_option,
@@ -421,10 +421,7 @@ class TFMTokenizer(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"The 'checkpoint' parameter points to {str(path)!r}, which does not exist.")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise ValueError(f"The checkpoint {str(path)!r} could not be read as a TFM tokenizer: {exc}") from None
+        payload = load_torch_file(path, "checkpoint", what="TFM tokenizer checkpoint")
         if not isinstance(payload, dict) or payload.get("class") != "TFMTokenizer":
             got = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
             raise ValueError(f"The checkpoint {str(path)!r} does not hold a TFMTokenizer (it holds {got!r}).")
