@@ -475,7 +475,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
               backend: str | None = None, scheduler: str | None = None,
               connect_timeout: float = 10.0, retries: int = 1,
               calibration: int | dict | None = None,
-              reject_ptp: float | None = None) -> pd.DataFrame:
+              reject_ptp: float | None = None, download: bool | None = None) -> pd.DataFrame:
     """Benchmark pipelines on datasets, MOABB style, with resumable SQLite results.
 
     Parameters
@@ -546,6 +546,10 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         on any channel (e.g. ``150e-6``) before splitting. Every row records the share of
         its session's epochs rejected and the rule (0 and "none" when None).
 
+    download : bool | None
+        Allow downloading missing dataset files. Default: not when a data folder is given
+        (``data_path`` or ``$NEUROSIG_DATA``): missing files are then an error naming them.
+
     Returns
     -------
     DataFrame
@@ -566,7 +570,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     retries = check_positive_int("retries", retries, minimum=0)
     results, out = resolve_outputs(results, out)
-    ds_list = resolve_datasets(datasets, data_path)
+    ds_list = resolve_datasets(datasets, data_path, download)
     plan = []
     for ds in ds_list:
         if not paradigm_obj.is_valid(ds):
