@@ -272,6 +272,7 @@ class ResultStore:
             raise
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA temp_store=MEMORY")  # the wanted-task list of a lookup
 
     def _migrate(self, version: int) -> None:
         """Bring an older table to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
@@ -433,12 +434,13 @@ class ResultStore:
         if task_ids is not None:
             self._want(task_ids)
             sql += " AND task_id IN (SELECT task_id FROM wanted_tasks)"
-        return pd.read_sql_query(sql + " ORDER BY created, rowid", self._conn, params=args)
+        cur = self._conn.execute(sql + " ORDER BY rowid", args)
+        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
     def _want(self, task_ids: Iterable[str]) -> None:
         """Fill the temporary table of wanted task ids (joined through the task index)."""
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_tasks (task_id TEXT PRIMARY KEY)")
-        self._conn.execute("DELETE FROM wanted_tasks")
+        self._conn.execute("DROP TABLE IF EXISTS temp.wanted_tasks")
+        self._conn.execute("CREATE TEMP TABLE wanted_tasks (task_id TEXT PRIMARY KEY)")
         self._conn.executemany("INSERT OR IGNORE INTO wanted_tasks VALUES (?)", [(t,) for t in task_ids])
 
     def __len__(self) -> int:
