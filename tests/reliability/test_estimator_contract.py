@@ -287,6 +287,83 @@ def test_fit_leaves_params_as_given(name, fitted):
     assert public, "fitted attributes end in '_'"
 
 
+# -- checkpoints: pickled code is refused, naming the file and the safe formats -------------
+class _Payload:
+    """Would create a marker file if unpickled (it must never be)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _loaders():
+    from neurosig.models.checkpoints import load_encoder
+    from neurosig.models.cnn import EEGNet
+    from neurosig.models.foundation import FoundationClassifier
+    from neurosig.models.pretrain import load_pretrained
+    from neurosig.tokenizers.tfm import TFMTokenizer, TFMTokenizerEstimator
+
+    return {"load_encoder": load_encoder, "EEGNet.load": EEGNet.load,
+            "FoundationClassifier.load": FoundationClassifier.load, "TFMTokenizer.load": TFMTokenizer.load,
+            "TFMTokenizerEstimator.load": TFMTokenizerEstimator.load, "load_pretrained": load_pretrained}
+
+
+@pytest.mark.parametrize("loader", sorted(_loaders()))
+def test_pickle_checkpoint_refused_unexecuted(tmp_path, loader):
+    import torch
+
+    from neurosig._io import UnsafeCheckpointError
+
+    marker = tmp_path / "executed"
+    path = tmp_path / "model.pt"
+    torch.save({"format": "neurosig-encoder", "payload": _Payload(marker)}, path)
+    with pytest.raises(UnsafeCheckpointError) as ei:
+        _loaders()[loader](path)
+    msg = str(ei.value)
+    assert str(path) in msg and "weights_only=True" in msg and ".safetensors" in msg and "refused" in msg
+    assert not marker.exists()  # nothing in the file ran
+
+
+@pytest.mark.parametrize("loader", sorted(_loaders()))
+@pytest.mark.parametrize("content", [b"", b"not a torch file", b"PK\x03\x04broken zip"],
+                         ids=["empty", "text", "broken-zip"])
+def test_unreadable_checkpoint_named(tmp_path, loader, content):
+    path = tmp_path / "model.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as ei:
+        _loaders()[loader](path)
+    assert str(path) in str(ei.value)
+
+
+def test_pretrain_resume_from_pickle_refused(tmp_path):
+    import torch
+
+    from neurosig._io import UnsafeCheckpointError
+    from neurosig.models.femba import BiMambaEncoder
+    from neurosig.models.pretrain import PretrainConfig, pretrain
+
+    marker = tmp_path / "executed"
+    torch.save({"epoch": 1, "payload": _Payload(marker)}, tmp_path / "last.pt")
+    X = np.random.default_rng(0).standard_normal((16, 4, 64)).astype(np.float32)
+    with pytest.raises(UnsafeCheckpointError) as ei:
+        pretrain(BiMambaEncoder("nano", n_channels=4, n_times=64), X, PretrainConfig(epochs=1),
+                 checkpoint_dir=tmp_path, verbose=False)
+    assert str(tmp_path / "last.pt") in str(ei.value) and not marker.exists()
+
+
+def test_one_seed_reports_no_interval():
+    from neurosig.models.foundation import summarize_seeds
+
+    s = summarize_seeds([0.71], [0], "balanced_accuracy")
+    assert s.ci_low is None and s.ci_high is None and s.mean == pytest.approx(0.71)
+    assert "nan" not in str(s) and "one seed: no confidence interval" in str(s)
+    assert s.to_dict()["ci_low"] is None
+    two = summarize_seeds([0.7, 0.8], [0, 1], "balanced_accuracy")
+    assert two.ci_low < 0.75 < two.ci_high
+
+
 # -- scikit-learn's common checks ------------------------------------------------------------
 _TWO_D = ("scikit-learn's common checks feed 2-D (n_samples, n_features) data; this estimator takes "
           "3-D trials (n_trials, n_channels, n_times) or SPD matrices and refuses 2-D input with an "
