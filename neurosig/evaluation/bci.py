@@ -545,7 +545,6 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         Artifact rejection: drop epochs whose peak-to-peak amplitude exceeds this many volts
         on any channel (e.g. ``150e-6``) before splitting. Every row records the share of
         its session's epochs rejected and the rule (0 and "none" when None).
-
     download : bool | None
         Allow downloading missing dataset files. Default: not when a data folder is given
         (``data_path`` or ``$NEUROSIG_DATA``): missing files are then an error naming them.
