@@ -197,20 +197,26 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """Logits, shape (n_trials, n_classes)."""
         check_is_fitted(self, "module_")
         X = self._check_predict_input(X)
-        if X.shape[1:] != (self.n_channels_, self.n_times_):
-            raise ValueError(f"X has trials of shape {X.shape[1:]}, but the model was fitted on "
-                             f"({self.n_channels_}, {self.n_times_}) (n_channels, n_times).")
         Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X))).float()
         device = next(self.module_.parameters()).device
         self.module_.eval()
         return torch.cat([self.module_(Xt[i:i + 256].to(device)).cpu()
                           for i in range(0, len(Xt), 256)]).numpy()
 
-    def _check_predict_input(self, X) -> np.ndarray:
-        """X of predict/transform: fitted first, then 3-D, finite, with the fitted channel count."""
+    def _check_predict_input(self, X, times: bool = True) -> np.ndarray:
+        """X of predict/transform: fitted first, then 3-D, finite, with the fitted trial shape.
+
+        ``times=False`` checks the channel count only (``n_features_in_``).
+        """
         check_is_fitted(self, "module_")
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
-        check_n_features(self, X)
+        if not times:
+            check_n_features(self, X)
+        elif X.shape[1:] != (self.n_channels_, self.n_times_):
+            raise ValueError(
+                f"Invalid value for the 'X' parameter: X has trials of shape {X.shape[1:]}, but "
+                f"{type(self).__name__} was fitted on ({self.n_channels_}, {self.n_times_}) (n_channels, "
+                f"n_times; n_features_in_ = {self.n_features_in_}); got X of shape {X.shape}.")
         return X
 
     def predict_proba(self, X) -> np.ndarray:

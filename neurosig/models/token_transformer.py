@@ -458,7 +458,7 @@ class TokenTransformerClassifier(TorchClassifier):
 
         X : shape (n_trials, n_channels, n_times) at ``sfreq`` -> ndarray (n_trials, n_channels, n_patches), int64.
         """
-        X = self._check_predict_input(X)
+        X = self._check_predict_input(X, times=False)
         if self.input != "tokens":
             raise ValueError(f"tokens() needs input='tokens', but this classifier has input={self.input!r}.")
         return self._prepare_input(X).astype(np.int64)
