@@ -41,6 +41,9 @@ def register(subparsers) -> None:
                    help="opt-in permutations that refit every fold on shuffled labels (slow)")
     p.add_argument("--data-path", default=None, metavar="DIR",
                    help="data folder for MOABB datasets (default: NEUROSIG_DATA, then MNE's config)")
+    p.add_argument("--download", action="store_true",
+                   help="download missing dataset files (default with --data-path: load offline and name "
+                        "any missing file)")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     p.add_argument("--calibration-trials", type=int, default=0, metavar="K",
                    help="calibration protocol (cross-session / cross-subject): the first K trials of the "
@@ -100,7 +103,7 @@ def run(args) -> int:
                    refit_permutations=args.refit_permutations, data_path=args.data_path,
                    plots=not args.no_plots,
                    calibration={"n_trials": args.calibration_trials, "labeled": args.calibration_labeled},
-                   reject_ptp=args.reject_ptp, **par)
+                   reject_ptp=args.reject_ptp, download=True if args.download else None, **par)
     elapsed = time.perf_counter() - t0
     print(f"\nneurosig benchmark: {resolve_evaluation(args.evaluation)}, {args.paradigm}; "
           f"{df.attrs.get('n_computed', 0)} task(s) computed, {df.attrs.get('n_skipped', 0)} already "

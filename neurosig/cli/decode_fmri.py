@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     from pathlib import Path
 
-    from neurosig._io import read_yaml
+    from neurosig._io import check_output_path, read_yaml
     from neurosig._schema import fail
     from neurosig._validation import check_path
     from neurosig.evaluation.fmri import _table, decode_fmri, load_job
@@ -45,6 +45,9 @@ def _run(args) -> int:
         job["dataset"]["mesh"] = args.mesh if args.mesh == "fsaverage5" else str(Path(args.mesh).resolve())
     job.setdefault("verbose", not getattr(args, "quiet", False))
     checked = load_job(job, base_dir=path.parent, source=path)
+    check_output_path("results", checked["results"], kind="file")
+    if checked.get("output_dir"):
+        check_output_path("output_dir", checked["output_dir"], kind="dir")
     opened = check_job_data(checked, source=path)  # before any work, --check or not
     if args.check:
         print(f"job {str(path)!r} is valid: {len(checked['subjects'])} subject(s), {len(checked['rois'])} ROI(s), "

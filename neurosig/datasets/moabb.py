@@ -37,6 +37,56 @@ _SIMULATED = {
 #: neurosig loaders that are not MOABB datasets (named in errors)
 _OTHER_LOADERS = {"tuab": "neurosig.datasets.TUAB", "nsd": "neurosig.datasets.NSD"}
 
+class MissingDataError(FileNotFoundError):
+    """Data files (or the data folder) are missing and downloading was not asked for."""
+
+
+def _offline_message(folder: Path | None, missing: list[tuple[str, str]], name: str = "") -> str:
+    what = f"dataset {name} " if name else ""
+    shown = "; ".join(f"{f} (from {u})" if u else f for f, u in missing[:10])
+    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    return (f"Missing data files for {what}in the data folder {str(folder)!r} (the 'path' / --data-path "
+            f"folder, looked for in MNE's layout under it): {shown}{more}. Nothing was downloaded: with a "
+            "data folder given, neurosig loads offline. Copy the files there, or ask for the download "
+            "(download=True, or --download on the command line).")
+
+
+@contextmanager
+def _no_network(folder: Path | None, name: str = ""):
+    """Refuse every download while data is read: the first missing file raises MissingDataError.
+
+    Patches pooch's downloader (MNE and MOABB fetch files through it) and, as a guard,
+    ``requests`` and ``urllib``: nothing leaves the machine.
+    """
+    from unittest import mock
+
+    import pooch.core
+    import requests.sessions
+
+    missing: list[tuple[str, str]] = []
+
+    def refuse_download(url, output_file, *args, **kwargs):
+        missing.append((str(output_file), str(url)))
+        raise MissingDataError(_offline_message(folder, missing, name))
+
+    def refuse_request(*args, **kwargs):
+        url = kwargs.get("url") or next((a for a in args if isinstance(a, str) and "://" in a), "?")
+        missing.append(("(a network request)", str(url)))
+        raise MissingDataError(_offline_message(folder, missing, name))
+
+    with mock.patch.object(pooch.core, "stream_download", refuse_download), \
+            mock.patch.object(requests.sessions.Session, "request", refuse_request), \
+            mock.patch("urllib.request.urlopen", refuse_request):
+        try:
+            yield missing
+        except MissingDataError:
+            raise
+        except Exception:
+            if missing:  # a loader that swallowed the refusal and failed later: name the files
+                raise MissingDataError(_offline_message(folder, missing, name)) from None
+            raise
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
@@ -112,6 +162,18 @@ def resolve_data_folder(path=None) -> Path | None:
     return p
 
 
+def check_data_folder(folder: Path, name: str = "") -> Path:
+    """Raise :class:`MissingDataError` when an offline data folder does not exist (nothing created)."""
+    if not folder.is_dir():
+        what = f" for dataset {name}" if name else ""
+        raise MissingDataError(
+            f"Invalid value for the 'path' parameter (--data-path): the data folder {str(folder)!r}{what} "
+            "does not exist. Allowed is an existing folder holding the dataset in MNE's layout; nothing "
+            "was created or downloaded. Create it and copy the files there, or ask for the download "
+            "(download=True, or --download on the command line).")
+    return folder
+
+
 def _signs_of(dataset) -> set[str]:
     """MNE config "signs" a MOABB dataset's module reads (e.g. EEGBCI, BNCI)."""
     signs = set()
@@ -147,7 +209,7 @@ def config_keys(dataset=None) -> list[str]:
 
 
 @contextmanager
-def data_folder(path=None, dataset=None, provider: str | None = "upstream"):
+def data_folder(path=None, dataset=None, provider: str | None = "upstream", offline: bool = False):
     """Point MNE and MOABB at a data folder for the duration of a ``with`` block.
 
     Sets environment variables (restored afterwards, whatever happens):
@@ -160,13 +222,16 @@ def data_folder(path=None, dataset=None, provider: str | None = "upstream"):
     Parameters
     ----------
     path : str | Path | None
-        The data folder (created if missing).
+        The data folder (created if missing, unless ``offline``).
     dataset : moabb BaseDataset | None
         Dataset whose config keys to set.
     provider : str | None
         Value for ``MOABB_DOWNLOAD_PROVIDER`` ("upstream": files come from the
         dataset's own host and a local copy loads without asking NEMAR);
         None leaves it alone.
+    offline : bool
+        Never download, never create the folder: a missing folder or file raises
+        :class:`MissingDataError` naming it and the folder.
 
     Yields
     ------
@@ -177,7 +242,10 @@ def data_folder(path=None, dataset=None, provider: str | None = "upstream"):
     folder = resolve_data_folder(path)
     changes: dict[str, str] = {}
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        if offline:
+            check_data_folder(folder, getattr(dataset, "code", ""))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
         changes.update({k: str(folder) for k in config_keys(dataset)})
     elif mne.get_config("MNE_DATA") is None:
         changes["MNE_DATA"] = str(Path.home() / "mne_data")
@@ -187,7 +255,11 @@ def data_folder(path=None, dataset=None, provider: str | None = "upstream"):
     old = {k: os.environ.get(k) for k in changes}
     os.environ.update(changes)
     try:
-        yield folder
+        if offline:
+            with _no_network(folder, getattr(dataset, "code", "")):
+                yield folder
+        else:
+            yield folder
     finally:
         for k, v in old.items():
             if v is None:
@@ -199,15 +271,15 @@ def data_folder(path=None, dataset=None, provider: str | None = "upstream"):
 class _InFolder:
     """Picklable wrapper running one dataset method inside :func:`data_folder`."""
 
-    def __init__(self, dataset, method: str, folder):
-        self.dataset, self.method, self.folder = dataset, method, folder
+    def __init__(self, dataset, method: str, folder, offline: bool = False):
+        self.dataset, self.method, self.folder, self.offline = dataset, method, folder, offline
 
     def __call__(self, *args, **kwargs):
-        with data_folder(self.folder, self.dataset):
+        with data_folder(self.folder, self.dataset, offline=self.offline):
             return getattr(type(self.dataset), self.method)(self.dataset, *args, **kwargs)
 
 
-def get_dataset(name: str, path=None, subjects=None, **params):
+def get_dataset(name: str, path=None, subjects=None, download: bool | None = None, **params):
     """A dataset by name: any MOABB dataset, or the simulated default.
 
     Parameters
@@ -225,6 +297,11 @@ def get_dataset(name: str, path=None, subjects=None, **params):
         ``<path>/MNE-eegbci-data/files/eegmmidb/1.0.0/S001/`` for PhysionetMI).
     subjects : list of int | None
         Keep only these subjects (checked against the dataset's subjects).
+    download : bool | None
+        Allow downloading missing files. None (default): not when a data folder is
+        given (``path`` or ``$NEUROSIG_DATA``): then a missing folder or file raises
+        :class:`MissingDataError` naming it, and the folder is never created; with no
+        folder given, MOABB's own behaviour (download into MNE's data folder).
     **params
         Passed to the dataset class (e.g. ``n_subjects``, ``seed`` for the
         simulated dataset, ``imagined`` for PhysionetMI).
@@ -243,6 +320,9 @@ def get_dataset(name: str, path=None, subjects=None, **params):
         return BIDSDataset(path, subjects=subjects, **params)
     canon = resolve_name(name)
     folder = resolve_data_folder(path)
+    if download is not None and not isinstance(download, bool):
+        raise TypeError(f"The 'download' parameter must be True, False or None, but got {download!r} instead.")
+    offline = (folder is not None) if download is None else not download
     if canon in _SIMULATED:
         import importlib
         cls = getattr(importlib.import_module(_SIMULATED[canon][0]), canon)
@@ -258,8 +338,10 @@ def get_dataset(name: str, path=None, subjects=None, **params):
         subjects = check_subjects_in(subjects, dataset.subject_list, canon)
         dataset.subject_list = list(subjects)
     if canon not in _SIMULATED:
+        if offline and folder is not None:
+            check_data_folder(folder, canon)  # before any work: nothing created, nothing fetched
         for method in ("get_data", "data_path", "download", "_get_single_subject_data"):
-            setattr(dataset, method, _InFolder(dataset, method, folder))
+            setattr(dataset, method, _InFolder(dataset, method, folder, offline))
     dataset.neurosig_data_folder = folder
     dataset.neurosig_name = canon
     return dataset

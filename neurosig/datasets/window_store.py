@@ -184,7 +184,21 @@ def read_store_meta(cache: str | Path) -> dict:
     if not meta_path.is_file():
         raise FileNotFoundError(f"The 'cache' parameter points to {str(cache)!r}, which is not a window "
                                 f"store (no {STORE_FILE}); run `neurosig tuab prepare ROOT --cache DIR` first.")
-    return json.loads(meta_path.read_text())
+    return _read_manifest(meta_path)
+
+
+def _read_manifest(meta_path: Path) -> dict:
+    """Parse a store's ``store.json``; a corrupt file is an error naming it."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"The window store manifest {str(meta_path)!r} is corrupt (not valid JSON: {exc}); "
+                         "expected the JSON object written by `neurosig tuab prepare`. Rebuild the store "
+                         "(prepare with overwrite / --overwrite) or use another cache folder.") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"The window store manifest {str(meta_path)!r} is corrupt: expected a JSON object, "
+                         f"but got {type(meta).__name__}. Rebuild the store (overwrite) or use another folder.")
+    return meta
 
 
 def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingConfig | None = None,
@@ -240,7 +254,12 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
     chash = config.hash()
     meta_path = cache / STORE_FILE
     if meta_path.is_file():
-        old = json.loads(meta_path.read_text())
+        try:
+            old = _read_manifest(meta_path)
+        except ValueError:
+            if not overwrite:
+                raise
+            old = {}  # corrupt: rebuilt from scratch with overwrite
         if old.get("preprocessing_hash") != chash:
             if not overwrite:
                 raise ValueError(

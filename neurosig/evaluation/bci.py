@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import get_logger
-from .._validation import check_positive_float, check_positive_int, validate_type
+from .._validation import check_positive_float, check_positive_int
 from ..contracts import stable_hash
 from .bci_inputs import (  # noqa: F401 (re-exported)
     DEFAULT_DATASETS,
@@ -37,6 +37,7 @@ from .bci_inputs import (  # noqa: F401 (re-exported)
     paradigm_config,
     resolve_calibration,
     resolve_datasets,
+    resolve_outputs,
     resolve_paradigm,
     resolve_pipelines,
     resolve_subjects,
@@ -465,15 +466,8 @@ def _task_id(ident: dict) -> str:
 
 
 def _done_tasks(store) -> dict[str, int]:
-    """task_id -> number of stored rows, for tasks whose rows are all present."""
-    df = store.to_frame(kind=KIND)
-    if df.empty:
-        return {}
-    counts: dict[str, list] = {}
-    for extra in df["extra"]:
-        if isinstance(extra, dict) and "task_id" in extra:
-            counts.setdefault(extra["task_id"], []).append(extra.get("task_rows"))
-    return {t: len(v) for t, v in counts.items() if v and all(n == len(v) for n in v)}
+    """task_id -> number of stored rows, for tasks whose rows are all present (task index)."""
+    return store.done_tasks(KIND)
 
 
 def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "within-session",
@@ -486,7 +480,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
               backend: str | None = None, scheduler: str | None = None,
               connect_timeout: float = 10.0, retries: int = 1,
               calibration: int | dict | None = None,
-              reject_ptp: float | None = None) -> pd.DataFrame:
+              reject_ptp: float | None = None, download: bool | None = None) -> pd.DataFrame:
     """Benchmark pipelines on datasets, MOABB style, with resumable SQLite results.
 
     Parameters
@@ -556,6 +550,9 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
         Artifact rejection: drop epochs whose peak-to-peak amplitude exceeds this many volts
         on any channel (e.g. ``150e-6``) before splitting. Every row records the share of
         its session's epochs rejected and the rule (0 and "none" when None).
+    download : bool | None
+        Allow downloading missing dataset files. Default: not when a data folder is given
+        (``data_path`` or ``$NEUROSIG_DATA``): missing files are then an error naming them.
 
     Returns
     -------
@@ -576,10 +573,8 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
     refit_permutations = check_positive_int("refit_permutations", refit_permutations, minimum=0)
     backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     retries = check_positive_int("retries", retries, minimum=0)
-    validate_type("results", results, (str, os.PathLike), "str or path")
-    if out is not None:
-        validate_type("out", out, (str, os.PathLike), "str or path")
-    ds_list = resolve_datasets(datasets, data_path)
+    results, out = resolve_outputs(results, out)
+    ds_list = resolve_datasets(datasets, data_path, download)
     plan = []
     for ds in ds_list:
         if not paradigm_obj.is_valid(ds):
@@ -682,11 +677,9 @@ def _data_group(task: dict) -> tuple:
 
 
 def _frame(store, task_ids: set) -> pd.DataFrame:
-    df = store.to_frame(kind=KIND)
+    df = store.to_frame(kind=KIND, task_ids=task_ids)
     if df.empty:
         return df
-    keep = [isinstance(e, dict) and e.get("task_id") in task_ids for e in df["extra"]]
-    df = df[keep].reset_index(drop=True)
     for col in ("chance_level", "p_value", "chance_theoretical", "rejected_share"):
         df[col] = [e.get(col) if isinstance(e, dict) else None for e in df["extra"]]
     df["calibration_trials"] = [int((e.get("calibration") or {}).get("n_calibration_trials", 0))

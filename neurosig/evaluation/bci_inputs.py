@@ -54,18 +54,22 @@ def resolve_paradigm(paradigm: Any):
         f"'p300', ...) or a MOABB paradigm instance, but got {paradigm!r} instead.")
 
 
-def _get_dataset(name: str, path: Any = None):
+def _get_dataset(name: str, path: Any = None, download: bool | None = None):
     """A dataset by name through the MOABB adapter (MOABB names/aliases, the simulated one)."""
     from ..datasets import get_dataset
 
     try:
-        return get_dataset(name, path=path)
+        return get_dataset(name, path=path, download=download)
     except ValueError as exc:  # the adapter names its own argument 'name'; here it is 'datasets'
         raise ValueError(str(exc).replace("'name' parameter", "'datasets' parameter")) from None
 
 
-def resolve_datasets(datasets: Any, path: Any = None) -> list:
-    """Dataset instances from names (MOABB names/aliases, ``SimulatedMotorImagery``) or instances."""
+def resolve_datasets(datasets: Any, path: Any = None, download: bool | None = None) -> list:
+    """Dataset instances from names (MOABB names/aliases, ``SimulatedMotorImagery``) or instances.
+
+    With a data folder (``path`` or ``$NEUROSIG_DATA``) datasets load offline unless
+    ``download=True``: a missing folder is refused here, before any work.
+    """
     from moabb.datasets.base import BaseDataset
 
     if datasets is None:
@@ -77,7 +81,7 @@ def resolve_datasets(datasets: Any, path: Any = None) -> list:
         if isinstance(d, BaseDataset):
             out.append(d)
         elif isinstance(d, str):
-            out.append(_get_dataset(d, path))
+            out.append(_get_dataset(d, path, download))
         else:
             raise TypeError(f"The 'datasets' parameter must hold dataset names or MOABB dataset "
                             f"instances, but got {type(d).__name__} ({d!r:.60}) instead.")
@@ -280,3 +284,27 @@ def dataset_config(dataset) -> dict:
 
 def paradigm_config(paradigm) -> dict:
     return {"class": type(paradigm).__name__, "attrs": _simple(vars(paradigm))}
+
+
+def resolve_outputs(results: Any, out: Any) -> tuple[Path, Path | None]:
+    """Check the results database and the export folder before any work (nothing is created).
+
+    Parameters
+    ----------
+    results : str | Path
+        SQLite results file: not a folder, in a folder that can be written.
+    out : str | Path | None
+        Export folder (CSV, Parquet, statistics, plots): not an existing file, writable.
+
+    Returns
+    -------
+    results, out : Path, Path | None
+    """
+    from .._io import check_output_path
+
+    res = check_output_path("results", results, kind="file")
+    out_p = None if out is None else check_output_path("out", out, kind="dir")
+    if out_p is not None and out_p.resolve() == res.resolve():
+        raise ValueError(f"Invalid value for the 'out' parameter: {str(out_p)!r} is the results file; "
+                         "allowed is a folder other than the 'results' file.")
+    return res, out_p

@@ -29,7 +29,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from neurosig._validation import check_positive_float, check_positive_int
+from neurosig._validation import (
+    check_labels,
+    check_n_features,
+    check_positive_float,
+    check_positive_int,
+    check_signal_array,
+    declare_3d_input,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,16 +106,14 @@ def max_canonical_correlations(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def _check_3d(X, name: str = "X") -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 3:
-        hint = (" FilterBankSSVEP returns (n_trials, n_channels, n_times, n_bands): use the SSVEP "
-                "paradigm with these classifiers (FilterBankCCA builds its own bands)."
-                if X.ndim == 4 else "")
+    """X as float64 (n_trials, n_channels, n_times): the shared check, with a hint for 4-D input."""
+    shape = tuple(X.shape) if hasattr(X, "shape") else np.shape(np.asarray(X))
+    if len(shape) == 4:
         raise ValueError(f"Invalid value for the '{name}' parameter. Allowed values are arrays of shape "
-                         f"(n_trials, n_channels, n_times), but got shape {X.shape} instead.{hint}")
-    if not np.issubdtype(X.dtype, np.number) or not np.all(np.isfinite(X)):
-        raise ValueError(f"Invalid value for the '{name}' parameter: it must hold finite numbers.")
-    return X.astype(float, copy=False)
+                         f"(n_trials, n_channels, n_times), but got shape {shape} instead. "
+                         "FilterBankSSVEP returns (n_trials, n_channels, n_times, n_bands): use the SSVEP "
+                         "paradigm with these classifiers (FilterBankCCA builds its own bands).")
+    return check_signal_array(name, X, ndim=3)
 
 
 class SSVEPCCA(ClassifierMixin, BaseEstimator):
@@ -185,10 +190,7 @@ class SSVEPCCA(ClassifierMixin, BaseEstimator):
         """
         self._validate()
         X = _check_3d(X)
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"Invalid value for the 'y' parameter: expected shape ({X.shape[0]},), "
-                             f"but got {y.shape} instead.")
+        y = check_labels("y", y, len(X))
         self.classes_ = np.unique(y)
         self.freqs_ = self._class_freqs(self.classes_)
         nyq = self.sfreq / 2.0
@@ -197,12 +199,14 @@ class SSVEPCCA(ClassifierMixin, BaseEstimator):
                              f"(0, {nyq:g}) Hz (sfreq / 2), but got {list(self.freqs_)} instead.")
         self.n_times_ = X.shape[2]
         self.n_channels_ = X.shape[1]
+        self.n_features_in_ = X.shape[1]
         self.references_ = cca_references(self.freqs_, self.n_times_, self.sfreq, self.n_harmonics)
         return self
 
     def _check_X(self, X) -> np.ndarray:
         check_is_fitted(self, "references_")
         X = _check_3d(X)
+        check_n_features(self, X)
         if X.shape[1:] != (self.n_channels_, self.n_times_):
             raise ValueError(f"Invalid value for the 'X' parameter: fitted on trials of shape "
                              f"({self.n_channels_}, {self.n_times_}), but got {X.shape[1:]} instead.")
@@ -223,13 +227,11 @@ class SSVEPCCA(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Label of the highest score, shape (n_trials,)."""
-        return self.classes_[np.argmax(self._scores(X), axis=1)]
+        scores = self._scores(X)  # checks fitted state and X first
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
+        return declare_3d_input(super().__sklearn_tags__())
 
 
 class FilterBankCCA(SSVEPCCA):

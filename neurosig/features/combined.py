@@ -5,6 +5,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import declare_3d_input
 from .connectivity import Connectivity
 from .spectral import DEFAULT_BANDS, BandPower
 
@@ -40,8 +41,12 @@ class PowerAndConnectivity(TransformerMixin, BaseEstimator):
         self.power_ = BandPower(sfreq=self.sfreq, bands=self.bands).fit(X, y)
         self.connectivity_ = Connectivity(sfreq=self.sfreq, fmin=self.fmin, fmax=self.fmax,
                                           measure=self.measure, vectorize="node-strength").fit(X, y)
+        self.n_features_in_ = self.power_.n_features_in_
         return self
 
     def transform(self, X):
         check_is_fitted(self, "power_")
         return np.concatenate([self.power_.transform(X), self.connectivity_.transform(X)], axis=1)
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())

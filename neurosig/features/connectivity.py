@@ -13,7 +13,13 @@ from scipy.signal import butter, csd, hilbert, sosfiltfilt
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_option, check_positive_float, check_signal_array
+from .._validation import (
+    check_n_features,
+    check_option,
+    check_positive_float,
+    check_signal_array,
+    declare_3d_input,
+)
 
 MEASURES = ("coh", "imcoh", "plv")
 VECTORIZE = ("node-strength", "upper", "matrix")
@@ -143,8 +149,11 @@ class Connectivity(TransformerMixin, BaseEstimator):
             raise ValueError(f"Invalid band: need 0 <= fmin < fmax <= {sfreq / 2:g} Hz, but got "
                              f"fmin={self.fmin!r}, fmax={self.fmax!r}.")
         X = check_signal_array("X", X, ndim=3)
-        self.n_channels_ = X.shape[1]
+        self.n_channels_ = self.n_features_in_ = X.shape[1]
         return self
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())
 
     def _matrices(self, X):
         if self.measure == "plv":
@@ -154,6 +163,7 @@ class Connectivity(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "n_channels_")
         X = check_signal_array("X", X, ndim=3)
+        check_n_features(self, X)
         M = self._matrices(X)
         n = M.shape[1]
         if self.vectorize == "node-strength":

@@ -6,7 +6,14 @@ from scipy.signal import butter, sosfiltfilt
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_option, check_positive_float, check_signal_array
+from .._validation import (
+    check_labels,
+    check_n_features,
+    check_option,
+    check_positive_float,
+    check_signal_array,
+    declare_3d_input,
+)
 from .spectral import check_bands
 
 NAMED = ("csp", "tangent-space")
@@ -82,13 +89,20 @@ class FilterBank(TransformerMixin, BaseEstimator):
         sfreq = check_positive_float("sfreq", self.sfreq)
         self.bands_ = check_bands(self.bands, sfreq)
         X = check_signal_array("X", X, ndim=3)
+        if y is not None:
+            y = check_labels("y", y, len(X))
         Xb = filter_bank(X, sfreq, self.bands_, self.order)
         self.transformers_ = [clone(self._base()).fit(xb, y) for xb in Xb]
+        self.n_features_in_ = X.shape[1]
         return self
 
     def transform(self, X):
         check_is_fitted(self, "transformers_")
         X = check_signal_array("X", X, ndim=3)
+        check_n_features(self, X)
         Xb = filter_bank(X, float(self.sfreq), self.bands_, self.order)
         feats = [np.asarray(t.transform(xb)).reshape(len(X), -1) for t, xb in zip(self.transformers_, Xb)]
         return np.concatenate(feats, axis=1)
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())

@@ -6,7 +6,12 @@ from scipy.signal import welch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_positive_float, check_signal_array
+from .._validation import (
+    check_n_features,
+    check_positive_float,
+    check_signal_array,
+    declare_3d_input,
+)
 
 DEFAULT_BANDS = ((8.0, 12.0), (12.0, 16.0), (16.0, 20.0), (20.0, 24.0), (24.0, 28.0), (28.0, 32.0))
 
@@ -116,13 +121,15 @@ class BandPower(TransformerMixin, BaseEstimator):
         sfreq = check_positive_float("sfreq", self.sfreq)
         self.bands_ = check_bands(self.bands, sfreq)
         X = check_signal_array("X", X, ndim=3)
-        self.n_channels_ = X.shape[1]
+        self.n_channels_ = self.n_features_in_ = X.shape[1]
         return self
 
     def transform(self, X):
         check_is_fitted(self, "bands_")
         X = check_signal_array("X", X, ndim=3)
-        if X.shape[1] != self.n_channels_:
-            raise ValueError(f"X has {X.shape[1]} channels, but BandPower was fitted on {self.n_channels_}.")
+        check_n_features(self, X)
         bp = band_power(X, float(self.sfreq), self.bands_, self.nperseg, self.log)
         return bp.reshape(len(X), -1)
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())

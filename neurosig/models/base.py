@@ -20,9 +20,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from .._io import atomic_path
+from .._io import atomic_path, load_torch_file
 from .._logging import get_logger, progress
-from .._validation import check_positive_float, check_positive_int, check_signal_array
+from .._validation import (
+    check_labels,
+    check_n_features,
+    check_positive_float,
+    check_positive_int,
+    check_signal_array,
+    declare_3d_input,
+)
 
 logger = get_logger(__name__)
 
@@ -121,9 +128,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """Train on X, shape (n_trials, n_channels, n_times), and labels y, shape (n_trials,)."""
         self._check_params()
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} trials but y has {len(y)} labels.")
+        y = check_labels("y", y, len(X))
         self._le = LabelEncoder().fit(y)
         self.classes_ = self._le.classes_
         if len(self.classes_) < 2:
@@ -133,6 +138,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         gen = seed_everything(self.seed)
         Xp = self._prepare_input(X)
         self.n_channels_, self.n_times_ = X.shape[1], X.shape[2]
+        self.n_features_in_ = X.shape[1]
         self.module_ = self._build_module(Xp.shape[1], Xp.shape[2], len(self.classes_)).to(device)
         idx_tr, idx_va = np.arange(len(X)), np.array([], dtype=int)
         counts = np.bincount(yi)
@@ -190,22 +196,37 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def decision_logits(self, X) -> np.ndarray:
         """Logits, shape (n_trials, n_classes)."""
         check_is_fitted(self, "module_")
-        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
-        if X.shape[1:] != (self.n_channels_, self.n_times_):
-            raise ValueError(f"X has trials of shape {X.shape[1:]}, but the model was fitted on "
-                             f"({self.n_channels_}, {self.n_times_}) (n_channels, n_times).")
+        X = self._check_predict_input(X)
         Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X))).float()
         device = next(self.module_.parameters()).device
         self.module_.eval()
         return torch.cat([self.module_(Xt[i:i + 256].to(device)).cpu()
                           for i in range(0, len(Xt), 256)]).numpy()
 
+    def _check_predict_input(self, X, times: bool = True) -> np.ndarray:
+        """X of predict/transform: fitted first, then 3-D, finite, with the fitted trial shape.
+
+        ``times=False`` checks the channel count only (``n_features_in_``).
+        """
+        check_is_fitted(self, "module_")
+        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
+        if not times:
+            check_n_features(self, X)
+        elif X.shape[1:] != (self.n_channels_, self.n_times_):
+            raise ValueError(
+                f"Invalid value for the 'X' parameter: X has trials of shape {X.shape[1:]}, but "
+                f"{type(self).__name__} was fitted on ({self.n_channels_}, {self.n_times_}) (n_channels, "
+                f"n_times; n_features_in_ = {self.n_features_in_}); got X of shape {X.shape}.")
+        return X
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_trials, n_classes)."""
         return torch.softmax(torch.from_numpy(self.decision_logits(X)), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.decision_logits(X).argmax(axis=1)]
+        """Predicted labels, shape (n_trials,)."""
+        logits = self.decision_logits(X)  # checks fitted state and X first
+        return self.classes_[logits.argmax(axis=1)]
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -224,13 +245,15 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def _load_shell(cls, path: str | os.PathLike) -> tuple[TorchClassifier, dict]:
         """Read a saved file (``weights_only=True``), check its class, and return an estimator
         with its parameters, classes and input shape set (no module yet) plus the payload."""
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("class") != cls.__name__:
-            raise ValueError(f"The file {str(path)!r} holds a {payload.get('class')!r}, not a {cls.__name__}.")
+        payload = load_torch_file(path, "path", what=f"{cls.__name__} file")
+        if not isinstance(payload, dict) or payload.get("class") != cls.__name__:
+            got = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
+            raise ValueError(f"The file {str(path)!r} holds a {got!r}, not a {cls.__name__}.")
         est = cls(**payload["params"])
         est.classes_ = np.asarray(payload["classes"])
         est._le = LabelEncoder().fit(est.classes_)
         est.n_channels_, est.n_times_ = payload["shape"]
+        est.n_features_in_ = est.n_channels_
         return est, payload
 
     @classmethod
@@ -246,4 +269,4 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.seed is None
-        return tags
+        return declare_3d_input(tags)

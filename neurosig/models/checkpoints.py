@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._io import atomic_path
+from .._io import atomic_path, load_torch_file
 from .._logging import get_logger
 from .._validation import check_option, check_path
 from ..contracts import SignalContract
@@ -104,11 +104,7 @@ def load_encoder(path: str | os.PathLike, arch: str | None = None, n_channels: i
                              f"arch={arch!r} was asked for.")
         enc, info = load_femba_safetensors(path, contract=contract)
     else:
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"The checkpoint {str(path)!r} could not be read as a torch file "
-                             f"(weights_only=True): {exc}") from None
+        payload = load_torch_file(path, "checkpoint")
         fmt = payload.get("format") if isinstance(payload, dict) else None
         if fmt not in ("neurosig-encoder", "neurosig-pretrain"):
             raise ValueError(f"The checkpoint {str(path)!r} is not a neurosig encoder or pretraining "

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 from torch import nn
 
 from .._logging import get_logger
@@ -63,7 +64,7 @@ class FoundationNet(nn.Module):
         return self.head(self.features(x))
 
 
-class FoundationClassifier(TorchClassifier):
+class FoundationClassifier(TransformerMixin, TorchClassifier):
     """Bi-Mamba / transformer encoder + classification head as a scikit-learn classifier.
 
     Parameters
@@ -204,11 +205,7 @@ class FoundationClassifier(TorchClassifier):
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
         """Pooled encoder features, shape (n_trials, d_model)."""
-        from sklearn.utils.validation import check_is_fitted
-
-        from .._validation import check_signal_array
-        check_is_fitted(self, "module_")
-        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
+        X = self._check_predict_input(X)
         Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X)))
         self.module_.eval()
         dev = next(self.module_.parameters()).device
@@ -244,8 +241,8 @@ class SeedSummary:
     scores: list
     seeds: list
     mean: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None   # None with one seed (no interval)
+    ci_high: float | None
     confidence: float
     settings: dict = field(default_factory=dict)
 
@@ -259,6 +256,9 @@ class SeedSummary:
         return d
 
     def __str__(self) -> str:
+        if self.ci_low is None:
+            return (f"{self.metric} {self.mean:.3f} (one seed: no confidence interval; "
+                    "run at least 2 seeds for one)")
         return (f"{self.metric} {self.mean:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}] "
                 f"({int(self.confidence * 100)}% CI over {len(self.seeds)} seeds)")
 
@@ -270,10 +270,10 @@ def summarize_seeds(scores, seeds, metric: str, settings: dict | None = None,
 
     s = np.asarray(scores, dtype=float)
     mean = float(s.mean())
-    if len(s) > 1:
-        half = float(stats.t.ppf(0.5 + confidence / 2, len(s) - 1) * s.std(ddof=1) / np.sqrt(len(s)))
-    else:
-        half = float("nan")
+    if len(s) < 2:  # one seed: no spread to estimate, so no interval (not [nan, nan])
+        return SeedSummary(metric=metric, scores=s.tolist(), seeds=list(seeds), mean=mean, ci_low=None,
+                           ci_high=None, confidence=confidence, settings=settings or {})
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(s) - 1) * s.std(ddof=1) / np.sqrt(len(s)))
     return SeedSummary(metric=metric, scores=s.tolist(), seeds=list(seeds), mean=mean, ci_low=mean - half,
                        ci_high=mean + half, confidence=confidence, settings=settings or {})
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._io import atomic_path
+from .._io import atomic_path, load_torch_file
 from .._logging import get_logger, progress
 from .._validation import check_option, check_positive_float, check_positive_int
 from ..contracts import SignalContract
@@ -347,7 +347,7 @@ def pretrain(encoder: nn.Module, data: Any, config: PretrainConfig | None = None
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     ident = {"arch": encoder.arch, "config": c.to_dict(), "pretrain_config": _identity(config)}
     if ckpt_dir is not None and resume and (ckpt_dir / "last.pt").is_file():
-        payload = torch.load(ckpt_dir / "last.pt", map_location="cpu", weights_only=True)
+        payload = load_torch_file(ckpt_dir / "last.pt", "checkpoint_dir")
         for key in ("arch", "config", "pretrain_config"):
             if payload.get(key) != ident[key]:
                 raise ValueError(f"Cannot resume from {str(ckpt_dir / 'last.pt')!r}: its {key} is "
@@ -438,7 +438,7 @@ def pretrain(encoder: nn.Module, data: Any, config: PretrainConfig | None = None
             break
     stopped_early = state["bad_epochs"] >= config.patience and state["epoch"] < config.epochs
     if ckpt_dir is not None and (ckpt_dir / "best.pt").is_file():
-        best = torch.load(ckpt_dir / "best.pt", map_location="cpu", weights_only=True)
+        best = load_torch_file(ckpt_dir / "best.pt", "checkpoint_dir")
         model.load_state_dict(best["model"])
     return PretrainResult(model=model, history=state["history"], best_loss=state["best_loss"],
                           best_epoch=state["best_epoch"], stopped_early=stopped_early, checkpoint_dir=ckpt_dir)
@@ -499,7 +499,7 @@ def load_pretrained(path: str | os.PathLike) -> tuple[MaskedReconstruction, dict
     path : str | os.PathLike
         Checkpoint file written by the pretraining.
     """
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "path", what="pretraining checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"The file {str(path)!r} is not a neurosig pretraining checkpoint.")
     model = MaskedReconstruction(encoder_from_dict(payload["arch"], payload["config"]))

@@ -281,6 +281,14 @@ def select_alphas(mean_scores: np.ndarray, alphas: np.ndarray, per_target: bool 
     return best if per_target else np.full(mean_scores.shape[1], best[0])
 
 
+def _check_not_3d(X) -> None:
+    """Refuse arrays of more than 2 dimensions, naming X and its shape (1-D is scikit-learn's case)."""
+    shape = np.shape(np.asarray(X)) if not hasattr(X, "shape") else tuple(X.shape)
+    if len(shape) > 2:
+        raise ValueError(f"The 'X' parameter must be a 2-D array of shape (n_samples, n_features), "
+                         f"but got an array of shape {shape} instead.")
+
+
 class FastRidgeCV(RegressorMixin, BaseEstimator):
     """Ridge with the alpha chosen by cross-validation, one alpha per target, many targets at once.
 
@@ -330,6 +338,7 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
         check_option("scoring", self.scoring, SCORINGS)
         check_option("dtype", str(self.dtype), ("float64", "float32"))
         dtype = np.dtype(str(self.dtype))
+        _check_not_3d(X)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
         alphas = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
         if alphas.ndim != 1 or alphas.size == 0 or np.any(alphas <= 0) or not np.all(np.isfinite(alphas)):
@@ -357,5 +366,6 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Predictions, shape (n_samples,) or (n_samples, n_targets)."""
         check_is_fitted(self)
+        _check_not_3d(X)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return X @ np.asarray(self.coef_, dtype=X.dtype).T + self.intercept_

@@ -20,11 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._logging import get_logger, progress
-from .._validation import check_option, check_positive_float, check_positive_int, check_signal_array
+from .._validation import (
+    check_labels,
+    check_option,
+    check_positive_float,
+    check_positive_int,
+    check_signal_array,
+)
 from ..tokenizers.vq import codebook_usage
 from .base import TorchClassifier, resolve_device
 
@@ -406,6 +411,7 @@ class TokenTransformerClassifier(TorchClassifier):
             check_positive_float("sfreq", self.sfreq)
         given = self._load_tokenizer() if self.tokenizer is not None else None
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
+        check_labels("y", y, len(X))  # before the tokenizer and pretraining stages
         if hasattr(self, "module_"):  # refit: stage 1 must not see the previous fit's tokenizer
             del self.module_
         self.tokenizer_config_ = given.config if given is not None else self._fresh_tokenizer()
@@ -452,10 +458,9 @@ class TokenTransformerClassifier(TorchClassifier):
 
         X : shape (n_trials, n_channels, n_times) at ``sfreq`` -> ndarray (n_trials, n_channels, n_patches), int64.
         """
-        check_is_fitted(self, "module_")
+        X = self._check_predict_input(X, times=False)
         if self.input != "tokens":
             raise ValueError(f"tokens() needs input='tokens', but this classifier has input={self.input!r}.")
-        X = check_signal_array("X", X, ndim=3, dtype=np.float32)
         return self._prepare_input(X).astype(np.int64)
 
     # -- persistence ---------------------------------------------------------------------

@@ -8,7 +8,13 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
 from neurosig._logging import get_logger
-from neurosig._validation import check_option, check_positive_float, check_signal_array
+from neurosig._validation import (
+    check_n_features,
+    check_option,
+    check_positive_float,
+    check_signal_array,
+    declare_3d_input,
+)
 
 from .augmented import ESTIMATORS, AugmentedCovariances
 from .embedding import EMBEDDINGS, check_order_lag
@@ -156,9 +162,7 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
     def _X(self, X):
         check_is_fitted(self, "pipeline_")
         X = check_signal_array("X", X, ndim=3)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"The 'X' parameter has {X.shape[1]} channels, but this ACMClassifier "
-                             f"was fitted on {self.n_features_in_} channels.")
+        check_n_features(self, X)
         return X
 
     def decision_function(self, X):
@@ -181,6 +185,4 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         return self.pipeline_.predict(X)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        return tags
+        return declare_3d_input(super().__sklearn_tags__())

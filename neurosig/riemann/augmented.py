@@ -29,7 +29,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from neurosig._logging import get_logger
-from neurosig._validation import check_option, check_positive_float, check_signal_array
+from neurosig._validation import (
+    check_n_features,
+    check_option,
+    check_positive_float,
+    check_signal_array,
+    declare_3d_input,
+)
 
 from .embedding import EMBEDDINGS, check_order_lag, delay_embed, embedded_n_times
 
@@ -289,6 +295,9 @@ class AugmentedCovariances(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())
+
     def transform(self, X):
         """Augmented covariance matrices.
 
@@ -303,9 +312,7 @@ class AugmentedCovariances(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_channels_")
         X = check_signal_array("X", X, ndim=3)
-        if X.shape[1] != self.n_channels_:
-            raise ValueError(f"The 'X' parameter has {X.shape[1]} channels, but this "
-                             f"AugmentedCovariances was fitted on {self.n_channels_} channels.")
+        check_n_features(self, X)
         order, lag = self._check_params(X.shape[-1])
         estimator = self.estimator
         n_emb = embedded_n_times(X.shape[-1], order, lag, self.embedding)

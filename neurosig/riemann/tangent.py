@@ -28,6 +28,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._validation import check_n_features, check_signal_array, declare_3d_input
+
 
 def _eig_fun(C: np.ndarray, fun) -> np.ndarray:
     w, V = np.linalg.eigh(C)
@@ -419,9 +421,18 @@ class RiemannTangentSpace(TransformerMixin, BaseEstimator):
         self.solver = solver
         self.tol = tol
 
+    def _check_X(self, X) -> np.ndarray:
+        X = check_signal_array("X", X, ndim=3)
+        if X.shape[1] != X.shape[2]:
+            raise ValueError(f"Invalid value for the 'X' parameter. Allowed values are SPD matrices of shape "
+                             f"(n_matrices, n, n), but got shape {X.shape} instead.")
+        return X
+
     def _fit(self, X):
-        res = riemann_mean_logs(np.asarray(X, dtype=float), solver=self.solver, tol=self.tol)
+        X = self._check_X(X)
+        res = riemann_mean_logs(X, solver=self.solver, tol=self.tol)
         self.reference_, self.isqrt_ = res.mean, res.isqrt
+        self.n_features_in_ = X.shape[1]
         self.n_iter_, self.converged_ = res.n_iter, res.converged
         return res
 
@@ -437,4 +448,9 @@ class RiemannTangentSpace(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """X : ndarray, shape (n_matrices, n, n) -> ndarray, shape (n_matrices, n*(n+1)/2)."""
         check_is_fitted(self, "isqrt_")
-        return tangent_vectors(np.asarray(X, dtype=float), self.isqrt_)
+        X = self._check_X(X)
+        check_n_features(self, X, what="rows and columns")
+        return tangent_vectors(X, self.isqrt_)
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())

@@ -28,7 +28,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_option, check_positive_float
+from .._validation import (
+    check_n_features,
+    check_option,
+    check_positive_float,
+    check_signal_array,
+    declare_3d_input,
+)
 from .tangent import NotSPDError, sqrt_isqrt
 
 __all__ = ["EuclideanAlignment", "RiemannianRecentering", "fit_transfer", "find_aligner",
@@ -127,6 +133,7 @@ class _DomainAligner(TransformerMixin, BaseEstimator):
         self.target_domain_ = _target_of(d, target_domain)
         self.references_ = {k: self._reference(X[d == k]) for k in dict.fromkeys(d)}
         self.n_domains_ = len(self.references_)
+        self.n_features_in_ = X.shape[1]
         return self
 
     def fit_transform(self, X, y=None, domains=None, target_domain=None):
@@ -152,10 +159,15 @@ class _DomainAligner(TransformerMixin, BaseEstimator):
         ndarray, same shape as ``X``
         """
         check_is_fitted(self, "references_")
-        return self._apply(self.references_[self.target_domain_], self._check_X(X))
+        X = self._check_X(X)
+        check_n_features(self, X)
+        return self._apply(self.references_[self.target_domain_], X)
 
     def _validate_params(self) -> None:
         pass
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())
 
 
 class EuclideanAlignment(_DomainAligner):
@@ -194,11 +206,7 @@ class EuclideanAlignment(_DomainAligner):
                              f"[0, 1), but got {self.shrinkage!r} instead.")
 
     def _check_X(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 3:
-            raise ValueError(f"EuclideanAlignment expects X of shape (n_trials, n_channels, n_times), "
-                             f"but got shape {X.shape}.")
-        return X
+        return check_signal_array("X", X, ndim=3)
 
     def _reference(self, X: np.ndarray) -> np.ndarray:
         return inv_sqrtm(euclidean_reference(X, float(self.shrinkage or 0.0)))
@@ -234,8 +242,8 @@ class RiemannianRecentering(_DomainAligner):
         self.metric = metric
 
     def _check_X(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 3 or X.shape[1] != X.shape[2]:
+        X = check_signal_array("X", X, ndim=3)
+        if X.shape[1] != X.shape[2]:
             raise ValueError(f"RiemannianRecentering expects SPD matrices of shape (n_trials, "
                              f"n_channels, n_channels), but got shape {X.shape}.")
         return X
@@ -253,6 +261,7 @@ class RiemannianRecentering(_DomainAligner):
         # keep the domains in first-seen order (TLCenter sorts them)
         self.references_ = {k: tl.centers_[k] for k in dict.fromkeys(d)}
         self.n_domains_ = len(self.references_)
+        self.n_features_in_ = X.shape[1]
         return self
 
     def _apply(self, ref: Any, X: np.ndarray) -> np.ndarray:

@@ -45,13 +45,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .._io import atomic_path
+from .._io import atomic_path, load_torch_file
 from .._logging import get_logger, progress
 from .._validation import (
     check_option,
     check_positive_float,
     check_positive_int,
     check_signal_array,
+    declare_3d_input,
 )
 from ..preprocessing.stft import hann_window, n_stft_frames, stft_magnitude
 from ..preprocessing.tfm_resample import fft_resample, resampled_length
@@ -492,10 +493,7 @@ class TFMTokenizer(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"The 'checkpoint' parameter points to {str(path)!r}, which does not exist.")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise ValueError(f"The checkpoint {str(path)!r} could not be read as a TFM tokenizer: {exc}") from None
+        payload = load_torch_file(path, "checkpoint", what="TFM tokenizer checkpoint")
         if not isinstance(payload, dict) or payload.get("class") != "TFMTokenizer":
             got = payload.get("class") if isinstance(payload, dict) else type(payload).__name__
             raise ValueError(f"The checkpoint {str(path)!r} does not hold a TFMTokenizer (it holds {got!r}).")
@@ -705,8 +703,13 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         self.tokenizer_ = module
         self.usage_ = usage
         self.n_channels_ = n_ch
+        # channels are tokenized one by one: transform accepts any channel count
+        self.n_features_in_ = n_ch
         self.n_patches_ = n_stft_frames(n_times, cfg.n_fft, cfg.hop)
         return self
+
+    def __sklearn_tags__(self):
+        return declare_3d_input(super().__sklearn_tags__())
 
     def _corpus_scale(self, X, n_win: int) -> float:
         """Median over windows and channels of the per-row 95th percentile of ``|x|`` (one streaming pass)."""
@@ -737,7 +740,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         ndarray of int64, shape (n_windows, n_channels, n_patches)
             Code id of each patch of each channel.
         """
-        return self._iter_tokens(X, self.tokenizer_.tokenize)
+        return self._iter_tokens(X, lambda xb: self.tokenizer_.tokenize(xb))  # fitted check first
 
     def embed(self, X) -> np.ndarray:
         """Quantised token embeddings (the input of downstream / foundation models).
@@ -845,7 +848,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         if device is not None:
             est.device = device
         est.tokenizer_ = module.to(est._device())
-        est.n_channels_ = extra["n_channels"]
+        est.n_channels_ = est.n_features_in_ = extra["n_channels"]
         est.n_patches_ = extra["n_patches"]
         est.history_ = extra["history"]
         est.usage_ = extra["usage"]
