@@ -61,6 +61,8 @@ class SessionScores:
     responses: list = field(default_factory=list)
     #: per fold: (true labels, predicted labels), decoded
     predictions: list = field(default_factory=list)
+    #: per fold: the inner search's best parameters (None for a pipeline without a grid)
+    best_params: list = field(default_factory=list)
     n_test: int = 0
 
     @property
@@ -80,19 +82,25 @@ def _stimulus_freqs(classes) -> list[float] | None:
         return None
 
 
-def build_estimator(spec, metric: str, seed: int, sfreq: float | None = None, classes=None):
+def build_estimator(spec, metric: str, seed: int, sfreq: float | None = None, classes=None,
+                    share_prefix: bool = True):
     """A fresh estimator of ``spec``, its data-dependent parameters filled in.
 
     A ``param_grid`` pipeline gets MOABB's inner search: 3-fold stratified, shuffled with the
-    evaluation seed, scored with the paradigm's metric, refitted on the whole training fold.
+    evaluation seed, scored with the paradigm's metric, refitted on the whole training fold;
+    with ``share_prefix`` as a :class:`~neurosig.evaluation.grid_prefix.PrefixGridSearchCV`
+    (the steps no grid key touches fitted once per inner fold; the same result).
     """
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     from ..pipelines import fill_unset
+    from .grid_prefix import PrefixGridSearchCV
 
     est = spec.build()
     # steps that need a property of the data declare it None in their file; fill it in here
     fill_unset(est, sfreq=sfreq, freqs=None if classes is None else _stimulus_freqs(classes))
+    if isinstance(est, GridSearchCV) and share_prefix:
+        est = PrefixGridSearchCV(est.estimator, est.param_grid, error_score=est.error_score)
     if isinstance(est, GridSearchCV):
         est.set_params(cv=StratifiedKFold(3, shuffle=True, random_state=seed), scoring=metric,
                        refit=True, n_jobs=1)
@@ -155,7 +163,7 @@ class BCIEvaluation:
         self.task, self.y, self.meta = task, y, meta
         self.sfreq = epochs_sfreq(task.dataset, task.paradigm, X.shape[-1])
         self.spec, self.seconds_per_trial = task.spec, 0.0
-        split = split_stateless(task.spec) if (data_key is not None and task.share_first_step) else None
+        split = split_stateless(task.spec) if (data_key is not None and task.share_prefixes) else None
         if split is not None:
             first, self.spec = split
             X, self.seconds_per_trial = shared_transform(data_key, first, X)
@@ -214,7 +222,8 @@ class BCIEvaluation:
         X, y, train, cal = self.X, self.y, fold.train, fold.calibration
         fit_idx = np.concatenate([train, cal]) if self.labeled_cal else train
         le = LabelEncoder().fit(y[fit_idx])
-        clf = build_estimator(self.spec, self.task.metric, self.task.seed, self.sfreq, le.classes_)
+        clf = build_estimator(self.spec, self.task.metric, self.task.seed, self.sfreq, le.classes_,
+                              self.task.share_prefixes)
         t0 = perf_counter()
         if self.spec.calibration is not None:
             from ..riemann.transfer import fit_transfer
@@ -242,6 +251,7 @@ class BCIEvaluation:
         # the shared first step's time, pro rata of the training trials
         res.times.append(model.seconds + self.seconds_per_trial * len(fold.train))
         res.responses.append((y_test, resp))
+        res.best_params.append(getattr(model.clf, "best_params_", None))
         if pred is not None:
             res.predictions.append((le.inverse_transform(y_test), le.inverse_transform(pred)))
 

@@ -73,7 +73,9 @@ class BenchmarkTask:
     refit_permutations: int = 0
     calibration: Calibration | None = None
     reject_ptp: float | None = None
-    share_first_step: bool = True
+    #: compute shared pipeline prefixes once (a stateless first step across folds, the steps
+    #: no grid key touches once per inner fold); False: refit every step everywhere, as MOABB
+    share_prefixes: bool = True
     ident: dict = field(init=False, compare=False)
     task_id: str = field(init=False, compare=False)
 
