@@ -131,12 +131,19 @@ def shared_transform(data_key: str, step: dict, X: np.ndarray) -> tuple[np.ndarr
 
 
 def split_stateless(spec):
-    """(first step, spec of the remaining steps) when the first step can be shared, else None."""
+    """(first step, spec of the remaining steps) when the first step can be shared, else None.
+
+    A grid pipeline shares its first step too, unless a ``param_grid`` key touches it.
+    """
     import dataclasses
 
-    if spec.param_grid or len(spec.steps) < 2:
+    from .grid_prefix import shared_prefix_length
+
+    if len(spec.steps) < 2:
         return None
     first = spec.steps[0]
     if f"{first['from']}:{first['name']}" not in STATELESS_FIRST_STEPS:
+        return None
+    if spec.param_grid and shared_prefix_length(spec.build().estimator, spec.param_grid) == 0:
         return None
     return first, dataclasses.replace(spec, steps=spec.steps[1:])
