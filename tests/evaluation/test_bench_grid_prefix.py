@@ -101,21 +101,3 @@ def test_benchmark_rows_and_best_params_equal_the_unshared_grid(fake_factory):
     assert shared.scores == plain.scores and len(shared.scores) == 3
     assert shared.best_params == plain.best_params and all(p is not None for p in shared.best_params)
 
-
-@pytest.mark.slow
-def test_grid_prefix_benchmark_quick(shared_data, monkeypatch, capsys):
-    """benchmarks/grid_prefix.py --quick: MOABB's two grid files, identical fold scores and best
-    parameters through the benchmark's task, identical inner scores on one fold."""
-    import importlib.util
-    from pathlib import Path
-
-    monkeypatch.setenv("NEUROSIG_SHARED_DATA", str(shared_data))
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "grid_prefix.py"
-    spec = importlib.util.spec_from_file_location("grid_prefix_bench", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    res = mod.main(["--quick"])
-    out = capsys.readouterr().out
-    assert res["identical"] is True and set(res["ratios"]) == {"TSSVM_grid.yml", "CSP_SVM_grid.yml"}
-    assert "inner scores identical: False" not in out
-    assert out.strip().splitlines()[-1].startswith("grid prefix:")
