@@ -15,7 +15,6 @@ peak-to-peak epoch rejection on a 3-class paradigm.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,10 +30,13 @@ FLOAT_TOL = 1e-12
 
 
 def _fake(n_subjects=2, n_sessions=2, events=("left_hand", "right_hand")):
-    sys.path.insert(0, str(HERE.parent))
-    from conftest import make_fake
+    """The benchmark tests' FakeDataset (``tests/evaluation/conftest.py``'s ``make_fake``)."""
+    import importlib.util
 
-    return make_fake(n_subjects=n_subjects, n_sessions=n_sessions, events=events)
+    spec = importlib.util.spec_from_file_location("_bench_conftest", HERE.parent / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.make_fake(n_subjects=n_subjects, n_sessions=n_sessions, events=events)
 
 
 def _pipes(*names):
