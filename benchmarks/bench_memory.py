@@ -48,16 +48,16 @@ class Sampler(threading.Thread):
 
     def __init__(self, period: float = 0.1):
         super().__init__(daemon=True)
-        self.period, self.samples, self._stop = period, [], threading.Event()
+        self.period, self.samples, self._halt = period, [], threading.Event()
         self.t0 = time.perf_counter()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.perf_counter() - self.t0, rss_mb()))
-            self._stop.wait(self.period)
+            self._halt.wait(self.period)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
