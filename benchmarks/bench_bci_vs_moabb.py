@@ -59,8 +59,7 @@ def main() -> None:
         return ev.process({s.name: s.build() for s in specs})
 
     def run_neurosig(tmp):
-        bci._load_cached.cache_clear()
-        bci._shared.clear()
+        bci.clear_worker_caches()
         return bci.benchmark([ds], pipelines=specs, results=os.path.join(tmp, "r.sqlite"), out=None,
                              verbose=False, n_permutations=0, seed=42)
 

@@ -3,6 +3,7 @@
 - :func:`plot_scores`: score per pipeline, one panel per dataset, subjects as dots,
   the chance level drawn as a line;
 - :func:`plot_paired`: two pipelines against each other, one dot per subject;
+  :func:`plot_pairs`: every pipeline pair, one panel each;
 - :func:`plot_meta`: meta-analysis of every pipeline pair across datasets
   (standardized mean difference per dataset and combined, with Stouffer p-values);
 - :func:`plot_confusion`: confusion matrix per (dataset, pipeline), summed over subjects.
@@ -76,22 +77,54 @@ def plot_scores(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return _save(fig, path)
 
 
-def plot_paired(df: pd.DataFrame, pipe1: str, pipe2: str, path: str | os.PathLike) -> Path:
-    """Subject scores of ``pipe1`` (x) against ``pipe2`` (y), colour per dataset."""
-    sub = _subject_scores(df)
-    wide = sub.pivot_table(index=["dataset", "subject"], columns="pipeline", values="score")
-    fig = _figure(4.2, 4.2)
-    ax = fig.add_subplot(1, 1, 1)
+def _paired_panel(ax, wide: pd.DataFrame, pipe1: str, pipe2: str, legend: bool = True) -> None:
+    """One panel: subject scores of ``pipe1`` (x) against ``pipe2`` (y), colour per dataset."""
     for d, g in wide.groupby(level="dataset"):
         ax.scatter(g[pipe1], g[pipe2], s=22, label=str(d))
     lo = float(np.nanmin(wide[[pipe1, pipe2]].to_numpy()))
     hi = float(np.nanmax(wide[[pipe1, pipe2]].to_numpy()))
     pad = 0.02 * (hi - lo + 1e-9)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1)
-    ax.set_xlabel(pipe1)
-    ax.set_ylabel(pipe2)
+    ax.set_xlabel(pipe1, fontsize=8)
+    ax.set_ylabel(pipe2, fontsize=8)
+    ax.set_title(f"{pipe2} vs {pipe1}", fontsize=8)
+    if legend:
+        ax.legend(fontsize=7)
+
+
+def plot_paired(df: pd.DataFrame, pipe1: str, pipe2: str, path: str | os.PathLike) -> Path:
+    """Subject scores of ``pipe1`` (x) against ``pipe2`` (y), colour per dataset."""
+    wide = _subject_scores(df).pivot_table(index=["dataset", "subject"], columns="pipeline",
+                                           values="score")
+    fig = _figure(4.2, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    _paired_panel(ax, wide, pipe1, pipe2)
     ax.set_title(f"{pipe2} vs {pipe1}: one dot per subject", fontsize=9)
-    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_pairs(df: pd.DataFrame, pipelines: list[str], path: str | os.PathLike) -> Path:
+    """Every pipeline pair ``(i < j)``, one panel each: subject scores of one against the other.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Benchmark rows (``dataset, pipeline, subject, score``).
+    pipelines : list of str
+        Pipelines to compare; k pipelines give k (k - 1) / 2 panels, at most 4 per line.
+    path : str | Path
+        PNG file to write.
+    """
+    wide = _subject_scores(df).pivot_table(index=["dataset", "subject"], columns="pipeline",
+                                           values="score")
+    pairs = [(a, b) for i, a in enumerate(pipelines) for b in pipelines[i + 1:]]
+    n_cols = min(4, len(pairs))
+    n_rows = -(-len(pairs) // n_cols)
+    fig = _figure(3.3 * n_cols, 3.3 * n_rows + 0.4)
+    for k, (a, b) in enumerate(pairs):
+        _paired_panel(fig.add_subplot(n_rows, n_cols, k + 1), wide, a, b, legend=k == 0)
+    fig.suptitle("Every pipeline pair: one dot per subject (above the line: y pipeline better)",
+                 fontsize=9)
     return _save(fig, path)
 
 

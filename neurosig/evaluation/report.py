@@ -137,6 +137,6 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
             written["confusion_png"] = pl.plot_confusion(conf, out / "confusion.png")
         pipes = sorted(df["pipeline"].unique())
         if len(pipes) >= 2 and stats_df is not None:
-            written["paired_png"] = pl.plot_paired(df, pipes[0], pipes[1], out / "paired.png")
+            written["paired_png"] = pl.plot_pairs(df, pipes, out / "paired.png")
             written["meta_png"] = pl.plot_meta(stats_df, pipes, out / "meta_analysis.png")
     return written

@@ -17,7 +17,8 @@ group labels as documented per class) or as the ``metadata`` keyword.
 
 The calibration protocol (the first K trials of the target session or subject shown to
 the pipelines and removed from the test set) is applied on top of the cross-session and
-cross-subject folds by :func:`neurosig.evaluation.bci.benchmark` (``calibration=``).
+cross-subject folds by the evaluation classes of :mod:`neurosig.evaluation.bci_protocols`
+(``benchmark(calibration=...)``).
 """
 from __future__ import annotations
 

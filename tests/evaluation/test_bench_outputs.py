@@ -47,3 +47,20 @@ def test_public_names():
     from neurosig.evaluation.splitters import WithinSessionSplit as W
 
     assert benchmark is bci.benchmark and summarize is bci.summarize and WithinSessionSplit is W
+
+
+def test_paired_png_draws_every_pipeline_pair(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from neurosig.evaluation import plots
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame([{"dataset": d, "pipeline": p, "subject": str(s), "score": rng.uniform(0.5, 1)}
+                       for d in ("A", "B") for p in ("CSP+LDA", "MDM", "TS+SVM") for s in range(3)])
+    drawn = []
+    real = plots._paired_panel
+    monkeypatch.setattr(plots, "_paired_panel",
+                        lambda ax, wide, a, b, legend=True: drawn.append((a, b)) or real(ax, wide, a, b, legend))
+    path = plots.plot_pairs(df, ["CSP+LDA", "MDM", "TS+SVM"], tmp_path / "paired.png")
+    assert drawn == [("CSP+LDA", "MDM"), ("CSP+LDA", "TS+SVM"), ("MDM", "TS+SVM")]
+    assert path.stat().st_size > 1000
