@@ -26,7 +26,7 @@ def _run(args) -> int:
     par = parallel_kwargs(args)  # refuses bad options before the job is read
     cfg, base = load_config(args.config)
     table = run_config(cfg, base=base, n_jobs=par["n_jobs"], backend=par["backend"],
-                       scheduler=par["scheduler"], verbose=not getattr(args, "quiet", False))
+                       scheduler=par["scheduler"], verbose=not getattr(args, "quiet", False), source=args.config)
     if hasattr(table, "cells"):  # a brain x model grid
         print("layer x region similarity (raw RDMs):")
         print(table.table("raw").round(3).to_string())

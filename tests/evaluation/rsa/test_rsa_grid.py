@@ -178,7 +178,7 @@ def test_non_finite_patterns(tmp_path):
 @pytest.mark.parametrize("name", ["../../../elsewhere/x", "a/b", "..", "", ".hidden"])
 def test_unsafe_job_name_refused(tmp_path, name):
     _epochs(tmp_path)
-    with pytest.raises(ValueError, match="Invalid value for 'name'"):
+    with pytest.raises(ValueError, match="invalid value for 'name'"):
         run_config(_cfg(name=name), base=tmp_path)
     assert not (tmp_path.parent / "elsewhere").exists()
 
@@ -186,7 +186,7 @@ def test_unsafe_job_name_refused(tmp_path, name):
 def test_results_path_that_is_not_a_store_is_refused_first(tmp_path):
     _epochs(tmp_path)
     (tmp_path / "notes.sqlite").write_text("not a database")
-    with pytest.raises(ValueError, match="'results' parameter.*not a SQLite"):
+    with pytest.raises(ValueError, match="'output.results'.*not a SQLite"):
         run_config(_cfg(output={"dir": "out", "results": "notes.sqlite"}), base=tmp_path)
     assert not (tmp_path / "out").exists()  # nothing computed or written
 
