@@ -306,14 +306,42 @@ class GridResult:
     figures: list = field(default_factory=list)
 
     def table(self, setting: str = "raw"):
-        """Layer x region similarity for one setting."""
+        """Layer x region similarity for one setting.
+
+        Parameters
+        ----------
+        setting : str
+            A setting label (``"raw"``, ``"geotopological [0.1, 0.9]"``).
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Scores, shape (n_layers, n_regions), in job order.
+        """
         c = self.cells[self.cells["setting"] == setting]
         return c.pivot(index="layer", columns="region", values="score").reindex(
             index=list(dict.fromkeys(c["layer"])), columns=list(dict.fromkeys(c["region"])))
 
 
 def compute_rdms(cfg: dict, base: Path, verbose: bool = True) -> dict:
-    """Brain RDMs and model RDMs of a validated grid job (the expensive, cached part)."""
+    """Brain RDMs and model RDMs of a validated grid job (the expensive, cached part).
+
+    Parameters
+    ----------
+    cfg : dict
+        A validated grid job.
+    base : Path
+        Folder that relative paths start from.
+    verbose : bool
+        Progress bars.
+
+    Returns
+    -------
+    d : dict
+        ``brain_rdms`` (n_rdms, n_pairs), ``subjects`` and ``regions`` (n_rdms,),
+        ``region_order`` (n_regions,), ``conditions`` (n_conditions,), ``layers``
+        (n_layers,) and ``model_rdms`` (n_layers, n_pairs).
+    """
     from .brain_sources import load_brain
     from .model_sources import model_patterns, preflight
     from .rdm import calc_rdm
@@ -565,7 +593,24 @@ def _tables(df, layers: list[str], regions: list[str]) -> GridResult:
 
 
 def write_outputs(result: GridResult, d: dict, out_dir: Path, name: str) -> list[Path]:
-    """CSV tables and figures, rewritten on every run (so a crash while writing them heals)."""
+    """CSV tables and figures, rewritten on every run (so a crash while writing them heals).
+
+    Parameters
+    ----------
+    result : GridResult
+        The tables.
+    d : dict
+        The RDMs of :func:`compute_rdms`.
+    out_dir : Path
+        Output folder.
+    name : str
+        The job's name (starts every file name).
+
+    Returns
+    -------
+    figures : list of Path
+        The figures written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
