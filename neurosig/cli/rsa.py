@@ -9,8 +9,8 @@ def register(subparsers) -> None:
                     "against model layers (neurosig encoders, torch modules, TFM embeddings, feature "
                     "arrays) with bootstrap CIs, noise ceilings, tRSA settings, best layer per region "
                     "and region identification; writes the SQLite results store (kind 'rsa'), CSV "
-                    "tables and figures. See neurosig.evaluation.rsa.grid_job (and .job for jobs "
-                    "over precomputed RDM files) for the YAML schema.")
+                    "tables and figures. The job file's keys are listed in docs/schemas.md (RSA job, "
+                    "RSA grid job).")
     p.add_argument("config", help="YAML job file")
     from ._common import add_parallel_arguments
 

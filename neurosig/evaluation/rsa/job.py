@@ -29,6 +29,11 @@ Schema (unknown keys are refused at every level; everything is checked before wo
       dir: rsa_out                 # CSV tables and figures
       results: rsa_out/results.sqlite   # SQLite ResultStore (kind "rsa")
 
+The layout is declared by the :class:`~neurosig._schema.Schema` classes below
+(documented in ``docs/schemas.md``); :func:`load_config` also checks that the files
+exist and that the results path can be a results store, and every error names the
+file, the key, what is allowed and what was given.
+
 For ``kind: geodesic`` disconnected pairs get ``n_conditions - 1`` (longer than any
 path), so the transformed RDMs can be compared.
 """
