@@ -9,8 +9,8 @@ def register(subparsers) -> None:
                     "against model layers (neurosig encoders, torch modules, TFM embeddings, feature "
                     "arrays) with bootstrap CIs, noise ceilings, tRSA settings, best layer per region "
                     "and region identification; writes the SQLite results store (kind 'rsa'), CSV "
-                    "tables and figures. See neurosig.evaluation.rsa.grid_job (and .job for jobs "
-                    "over precomputed RDM files) for the YAML schema.")
+                    "tables and figures. The job file's keys are listed in docs/schemas.md (RSA job, "
+                    "RSA grid job).")
     p.add_argument("config", help="YAML job file")
     from ._common import add_parallel_arguments
 
@@ -26,7 +26,7 @@ def _run(args) -> int:
     par = parallel_kwargs(args)  # refuses bad options before the job is read
     cfg, base = load_config(args.config)
     table = run_config(cfg, base=base, n_jobs=par["n_jobs"], backend=par["backend"],
-                       scheduler=par["scheduler"], verbose=not getattr(args, "quiet", False))
+                       scheduler=par["scheduler"], verbose=not getattr(args, "quiet", False), source=args.config)
     if hasattr(table, "cells"):  # a brain x model grid
         print("layer x region similarity (raw RDMs):")
         print(table.table("raw").round(3).to_string())

@@ -68,7 +68,18 @@ def _err(source: str, param: str, msg: str) -> ValueError:
 
 
 def check_patterns(X: np.ndarray, source: str, param: str) -> None:
-    """Refuse non-finite patterns before any RDM is computed."""
+    """Refuse non-finite patterns before any RDM is computed.
+
+    Parameters
+    ----------
+    X : ndarray
+        Patterns, any shape (e.g. (n_trials, n_channels, n_times) epochs or
+        (n_conditions, n_features) betas).
+    source : str
+        Name of the brain source, named in the error.
+    param : str
+        The source's key that gave the patterns.
+    """
     bad = ~np.isfinite(X)
     if bad.any():
         raise _err(source, param, f"the patterns contain {int(bad.sum())} NaN or infinite values "
@@ -76,6 +87,19 @@ def check_patterns(X: np.ndarray, source: str, param: str) -> None:
 
 
 def check_conditions(labels: np.ndarray, source: str, param: str, where: str = "") -> None:
+    """Refuse fewer than 3 distinct conditions (an RDM needs at least 3).
+
+    Parameters
+    ----------
+    labels : ndarray, shape (n_trials,)
+        Condition label of each trial.
+    source : str
+        Name of the brain source, named in the error.
+    param : str
+        The source's key that gave the labels.
+    where : str
+        Where the labels come from (e.g. " in subject 2"), added to the message.
+    """
     n = len(np.unique(labels))
     if n < 3:
         raise _err(source, param, f"an RDM needs at least 3 conditions{where}, but got {n} "
@@ -84,7 +108,30 @@ def check_conditions(labels: np.ndarray, source: str, param: str, where: str = "
 
 # ---------------------------------------------------------------------------- EEG
 def load_eeg(cfg: dict, base: Path, source: str = "eeg") -> tuple[np.ndarray, np.ndarray, Any, float, float]:
-    """Epochs, labels, metadata (``subject``, ``run``, ``session``), sampling rate and start time."""
+    """Epochs, labels, metadata (``subject``, ``run``, ``session``), sampling rate and start time.
+
+    Parameters
+    ----------
+    cfg : dict
+        The job's validated ``brain`` section.
+    base : Path
+        Folder that relative paths start from.
+    source : str
+        Name of the brain source, named in errors.
+
+    Returns
+    -------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        The epochs.
+    y : ndarray, shape (n_trials,)
+        Condition labels.
+    meta : pandas.DataFrame
+        ``subject``, ``run`` and ``session`` of each trial (n_trials rows).
+    sfreq : float
+        Sampling rate in Hz.
+    tmin : float
+        Time of the first sample in seconds.
+    """
     import pandas as pd
 
     if "epochs" in cfg:
@@ -141,7 +188,22 @@ def _folds(y: np.ndarray, runs: np.ndarray, mode: str, n_split: int = 2) -> np.n
 
 
 def eeg_rdms(cfg: dict, base: Path, source: str = "eeg") -> BrainRDMs:
-    """Time-resolved RDMs per subject (one region per window); see the module docstring."""
+    """Time-resolved RDMs per subject (one region per window); see the module docstring.
+
+    Parameters
+    ----------
+    cfg : dict
+        The job's validated ``brain`` section.
+    base : Path
+        Folder that relative paths start from.
+    source : str
+        Name of the brain source, named in errors.
+
+    Returns
+    -------
+    brain : BrainRDMs
+        RDMs of shape (n_subjects * n_windows, n_pairs); regions are the window centres.
+    """
     from .sources import sliding_window_rdms
 
     X, y, meta, sfreq, tmin = load_eeg(cfg, base, source)
@@ -203,7 +265,22 @@ def _residual_precision(X: np.ndarray, y: np.ndarray, win: int, step: int, metho
 
 # ---------------------------------------------------------------------------- NSD
 def nsd_rdms(cfg: dict, base: Path, source: str = "nsd") -> BrainRDMs:
-    """ROI RDMs per NSD subject over images all subjects saw ``min_reps`` times."""
+    """ROI RDMs per NSD subject over images all subjects saw ``min_reps`` times.
+
+    Parameters
+    ----------
+    cfg : dict
+        The job's validated ``brain`` section.
+    base : Path
+        Folder that relative paths start from.
+    source : str
+        Name of the brain source, named in errors.
+
+    Returns
+    -------
+    brain : BrainRDMs
+        RDMs of shape (n_subjects * n_rois, n_pairs) over n_images conditions.
+    """
     from ...datasets import NSD
 
     root = base / cfg["root"]
@@ -255,7 +332,22 @@ def nsd_rdms(cfg: dict, base: Path, source: str = "nsd") -> BrainRDMs:
 
 # ---------------------------------------------------------------------------- 4-D fMRI
 def fmri_rdms(cfg: dict, base: Path, source: str = "fmri") -> BrainRDMs:
-    """ROI RDMs per subject from 4-D runs: LSA single-trial betas, runs as crossnobis folds."""
+    """ROI RDMs per subject from 4-D runs: LSA single-trial betas, runs as crossnobis folds.
+
+    Parameters
+    ----------
+    cfg : dict
+        The job's validated ``brain`` section.
+    base : Path
+        Folder that relative paths start from.
+    source : str
+        Name of the brain source, named in errors.
+
+    Returns
+    -------
+    brain : BrainRDMs
+        RDMs of shape (n_subjects * n_rois, n_pairs).
+    """
     import nibabel as nib
 
     from ...datasets.fmri_glm import trial_betas
@@ -301,7 +393,22 @@ def fmri_rdms(cfg: dict, base: Path, source: str = "fmri") -> BrainRDMs:
 
 # ---------------------------------------------------------------------------- RDM files
 def file_rdms(cfg: dict, base: Path, source: str = "rdms") -> BrainRDMs:
-    """Precomputed RDMs: ``rdms`` plus ``subjects`` / ``regions`` / ``conditions`` arrays."""
+    """Precomputed RDMs: ``rdms`` plus ``subjects`` / ``regions`` / ``conditions`` arrays.
+
+    Parameters
+    ----------
+    cfg : dict
+        The job's validated ``brain`` section.
+    base : Path
+        Folder that relative paths start from.
+    source : str
+        Name of the brain source, named in errors.
+
+    Returns
+    -------
+    brain : BrainRDMs
+        The RDMs, shape (n_rdms, n_pairs).
+    """
     path = base / cfg["path"]
     if not path.is_file():
         raise FileNotFoundError(f"The 'path' file {str(path)!r} of the brain source {source!r} does not exist.")
@@ -324,7 +431,20 @@ def file_rdms(cfg: dict, base: Path, source: str = "rdms") -> BrainRDMs:
 
 
 def load_brain(cfg: dict, base: Path | str = ".") -> BrainRDMs:
-    """Brain RDMs of the job's ``brain`` section (``kind``: eeg, nsd, fmri or rdms)."""
+    """Brain RDMs of the job's ``brain`` section (``kind``: eeg, nsd, fmri or rdms).
+
+    Parameters
+    ----------
+    cfg : dict
+        The job's validated ``brain`` section.
+    base : path-like
+        Folder that relative paths start from.
+
+    Returns
+    -------
+    brain : BrainRDMs
+        RDMs of shape (n_rdms, n_pairs) with their subjects, regions and conditions.
+    """
     base = Path(base)
     kind = cfg.get("kind")
     if kind not in KINDS:

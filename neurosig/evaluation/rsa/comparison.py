@@ -61,7 +61,25 @@ def compare(rdm1: Any, rdm2: Any, method: str = "cosine", sigma_k: Any = None) -
 
 
 def compare_vectors(v1: np.ndarray, v2: np.ndarray, method: str, sigma_k: Any = None) -> np.ndarray:
-    """:func:`compare` on already validated condensed vectors (n1, n_pairs), (n2, n_pairs)."""
+    """:func:`compare` on already validated condensed vectors.
+
+    Parameters
+    ----------
+    v1 : ndarray, shape (n1, n_pairs)
+        First stack of condensed RDMs.
+    v2 : ndarray, shape (n2, n_pairs)
+        Second stack of condensed RDMs.
+    method : str
+        One of :data:`METHODS`.
+    sigma_k : array-like or None
+        Condition covariance for the ``*_cov`` methods: shape (n_cond,) or
+        (n_cond, n_cond); None for the identity.
+
+    Returns
+    -------
+    sim : ndarray, shape (n1, n2)
+        Similarity of every pair of rows.
+    """
     if method == "cosine":
         return cosine(v1, v2)
     if method == "corr":
@@ -92,10 +110,14 @@ def pairwise(v1: np.ndarray, v2: np.ndarray, method: str) -> np.ndarray:
     Parameters
     ----------
     v1, v2 : ndarray, shape (n, n_pairs)
+        Two stacks of condensed RDMs of the same shape.
+    method : str
+        One of :data:`METHODS`.
 
     Returns
     -------
     sim : ndarray, shape (n,)
+        Similarity of each row pair.
     """
     if method == "cosine":
         return _rowcos(v1, v2)
@@ -114,7 +136,18 @@ def pairwise(v1: np.ndarray, v2: np.ndarray, method: str) -> np.ndarray:
 
 
 def rank(v: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based) along the last axis, batched."""
+    """Average ranks (1-based) along the last axis, batched.
+
+    Parameters
+    ----------
+    v : ndarray, shape (..., n_pairs)
+        Values to rank.
+
+    Returns
+    -------
+    ranks : ndarray, shape (..., n_pairs)
+        Ranks of ``v`` along the last axis (ties get their average rank).
+    """
     return stats.rankdata(v, axis=-1)
 
 
@@ -123,7 +156,20 @@ def _center(v: np.ndarray) -> np.ndarray:
 
 
 def cosine(v1: np.ndarray, v2: np.ndarray) -> np.ndarray:
-    """Cosine similarity of all row pairs; 0 where a vector has zero length (as rsatoolbox)."""
+    """Cosine similarity of all row pairs; 0 where a vector has zero length (as rsatoolbox).
+
+    Parameters
+    ----------
+    v1 : ndarray, shape (n1, n_pairs)
+        First stack of vectors.
+    v2 : ndarray, shape (n2, n_pairs)
+        Second stack of vectors.
+
+    Returns
+    -------
+    sim : ndarray, shape (n1, n2)
+        Cosine of every pair of rows.
+    """
     n1 = np.sqrt(np.einsum("ij,ij->i", v1, v1))
     n2 = np.sqrt(np.einsum("ij,ij->i", v2, v2))
     sim = v1 @ v2.T

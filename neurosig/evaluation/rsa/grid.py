@@ -30,7 +30,18 @@ VARIANTS = ("geotopological", "geodesic")
 
 
 def settings_from(transforms: dict | None) -> list[dict]:
-    """Raw plus every (variant, low, up) with ``low < up`` of the job's ``transforms`` section."""
+    """Raw plus every (variant, low, up) with ``low < up`` of the job's ``transforms`` section.
+
+    Parameters
+    ----------
+    transforms : dict or None
+        The section: ``variants``, ``lows`` and ``ups`` lists (None: raw only).
+
+    Returns
+    -------
+    settings : list of dict
+        ``{"variant", "low", "up"}`` per setting, raw first.
+    """
     out = [{"variant": "none", "low": None, "up": None}]
     tr = transforms or {}
     for v in tr.get("variants", []):
@@ -42,11 +53,36 @@ def settings_from(transforms: dict | None) -> list[dict]:
 
 
 def setting_label(s: dict) -> str:
+    """Display label of a setting (``"raw"``, ``"geodesic [0.1, 0.9]"``).
+
+    Parameters
+    ----------
+    s : dict
+        A setting of :func:`settings_from`.
+
+    Returns
+    -------
+    label : str
+        The label.
+    """
     return "raw" if s["variant"] == "none" else f"{s['variant']} [{s['low']:g}, {s['up']:g}]"
 
 
 def apply_setting(vec: np.ndarray, s: dict) -> np.ndarray:
-    """Transform condensed RDMs (n_rdms, n_pairs) with one setting (per-RDM quantiles)."""
+    """Transform condensed RDMs with one setting (per-RDM quantiles).
+
+    Parameters
+    ----------
+    vec : ndarray, shape (n_rdms, n_pairs)
+        Condensed RDMs.
+    s : dict
+        A setting of :func:`settings_from`.
+
+    Returns
+    -------
+    out : ndarray, shape (n_rdms, n_pairs)
+        The transformed RDMs (``vec`` itself for raw).
+    """
     from .topology import geodesic_transform, geotopological_transform
 
     if s["variant"] == "none":
@@ -59,7 +95,18 @@ def apply_setting(vec: np.ndarray, s: dict) -> np.ndarray:
 
 
 def constant_rows(vec: np.ndarray) -> np.ndarray:
-    """True for RDMs whose entries are all equal (no information left to compare)."""
+    """True for RDMs whose entries are all equal (no information left to compare).
+
+    Parameters
+    ----------
+    vec : ndarray, shape (n_rdms, n_pairs)
+        Condensed RDMs.
+
+    Returns
+    -------
+    constant : ndarray of bool, shape (n_rdms,)
+        Whether each RDM is constant.
+    """
     return np.ptp(vec, axis=1) <= 1e-12 * np.maximum(1.0, np.abs(vec).max(axis=1))
 
 
@@ -119,9 +166,16 @@ def compare_task(task: dict) -> dict:
 def identify_task(task: dict) -> dict:
     """Leave-one-subject-out region identification for one setting.
 
-    ``task``: ``data`` ndarray (n_rdms, n_pairs) all brain RDMs, ``subjects`` and
-    ``regions`` (n_rdms,), ``setting``, ``method``, ``n_boot``, ``seed``. Returns
-    ``accuracy``, ``ci`` (bootstrap over subjects), ``n_test``, ``chance``, ``degenerate``.
+    Parameters
+    ----------
+    task : dict
+        ``data`` ndarray (n_rdms, n_pairs) all brain RDMs, ``subjects`` and ``regions``
+        (n_rdms,), ``setting``, ``method``, ``n_boot``, ``seed``.
+
+    Returns
+    -------
+    result : dict
+        ``accuracy``, ``ci`` (bootstrap over subjects), ``n_test``, ``chance``, ``degenerate``.
     """
     from .identification import loso_identification
 
@@ -141,7 +195,18 @@ def identify_task(task: dict) -> dict:
 
 
 def run_task(task: dict) -> dict:
-    """Task entry point for :func:`neurosig.parallel.run_tasks` (picklable, top level)."""
+    """Task entry point for :func:`neurosig.parallel.run_tasks` (picklable, top level).
+
+    Parameters
+    ----------
+    task : dict
+        A task of :func:`build_tasks` (``type`` "compare" or "identify").
+
+    Returns
+    -------
+    result : dict
+        :func:`compare_task` or :func:`identify_task`'s result, with ``_time`` in seconds.
+    """
     import time
 
     t0 = time.perf_counter()
@@ -152,7 +217,31 @@ def run_task(task: dict) -> dict:
 
 def build_tasks(brain, layer_names: list[str], model_rdms: np.ndarray, settings: list[dict], method: str,
                 n_boot: int, seed: int) -> list[dict]:
-    """Compare tasks per (setting, region), then one identification task per setting (>= 2 subjects)."""
+    """Compare tasks per (setting, region), then one identification task per setting (>= 2 subjects).
+
+    Parameters
+    ----------
+    brain : object
+        Brain RDMs with ``rdms`` (n_rdms, n_pairs), ``subjects`` and ``regions`` (n_rdms,)
+        and ``region_order`` (list of regions).
+    layer_names : list of str
+        Name of each model RDM (n_layers).
+    model_rdms : ndarray, shape (n_layers, n_pairs)
+        Condensed model RDMs.
+    settings : list of dict
+        tRSA settings of :func:`settings_from`.
+    method : str
+        Comparison method.
+    n_boot : int
+        Bootstrap samples.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    tasks : list of dict
+        The tasks, for :func:`run_task`.
+    """
     tasks: list[dict[str, Any]] = []
     for s in settings:
         for r in brain.region_order:

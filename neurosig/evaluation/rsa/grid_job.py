@@ -18,6 +18,11 @@ Schema (unknown keys refused; every source checked before any work)::
     bootstrap: {n: 200, seed: 0}
     output: {dir: out, results: out/results.sqlite}
 
+The layout is declared by the :class:`~neurosig._schema.Schema` classes below (one per
+brain and model ``kind``, documented in ``docs/schemas.md``); job names and model names
+are refused when they could leave the output folder, torch modules outside the
+allow-list, missing files and unusable results paths are refused before any work.
+
 Outputs: one ``rsa`` row per (setting, region, layer) cell (evaluation ``grid``), per
 (setting, region) best layer (``best-layer``) and per setting region identification
 (``region-identification``); ``<name>_grid.csv``, ``<name>_best_layer.csv``,
@@ -31,92 +36,268 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import Ge, Gt, Le, MinLen
+from pydantic import Field
 
 from ..._io import atomic_path
 from ..._logging import get_logger
+from ..._schema import Schema, fail, validate
 from ...contracts import stable_hash
 from .comparison import METHODS
+from .job import OutputSchema
+from .rdm import METHODS as RDM_METHODS
 
 logger = get_logger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_LIST, _DICT = list, dict
-BRAIN_SCHEMAS: dict[str, dict] = {
-    "eeg": {"kind": str, "name": str, "epochs": str, "dataset": str, "dataset_params": _DICT, "paradigm": str,
-            "paradigm_params": _DICT, "subjects": _LIST, "data_path": str, "conditions": _LIST, "window": float,
-            "step": float, "distance": str, "folds": str, "noise": str, "run_labels": _DICT, "unsplit": _LIST},
-    "nsd": {"kind": str, "name": str, "root": str, "subjects": _LIST, "space": str, "betas": str, "rois": _LIST,
-            "images": str, "min_reps": int, "max_images": int, "distance": str, "cache_dir": str},
-    "fmri": {"kind": str, "name": str, "subjects": _LIST, "rois": _DICT, "mask": str, "t_r": float,
-             "distance": str},
-    "rdms": {"kind": str, "name": str, "path": str},
-}
-MODEL_SCHEMAS: dict[str, dict] = {
-    "encoder": {"kind": str, "name": str, "distance": str, "checkpoint": str, "arch": str, "size": str, "seed": int,
-                "settings": _DICT, "layers": _LIST, "batch_size": int},
-    "torch": {"kind": str, "name": str, "distance": str, "module": str, "params": _DICT, "weights": str, "layers": _LIST,
-              "stimuli": str, "rows": str, "batch_size": int},
-    "tfm": {"kind": str, "name": str, "distance": str, "tokenizer": str, "settings": _DICT, "pool": str},
-    "features": {"kind": str, "name": str, "distance": str, "path": str, "rows": str},
-}
-SCHEMA: dict[str, Any] = {
-    "name": str, "brain": _DICT, "models": _LIST, "distance": str, "method": str,
-    "transforms": {"variants": _LIST, "lows": _LIST, "ups": _LIST},
-    "bootstrap": {"n": int, "seed": int}, "output": {"dir": str, "results": str},
-}
+_WHAT = "RSA job file"
+Quantile = Annotated[float, Ge(0), Le(1)]
+PosFloat = Annotated[float, Gt(0)]
+PosInt = Annotated[int, Ge(1)]
+Distance = Literal[RDM_METHODS]
+_SOURCE_NAME = "Names the source in layer names, rows and errors (default: its kind)."
 
 
-def check_name(value: Any, where: str) -> str:
-    """Refuse names that could leave the output folder once used in a file name."""
+class EegBrainSchema(Schema):
+    kind: Literal["eeg"] = Field(description="EEG epochs; every time window is one region.")
+    name: str = Field(None, description=_SOURCE_NAME)
+    epochs: str = Field(None, description=".npz with X (n_trials, n_channels, n_times), y, sfreq (or dataset + paradigm).")
+    dataset: str = Field(None, description="neurosig dataset name (with paradigm, instead of epochs).")
+    dataset_params: dict[str, Any] = Field(None, description="Keyword arguments of the dataset.")
+    paradigm: str = Field(None, description="Paradigm name (with dataset).")
+    paradigm_params: dict[str, Any] = Field(None, description="Keyword arguments of the paradigm.")
+    subjects: list[int | str] = Field(None, description="Subjects of the dataset (default: all).")
+    data_path: str = Field(None, description="Local data folder of the dataset.")
+    conditions: list[int | str] = Field(None, description="Conditions kept (default: all; at least 3).")
+    window: PosFloat = Field(0.1, description="Window length in seconds (one region per window).")
+    step: PosFloat = Field(None, description="Step between windows in seconds (default: window).")
+    distance: Distance = Field("crossnobis", description="Distance between condition patterns.")
+    folds: Literal["auto", "run", "split"] = Field("auto", description="Crossnobis folds: runs or interleaved splits.")
+    noise: Literal["none", "full", "diag", "shrinkage_eye", "shrinkage_diag"] = Field(
+        "shrinkage_diag", description="Noise precision of the residuals (none: no whitening).")
+    run_labels: dict[int | str, int | str] = Field(None, description="Run -> label; splits each class by run label.")
+    unsplit: list[int | str] = Field(None, description="Classes not split by run_labels.")
+
+
+class NsdBrainSchema(Schema):
+    kind: Literal["nsd"] = Field(description="NSD ROI betas; every ROI is one region.")
+    name: str = Field(None, description=_SOURCE_NAME)
+    root: str = Field(description="NSD folder (nsddata/, nsddata_betas/).")
+    subjects: list[Annotated[int, Ge(1), Le(8)]] = Field([1], description="NSD subjects 1..8.")
+    space: Literal["func1pt8mm", "func1mm", "fsaverage"] = Field("func1pt8mm", description="NSD space.")
+    betas: Literal["betas_assumehrf", "betas_fithrf", "betas_fithrf_GLMdenoise_RR"] = Field(
+        "betas_fithrf_GLMdenoise_RR", description="NSD beta version.")
+    rois: Annotated[list[str], MinLen(1)] = Field(None, description="ROIs ('atlas:label', e.g. 'prf-visualrois:hV4').")
+    images: str = Field("shared", description="'shared': the images every subject saw.")
+    min_reps: PosInt = Field(2, description="Repetitions per image needed (crossnobis folds).")
+    max_images: PosInt = Field(None, description="At most this many images (default: all).")
+    distance: Distance = Field("crossnobis", description="Distance between condition patterns.")
+    cache_dir: str = Field(None, description="Folder of float32 ROI caches.")
+
+
+class FmriBrainSchema(Schema):
+    kind: Literal["fmri"] = Field(description="BOLD runs -> single-trial betas; every ROI is one region.")
+    name: str = Field(None, description=_SOURCE_NAME)
+    subjects: Annotated[list[dict[str, Any]], MinLen(1)] = Field(
+        None, description="Subjects: {id: ..., runs: [{bold: ..., events: ...}]}.")
+    rois: dict[str, str] = Field(None, description="ROI name -> mask NIfTI (default: the brain mask).")
+    mask: str = Field(None, description="Brain mask NIfTI (default: computed).")
+    t_r: PosFloat = Field(None, description="Repetition time in seconds (default: from the header).")
+    distance: Distance = Field("crossnobis", description="Distance between condition patterns.")
+
+
+class RdmsBrainSchema(Schema):
+    kind: Literal["rdms"] = Field(description="Precomputed brain RDMs.")
+    name: str = Field(None, description=_SOURCE_NAME)
+    path: str = Field(description=".npz with rdms and optional subjects, regions, conditions.")
+
+
+class EncoderModelSchema(Schema):
+    kind: Literal["encoder"] = Field(description="A neurosig encoder fed the EEG epochs.")
+    name: str = Field(None, description=_SOURCE_NAME)
+    distance: Distance = Field(None, description="Distance between layer patterns (default: the job's).")
+    checkpoint: str = Field(None, description="Encoder checkpoint (default: built from arch and size).")
+    arch: str = Field("bimamba", description="Encoder architecture (without checkpoint).")
+    size: str = Field("nano", description="Encoder size (without checkpoint).")
+    seed: Annotated[int, Ge(0)] = Field(0, description="Seed of an encoder built from arch and size.")
+    settings: dict[str, Any] = Field(None, description="Keyword arguments of the encoder.")
+    layers: Annotated[list[str], MinLen(1)] = Field(description="Layer names or patterns (model.named_modules()).")
+    batch_size: PosInt = Field(32, description="Stimuli per forward pass.")
+
+
+class TorchModelSchema(Schema):
+    kind: Literal["torch"] = Field(description="An allow-listed torch module fed stimuli.")
+    name: str = Field(None, description=_SOURCE_NAME)
+    distance: Distance = Field(None, description="Distance between layer patterns (default: the job's).")
+    module: str = Field(description="'package.module:Class' from the allow-list.")
+    params: dict[str, Any] = Field(None, description="Keyword arguments of the module.")
+    weights: str = Field(None, description="State dict file (safe formats only).")
+    layers: Annotated[list[str], MinLen(1)] = Field(description="Layer names or patterns (model.named_modules()).")
+    stimuli: str = Field(None, description=".npy of model inputs (default: the brain source's stimuli).")
+    rows: Literal["conditions", "ids"] = Field("conditions", description="Rows of stimuli: per condition or by id.")
+    batch_size: PosInt = Field(32, description="Stimuli per forward pass.")
+
+
+class TfmModelSchema(Schema):
+    kind: Literal["tfm"] = Field(description="TFM token embeddings of the EEG epochs.")
+    name: str = Field(None, description=_SOURCE_NAME)
+    distance: Distance = Field(None, description="Distance between layer patterns (default: the job's).")
+    tokenizer: str = Field(None, description="Fitted TFM tokenizer file (default: fitted here).")
+    settings: dict[str, Any] = Field(None, description="Keyword arguments of the tokenizer.")
+    pool: str = Field("mean", description="Pooling of the token embeddings.")
+
+
+class FeaturesModelSchema(Schema):
+    kind: Literal["features"] = Field(description="A feature array (one row per condition or id).")
+    name: str = Field(None, description=_SOURCE_NAME)
+    distance: Distance = Field(None, description="Distance between layer patterns (default: the job's).")
+    path: str = Field(description=".npy (n_conditions, n_features) or .npz with features and conditions.")
+    rows: Literal["conditions", "ids"] = Field("conditions", description="Rows: per condition or by id.")
+
+
+class TransformsSchema(Schema):
+    variants: list[Literal["geotopological", "geodesic"]] = Field([], description="tRSA variants (raw always).")
+    lows: list[Quantile] = Field([], description="Lower quantiles of the tRSA settings.")
+    ups: list[Quantile] = Field([], description="Upper quantiles of the tRSA settings.")
+
+
+class GridBootstrapSchema(Schema):
+    n: PosInt = Field(200, description="Bootstrap samples (over subjects).")
+    seed: Annotated[int, Ge(0)] = Field(0, description="Seed of the bootstrap.")
+
+
+class GridJobSchema(Schema):
+    name: str = Field(description="Names the run and the output files (letters, digits, '.', '_', '-').")
+    brain: dict[str, Any] = Field(description="One brain source (`kind` picks the section).")
+    models: Annotated[list[dict[str, Any]], MinLen(1)] = Field(
+        description="Model sources (`kind` picks the section); names unique.")
+    distance: Distance = Field("correlation", description="Distance between layer patterns (model RDMs).")
+    method: Literal[METHODS] = Field("spearman", description="Comparison of RDMs.")
+    transforms: TransformsSchema = Field(TransformsSchema(), description="See RSA grid transforms.")
+    bootstrap: GridBootstrapSchema = Field(GridBootstrapSchema(), description="See RSA grid bootstrap.")
+    output: OutputSchema = Field(OutputSchema(), description="See RSA job output.")
+
+
+BRAIN_SCHEMAS: dict[str, type[Schema]] = {"eeg": EegBrainSchema, "nsd": NsdBrainSchema, "fmri": FmriBrainSchema,
+                                          "rdms": RdmsBrainSchema}
+MODEL_SCHEMAS: dict[str, type[Schema]] = {"encoder": EncoderModelSchema, "torch": TorchModelSchema,
+                                          "tfm": TfmModelSchema, "features": FeaturesModelSchema}
+_BRAIN_FILES = ("epochs", "path", "mask")
+_MODEL_FILES = ("path", "checkpoint", "weights", "stimuli", "tokenizer")
+
+
+def check_name(value: Any, where: str, source: str | Path | None = None) -> str:
+    """Refuse names that could leave the output folder once used in a file name.
+
+    Parameters
+    ----------
+    value : object
+        The name.
+    where : str
+        Its key path in the job (``"name"``, ``"models[0].name"``).
+    source : path-like or None
+        The job file, named in the error.
+
+    Returns
+    -------
+    value : str
+        The name.
+    """
     if not isinstance(value, str) or not _NAME.match(value) or ".." in value:
-        raise ValueError(f"Invalid value for '{where}': allowed are 1-100 letters, digits, '.', '_' and '-' "
-                         f"(starting with a letter or digit, no '..'), but got {value!r}.")
+        raise fail(_WHAT, source, where, "1-100 letters, digits, '.', '_' and '-' (starting with a letter or "
+                   "digit, no '..')", value)
     return value
 
 
-def validate_grid(cfg: dict) -> dict:
-    """Check a grid job (see the module docstring); raise ValueError naming the key."""
-    from .job import _check_section
+def _section(kinds: dict, d: Any, key: str, source) -> Schema:
+    """Validate ``d`` against the schema that its ``kind`` picks."""
+    allowed = ", ".join(repr(k) for k in kinds)
+    if not isinstance(d, dict):
+        raise fail(_WHAT, source, key, f"mappings with 'kind' ({allowed})", d)
+    if d.get("kind") not in kinds:
+        raise fail(_WHAT, source, f"{key}.kind", allowed, d.get("kind"))
+    return validate(kinds[d["kind"]], d, what=_WHAT, source=source, root=key)
 
-    _check_section(cfg, SCHEMA, "", {"": ("name", "brain", "models")})
-    check_name(cfg["name"], "name")
-    b = cfg["brain"]
-    if b.get("kind") not in BRAIN_SCHEMAS:
-        raise ValueError(f"Invalid value for 'brain.kind'. Allowed values are {list(BRAIN_SCHEMAS)}, "
-                         f"but got {b.get('kind')!r}.")
-    _check_section(b, BRAIN_SCHEMAS[b["kind"]], "brain", {})
-    if not cfg["models"]:
-        raise ValueError("Invalid value for 'models': give at least one model source.")
+
+def validate_grid(cfg: dict, base: str | Path | None = None, source: str | Path | None = None) -> dict:
+    """Check a grid job (see the module docstring) before any work.
+
+    Parameters
+    ----------
+    cfg : dict
+        The job.
+    base : path-like or None
+        Folder that relative paths start from; when given, the files the sources read
+        must exist and the results path must be usable.
+    source : path-like or None
+        The job file, named in every error (None for a mapping given from Python).
+
+    Returns
+    -------
+    cfg : dict
+        ``cfg`` itself.
+    """
+    from .job import check_file
+    from .model_sources import ALLOWED_MODULES
+
+    job = validate(GridJobSchema, cfg, what=_WHAT, source=source, top="job")
+    check_name(job.name, "name", source)
+    brain = _section(BRAIN_SCHEMAS, job.brain, "brain", source)
+    if brain.name is not None:
+        check_name(brain.name, "brain.name", source)
+    if brain.kind == "eeg" and brain.epochs is None and (brain.dataset is None or brain.paradigm is None):
+        raise fail(_WHAT, source, "brain.epochs", "a .npz file, or both 'dataset' and 'paradigm'", None)
+    if brain.kind == "nsd" and brain.rois is None:
+        raise fail(_WHAT, source, "brain.rois", "a non-empty list of ROIs ('atlas:label')", None)
+    if brain.kind == "fmri" and brain.subjects is None:
+        raise fail(_WHAT, source, "brain.subjects", "a non-empty list of {id, runs}", None)
     names = []
-    for i, m in enumerate(cfg["models"]):
+    for i, m in enumerate(job.models):
         where = f"models[{i}]"
-        if not isinstance(m, dict) or m.get("kind") not in MODEL_SCHEMAS:
-            kind = m.get("kind") if isinstance(m, dict) else m
-            raise ValueError(f"Invalid value for '{where}.kind'. Allowed values are {list(MODEL_SCHEMAS)}, "
-                             f"but got {kind!r}.")
-        _check_section(m, MODEL_SCHEMAS[m["kind"]], where, {})
-        names.append(check_name(m.get("name", m["kind"]), f"{where}.name"))
+        model = _section(MODEL_SCHEMAS, m, where, source)
+        names.append(check_name(model.name if model.name is not None else model.kind, f"{where}.name", source))
+        if model.kind == "torch" and model.module not in ALLOWED_MODULES:
+            raise fail(_WHAT, source, f"{where}.module", str(sorted(ALLOWED_MODULES)), model.module)
     if len(set(names)) != len(names):
-        raise ValueError(f"Invalid value for 'models': names must be unique, but got {names}.")
-    method = cfg.get("method", "spearman")
-    if method not in METHODS:
-        raise ValueError(f"Invalid value for 'method'. Allowed values are {list(METHODS)}, but got {method!r}.")
-    tr = cfg.get("transforms", {})
-    for v in tr.get("variants", []):
-        if v not in ("geotopological", "geodesic"):
-            raise ValueError("Invalid value for 'transforms.variants'. Allowed values are 'geotopological', "
-                             f"'geodesic', but got {v!r}.")
-    for k in ("lows", "ups"):
-        for q in tr.get(k, []):
-            if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= 1:
-                raise ValueError(f"Invalid value for 'transforms.{k}': quantiles lie in [0, 1], got {q!r}.")
-    if cfg.get("bootstrap", {}).get("n", 200) < 1:
-        raise ValueError("Invalid value for 'bootstrap.n': expected a positive integer, "
-                         f"got {cfg['bootstrap']['n']!r}.")
+        raise fail(_WHAT, source, "models", "model sources with unique names", names)
+    if base is not None:
+        base = Path(base)
+        for k in _BRAIN_FILES:
+            if isinstance(job.brain.get(k), str):
+                check_file(base, job.brain[k], f"brain.{k}", source)
+        for i, m in enumerate(job.models):
+            for k in _MODEL_FILES:
+                if isinstance(m.get(k), str):
+                    check_file(base, m[k], f"models[{i}].{k}", source)
+        check_output(cfg, base, source)
     return cfg
+
+
+def check_output(cfg: dict, base: str | Path, source: str | Path | None = None) -> Path:
+    """Refuse a results path that cannot be a results store, before any work and without writing.
+
+    Parameters
+    ----------
+    cfg : dict
+        A validated job (its ``output`` section is read).
+    base : path-like
+        Folder that relative paths start from.
+    source : path-like or None
+        The job file, named in the error.
+
+    Returns
+    -------
+    results : Path
+        The results store's path.
+    """
+    out = cfg.get("output", {})
+    results = Path(base) / out["results"] if "results" in out else Path(base) / out.get("dir", "rsa_out") / \
+        "results.sqlite"
+    check_results_path(results, source, given=out.get("results", str(results)))
+    return results
 
 
 @dataclass
@@ -130,14 +311,42 @@ class GridResult:
     figures: list = field(default_factory=list)
 
     def table(self, setting: str = "raw"):
-        """Layer x region similarity for one setting."""
+        """Layer x region similarity for one setting.
+
+        Parameters
+        ----------
+        setting : str
+            A setting label (``"raw"``, ``"geotopological [0.1, 0.9]"``).
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Scores, shape (n_layers, n_regions), in job order.
+        """
         c = self.cells[self.cells["setting"] == setting]
         return c.pivot(index="layer", columns="region", values="score").reindex(
             index=list(dict.fromkeys(c["layer"])), columns=list(dict.fromkeys(c["region"])))
 
 
 def compute_rdms(cfg: dict, base: Path, verbose: bool = True) -> dict:
-    """Brain RDMs and model RDMs of a validated grid job (the expensive, cached part)."""
+    """Brain RDMs and model RDMs of a validated grid job (the expensive, cached part).
+
+    Parameters
+    ----------
+    cfg : dict
+        A validated grid job.
+    base : Path
+        Folder that relative paths start from.
+    verbose : bool
+        Progress bars.
+
+    Returns
+    -------
+    d : dict
+        ``brain_rdms`` (n_rdms, n_pairs), ``subjects`` and ``regions`` (n_rdms,),
+        ``region_order`` (n_regions,), ``conditions`` (n_conditions,), ``layers``
+        (n_layers,) and ``model_rdms`` (n_layers, n_pairs).
+    """
     from .brain_sources import load_brain
     from .model_sources import model_patterns, preflight
     from .rdm import calc_rdm
@@ -240,7 +449,8 @@ def _rows(task: dict, keys: list[str], res: dict, name: str, seed: int, elapsed:
 
 
 def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backend: str | None = None,
-             scheduler: str | None = None, retries: int = 0, verbose: bool = True) -> GridResult:
+             scheduler: str | None = None, retries: int = 0, verbose: bool = True,
+             source: str | Path | None = None) -> GridResult:
     """Run a grid job: cached RDMs, missing cells as parallel tasks, tables and figures.
 
     Parameters
@@ -253,23 +463,25 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
         Where the (setting, region) tasks run.
     verbose : bool
         Progress bars.
+    source : path-like or None
+        The job file, named in errors.
 
     Returns
     -------
-    GridResult
+    result : GridResult
+        The cells, best-layer and identification tables and the figures written.
     """
     from ...parallel import resolve_backend, run_tasks
     from ..results import ResultStore, make_key
     from .grid import build_tasks, run_task, settings_from
 
-    validate_grid(cfg)
+    validate_grid(cfg, base=base, source=source)
     backend = resolve_backend(backend, n_jobs, scheduler)
     base = Path(base)
     name = cfg["name"]
     out = cfg.get("output", {})
     out_dir = base / out.get("dir", "rsa_out")
     results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
-    check_results_path(results)  # refuse a path that is not a results store before any work
     d = _cached_rdms(cfg, base, out_dir, verbose)
 
     brain = SimpleNamespace(rdms=d["brain_rdms"], subjects=d["subjects"].astype(str),
@@ -311,31 +523,43 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
     return result
 
 
-def check_results_path(path: Path) -> None:
+def check_results_path(path: Path, source: str | Path | None = None, given: Any = None) -> None:
     """Refuse a results path that cannot be a results store, before any work and without writing.
 
-    An existing file is opened as a store (a file that is not one is refused); a new one
+    An existing file must be a neurosig results store (checked read-only); a new one
     needs its nearest existing folder to be a writable folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The results store.
+    source : path-like or None
+        The job file, named in the error.
+    given : object
+        The value the job gives for ``output.results`` (default: ``path``).
     """
     import os
     import sqlite3
 
-    from ..results import ResultStore
+    from ..results import NotAResultStoreError, ResultStore
 
     path = Path(path)
+    given = str(path) if given is None else given
+    allowed = "a neurosig results store (SQLite) or a new file in a writable folder"
     if path.exists():
+        probe = ResultStore.__new__(ResultStore)  # the read-only check of ResultStore, without opening
+        probe.path = path
         try:
-            ResultStore(path).close()
-        except (sqlite3.Error, OSError) as exc:
-            raise ValueError(f"Invalid value for 'output.results': {str(path)!r} cannot be opened as a "
-                             f"results store ({exc}).") from None
+            probe._check_existing()
+        except (NotAResultStoreError, sqlite3.Error, OSError) as exc:
+            raise fail(_WHAT, source, "output.results", allowed, given, hint=f"({exc})") from None
         return
     parent = path.parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ValueError(f"Invalid value for 'output.results': {str(path)!r} cannot be created "
-                         f"({str(parent)!r} is not a writable folder).")
+        raise fail(_WHAT, source, "output.results", allowed, given,
+                   hint=f"({str(parent)!r} is not a writable folder.)")
 
 
 def _tables(df, layers: list[str], regions: list[str]) -> GridResult:
@@ -374,7 +598,24 @@ def _tables(df, layers: list[str], regions: list[str]) -> GridResult:
 
 
 def write_outputs(result: GridResult, d: dict, out_dir: Path, name: str) -> list[Path]:
-    """CSV tables and figures, rewritten on every run (so a crash while writing them heals)."""
+    """CSV tables and figures, rewritten on every run (so a crash while writing them heals).
+
+    Parameters
+    ----------
+    result : GridResult
+        The tables.
+    d : dict
+        The RDMs of :func:`compute_rdms`.
+    out_dir : Path
+        Output folder.
+    name : str
+        The job's name (starts every file name).
+
+    Returns
+    -------
+    figures : list of Path
+        The figures written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -22,7 +22,24 @@ def _save(fig, path: Path) -> Path:
 def plot_heatmap(cells, layers: Sequence[str], regions: Sequence[str], path: Path, title: str) -> Path:
     """Layer x region similarity (raw RDMs) with the region's lower noise ceiling as the last row.
 
-    ``cells``: DataFrame with ``layer``, ``region``, ``score``, ``nc_lower``.
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per (region, layer) cell of one setting: ``layer``, ``region``, ``score``,
+        ``ci_low``, ``ci_high``, ``nc_lower``.
+    layers : sequence of str
+        Layers in display order (n_layers).
+    regions : sequence of str
+        Regions in display order (n_regions).
+    path : Path
+        PNG file written.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    path : Path
+        The file written.
     """
     import matplotlib.pyplot as plt
 
@@ -45,7 +62,29 @@ def plot_heatmap(cells, layers: Sequence[str], regions: Sequence[str], path: Pat
 
 def plot_profiles(cells, layers: Sequence[str], regions: Sequence[str], path: Path, title: str,
                   max_regions: int = 10) -> Path:
-    """Similarity of each layer per region (x: layers), with bootstrap CIs."""
+    """Similarity of each layer per region (x: layers), with bootstrap CIs.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per (region, layer) cell of one setting: ``layer``, ``region``, ``score``,
+        ``ci_low``, ``ci_high``, ``nc_lower``.
+    layers : sequence of str
+        Layers in display order (n_layers).
+    regions : sequence of str
+        Regions in display order (n_regions).
+    path : Path
+        PNG file written.
+    title : str
+        Figure title.
+    max_regions : int
+        At most this many regions drawn (evenly spaced).
+
+    Returns
+    -------
+    path : Path
+        The file written.
+    """
     import matplotlib.pyplot as plt
 
     pick = list(regions)
@@ -67,7 +106,24 @@ def plot_profiles(cells, layers: Sequence[str], regions: Sequence[str], path: Pa
 
 
 def plot_rdm_panels(brain_rdms: dict, model_rdms: dict, path: Path, max_panels: int = 6) -> Path:
-    """Mean brain RDM of some regions (top row) and RDMs of some layers (bottom row)."""
+    """Mean brain RDM of some regions (top row) and RDMs of some layers (bottom row).
+
+    Parameters
+    ----------
+    brain_rdms : dict
+        Region -> mean condensed brain RDM, shape (n_pairs,).
+    model_rdms : dict
+        Layer -> condensed model RDM, shape (n_pairs,).
+    path : Path
+        PNG file written.
+    max_panels : int
+        At most this many regions and layers drawn (evenly spaced).
+
+    Returns
+    -------
+    path : Path
+        The file written.
+    """
     import matplotlib.pyplot as plt
 
     from .plots import plot_rdm
@@ -95,7 +151,23 @@ def plot_rdm_panels(brain_rdms: dict, model_rdms: dict, path: Path, max_panels: 
 
 
 def plot_identification(table, path: Path, title: str) -> Path:
-    """Region identification accuracy per tRSA setting with bootstrap CIs and chance."""
+    """Region identification accuracy per tRSA setting with bootstrap CIs and chance.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per setting: ``setting``, ``accuracy``, ``ci_low``, ``ci_high``, ``chance``,
+        ``degenerate``.
+    path : Path
+        PNG file written.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    path : Path
+        The file written.
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(table) + 2), 3.5))

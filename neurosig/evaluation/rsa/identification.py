@@ -111,12 +111,20 @@ def bootstrap_mean_ci(values: np.ndarray, groups: np.ndarray, n_boot: int = 1000
     Parameters
     ----------
     values : ndarray, shape (n,)
+        The values (e.g. 1.0 for a correct identification, 0.0 otherwise).
     groups : ndarray of int, shape (n,)
         Group index of each value (0..n_groups-1).
+    n_boot : int
+        Bootstrap samples.
+    seed : int | numpy.random.Generator | None
+        Seed of the resampling.
+    level : float
+        Coverage of the interval in (0, 1).
 
     Returns
     -------
     ci : (float, float)
+        Lower and upper bound.
     """
     n_boot = check_positive_int("n_boot", n_boot)
     G = int(groups.max()) + 1

@@ -260,7 +260,18 @@ class BootstrapResult:
     samples: dict = field(default_factory=dict)
 
     def ci(self, level: float = 0.95) -> np.ndarray:
-        """Percentile confidence intervals, shape (2, n_models)."""
+        """Percentile confidence intervals.
+
+        Parameters
+        ----------
+        level : float
+            Coverage in (0, 1).
+
+        Returns
+        -------
+        ci : ndarray, shape (2, n_models)
+            Lower and upper bound of each model's evaluation.
+        """
         a = (1 - level) / 2
         return np.nanpercentile(self.evaluations, [100 * a, 100 * (1 - a)], axis=0)
 
@@ -338,6 +349,8 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
         another package's samples exactly.
     noise_ceiling : bool
         Compute the noise ceiling in every sample (else once on all data).
+    chunk_size : int
+        Bootstrap samples evaluated together in one batched product (memory bound).
     n_jobs, backend, scheduler : see :func:`neurosig.parallel.run_tasks`
         Where the samples are computed. With the default (sequential, no scheduler)
         everything runs here; otherwise the samples, drawn here first, are cut into
@@ -410,13 +423,19 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
 
     Parameters
     ----------
-    models, data, method, n_boot, seed : see :func:`eval_bootstrap_rdm`
+    models, data, method, n_boot : see :func:`eval_bootstrap_rdm`
+        Model RDMs (n_models, n, n) or (n_models, n_pairs), data RDMs (n_rdms, n, n) or
+        (n_rdms, n_pairs), comparison method, number of samples.
     groups : array-like, shape (n_rdms,) | None
         Subject of each RDM, for the noise ceiling.
+    seed : int | numpy.random.Generator | None
+        Seed for reproducible samples.
     samples : array-like, shape (n_boot, n_conditions) | None
         Explicit resampled condition indices.
     noise_ceiling : bool
+        Compute the noise ceiling in every sample.
     n_jobs, backend, scheduler, block_size : see :func:`eval_bootstrap_rdm`
+        Where the samples are computed (identical results).
 
     Returns
     -------
@@ -578,6 +597,17 @@ def _in_blocks(function: str, where: dict, block_size: int | None, samples: dict
 
 def eval_fixed(models: Any, data: Any, method: str = "cosine", groups: Any = None) -> dict:
     """Evaluate model RDMs on all data without resampling.
+
+    Parameters
+    ----------
+    models : array-like
+        Model RDMs (n_models, n, n) or (n_models, n_pairs).
+    data : array-like
+        Data RDMs (n_rdms, n, n) or (n_rdms, n_pairs).
+    method : str
+        Comparison method.
+    groups : array-like, shape (n_rdms,) | None
+        Subject of each RDM, for the noise ceiling (None: each RDM its own subject).
 
     Returns
     -------

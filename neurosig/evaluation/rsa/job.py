@@ -29,6 +29,11 @@ Schema (unknown keys are refused at every level; everything is checked before wo
       dir: rsa_out                 # CSV tables and figures
       results: rsa_out/results.sqlite   # SQLite ResultStore (kind "rsa")
 
+The layout is declared by the :class:`~neurosig._schema.Schema` classes below
+(documented in ``docs/schemas.md``); :func:`load_config` also checks that the files
+exist and that the results path can be a results store, and every error names the
+file, the key, what is allowed and what was given.
+
 For ``kind: geodesic`` disconnected pairs get ``n_conditions - 1`` (longer than any
 path), so the transformed RDMs can be compared.
 """
@@ -36,96 +41,162 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import Ge, Le
+from pydantic import Field
 
 from ..._io import atomic_path
 from ..._logging import get_logger
+from ..._schema import Schema, SchemaError, fail, validate
 from ...contracts import stable_hash
 from .comparison import METHODS
 
 logger = get_logger(__name__)
 
-SCHEMA: dict[str, Any] = {
-    "name": str,
-    "data": {"path": str, "key": str, "subjects_key": str},
-    "models": {"path": str},
-    "method": str,
-    "transform": {"kind": str, "low": float, "up": float, "pooled": bool},
-    "bootstrap": {"n": int, "seed": int},
-    "output": {"dir": str, "results": str},
-}
-REQUIRED = {"": ("name", "data", "models"), "data": ("path",), "models": ("path",)}
+_WHAT = "RSA job file"
+Quantile = Annotated[float, Ge(0), Le(1)]
 
 
-def _check_section(cfg: Any, schema: dict, where: str, required: dict | None = None) -> None:
-    required = REQUIRED if required is None else required
-    if not isinstance(cfg, dict):
-        raise ValueError(f"The '{where or 'config'}' section must be a mapping, but got {type(cfg).__name__}.")
-    unknown = sorted(set(cfg) - set(schema))
-    if unknown:
-        raise ValueError(f"Unknown key(s) {unknown} in the '{where or 'config'}' section; allowed keys are "
-                         f"{sorted(schema)}.")
-    for k in required.get(where, ()):
-        if k not in cfg:
-            raise ValueError(f"Missing required key '{k}' in the '{where or 'config'}' section.")
-    for k, v in cfg.items():
-        typ = schema[k]
-        name = f"{where}.{k}" if where else k
-        if isinstance(typ, dict):
-            _check_section(v, typ, name, required)
-        elif typ is float:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"Invalid value for '{name}': expected a number, got {v!r}.")
-        elif typ is int:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ValueError(f"Invalid value for '{name}': expected an integer, got {v!r}.")
-        elif not isinstance(v, typ):
-            raise ValueError(f"Invalid value for '{name}': expected {typ.__name__}, got {v!r}.")
+class MissingFileError(SchemaError, FileNotFoundError):
+    """A file named in a job file does not exist (a :class:`~neurosig._schema.SchemaError`)."""
+
+
+class RdmDataSchema(Schema):
+    path: str = Field(description=".npz or .npy file of brain RDMs, relative to the job file.")
+    key: str = Field("rdms", description="Array in the .npz: (n_rdms, n, n) or (n_rdms, n_pairs).")
+    subjects_key: str = Field(None, description="Optional array (n_rdms,) in the .npz: the subject of each RDM.")
+
+
+class RdmModelsSchema(Schema):
+    path: str = Field(description=".npz whose every array is one model RDM (the key names the model).")
+
+
+class RdmTransformSchema(Schema):
+    kind: Literal["none", "geotopological", "geodesic"] = Field("none", description="tRSA transform of the RDMs.")
+    low: Quantile = Field(None, description="Lower quantile (required unless kind is 'none'; <= up).")
+    up: Quantile = Field(None, description="Upper quantile (required unless kind is 'none').")
+    pooled: bool = Field(False, description="Quantiles over all RDMs together instead of per RDM.")
+
+
+class BootstrapSchema(Schema):
+    n: Annotated[int, Ge(1)] = Field(1000, description="Bootstrap samples (over subjects).")
+    seed: Annotated[int, Ge(0)] = Field(0, description="Seed of the bootstrap.")
+
+
+class OutputSchema(Schema):
+    dir: str = Field("rsa_out", description="Folder of the CSV tables and figures, relative to the job file.")
+    results: str = Field(None, description="SQLite results store (kind 'rsa'); default '<dir>/results.sqlite'.")
+
+
+class RdmJobSchema(Schema):
+    name: str = Field(description="Names the run and the output files (letters, digits, '.', '_', '-').")
+    data: RdmDataSchema = Field(description="Brain RDMs (see RSA job data).")
+    models: RdmModelsSchema = Field(description="Model RDMs (see RSA job models).")
+    method: Literal[METHODS] = Field("spearman", description="Comparison of RDMs.")
+    transform: RdmTransformSchema = Field(RdmTransformSchema(), description="See RSA job transform.")
+    bootstrap: BootstrapSchema = Field(BootstrapSchema(), description="See RSA job bootstrap.")
+    output: OutputSchema = Field(OutputSchema(), description="See RSA job output.")
 
 
 def load_config(path: str | Path) -> tuple[dict, Path]:
-    """Read and validate a YAML RSA job; returns the config and the folder paths are relative to."""
+    """Read and validate a YAML RSA job, with the files it names, before any work.
+
+    Parameters
+    ----------
+    path : path-like
+        The YAML job file (an RDM-file job, or a grid job with a ``brain`` section).
+
+    Returns
+    -------
+    cfg : dict
+        The job as read.
+    base : Path
+        The folder that relative paths in the job start from.
+    """
     from ..._io import read_yaml
 
     p = Path(path)
-    cfg = read_yaml(p, "config", "RSA job file", mapping=False)
-    validate_config(cfg)
+    cfg = read_yaml(p, "config", _WHAT, error=SchemaError, mapping=False)
+    validate_config(cfg, base=p.parent, source=p)
     return cfg, p.parent
 
 
-def validate_config(cfg: Any) -> dict:
-    """Check an RSA job config (see the module docstring); raise ValueError naming the key.
+def validate_config(cfg: Any, base: str | Path | None = None, source: str | Path | None = None) -> dict:
+    """Check an RSA job (see the module docstring) before any work.
 
     A config with a ``brain`` section is a grid job (:mod:`~neurosig.evaluation.rsa.grid_job`).
+
+    Parameters
+    ----------
+    cfg : dict
+        The job.
+    base : path-like or None
+        Folder that relative paths start from; when given, the files the job reads must
+        exist and the results path must be usable.
+    source : path-like or None
+        The job file, named in every error (None for a mapping given from Python).
+
+    Returns
+    -------
+    cfg : dict
+        ``cfg`` itself.
+
+    Raises
+    ------
+    neurosig._schema.SchemaError
+        Naming the file, the key, what is allowed and what was given
+        (:class:`MissingFileError`, also a ``FileNotFoundError``, for a missing file).
     """
-    from .grid_job import check_name, validate_grid
+    from .grid_job import check_name, check_output, validate_grid
 
     if isinstance(cfg, dict) and "brain" in cfg:
-        return validate_grid(cfg)
-    _check_section(cfg, SCHEMA, "")
-    check_name(cfg["name"], "name")
-    method = cfg.get("method", "spearman")
-    if method not in METHODS:
-        raise ValueError(f"Invalid value for 'method'. Allowed values are {list(METHODS)}, but got {method!r}.")
-    tr = cfg.get("transform", {})
-    kind = tr.get("kind", "none")
-    if kind not in ("none", "geotopological", "geodesic"):
-        raise ValueError("Invalid value for 'transform.kind'. Allowed values are 'none', 'geotopological', "
-                         f"'geodesic', but got {kind!r}.")
-    if kind != "none":
+        return validate_grid(cfg, base=base, source=source)
+    job = validate(RdmJobSchema, cfg, what=_WHAT, source=source, top="job")
+    check_name(job.name, "name", source)
+    tr = job.transform
+    if tr.kind != "none":
         for k in ("low", "up"):
-            if k not in tr:
-                raise ValueError(f"Missing required key 'transform.{k}' for transform.kind={kind!r}.")
-            if not 0 <= tr[k] <= 1:
-                raise ValueError(f"Invalid value for 'transform.{k}': quantiles lie in [0, 1], got {tr[k]!r}.")
-        if tr["low"] > tr["up"]:
-            raise ValueError(f"'transform.low' ({tr['low']}) must not exceed 'transform.up' ({tr['up']}).")
-    n = cfg.get("bootstrap", {}).get("n", 1000)
-    if n < 1:
-        raise ValueError(f"Invalid value for 'bootstrap.n': expected a positive integer, got {n!r}.")
+            if getattr(tr, k) is None:
+                raise fail(_WHAT, source, f"transform.{k}", f"a number in [0, 1] (required for kind {tr.kind!r})",
+                           None)
+        if tr.low > tr.up:
+            raise fail(_WHAT, source, "transform.low", f"numbers <= transform.up ({tr.up})", tr.low)
+    if base is not None:
+        base = Path(base)
+        for key, path in (("data.path", job.data.path), ("models.path", job.models.path)):
+            check_file(base, path, key, source)
+        check_output(cfg, base, source)
     return cfg
+
+
+def check_file(base: Path, path: str, key: str, source: str | Path | None, what: str = _WHAT) -> Path:
+    """Refuse a file named in a job that does not exist.
+
+    Parameters
+    ----------
+    base : Path
+        Folder that ``path`` is relative to.
+    path : str
+        The file as the job names it.
+    key : str
+        Its key path in the job (``"data.path"``).
+    source : path-like or None
+        The job file.
+    what : str
+        What the job file is.
+
+    Returns
+    -------
+    full : Path
+        ``base / path``.
+    """
+    full = Path(base) / path
+    if not full.is_file():
+        raise fail(what, source, key, "an existing file (relative to the job file's folder)", path,
+                   MissingFileError, hint=f"{str(full)!r} does not exist.")
+    return full
 
 
 def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
@@ -140,14 +211,25 @@ def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
 
 
 def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backend: str | None = None,
-               scheduler: str | None = None, verbose: bool = True):
-    """Run a validated RSA job: model comparison with bootstrap CIs and noise ceiling.
+               scheduler: str | None = None, verbose: bool = True, source: str | Path | None = None):
+    """Run an RSA job: model comparison with bootstrap CIs and noise ceiling.
 
-    ``n_jobs``, ``backend`` and ``scheduler`` say where the bootstrap samples are computed
-    (blocks of samples as tasks on local processes or a Dask cluster; identical results,
-    see :func:`neurosig.evaluation.rsa.inference.eval_bootstrap_rdm`).
+    The job is validated first (:func:`validate_config`, with its files and results path).
 
-    ``verbose`` shows progress bars (grid jobs).
+    Parameters
+    ----------
+    cfg : dict
+        The job (see the module docstring).
+    base : path-like
+        Folder that relative paths in ``cfg`` start from.
+    n_jobs, backend, scheduler : int or None, str or None, str or None
+        Where the bootstrap samples are computed (blocks of samples as tasks on local
+        processes or a Dask cluster; identical results, see
+        :func:`neurosig.evaluation.rsa.inference.eval_bootstrap_rdm`).
+    verbose : bool
+        Progress bars (grid jobs).
+    source : path-like or None
+        The job file, named in errors.
 
     Returns
     -------
@@ -163,28 +245,24 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
     from .rdm import as_vectors, n_cond_from_length
     from .topology import geodesic_transform, geotopological_transform
 
-    validate_config(cfg)
-    if "brain" in cfg:
+    if isinstance(cfg, dict) and "brain" in cfg:
         from .grid_job import run_grid
 
-        return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler, verbose=verbose)
+        return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler, verbose=verbose,
+                        source=source)
+    validate_config(cfg, base=base, source=source)
     base = Path(base)
     name = cfg["name"]
     method = cfg.get("method", "spearman")
     out = cfg.get("output", {})
     out_dir = base / out.get("dir", "rsa_out")
     results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
-    from .grid_job import check_results_path
-
-    check_results_path(results)  # a path that cannot be a results store is refused before any work
     d = cfg["data"]
     data = _load_array(base / d["path"], d.get("key", "rdms"), "data.path")
     subjects = None
     if "subjects_key" in d:
         subjects = _load_array(base / d["path"], d["subjects_key"], "data.path")
     mpath = base / cfg["models"]["path"]
-    if not mpath.is_file():
-        raise FileNotFoundError(f"The 'models.path' file {str(mpath)!r} does not exist.")
     with np.load(mpath, allow_pickle=False) as z:
         names = list(z.files)
         models = [z[k] for k in names]

@@ -208,9 +208,13 @@ def model_patterns(cfg: dict, base: Path | str, conditions: np.ndarray, stimuli:
     conditions : ndarray, shape (n_conditions,)
         The brain source's conditions (RDM order).
     stimuli : ndarray, shape (n_trials, ...) | None
-        What the brain source saw (EEG epochs), with ``stimulus_conditions`` (n_trials,).
+        What the brain source saw (EEG epochs: (n_trials, n_channels, n_times)).
+    stimulus_conditions : ndarray, shape (n_trials,) | None
+        Condition of each stimulus.
     sfreq : float | None
         Sampling rate of the epochs (TFM tokenizer).
+    verbose : bool
+        Progress bars.
 
     Returns
     -------
@@ -256,6 +260,13 @@ def preflight(cfg: dict, base: Path | str) -> None:
     Files exist, torch modules are allowed and their weights fit, layer names or patterns
     match layers of the model (an encoder built from a size has the same layer names
     whatever its window shape).
+
+    Parameters
+    ----------
+    cfg : dict
+        One entry of the job's ``models`` list.
+    base : path-like
+        Folder the paths are relative to.
     """
     import torch
 

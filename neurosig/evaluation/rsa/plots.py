@@ -28,11 +28,24 @@ def plot_rdm(rdm: Any, ax=None, labels: Sequence[str] | None = None, title: str 
     Parameters
     ----------
     rdm : array-like, shape (n, n) or (n_pairs,)
+        The RDM, square or condensed.
     ax : matplotlib Axes | None
+        Axes to draw on (None: a new figure).
     labels : sequence of str | None
         Condition labels (shown when there are at most 30 conditions).
+    title : str | None
+        Axes title.
     rank : bool
         Show percentile ranks of the distances instead of raw values.
+    cmap : str
+        Matplotlib colour map.
+    colorbar : bool
+        Draw a colour bar.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on.
     """
     D = as_square(rdm, allow_inf=True)[0]
     if rank:
@@ -64,8 +77,20 @@ def plot_mds(rdm: Any, ax=None, groups: Sequence[Any] | None = None, seed: int =
     Parameters
     ----------
     rdm : array-like, shape (n, n) or (n_pairs,)
+        The RDM, square or condensed.
+    ax : matplotlib Axes | None
+        Axes to draw on (None: a new figure).
     groups : sequence | None
-        Category of each condition (one colour per category).
+        Category of each condition, length n (one colour per category).
+    seed : int
+        Seed of the MDS initialisation.
+    title : str | None
+        Axes title.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on.
     """
     from sklearn.manifold import MDS
 
@@ -101,10 +126,24 @@ def plot_comparison_bars(names: Sequence[str], values: Any, ci: Any = None, nois
     Parameters
     ----------
     names : sequence of str, length n_models
+        Model names.
     values : array-like, shape (n_models,)
+        Model evaluations (bar heights).
     ci : array-like, shape (2, n_models) | None
         Lower and upper confidence bounds.
     noise_ceiling : (lower, upper) | None
+        Noise ceiling band.
+    ax : matplotlib Axes | None
+        Axes to draw on (None: a new figure).
+    ylabel : str
+        Label of the y axis.
+    title : str | None
+        Axes title.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on.
     """
     values = np.asarray(values, dtype=float)
     ax = _axes(ax, figsize=(max(4, 0.6 * len(values) + 1.5), 3.5))
@@ -134,8 +173,12 @@ def plot_identification_curve(table, ax=None, x: str = "up", title: str | None =
     table : pandas.DataFrame
         Output of :func:`~neurosig.evaluation.rsa.threshold_sweep` (columns
         variant, low, up, accuracy, ci_low, ci_high).
+    ax : matplotlib Axes | None
+        Axes to draw on (None: a new figure).
     x : str
         Column on the x axis (``"up"`` or ``"low"``).
+    title : str | None
+        Axes title.
     chance : float | None
         Chance level line.
     """

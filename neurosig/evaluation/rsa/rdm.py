@@ -36,7 +36,20 @@ METHODS = ("euclidean", "correlation", "cosine", "mahalanobis", "crossnobis")
 
 # ------------------------------------------------------------------ RDM containers
 def n_cond_from_length(n_pairs: int, name: str = "rdms") -> int:
-    """Number of conditions ``n`` such that ``n * (n - 1) / 2 == n_pairs``."""
+    """Number of conditions ``n`` such that ``n * (n - 1) / 2 == n_pairs``.
+
+    Parameters
+    ----------
+    n_pairs : int
+        Length of a condensed RDM vector.
+    name : str
+        Parameter name used in the error message.
+
+    Returns
+    -------
+    n : int
+        Number of conditions.
+    """
     n = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
     if n * (n - 1) // 2 != n_pairs:
         raise ValueError(
@@ -46,7 +59,18 @@ def n_cond_from_length(n_pairs: int, name: str = "rdms") -> int:
 
 
 def triu_indices(n_cond: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the upper triangle (k=1), in rsatoolbox/scipy order."""
+    """Row and column indices of the upper triangle (k=1), in rsatoolbox/scipy order.
+
+    Parameters
+    ----------
+    n_cond : int
+        Number of conditions.
+
+    Returns
+    -------
+    rows, cols : ndarray, shape (n_pairs,)
+        Indices of the condensed entries.
+    """
     return np.triu_indices(n_cond, k=1)
 
 
@@ -70,6 +94,8 @@ def as_vectors(rdms: Any, name: str = "rdms", allow_inf: bool = False,
     check_symmetric : bool
         Refuse square matrices that are not symmetric (within ``atol``). Square
         matrices must also have a zero diagonal.
+    atol : float
+        Absolute tolerance of the symmetry and zero-diagonal checks.
 
     Returns
     -------
@@ -126,14 +152,38 @@ def as_vectors(rdms: Any, name: str = "rdms", allow_inf: bool = False,
 def as_square(rdms: Any, name: str = "rdms", allow_inf: bool = False) -> np.ndarray:
     """Square RDMs of shape (n_rdms, n_conditions, n_conditions) with a zero diagonal.
 
-    Accepts the same inputs as :func:`as_vectors`.
+    Parameters
+    ----------
+    rdms : array-like
+        The same inputs as :func:`as_vectors`: (n, n), (n_rdms, n, n), (n_pairs,) or
+        (n_rdms, n_pairs).
+    name : str
+        Parameter name used in error messages.
+    allow_inf : bool
+        Accept infinite entries.
+
+    Returns
+    -------
+    squares : ndarray, shape (n_rdms, n_conditions, n_conditions)
+        The RDMs as square matrices.
     """
     vec = as_vectors(rdms, name, allow_inf=allow_inf)
     return vectors_to_square(vec)
 
 
 def vectors_to_square(vectors: np.ndarray) -> np.ndarray:
-    """Condensed vectors (n_rdms, n_pairs) to square matrices (n_rdms, n, n)."""
+    """Condensed vectors to square matrices.
+
+    Parameters
+    ----------
+    vectors : ndarray, shape (n_rdms, n_pairs) or (n_pairs,)
+        Condensed RDMs.
+
+    Returns
+    -------
+    squares : ndarray, shape (n_rdms, n, n)
+        Symmetric matrices with a zero diagonal.
+    """
     vectors = np.atleast_2d(vectors)
     n = n_cond_from_length(vectors.shape[1])
     out = np.empty((vectors.shape[0], n * n), dtype=vectors.dtype)

@@ -115,8 +115,10 @@ def searchlight_rdms(data: Any, mask: Any, conditions: Any, radius: float = 2.0,
     chunk_size : int
         Sphere centres per chunk (bounds memory: a chunk holds the trials of the
         voxels its spheres touch).
-    backend, n_jobs :
+    backend, n_jobs : str, int or None
         Passed to :func:`neurosig.parallel.run_tasks` (``"processes"`` for parallel chunks).
+    verbose : bool
+        Progress bar over the chunks.
 
     Returns
     -------
@@ -162,7 +164,24 @@ def searchlight_rdms(data: Any, mask: Any, conditions: Any, radius: float = 2.0,
 
 
 def searchlight_map(values: Any, centres: np.ndarray, shape: tuple[int, int, int], fill: float = np.nan) -> np.ndarray:
-    """Put one value per sphere centre back into a volume of ``shape`` (``fill`` elsewhere)."""
+    """Put one value per sphere centre back into a volume of ``shape`` (``fill`` elsewhere).
+
+    Parameters
+    ----------
+    values : array-like, shape (n_centres,)
+        One value per sphere (e.g. a model comparison per searchlight RDM).
+    centres : ndarray of int, shape (n_centres, 3)
+        Voxel index of each sphere centre (as returned by :func:`searchlight_rdms`).
+    shape : tuple of int
+        Volume shape (nx, ny, nz).
+    fill : float
+        Value of the voxels that are no sphere centre.
+
+    Returns
+    -------
+    volume : ndarray, shape (nx, ny, nz)
+        The map.
+    """
     vol = np.full(shape, fill, dtype=float)
     vol[tuple(np.asarray(centres).T)] = np.asarray(values, dtype=float)
     return vol

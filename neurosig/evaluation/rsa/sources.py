@@ -51,6 +51,9 @@ def sliding_window_rdms(epochs: Any, conditions: Any, window: int, step: int | N
     average_window : bool
         Pattern = channel values averaged over the window (n_channels features);
         False concatenates channels x samples (n_channels * window features).
+    squareform : bool
+        Square RDMs (n_windows, n_conditions, n_conditions); False gives condensed
+        vectors (n_windows, n_pairs).
 
     Returns
     -------
@@ -230,11 +233,14 @@ def model_rdms(model, inputs: Any, layers: Sequence[str], method: str = "correla
 
     Parameters
     ----------
-    model, inputs, layers, batch_size : see :func:`layer_activations`
+    model, inputs, layers : see :func:`layer_activations`
+        The torch module, its inputs (n_stimuli, ...) and the layer names.
     method : str
         Distance between activation patterns.
     conditions : array-like, shape (n_stimuli,) | None
         Average stimuli per condition first.
+    batch_size : int
+        Stimuli per forward pass (see :func:`layer_activations`).
 
     Returns
     -------

@@ -147,7 +147,7 @@ def test_stimuli_of_another_shape(tmp_path):
 def test_torch_module_not_allowed(tmp_path):
     _epochs(tmp_path)
     models = [{"kind": "torch", "name": "evil", "module": "os:system", "layers": ["x"]}]
-    _refused(tmp_path, r"'module' parameter of the model source 'evil'.*allowed values", models=models)
+    _refused(tmp_path, r"'models\[0\]\.module'.*Allowed values", models=models)
 
 
 def test_different_condition_sets(tmp_path):
@@ -178,7 +178,7 @@ def test_non_finite_patterns(tmp_path):
 @pytest.mark.parametrize("name", ["../../../elsewhere/x", "a/b", "..", "", ".hidden"])
 def test_unsafe_job_name_refused(tmp_path, name):
     _epochs(tmp_path)
-    with pytest.raises(ValueError, match="Invalid value for 'name'"):
+    with pytest.raises(ValueError, match="invalid value for 'name'"):
         run_config(_cfg(name=name), base=tmp_path)
     assert not (tmp_path.parent / "elsewhere").exists()
 
@@ -186,7 +186,7 @@ def test_unsafe_job_name_refused(tmp_path, name):
 def test_results_path_that_is_not_a_store_is_refused_first(tmp_path):
     _epochs(tmp_path)
     (tmp_path / "notes.sqlite").write_text("not a database")
-    with pytest.raises(ValueError, match="'results' parameter.*not a SQLite"):
+    with pytest.raises(ValueError, match="'output.results'.*not a SQLite"):
         run_config(_cfg(output={"dir": "out", "results": "notes.sqlite"}), base=tmp_path)
     assert not (tmp_path / "out").exists()  # nothing computed or written
 
@@ -202,7 +202,7 @@ def test_cli_grid_job_prints_tables(tmp_path, capsys):
     assert "layer x region similarity" in out and "code:features" in out and "+1.469s" in out
     path.write_text(yaml.safe_dump(_cfg(name="../../elsewhere/x")))
     assert main(["-q", "rsa", str(path)]) == 2
-    assert "Invalid value for 'name'" in capsys.readouterr().err
+    assert "invalid value for 'name'" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -289,7 +289,7 @@ def test_model_sources_checked_before_brain_work(tmp_path, monkeypatch):
     for models, match in (
             ([{"kind": "encoder", "name": "m", "arch": "bimamba", "size": "nano", "layers": ["mamba_block"]}],
              "Close names"),
-            ([{"kind": "torch", "name": "t", "module": "os:system", "layers": ["x"]}], "'module' parameter"),
+            ([{"kind": "torch", "name": "t", "module": "os:system", "layers": ["x"]}], r"'models\[0\]\.module'"),
             ([{"kind": "features", "name": "f", "path": "missing.npy"}], "does not exist")):
         with pytest.raises((ValueError, FileNotFoundError), match=match):
             run_config(_cfg(models=models), base=tmp_path)
