@@ -116,12 +116,26 @@ class ResultStoreVersionError(NotAResultStoreError):
     """Raised for a neurosig results database this version cannot use (newer, or not migrated)."""
 
 
-def _inspect(path: Path) -> dict:
+def inspect_store(path: str | os.PathLike) -> dict:
     """Read-only look at an existing file: is it a neurosig store, of which schema version?
 
-    Returns ``{"empty": bool, "version": int, "columns": list[str]}``; raises
-    :class:`NotAResultStoreError` for anything that is not a neurosig store. Nothing is written.
+    Parameters
+    ----------
+    path : str | os.PathLike
+        An existing file.
+
+    Returns
+    -------
+    info : dict
+        ``{"empty": bool, "version": int, "columns": list[str]}``.
+
+    Raises
+    ------
+    NotAResultStoreError
+        For anything that is not a neurosig store this version can use (a folder, a
+        foreign or corrupt file, a newer schema). Nothing is written.
     """
+    path = Path(path)
     shown = str(path)
     if path.is_dir():
         raise NotAResultStoreError(
@@ -227,7 +241,7 @@ class ResultStore:
         self.path = check_output_path("results", path, kind="file")
         self.migrated_from: int | None = None
         self.backup: Path | None = None
-        info = _inspect(self.path) if self.path.exists() else None
+        info = inspect_store(self.path) if self.path.exists() else None
         if info is not None and not info["empty"] and info["version"] < SCHEMA_VERSION:
             if not migrate:
                 raise ResultStoreVersionError(

@@ -541,16 +541,14 @@ def check_results_path(path: Path, source: str | Path | None = None, given: Any 
     import os
     import sqlite3
 
-    from ..results import NotAResultStoreError, ResultStore
+    from ..results import NotAResultStoreError, inspect_store
 
     path = Path(path)
     given = str(path) if given is None else given
     allowed = "a neurosig results store (SQLite) or a new file in a writable folder"
     if path.exists():
-        probe = ResultStore.__new__(ResultStore)  # the read-only check of ResultStore, without opening
-        probe.path = path
         try:
-            probe._check_existing()
+            inspect_store(path)  # read-only: a neurosig store of a version this neurosig reads
         except (NotAResultStoreError, sqlite3.Error, OSError) as exc:
             raise fail(_WHAT, source, "output.results", allowed, given, hint=f"({exc})") from None
         return
