@@ -262,16 +262,22 @@ class FilterBankCCA(SSVEPCCA):
 
     Parameters
     ----------
-    freqs, sfreq, n_harmonics
-        As :class:`SSVEPCCA`.
+    freqs : list of float | dict | None
+        Stimulation frequency of each class, as for :class:`SSVEPCCA`.
+    sfreq : float | None
+        Sampling rate (Hz), as for :class:`SSVEPCCA`.
+    n_harmonics : int
+        Harmonics in the references, as for :class:`SSVEPCCA`.
     n_bands : int
         Number of sub-bands (Chen et al.: 5 with 8-Hz steps for 8-16 Hz stimuli).
     low_step : float
         Low edge step in Hz (band ``n`` starts at ``low_step * n``).
     high : float
         High edge of every band in Hz (clipped to 0.45 x ``sfreq``).
-    a, b : float
-        Band weights ``w(n) = n ** -a + b``.
+    a : float
+        Exponent of the band weights ``w(n) = n ** -a + b``.
+    b : float
+        Offset of the band weights ``w(n) = n ** -a + b``.
 
     Attributes
     ----------
