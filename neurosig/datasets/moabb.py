@@ -124,6 +124,11 @@ def list_moabb_datasets() -> list[str]:
 def resolve_name(name: str) -> str:
     """Canonical dataset name for ``name`` (case-insensitive, ``_``/``-`` ignored).
 
+    Parameters
+    ----------
+    name : str
+        A dataset name or alias.
+
     Raises
     ------
     ValueError
@@ -147,7 +152,13 @@ def resolve_name(name: str) -> str:
 
 
 def resolve_data_folder(path=None) -> Path | None:
-    """The data folder: ``path``, else ``$NEUROSIG_DATA``, else None (MNE's own configuration)."""
+    """The data folder: ``path``, else ``$NEUROSIG_DATA``, else None (MNE's own configuration).
+
+    Parameters
+    ----------
+    path : str | os.PathLike | None, optional
+        The data folder (``~`` expanded); it may be missing but must not be a file.
+    """
     if path is None:
         path = os.environ.get("NEUROSIG_DATA") or None
         name = "NEUROSIG_DATA"
@@ -163,7 +174,15 @@ def resolve_data_folder(path=None) -> Path | None:
 
 
 def check_data_folder(folder: Path, name: str = "") -> Path:
-    """Raise :class:`MissingDataError` when an offline data folder does not exist (nothing created)."""
+    """Raise :class:`MissingDataError` when an offline data folder does not exist (nothing created).
+
+    Parameters
+    ----------
+    folder : Path
+        The data folder; returned when it exists.
+    name : str, optional
+        Dataset name shown in the error message.
+    """
     if not folder.is_dir():
         what = f" for dataset {name}" if name else ""
         raise MissingDataError(
@@ -194,6 +213,11 @@ def config_keys(dataset=None) -> list[str]:
     ``MNE_DATA`` plus ``MNE_DATASETS_<SIGN>_PATH`` for every sign the dataset's
     MOABB module uses and for every such key already in the user's MNE config
     (so that a configured path cannot win over the one asked for).
+
+    Parameters
+    ----------
+    dataset : BaseDataset | None, optional
+        The MOABB dataset; None gives ``MNE_DATA`` and the keys already in the user's config.
     """
     import mne
     keys = {"MNE_DATA"}
@@ -348,7 +372,15 @@ def get_dataset(name: str, path=None, subjects=None, download: bool | None = Non
 
 
 def check_subjects(dataset, subjects) -> list:
-    """Return ``subjects`` as a list if the dataset has them all, else raise a one-line ValueError."""
+    """Return ``subjects`` as a list if the dataset has them all, else raise a one-line ValueError.
+
+    Parameters
+    ----------
+    dataset : BaseDataset
+        The dataset; its ``all_subjects`` (or ``subject_list``) are the allowed subjects.
+    subjects : int | list of int
+        Subjects asked for.
+    """
     return check_subjects_in(subjects, getattr(dataset, "all_subjects", dataset.subject_list),
                              getattr(dataset, "neurosig_name", None) or type(dataset).__name__)
 

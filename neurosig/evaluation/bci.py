@@ -75,7 +75,15 @@ class BenchmarkSettings:
     reject_ptp: float | None
 
     def params(self, dataset, subjects: list) -> dict:
-        """The settings that identify a result of ``dataset`` (part of every task key)."""
+        """The settings that identify a result of ``dataset`` (part of every task key).
+
+        Parameters
+        ----------
+        dataset : BaseDataset
+            The dataset.
+        subjects : list
+            The dataset's subjects in the run (the subject pool of a cross-subject evaluation).
+        """
         params = {"paradigm": paradigm_config(self.paradigm),
                   "dataset_config": stable_hash(dataset_config(dataset)), "metric": self.metric}
         if self.evaluation == "within-session":
@@ -91,7 +99,27 @@ class BenchmarkSettings:
 
 def resolve_settings(evaluation, paradigm, seed, n_folds, n_permutations, refit_permutations,
                      calibration, reject_ptp) -> BenchmarkSettings:
-    """Check the run settings (each error names its parameter) before any work."""
+    """Check the run settings (each error names its parameter) before any work.
+
+    Parameters
+    ----------
+    evaluation : str
+        Evaluation protocol name or alias (e.g. ``"within-session"``, ``"LOSO"``).
+    paradigm : str | BaseParadigm
+        Paradigm name/alias or a MOABB paradigm instance.
+    seed : int
+        Seed of the folds and permutations (>= 0).
+    n_folds : int
+        Folds per session for within-session (>= 2).
+    n_permutations : int
+        Label permutations for each row's chance level and p-value (>= 0).
+    refit_permutations : int
+        Permutations that refit the whole evaluation on shuffled labels (>= 0).
+    calibration : int | dict | None
+        Calibration protocol (number of calibration trials, or a dict), or None.
+    reject_ptp : float | None
+        Peak-to-peak epoch rejection threshold in volts; None: no rejection.
+    """
     evaluation = resolve_evaluation(evaluation)
     paradigm_obj = resolve_paradigm(paradigm)
     metric = paradigm_obj.scoring
@@ -109,7 +137,21 @@ def resolve_settings(evaluation, paradigm, seed, n_folds, n_permutations, refit_
 
 def resolve_plan(datasets, subjects, data_path, settings: BenchmarkSettings,
                  download: bool | None = None) -> list[tuple]:
-    """[(dataset, subjects)]: every dataset fits the paradigm and the evaluation, every subject exists."""
+    """[(dataset, subjects)]: every dataset fits the paradigm and the evaluation, every subject exists.
+
+    Parameters
+    ----------
+    datasets : str | BaseDataset | list | None
+        Dataset names or MOABB dataset instances (see :func:`resolve_datasets`).
+    subjects : list | None
+        Subjects to run; None: all subjects of each dataset.
+    data_path : str | os.PathLike | None
+        Data folder for datasets given by name.
+    settings : BenchmarkSettings
+        The checked run settings (paradigm and evaluation).
+    download : bool | None, optional
+        Whether datasets given by name may be downloaded.
+    """
     name = type(settings.paradigm).__name__
     plan = []
     for ds in resolve_datasets(datasets, data_path, download):
@@ -125,7 +167,17 @@ def resolve_plan(datasets, subjects, data_path, settings: BenchmarkSettings,
 
 
 def plan_tasks(settings: BenchmarkSettings, plan: list[tuple], specs: list) -> list[BenchmarkTask]:
-    """One task per (dataset, subject, pipeline), in that order."""
+    """One task per (dataset, subject, pipeline), in that order.
+
+    Parameters
+    ----------
+    settings : BenchmarkSettings
+        The checked run settings.
+    plan : list of tuple
+        ``(dataset, subjects)`` pairs from :func:`resolve_plan`.
+    specs : list of PipelineSpec
+        The pipelines to run.
+    """
     tasks = []
     for ds, subs in plan:
         params = settings.params(ds, subs)

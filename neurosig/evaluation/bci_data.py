@@ -32,6 +32,17 @@ def _load_cached(blob_hash: str, blob: bytes):
 def load_data(dataset, paradigm, subjects: Sequence, return_key: bool = False):
     """``paradigm.get_data(dataset, subjects)``, cached per worker (the last two loads).
 
+    Parameters
+    ----------
+    dataset : BaseDataset
+        The MOABB dataset.
+    paradigm : BaseParadigm
+        The MOABB paradigm that epochs the data.
+    subjects : sequence
+        Subjects to load.
+    return_key : bool, optional
+        Whether to also return the cache key of these data.
+
     Returns
     -------
     X : ndarray, shape (n_trials, n_channels, n_times)
@@ -51,6 +62,15 @@ def epochs_sfreq(dataset, paradigm, n_times: int) -> float:
 
     MOABB epochs run from ``interval[0] + tmin`` to ``interval[0] + tmax`` (``tmax`` None:
     ``interval[1]``), both ends included, so ``n_times = duration * sfreq + 1``.
+
+    Parameters
+    ----------
+    dataset : BaseDataset
+        The MOABB dataset (its ``interval``).
+    paradigm : BaseParadigm
+        The MOABB paradigm (its ``tmin`` and ``tmax``, when set).
+    n_times : int
+        Number of samples per epoch.
     """
     start = dataset.interval[0] + (getattr(paradigm, "tmin", 0.0) or 0.0)
     tmax = getattr(paradigm, "tmax", None)
@@ -78,7 +98,13 @@ def reject_epochs(X: np.ndarray, reject_ptp: float | None) -> np.ndarray:
 
 
 def reject_rule(reject_ptp: float | None) -> str:
-    """The rejection rule in words, stored with every row."""
+    """The rejection rule in words, stored with every row.
+
+    Parameters
+    ----------
+    reject_ptp : float | None
+        Peak-to-peak threshold in volts; None: no rejection.
+    """
     if reject_ptp is None:
         return ("none: neurosig rejects no epoch (MOABB itself drops epochs overlapping BAD "
                 "annotations before neurosig sees them; those are not counted)")
@@ -134,6 +160,11 @@ def split_stateless(spec):
     """(first step, spec of the remaining steps) when the first step can be shared, else None.
 
     A grid pipeline shares its first step too, unless a ``param_grid`` key touches it.
+
+    Parameters
+    ----------
+    spec : PipelineSpec
+        The pipeline.
     """
     import dataclasses
 

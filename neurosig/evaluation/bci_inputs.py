@@ -36,7 +36,13 @@ _PARADIGM_ALIASES = {
 
 
 def resolve_paradigm(paradigm: Any):
-    """A MOABB paradigm instance from a name/alias or an instance (MOABB defaults, 8-32 Hz)."""
+    """A MOABB paradigm instance from a name/alias or an instance (MOABB defaults, 8-32 Hz).
+
+    Parameters
+    ----------
+    paradigm : str | moabb.paradigms.base.BaseParadigm
+        A paradigm name (one of ``PARADIGMS``) or alias, or a paradigm instance (returned as is).
+    """
     from moabb.paradigms.base import BaseParadigm
 
     if isinstance(paradigm, BaseParadigm):
@@ -69,6 +75,15 @@ def resolve_datasets(datasets: Any, path: Any = None, download: bool | None = No
 
     With a data folder (``path`` or ``$NEUROSIG_DATA``) datasets load offline unless
     ``download=True``: a missing folder is refused here, before any work.
+
+    Parameters
+    ----------
+    datasets : str | BaseDataset | list of (str | BaseDataset) | None
+        Dataset names or MOABB dataset instances; None gives ``DEFAULT_DATASETS``.
+    path : str | Path | None, optional
+        Data folder for datasets given by name.
+    download : bool | None, optional
+        Whether datasets given by name may be downloaded.
     """
     from moabb.datasets.base import BaseDataset
 
@@ -93,7 +108,15 @@ def resolve_datasets(datasets: Any, path: Any = None, download: bool | None = No
 
 
 def resolve_subjects(subjects: Any, dataset) -> list:
-    """Check that every requested subject is one of the dataset's; None -> all."""
+    """Check that every requested subject is one of the dataset's; None -> all.
+
+    Parameters
+    ----------
+    subjects : int | str | list | None
+        Requested subjects (matched as values or as strings); None gives all of them.
+    dataset : BaseDataset
+        The dataset; its ``subject_list`` holds the allowed subjects.
+    """
     allowed = list(dataset.subject_list)
     if subjects is None:
         return allowed
@@ -129,6 +152,15 @@ def resolve_pipelines(pipelines: Any, paradigm_name: str, calibration: dict | No
     serve are refused the same way when named explicitly (:func:`check_calibration_needs`)
     and skipped with a warning when found in a folder.
     Every pipeline is built once here so a bad parameter fails before any work.
+
+    Parameters
+    ----------
+    pipelines : str | os.PathLike | list of (str | os.PathLike | PipelineSpec) | None
+        YAML files or folders, or pipeline specs; None gives the shipped default set.
+    paradigm_name : str
+        Name of the chosen paradigm, matched against each pipeline's ``paradigms``.
+    calibration : dict | None, optional
+        The calibration protocol (``n_trials``, ``labeled``), or None without calibration.
     """
     from ..pipelines import PipelineSpec, load_pipelines
 
@@ -239,7 +271,15 @@ def _calibration_serves(spec, calibration: dict | None) -> bool:
 
 
 def check_calibration_needs(specs: list, calibration: dict | None) -> None:
-    """Refuse (before any work) a transfer pipeline the calibration protocol cannot serve."""
+    """Refuse (before any work) a transfer pipeline the calibration protocol cannot serve.
+
+    Parameters
+    ----------
+    specs : list of PipelineSpec
+        Pipelines to check; those without ``calibration`` pass.
+    calibration : dict | None
+        The calibration protocol (``labeled`` read from it), or None without calibration.
+    """
     for s in specs:
         if s.calibration is None:
             continue
@@ -274,7 +314,13 @@ def _simple(obj: Any, depth: int = 0) -> Any:
 
 def dataset_config(dataset) -> dict:
     """What identifies a dataset's content: its class, code and simple public attributes
-    (or its ``params`` when it defines them, as the simulated dataset does)."""
+    (or its ``params`` when it defines them, as the simulated dataset does).
+
+    Parameters
+    ----------
+    dataset : BaseDataset
+        The dataset instance.
+    """
     params = getattr(dataset, "params", None)
     if isinstance(params, dict):
         return {"class": type(dataset).__name__, "code": dataset.code, "params": _simple(params)}

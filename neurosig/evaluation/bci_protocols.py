@@ -90,6 +90,22 @@ def build_estimator(spec, metric: str, seed: int, sfreq: float | None = None, cl
     evaluation seed, scored with the paradigm's metric, refitted on the whole training fold;
     with ``share_prefix`` as a :class:`~neurosig.evaluation.grid_prefix.PrefixGridSearchCV`
     (the steps no grid key touches fitted once per inner fold; the same result).
+
+    Parameters
+    ----------
+    spec : PipelineSpec
+        The pipeline to build (``spec.build()`` gives a fresh estimator).
+    metric : str
+        Scoring metric of the paradigm (``"accuracy"`` or ``"roc_auc"``), used by the inner search.
+    seed : int
+        Evaluation seed; shuffles the inner search's stratified folds.
+    sfreq : float | None
+        Sampling frequency of the epochs, filled into steps that declare it unset.
+    classes : array-like | None
+        Class labels; their stimulus frequencies fill steps that declare ``freqs`` unset.
+    share_prefix : bool
+        Whether a ``param_grid`` pipeline is searched with
+        :class:`~neurosig.evaluation.grid_prefix.PrefixGridSearchCV`.
     """
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
@@ -110,6 +126,15 @@ def build_estimator(spec, metric: str, seed: int, sfreq: float | None = None, cl
 def response(clf, X: np.ndarray, metric: str) -> np.ndarray | None:
     """What the metric looks at: predictions (accuracy) or positive-class scores (ROC-AUC).
 
+    Parameters
+    ----------
+    clf : estimator
+        A fitted classifier.
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        The trials to respond to.
+    metric : str
+        ``"accuracy"`` (predictions) or ``"roc_auc"`` (scores); any other gives None.
+
     Returns
     -------
     ndarray, shape (n_trials,) | None
@@ -128,7 +153,22 @@ def response(clf, X: np.ndarray, metric: str) -> np.ndarray | None:
 
 
 def take_calibration(idx: np.ndarray, n_cal: int, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """First ``n_cal`` trials of ``idx`` (recording order) and the rest."""
+    """First ``n_cal`` trials of ``idx`` (recording order) and the rest.
+
+    Parameters
+    ----------
+    idx : ndarray of int, shape (n_trials,)
+        Trial indices in recording order.
+    n_cal : int
+        Number of calibration trials to take from the start of ``idx``.
+    what : str
+        Names the trial set in the error message (e.g. ``"subject '1'"``).
+
+    Raises
+    ------
+    ValueError
+        If ``n_cal`` calibration trials leave no test trial.
+    """
     if n_cal == 0:
         return _EMPTY, idx
     if n_cal >= len(idx):
@@ -180,16 +220,37 @@ class BCIEvaluation:
         raise NotImplementedError
 
     def target(self, session) -> str | None:
-        """Domain label of the target trials (for transfer pipelines), or None without calibration."""
+        """Domain label of the target trials (for transfer pipelines), or None without calibration.
+
+        Parameters
+        ----------
+        session : object
+            Session label of the result row being scored (from ``meta["session"]``).
+        """
         return None
 
     def fitted(self, fold: Fold, session) -> FittedModel:
-        """The model scored on ``fold.test`` (fitted here; a protocol may reuse one)."""
+        """The model scored on ``fold.test`` (fitted here; a protocol may reuse one).
+
+        Parameters
+        ----------
+        fold : Fold
+            Training, test and calibration trial indices.
+        session : object
+            Session label of the result row being scored (from ``meta["session"]``).
+        """
         return self.fit(fold, self.target(session))
 
     # ---- shared by every protocol ---------------------------------------------------------
     def run(self, keep_response: bool = True) -> list[SessionScores]:
-        """Fit and score every fold; one :class:`SessionScores` per result row."""
+        """Fit and score every fold; one :class:`SessionScores` per result row.
+
+        Parameters
+        ----------
+        keep_response : bool
+            Whether to compute and keep each test trial's response and predictions
+            (the score is computed either way).
+        """
         out = []
         for session, folds, n_samples in self.partitions():
             res = SessionScores(session=str(session), n_samples=int(n_samples),
@@ -216,6 +277,13 @@ class BCIEvaluation:
         are not used. Transfer pipelines (``spec.calibration``):
         :func:`~neurosig.riemann.transfer.fit_transfer` on the training plus the calibration
         trials (with their domains; their labels only when the protocol says ``labeled``).
+
+        Parameters
+        ----------
+        fold : Fold
+            Training, test and calibration trial indices.
+        target : str | None
+            Domain label of the target trials for transfer pipelines, or None.
         """
         from sklearn.preprocessing import LabelEncoder
 
@@ -299,7 +367,15 @@ class CrossSessionEvaluation(BCIEvaluation):
 class CrossSubjectEvaluation(BCIEvaluation):
     """Leave the subject out (:class:`CrossSubjectSplit`): one model trained on every other
     subject, scored on each of the subject's sessions; with calibration, the first K trials of
-    the subject (its first session in recording order) are its calibration trials."""
+    the subject (its first session in recording order) are its calibration trials.
+
+    Parameters
+    ----------
+    *args
+        Passed to :class:`BCIEvaluation` (``task, X, y, meta, data_key``).
+    **kwargs
+        Passed to :class:`BCIEvaluation`.
+    """
 
     name = "cross-subject"
     domain_column = "subject"

@@ -42,7 +42,13 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Calibration | None:
-        """From :func:`~neurosig.evaluation.bci_inputs.resolve_calibration`'s dict (None: none)."""
+        """From :func:`~neurosig.evaluation.bci_inputs.resolve_calibration`'s dict (None: none).
+
+        Parameters
+        ----------
+        d : dict | None
+            ``n_trials``, ``labeled`` and ``selection`` of the protocol, or None.
+        """
         return None if d is None else cls(int(d["n_trials"]), bool(d["labeled"]), d["selection"])
 
     def as_dict(self) -> dict:

@@ -91,6 +91,9 @@ class PrefixGridSearchCV(GridSearchCV):
         ----------
         X : array-like, shape (n_trials, ...)
         y : array-like, shape (n_trials,)
+        **fit_params
+            Passed to the estimator's ``fit``; with any, the search runs as plain
+            :class:`~sklearn.model_selection.GridSearchCV` (no shared prefix).
         """
         n_shared = self._can_share(fit_params)
         self.n_shared_steps_ = n_shared

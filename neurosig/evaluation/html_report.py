@@ -99,7 +99,17 @@ def _generic(df: pd.DataFrame) -> str:
 
 
 def find_figures(store_path: Path, df: pd.DataFrame, max_depth: int = 3) -> list[Path]:
-    """Images in the store's folder tree and in the ``output_dir`` recorded by rows."""
+    """Images in the store's folder tree and in the ``output_dir`` recorded by rows.
+
+    Parameters
+    ----------
+    store_path : Path
+        The results database file; its folder is searched.
+    df : DataFrame
+        Result rows; the ``output_dir`` in their ``extra`` column are searched too.
+    max_depth : int, optional
+        Depth below each folder beyond which subfolders are not entered.
+    """
     roots = [store_path.parent]
     if "extra" in df:
         roots += [Path(d) for d in _extra(df, "output_dir").dropna().unique()]

@@ -93,7 +93,19 @@ def _paired_panel(ax, wide: pd.DataFrame, pipe1: str, pipe2: str, legend: bool =
 
 
 def plot_paired(df: pd.DataFrame, pipe1: str, pipe2: str, path: str | os.PathLike) -> Path:
-    """Subject scores of ``pipe1`` (x) against ``pipe2`` (y), colour per dataset."""
+    """Subject scores of ``pipe1`` (x) against ``pipe2`` (y), colour per dataset.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Benchmark rows (``dataset, pipeline, subject, score``).
+    pipe1 : str
+        Pipeline on the x axis.
+    pipe2 : str
+        Pipeline on the y axis.
+    path : str | os.PathLike
+        PNG file to write.
+    """
     wide = _subject_scores(df).pivot_table(index=["dataset", "subject"], columns="pipeline",
                                            values="score")
     fig = _figure(4.2, 4.2)
@@ -137,6 +149,8 @@ def plot_meta(stats_df: pd.DataFrame | None, pipelines: list[str], path: str | o
         Output of :func:`neurosig.evaluation.stats.dataset_statistics`.
     pipelines : list of str
         Pipelines to compare (pairs ``i < j``).
+    path : str | os.PathLike
+        PNG file to write.
     """
     from .stats import meta_analysis
 

@@ -19,6 +19,12 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     Columns: ``dataset, pipeline, evaluation, metric, mean, std, n_subjects, chance_level``
     (mean permutation chance level of the rows), ``n_significant`` (rows with p < 0.05),
     ``n_rows`` and ``rejected`` (mean share of epochs rejected as artifacts).
+
+    Parameters
+    ----------
+    df : DataFrame
+        BCI result rows (``dataset, pipeline, evaluation, metric, subject, score``, and
+        ``p_value``/``chance_level`` columns or an ``extra`` dict holding them).
     """
     if df.empty:
         return pd.DataFrame(columns=["dataset", "pipeline", "evaluation", "metric", "mean", "std",
@@ -46,7 +52,13 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_summary(table: pd.DataFrame) -> str:
-    """The summary table as text for the terminal."""
+    """The summary table as text for the terminal.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`summarize`.
+    """
     if table.empty:
         return "(no results)"
     t = table.copy()
@@ -59,6 +71,12 @@ def format_summary(table: pd.DataFrame) -> str:
 
 def subject_confusions(df: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, pipeline, subject): confusion matrix summed over the subject's sessions.
+
+    Parameters
+    ----------
+    df : DataFrame
+        BCI result rows with ``dataset, pipeline, subject, score`` and an ``extra`` dict
+        (``confusion_matrix``, ``classes``, epoch counts).
 
     Returns
     -------
@@ -88,7 +106,13 @@ def subject_confusions(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_subject_report(df: pd.DataFrame) -> str:
-    """Per subject and pipeline: score, share of epochs rejected, confusion matrix (text)."""
+    """Per subject and pipeline: score, share of epochs rejected, confusion matrix (text).
+
+    Parameters
+    ----------
+    df : DataFrame
+        BCI result rows, as for :func:`subject_confusions`.
+    """
     table = subject_confusions(df)
     if table.empty:
         return "(no results)"
@@ -112,7 +136,26 @@ def format_subject_report(df: pd.DataFrame) -> str:
 
 def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool = True,
                   kind: str = "bci") -> dict:
-    """Export the store's BCI rows (CSV, Parquet), statistics and PNG plots into ``out``."""
+    """Export the store's BCI rows (CSV, Parquet), statistics and PNG plots into ``out``.
+
+    Parameters
+    ----------
+    store : ResultStore
+        The results store whose rows are exported.
+    df : DataFrame
+        The result rows the statistics and plots are computed from.
+    out : str | os.PathLike
+        Output folder (created if missing).
+    plots : bool, optional
+        Whether to write the PNG plots.
+    kind : str, optional
+        Result kind of the exported rows.
+
+    Returns
+    -------
+    dict
+        Output name -> path of each file written.
+    """
     from .._io import atomic_path
     from . import stats as st
 

@@ -80,7 +80,29 @@ _LOCK_RETRIES = 5
 def make_key(kind: str, dataset: Any = None, subject: Any = None, session: Any = None,
              pipeline: Any = None, pipeline_hash: Any = None, evaluation: Any = None,
              seed: Any = None, params: dict | None = None) -> str:
-    """Row key: hash of everything that changes a result."""
+    """Row key: hash of everything that changes a result.
+
+    Parameters
+    ----------
+    kind : str
+        Result kind (e.g. ``"bci"``, ``"fmri-decoding"``, ``"rsa"``).
+    dataset : object, optional
+        Dataset name.
+    subject : object, optional
+        Subject identifier (hashed as a string).
+    session : object, optional
+        Session identifier (hashed as a string).
+    pipeline : object, optional
+        Pipeline name.
+    pipeline_hash : object, optional
+        Hash of the pipeline definition.
+    evaluation : object, optional
+        Evaluation protocol name.
+    seed : object, optional
+        Random seed of the evaluation.
+    params : dict | None, optional
+        Any other settings that change the result (None is the same as ``{}``).
+    """
     ident = dict(kind=kind, dataset=dataset, subject=None if subject is None else str(subject),
                  session=None if session is None else str(session), pipeline=pipeline,
                  pipeline_hash=pipeline_hash, evaluation=evaluation, seed=seed,
@@ -90,7 +112,13 @@ def make_key(kind: str, dataset: Any = None, subject: Any = None, session: Any =
 
 def package_versions(names: Iterable[str] = ("neurosig", "numpy", "scipy", "scikit-learn", "mne",
                                               "moabb", "pyriemann", "torch")) -> dict:
-    """Installed versions of the packages that shape a result (missing ones omitted)."""
+    """Installed versions of the packages that shape a result (missing ones omitted).
+
+    Parameters
+    ----------
+    names : iterable of str
+        Distribution names to look up.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -306,7 +334,13 @@ class ResultStore:
 
     # -- rows --------------------------------------------------------------------------
     def has(self, key: str) -> bool:
-        """True if a row with this key exists (with status "ok" unless errors are kept)."""
+        """True if a row with this key exists (with status "ok" unless errors are kept).
+
+        Parameters
+        ----------
+        key : str
+            Row key (see :func:`make_key`).
+        """
         row = self._conn.execute("SELECT status FROM results WHERE row_key=?", (key,)).fetchone()
         return row is not None and row[0] == "ok"
 
@@ -356,11 +390,22 @@ class ResultStore:
         ``row`` holds column values; identity columns that are missing are None.
         ``row_key`` is computed from the identity when absent; ``task_id`` and
         ``task_rows`` from ``extra`` when it holds them.
+
+        Parameters
+        ----------
+        row : dict
+            Column name -> value; every name must be a result column.
         """
         return self.add_many([row])[0]
 
     def add_many(self, rows: Iterable[dict]) -> list[str]:
-        """Insert (or replace) rows in one transaction (all or none). Returns their keys."""
+        """Insert (or replace) rows in one transaction (all or none). Returns their keys.
+
+        Parameters
+        ----------
+        rows : iterable of dict
+            Rows as for :meth:`add`.
+        """
         values = [self._values(r) for r in rows]
         groups: dict[tuple, list] = {}
         for v in values:
@@ -379,6 +424,11 @@ class ResultStore:
         """``task_id -> number of rows`` for the tasks of ``kind`` whose rows are all stored.
 
         Reads the task index only (not the rows): a resume lookup on a large store.
+
+        Parameters
+        ----------
+        kind : str
+            Result kind of the tasks.
         """
         rows = self._conn.execute(
             "SELECT task_id, COUNT(*), MIN(task_rows), MAX(task_rows) FROM results "
@@ -461,7 +511,15 @@ class ResultStore:
         return self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
     def export(self, path: str | os.PathLike, kind: str | None = None) -> Path:
-        """Write rows to ``.csv`` or ``.parquet`` atomically (temporary file, then rename)."""
+        """Write rows to ``.csv`` or ``.parquet`` atomically (temporary file, then rename).
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            Output file; its suffix (``.csv`` or ``.parquet``) picks the format.
+        kind : str | None, optional
+            Export only the rows of this kind; None exports every kind.
+        """
         path = Path(path)
         fmt = path.suffix.lower()
         if fmt not in (".csv", ".parquet"):

@@ -214,19 +214,37 @@ class SSVEPCCA(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
     def correlations(self, X) -> np.ndarray:
-        """Largest canonical correlation with each class's references, shape (n_trials, n_classes)."""
+        """Largest canonical correlation with each class's references, shape (n_trials, n_classes).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            EEG trials, of the channel count and length seen in ``fit``.
+        """
         return max_canonical_correlations(self._check_X(X), self.references_)
 
     def _scores(self, X) -> np.ndarray:
         return self.correlations(X)
 
     def decision_function(self, X) -> np.ndarray:
-        """Class scores, shape (n_trials, n_classes); for two classes, shape (n_trials,): score[1] - score[0]."""
+        """Class scores, shape (n_trials, n_classes); for two classes, shape (n_trials,): score[1] - score[0].
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            EEG trials, of the channel count and length seen in ``fit``.
+        """
         s = self._scores(X)
         return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
 
     def predict(self, X) -> np.ndarray:
-        """Label of the highest score, shape (n_trials,)."""
+        """Label of the highest score, shape (n_trials,).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            EEG trials, of the channel count and length seen in ``fit``.
+        """
         scores = self._scores(X)  # checks fitted state and X first
         return self.classes_[np.argmax(scores, axis=1)]
 
@@ -244,16 +262,22 @@ class FilterBankCCA(SSVEPCCA):
 
     Parameters
     ----------
-    freqs, sfreq, n_harmonics
-        As :class:`SSVEPCCA`.
+    freqs : list of float | dict | None
+        Stimulation frequency of each class, as for :class:`SSVEPCCA`.
+    sfreq : float | None
+        Sampling rate (Hz), as for :class:`SSVEPCCA`.
+    n_harmonics : int
+        Harmonics in the references, as for :class:`SSVEPCCA`.
     n_bands : int
         Number of sub-bands (Chen et al.: 5 with 8-Hz steps for 8-16 Hz stimuli).
     low_step : float
         Low edge step in Hz (band ``n`` starts at ``low_step * n``).
     high : float
         High edge of every band in Hz (clipped to 0.45 x ``sfreq``).
-    a, b : float
-        Band weights ``w(n) = n ** -a + b``.
+    a : float
+        Exponent of the band weights ``w(n) = n ** -a + b``.
+    b : float
+        Offset of the band weights ``w(n) = n ** -a + b``.
 
     Attributes
     ----------
@@ -302,7 +326,13 @@ class FilterBankCCA(SSVEPCCA):
         return self
 
     def band_correlations(self, X) -> np.ndarray:
-        """Largest canonical correlation per band and class, shape (n_trials, n_bands, n_classes)."""
+        """Largest canonical correlation per band and class, shape (n_trials, n_bands, n_classes).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            EEG trials, of the channel count and length seen in ``fit``.
+        """
         from scipy.signal import sosfiltfilt
 
         X = self._check_X(X)

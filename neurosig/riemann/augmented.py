@@ -88,6 +88,17 @@ def rank_deficient(n_channels: int, order: int, n_emb: int, estimator: str = "co
 
     The bound is ``n_emb - 1`` for the centred sample estimators ``"cov"`` and ``"scm"``;
     shrinkage estimators are always full rank.
+
+    Parameters
+    ----------
+    n_channels : int
+        Channels per trial.
+    order : int
+        Embedding dimension (number of delayed copies).
+    n_emb : int
+        Samples per delayed copy (see :func:`~neurosig.riemann.embedding.embedded_n_times`).
+    estimator : str, optional
+        pyRiemann covariance estimator name; only ``"cov"`` and ``"scm"`` can be rank deficient.
     """
     if estimator in FAST_ESTIMATORS:
         return order * n_channels > n_emb - 1
@@ -106,8 +117,10 @@ def augmented_covariances(X: np.ndarray, order: int, lag: int, estimator: str = 
     Parameters
     ----------
     X : ndarray, shape (n_trials, n_channels, n_times)
-    order, lag : int
-        Embedding dimension and delay in samples.
+    order : int
+        Embedding dimension (number of delayed copies).
+    lag : int
+        Delay between copies, in samples.
     estimator : str
         pyRiemann covariance estimator name (``"cov"`` as in MOABB's pipeline).
     embedding : {"moabb", "textbook"}
@@ -205,6 +218,11 @@ class LaggedProducts:
 
     def covariances(self, order: int) -> np.ndarray:
         """Augmented covariances of one of the requested orders.
+
+        Parameters
+        ----------
+        order : int
+            Embedding dimension; one of the orders given at construction.
 
         Returns
         -------
@@ -341,8 +359,23 @@ def make_spd(C: np.ndarray, X: np.ndarray, order: int, lag: int, estimator: str,
     Parameters
     ----------
     C : ndarray, shape (n_trials, n, n)
+        Augmented covariance matrices, ``n = n_channels * order``.
     X : ndarray, shape (n_trials, n_channels, n_times)
         The trials ``C`` came from.
+    order : int
+        Embedding dimension ``C`` was estimated with.
+    lag : int
+        Delay between copies, in samples.
+    estimator : str
+        pyRiemann covariance estimator ``C`` was estimated with (named in the warning).
+    embedding : {"moabb", "textbook"}
+        Delay-embedding convention (see :mod:`neurosig.riemann.embedding`).
+    on_rank_deficient : {"shrink", "raise"}, optional
+        Re-estimate the non-SPD matrices with Ledoit-Wolf shrinkage (with a
+        :class:`RankDeficiencyWarning`), or raise a ValueError.
+    rcond : float, optional
+        A matrix counts as SPD when its smallest eigenvalue exceeds ``rcond`` times its
+        largest (see :func:`spd_mask`).
 
     Returns
     -------

@@ -34,8 +34,10 @@ def embedded_n_times(n_times: int, order: int, lag: int, embedding: str = "moabb
     ----------
     n_times : int
         Samples per trial.
-    order, lag : int
-        Embedding dimension and delay (samples).
+    order : int
+        Embedding dimension (number of delayed copies).
+    lag : int
+        Delay between copies (samples).
     embedding : {"moabb", "textbook"}
         Convention (see module docstring).
 
@@ -53,6 +55,17 @@ def embedded_n_times(n_times: int, order: int, lag: int, embedding: str = "moabb
 
 def check_order_lag(order, lag, n_times: int | None = None, embedding: str = "moabb") -> tuple[int, int]:
     """Validate ``order`` and ``lag`` (positive integers, ``order*lag`` shorter than the trial).
+
+    Parameters
+    ----------
+    order : int
+        Embedding dimension (number of delayed copies).
+    lag : int
+        Delay between copies (samples).
+    n_times : int | None, optional
+        Samples per trial; with it, each delayed copy must keep at least 2 samples.
+    embedding : {"moabb", "textbook"}, optional
+        Delay-embedding convention (see module docstring).
 
     Returns
     -------

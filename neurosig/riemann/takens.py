@@ -66,7 +66,13 @@ def average_mutual_information(x, max_lag: int = 20, n_bins: int = 16) -> np.nda
 
 
 def first_minimum(curve) -> int | None:
-    """Index of the first local minimum of ``curve`` (index >= 1), or None."""
+    """Index of the first local minimum of ``curve`` (index >= 1), or None.
+
+    Parameters
+    ----------
+    curve : array-like, shape (n_values,)
+        Values, e.g. the AMI per lag.
+    """
     c = np.asarray(curve)
     for k in range(1, len(c) - 1):
         if c[k] < c[k - 1] and c[k] <= c[k + 1]:
@@ -80,6 +86,11 @@ def estimate_lag(x, max_lag: int = 20, n_bins: int = 16) -> int:
     Parameters
     ----------
     x : ndarray, shape (n_times,) or (..., n_times)
+        One or several series; their AMI is averaged.
+    max_lag : int
+        Largest lag tried.
+    n_bins : int
+        Equiprobable bins per axis of the AMI.
 
     Returns
     -------
@@ -110,7 +121,11 @@ def false_nearest_neighbours(x, lag: int, max_order: int = 10, rtol: float = 15.
         Series embedded separately; neighbours are searched across all of them.
     lag : int
     max_order : int
-    rtol, atol : float
+    rtol : float
+        Relative threshold: a neighbour is false when the added coordinate moves it away
+        by more than ``rtol`` times their distance.
+    atol : float
+        Absolute threshold, in units of the series' standard deviation.
     n_points : int
         Query points drawn at random (the search itself uses every point).
     random_state : int | None
@@ -162,6 +177,20 @@ def estimate_order(x, lag: int, max_order: int = 10, fnn_threshold: float = 0.01
     If no dimension reaches the threshold (noise keeps FNN high), the dimension after
     which the fraction stops decreasing by more than 10% of its value is used.
 
+    Parameters
+    ----------
+    x : ndarray, shape (n_times,) or (..., n_times)
+        Series embedded separately (see :func:`false_nearest_neighbours`).
+    lag : int
+        Embedding lag.
+    max_order : int
+        Largest embedding dimension tried.
+    fnn_threshold : float
+        FNN fraction at or below which a dimension is accepted.
+    **kwargs
+        Passed to :func:`false_nearest_neighbours` (``rtol``, ``atol``, ``n_points``,
+        ``random_state``).
+
     Returns
     -------
     order : int, 1 <= order <= max_order
@@ -187,11 +216,23 @@ def takens_parameters(X, max_lag: int = 10, max_order: int = 10, n_bins: int = 1
     Parameters
     ----------
     X : ndarray, shape (n_trials, n_channels, n_times)
-    max_lag, max_order : int
-        Search ranges (MOABB's grid uses 1..10 for both).
+        Trials; every (trial, channel) series is used for the AMI lag.
+    max_lag : int
+        Largest lag tried (MOABB's grid uses 1..10), capped at a quarter of ``n_times``.
+    max_order : int
+        Largest embedding order tried (MOABB's grid uses 1..10), lowered while the series
+        are too short for it at the chosen lag.
+    n_bins : int
+        Equiprobable bins per axis of the AMI.
+    fnn_threshold : float
+        FNN fraction at or below which an order is accepted (see :func:`estimate_order`).
     max_series : int
         At most this many (trial, channel) series are used for FNN, drawn at random
         (AMI uses all of them).
+    n_points : int
+        FNN query points drawn at random.
+    random_state : int | None
+        Seed of the series and query point draws.
 
     Returns
     -------

@@ -139,6 +139,16 @@ class _DomainAligner(TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None, domains=None, target_domain=None):
         """Fit, then align every trial with the reference of its own domain.
 
+        Parameters
+        ----------
+        X : ndarray
+            Trials (shape per subclass).
+        y : ignored
+        domains : array-like, shape (n_trials,) | None
+            Domain (session or subject) of every trial; None: one domain.
+        target_domain : str | None
+            Domain whose reference :meth:`transform` uses (default: the last domain seen).
+
         Returns
         -------
         ndarray, same shape as ``X``
@@ -153,6 +163,11 @@ class _DomainAligner(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """Align every trial with the reference of the target domain (test time).
+
+        Parameters
+        ----------
+        X : ndarray
+            Trials (shape per subclass), all aligned with the target domain's reference.
 
         Returns
         -------
@@ -269,7 +284,18 @@ class RiemannianRecentering(_DomainAligner):
 
 
 def find_aligner(estimator: Any) -> int | None:
-    """Index of the domain-aware step of a pipeline (or 0 for a bare aligner), else None."""
+    """Index of the domain-aware step of a pipeline (or 0 for a bare aligner), else None.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A pipeline (its ``steps`` searched) or a bare estimator.
+
+    Raises
+    ------
+    ValueError
+        If the pipeline holds more than one domain-aware step.
+    """
     steps = getattr(estimator, "steps", None)
     if steps is None:
         return 0 if getattr(estimator, "_domain_aware", False) else None

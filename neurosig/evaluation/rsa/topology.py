@@ -96,6 +96,18 @@ def _restore(vec: np.ndarray, like: np.ndarray) -> np.ndarray:
 def geotopological_thresholds(rdms: Any, low: float, up: float, pooled: bool = False) -> np.ndarray:
     """Lower and upper distance thresholds (quantiles of the off-diagonal distances).
 
+    Parameters
+    ----------
+    rdms : array-like
+        Square (n_rdms, n, n) / (n, n) or condensed (n_rdms, n_pairs) / (n_pairs,) RDMs,
+        with at least ``MIN_CONDITIONS`` conditions.
+    low : float
+        Lower quantile in [0, 1].
+    up : float
+        Upper quantile in [0, 1], not below ``low``.
+    pooled : bool, optional
+        Compute the quantiles jointly over all RDMs instead of per RDM.
+
     Returns
     -------
     thresholds : ndarray, shape (n_rdms, 2)
@@ -119,6 +131,13 @@ def geotopological_thresholds(rdms: Any, low: float, up: float, pooled: bool = F
 
 def row_quantiles(vec: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
     """``np.quantile(vec, q, axis=1)`` (linear interpolation) for several ``q`` with one partition.
+
+    Parameters
+    ----------
+    vec : ndarray, shape (n_rows, n_values)
+        Values; quantiles are taken along each row.
+    qs : tuple of float
+        Quantiles in [0, 1].
 
     Returns
     -------
@@ -150,10 +169,12 @@ def geotopological_transform(rdms: Any, low: float, up: float, pooled: bool = Fa
     ----------
     rdms : array-like
         Square (n_rdms, n, n) / (n, n) or condensed (n_rdms, n_pairs) / (n_pairs,) RDMs.
-    low, up : float
-        Lower and upper quantiles in [0, 1] (``thresholds="quantile"``), computed
-        over each RDM's off-diagonal distances, or distance values
-        (``thresholds="value"``).
+    low : float
+        Lower quantile in [0, 1] (``thresholds="quantile"``), computed over each
+        RDM's off-diagonal distances, or lower distance value (``thresholds="value"``).
+    up : float
+        Upper quantile in [0, 1] (``thresholds="quantile"``), computed over each
+        RDM's off-diagonal distances, or upper distance value (``thresholds="value"``).
     pooled : bool
         Compute the quantiles jointly over all RDMs (rsatoolbox's behaviour)
         instead of per RDM. Only with ``thresholds="quantile"``.
@@ -199,6 +220,16 @@ def minmax_transform(rdms: Any) -> np.ndarray:
 
     An RDM whose distances are all equal becomes all zeros (rsatoolbox gives NaN);
     a warning is logged.
+
+    Parameters
+    ----------
+    rdms : array-like
+        Square (n_rdms, n, n) / (n, n) or condensed (n_rdms, n_pairs) / (n_pairs,) RDMs.
+
+    Returns
+    -------
+    ndarray
+        Same layout as ``rdms``, values in [0, 1].
     """
     arr = np.asarray(rdms, dtype=float)
     return _restore(_minmax_vectors(as_vectors(arr, "rdms")), arr)
