@@ -1,15 +1,16 @@
 """One base class for every torch model that acts as a scikit-learn classifier.
 
 Subclasses implement :meth:`TorchClassifier._build_module`; the base class owns
-the fit loop (AdamW, mini-batches, validation split, early stopping on
-validation loss, best-weights restore), seeding, the device, ``predict`` /
+the fit path (AdamW on the shared :class:`~neurosig.models.training.Trainer`:
+mini-batches, stratified validation split, early stopping on the validation
+loss, best-weights restore), local seeding (the caller's global random state is
+left alone), the device, ``predict`` /
 ``predict_proba`` and save/load (config + weights, ``weights_only=True``).
 The TFM token model, the foundation-model classifier and the specialist CNNs
 all derive from it.
 """
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -23,28 +24,11 @@ from sklearn.utils.validation import check_is_fitted
 from .._io import atomic_path
 from .._logging import get_logger, progress
 from .._validation import check_positive_float, check_positive_int, check_signal_array
+from .training import StepOutput, Trainer, TrainSettings, forked_rng, resolve_device, resolve_seed
+
+__all__ = ["TorchClassifier", "resolve_device"]
 
 logger = get_logger(__name__)
-
-
-def seed_everything(seed: int | None) -> torch.Generator:
-    """Seed numpy/torch global generators and return a dedicated torch Generator."""
-    g = torch.Generator()
-    if seed is not None:
-        torch.manual_seed(seed)
-        np.random.seed(seed % (2**32))
-        g.manual_seed(seed)
-    return g
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``None``/"cpu" -> CPU (the default); "cuda" refused with a clear error when unavailable."""
-    if device in (None, "cpu"):
-        return torch.device("cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"Invalid value for the 'device' parameter: {device!r} was asked for, but "
-                         "torch.cuda.is_available() is False on this machine.")
-    return torch.device(device)
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -118,7 +102,20 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                              f"[0, 1), but got {self.val_fraction!r} instead.")
 
     def fit(self, X, y):
-        """Train on X, shape (n_trials, n_channels, n_times), and labels y, shape (n_trials,)."""
+        """Train the module on labelled trials.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Training trials.
+        y : array-like, shape (n_trials,)
+            Their labels (at least two classes).
+
+        Returns
+        -------
+        self : TorchClassifier
+            The fitted estimator.
+        """
         self._check_params()
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
         y = np.asarray(y)
@@ -130,54 +127,42 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Need at least 2 classes in y, but got {list(self.classes_)}.")
         yi = self._le.transform(y).astype(np.int64)
         device = resolve_device(self.device)
-        gen = seed_everything(self.seed)
+        seed = resolve_seed(self.seed)
         Xp = self._prepare_input(X)
         self.n_channels_, self.n_times_ = X.shape[1], X.shape[2]
-        self.module_ = self._build_module(Xp.shape[1], Xp.shape[2], len(self.classes_)).to(device)
-        idx_tr, idx_va = np.arange(len(X)), np.array([], dtype=int)
-        counts = np.bincount(yi)
-        if self.val_fraction > 0 and counts.min() >= 2 and len(X) * self.val_fraction >= len(counts):
-            idx_tr, idx_va = train_test_split(np.arange(len(X)), test_size=self.val_fraction,
-                                              stratify=yi, random_state=self.seed)
-        Xt = torch.from_numpy(np.ascontiguousarray(Xp)).float()
-        yt = torch.from_numpy(yi)
-        opt = self._configure_optimizer(self.module_)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        best, best_state, bad = np.inf, None, 0
-        self.history_ = []
-        for epoch in progress(range(self.max_epochs), desc=type(self).__name__, verbose=self.verbose):
-            self.module_.train()
-            perm = idx_tr[torch.randperm(len(idx_tr), generator=gen).numpy()]
-            tr_loss = 0.0
-            for start in range(0, len(perm), self.batch_size):
-                b = perm[start:start + self.batch_size]
-                if len(b) < 2 and len(perm) > 1:
-                    continue  # BatchNorm needs 2 samples
-                xb, yb = Xt[b].to(device), yt[b].to(device)
-                opt.zero_grad()
-                loss = loss_fn(self.module_(xb), yb)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"{type(self).__name__}: the training loss became "
-                                             f"{loss.item()} at epoch {epoch}; lower 'lr' or check X.")
-                loss.backward()
-                opt.step()
-                tr_loss += loss.item() * len(b)
-            rec = {"epoch": epoch, "train_loss": tr_loss / max(len(idx_tr), 1)}
-            if len(idx_va):
-                va = self._loss(Xt[idx_va], yt[idx_va], loss_fn, device)
-                rec["val_loss"] = va
-                if va < best - 1e-6:
-                    best, bad = va, 0
-                    best_state = copy.deepcopy(self.module_.state_dict())
-                else:
-                    bad += 1
-            self.history_.append(rec)
-            if len(idx_va) and bad >= self.patience:
-                break
-        if best_state is not None:
-            self.module_.load_state_dict(best_state)
+        with forked_rng(seed, device):  # weight initialisation, without touching the caller's RNG
+            self.module_ = self._build_module(Xp.shape[1], Xp.shape[2], len(self.classes_)).to(device)
+        self.history_ = self._train(torch.from_numpy(np.ascontiguousarray(Xp)).float(),
+                                    torch.from_numpy(yi), seed, device)
         self.n_epochs_ = len(self.history_)
         return self
+
+    def _split(self, yi: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stratified (train, validation) indices; no validation set when classes are too small."""
+        idx = np.arange(len(yi))
+        counts = np.bincount(yi)
+        if self.val_fraction > 0 and counts.min() >= 2 and len(yi) * self.val_fraction >= len(counts):
+            return tuple(train_test_split(idx, test_size=self.val_fraction, stratify=yi, random_state=seed))
+        return idx, np.array([], dtype=int)
+
+    def _train(self, Xt: torch.Tensor, yt: torch.Tensor, seed: int, device: torch.device) -> list:
+        """The shared :class:`~neurosig.models.training.Trainer` on cross-entropy; returns the history."""
+        idx_tr, idx_va = self._split(yt.numpy(), seed)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def step(model, batch):
+            b = batch.local
+            loss = loss_fn(model(Xt[b].to(device)), yt[b].to(device))
+            return StepOutput(loss, {"train_loss": float(loss.detach()) * len(b)}, len(b))
+
+        validate = (lambda m: self._loss(Xt[idx_va], yt[idx_va], loss_fn, device)) if len(idx_va) else None
+        settings = TrainSettings(max_epochs=self.max_epochs, batch_size=self.batch_size, seed=seed,
+                                 patience=self.patience if len(idx_va) else None, restore_best=bool(len(idx_va)),
+                                 min_batch=2 if len(idx_tr) > 1 else 1,  # BatchNorm needs 2 samples
+                                 desc=type(self).__name__, verbose=self.verbose)
+        trainer = Trainer(self.module_, step, self._configure_optimizer(self.module_), settings, device,
+                          validate=validate)
+        return trainer.run(idx_tr).history
 
     @torch.no_grad()
     def _loss(self, X, y, loss_fn, device) -> float:
