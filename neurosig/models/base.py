@@ -22,7 +22,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from .._io import atomic_path
-from .._logging import get_logger, progress
+from .._logging import get_logger
 from .._validation import check_positive_float, check_positive_int, check_signal_array
 from .training import StepOutput, Trainer, TrainSettings, forked_rng, resolve_device, resolve_seed
 
