@@ -99,6 +99,22 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
     np.testing.assert_allclose(clf.fit(X[::2], y[::2]).predict_proba(X[1::2]), proba, atol=1e-5)
 
 
+def test_three_stages_leave_global_rng_alone_and_repeat_with_the_same_seed(data):
+    X, y = data
+    kw = dict(SMALL, max_epochs=3, pretrain_epochs=2)
+    np.random.seed(7)
+    torch.manual_seed(7)
+    np_before, torch_before = np.random.get_state(), torch.random.get_rng_state().clone()
+    a = TokenTransformerClassifier(**kw, seed=3).fit(X[::2], y[::2])
+    np_after = np.random.get_state()
+    assert np.array_equal(np_after[1], np_before[1]) and np_after[2:] == np_before[2:]
+    assert torch.equal(torch.random.get_rng_state(), torch_before)
+    torch.manual_seed(123)  # another global state: the fit must not depend on it
+    b = TokenTransformerClassifier(**kw, seed=3).fit(X[::2], y[::2])
+    assert a.pretrain_history_ == b.pretrain_history_ and a.history_ == b.history_
+    np.testing.assert_array_equal(a.predict_proba(X[1::2]), b.predict_proba(X[1::2]))
+
+
 def test_classifier_learns_band_power(data):
     X, y = data
     clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=0, input="stft").fit(X[::2], y[::2])
