@@ -2,15 +2,18 @@
 
 Architectures follow the publications:
 
-- EEGNet-8,2 (Lawhern et al. 2018): temporal conv (F1=8, kernel fs/2), depthwise spatial conv
+- EEGNet-8,2 (Lawhern et al. 2018): temporal conv (F1=8, kernel fs/2: the paper's 64 samples
+  at 128 Hz, half a second, so that the filters reach down to 2 Hz), depthwise spatial conv
   (D=2, max-norm 1), average pooling 4, separable conv (F2=16, kernel 16), pooling 8, dropout.
 - ShallowConvNet (Schirrmeister et al. 2017): temporal conv 40 x 25, spatial conv 40, BN,
   square, average pooling 75 / stride 15, log, dropout, dense.
 - DeepConvNet (Schirrmeister et al. 2017): 25-50-100-200 filters, kernel 10, max pooling 3,
   ELU, BN, dropout.
 
-Kernel lengths are given in samples at 250 Hz (the papers' rate) and scaled to the
-input's sampling rate when ``sfreq`` is set, so short epochs at 128-160 Hz still fit.
+The ShallowConvNet and DeepConvNet kernel lengths are given in samples at 250 Hz (their
+paper's rate) and scaled to the input's sampling rate when ``sfreq`` is set, so short
+epochs at 128-160 Hz still fit; EEGNet's temporal kernel is half a second at ``sfreq``
+(the nearest even number of samples). Without ``sfreq``, 250 Hz is assumed.
 All three derive from :class:`neurosig.models.base.TorchClassifier` (fit loop, early
 stopping, seeds, device, save/load).
 """
@@ -55,6 +58,22 @@ class _MaxNormLinear(_MaxNorm, nn.Linear):
 
 class _Conv2dMaxNorm(_MaxNorm, nn.Conv2d):
     """Convolution with EEGNet's max-norm constraint (depthwise spatial filters)."""
+
+
+def eegnet_kernel(sfreq: float | None) -> int:
+    """EEGNet's temporal kernel: half a second (fs/2) in samples, rounded to an even number.
+
+    Parameters
+    ----------
+    sfreq : float | None
+        Sampling rate in Hz (None: 250 Hz).
+
+    Returns
+    -------
+    int
+        64 at 128 Hz (the published layout), 124 at 250 Hz.
+    """
+    return max(2, 2 * int(round((sfreq or 250.0) / 4)))
 
 
 def _flat_size(module: nn.Module, n_channels: int, n_times: int) -> int:
@@ -152,7 +171,7 @@ class EEGNet(_CNNClassifier):
     """EEGNet-8,2 classifier. X: (n_trials, n_channels, n_times) in volts (``scale`` = 1e6 -> uV)."""
 
     def _build_module(self, n_channels, n_times, n_classes):
-        return EEGNetModule(n_channels, n_times, n_classes, kernel=_scaled(64, self.sfreq) // 2 * 2,
+        return EEGNetModule(n_channels, n_times, n_classes, kernel=eegnet_kernel(self.sfreq),
                             dropout=self.dropout)
 
 
