@@ -173,7 +173,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     # -- inference ---------------------------------------------------------------------
     @torch.no_grad()
     def decision_logits(self, X) -> np.ndarray:
-        """Logits, shape (n_trials, n_classes)."""
+        """Logits of the module.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials of the fitted shape.
+
+        Returns
+        -------
+        ndarray, shape (n_trials, n_classes)
+        """
         check_is_fitted(self, "module_")
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
         if X.shape[1:] != (self.n_channels_, self.n_times_):
@@ -186,7 +196,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                           for i in range(0, len(Xt), 256)]).numpy()
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_trials, n_classes)."""
+        """Class probabilities (softmax of the logits).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials of the fitted shape.
+
+        Returns
+        -------
+        ndarray, shape (n_trials, n_classes)
+        """
         return torch.softmax(torch.from_numpy(self.decision_logits(X)), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
@@ -194,7 +214,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write parameters, classes and weights to one file, atomically."""
+        """Write parameters, classes and weights to one file, atomically.
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File to write (replaced atomically).
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
         check_is_fitted(self, "module_")
         # paths are stored as strings (weights_only loading reads plain types only)
         params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in self.get_params().items()}
@@ -220,7 +251,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TorchClassifier:
-        """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator."""
+        """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator.
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File written by :meth:`save`.
+
+        Returns
+        -------
+        TorchClassifier
+            The fitted estimator.
+        """
         est, payload = cls._load_shell(path)
         est._set_extra_state(payload.get("extra") or {})
         dummy = est._prepare_input(np.zeros((1, est.n_channels_, est.n_times_), np.float32))

@@ -82,7 +82,23 @@ def _flat_size(module: nn.Module, n_channels: int, n_times: int) -> int:
 
 
 class EEGNetModule(nn.Module):
-    """EEGNet: (batch, n_channels, n_times) -> logits (batch, n_classes)."""
+    """EEGNet: (batch, n_channels, n_times) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Input shape of one trial.
+    n_classes : int
+        Number of outputs (logits).
+    F1, D, F2 : int
+        Temporal filters, depth multiplier of the spatial convolution, separable filters.
+    kernel : int
+        Temporal kernel length in samples (fs/2 in the published layout, see :func:`eegnet_kernel`).
+    dropout : float
+        Dropout rate.
+    pool1, pool2 : int
+        Average pooling after the spatial and the separable convolution (shortened for short trials).
+    """
 
     def __init__(self, n_channels, n_times, n_classes, F1=8, D=2, F2=16, kernel=64, dropout=0.5,
                  pool1=4, pool2=8):
@@ -107,7 +123,23 @@ class EEGNetModule(nn.Module):
 
 
 class ShallowConvNetModule(nn.Module):
-    """ShallowConvNet: (batch, n_channels, n_times) -> logits."""
+    """ShallowConvNet: (batch, n_channels, n_times) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Input shape of one trial.
+    n_classes : int
+        Number of outputs (logits).
+    n_filters : int
+        Temporal and spatial filters.
+    kernel : int
+        Temporal kernel length in samples.
+    pool, stride : int
+        Average pooling length and stride in samples.
+    dropout : float
+        Dropout rate.
+    """
 
     def __init__(self, n_channels, n_times, n_classes, n_filters=40, kernel=25, pool=75, stride=15,
                  dropout=0.5):
@@ -127,7 +159,23 @@ class ShallowConvNetModule(nn.Module):
 
 
 class DeepConvNetModule(nn.Module):
-    """DeepConvNet: (batch, n_channels, n_times) -> logits."""
+    """DeepConvNet: (batch, n_channels, n_times) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Input shape of one trial.
+    n_classes : int
+        Number of outputs (logits).
+    kernel : int
+        Temporal kernel length in samples.
+    pool : int
+        Max pooling length.
+    dropout : float
+        Dropout rate.
+    filters : tuple of int
+        Filters of the four blocks (the last blocks are left out when trials are too short).
+    """
 
     def __init__(self, n_channels, n_times, n_classes, kernel=10, pool=3, dropout=0.5,
                  filters=(25, 50, 100, 200)):
