@@ -36,7 +36,7 @@ def main(argv=None) -> dict:
     paradigm = LeftRightImagery()
     corpus, _, _ = paradigm.get_data(ds, subjects=[2, 3])              # labels not used
     X, y, _ = paradigm.get_data(ds, subjects=[1])                      # (24, 22, 1001) at 250 Hz
-    tok = TFMTokenizerEstimator(sfreq=ds.sfreq, n_codes=32, dim=16, epochs=3, batch_size=16, seed=0).fit(corpus)
+    tok = TFMTokenizerEstimator(sfreq=ds.sfreq, n_codes=32, dim=16, max_epochs=3, batch_size=16, random_state=0).fit(corpus)
     path = Path(args.out_dir or tempfile.mkdtemp(prefix="neurosig_tok_")) / "corpus_tokenizer.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     tok.save(path)

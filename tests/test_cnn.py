@@ -23,7 +23,7 @@ def test_cnn_shapes_and_learning(cls, tmp_path):
     X, y = _data()
     perm = np.random.default_rng(1).permutation(len(y))
     tr, te = perm[:50], perm[50:]
-    est = cls(sfreq=250, max_epochs=25, patience=25, seed=0).fit(X[tr], y[tr])
+    est = cls(sfreq=250, max_epochs=25, patience=25, random_state=0).fit(X[tr], y[tr])
     proba = est.predict_proba(X[te])
     assert proba.shape == (len(te), 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
     acc = (est.predict(X[te]) == y[te]).mean()

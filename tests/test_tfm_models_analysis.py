@@ -105,12 +105,12 @@ def test_three_stages_leave_global_rng_alone_and_repeat_with_the_same_seed(data)
     np.random.seed(7)
     torch.manual_seed(7)
     np_before, torch_before = np.random.get_state(), torch.random.get_rng_state().clone()
-    a = TokenTransformerClassifier(**kw, seed=3).fit(X[::2], y[::2])
+    a = TokenTransformerClassifier(**kw, random_state=3).fit(X[::2], y[::2])
     np_after = np.random.get_state()
     assert np.array_equal(np_after[1], np_before[1]) and np_after[2:] == np_before[2:]
     assert torch.equal(torch.random.get_rng_state(), torch_before)
     torch.manual_seed(123)  # another global state: the fit must not depend on it
-    b = TokenTransformerClassifier(**kw, seed=3).fit(X[::2], y[::2])
+    b = TokenTransformerClassifier(**kw, random_state=3).fit(X[::2], y[::2])
     assert a.pretrain_history_ == b.pretrain_history_ and a.history_ == b.history_
     np.testing.assert_array_equal(a.predict_proba(X[1::2]), b.predict_proba(X[1::2]))
 
@@ -148,7 +148,7 @@ def test_classifier_with_a_tokenizer_learned_beforehand(data, tmp_path):
     from neurosig.tokenizers.tfm import TFMTokenizerEstimator
     X, y = data
     # "corpus" tokenizer with another codebook size and hop than the classifier's parameters
-    tok = TFMTokenizerEstimator(n_codes=24, dim=16, hop=50, epochs=2, batch_size=8, seed=3).fit(X[1::2])
+    tok = TFMTokenizerEstimator(n_codes=24, dim=16, hop=50, max_epochs=2, batch_size=8, random_state=3).fit(X[1::2])
     tok.save(tmp_path / "tok.pt")
     clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=2, tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
     assert clf.n_codes_ == 24 and clf.tokenizer_config_.n_codes == 24  # the file's, not SMALL's 32

@@ -30,7 +30,7 @@ def schema() -> dict:
     from neurosig.models.foundation import FoundationClassifier
 
     from ._jobfile import DATA_KEYS
-    model_keys = set(FoundationClassifier().get_params()) - {"mode", "seed", "ch_names", "sfreq",
+    model_keys = set(FoundationClassifier().get_params()) - {"mode", "seed", "random_state", "ch_names", "sfreq",
                                                              "preprocessing_hash"}
     return {"data": (True, DATA_KEYS), "split": (False, {"test_size", "seed"}), "model": (False, model_keys),
             "modes": (False, None), "seeds": (False, None), "scoring": (False, None), "output": (True, None),

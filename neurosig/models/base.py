@@ -24,7 +24,16 @@ from sklearn.utils.validation import check_is_fitted
 from .._io import atomic_path
 from .._logging import get_logger
 from .._validation import check_positive_float, check_positive_int, check_signal_array
-from .training import StepOutput, Trainer, TrainSettings, forked_rng, resolve_device, resolve_seed
+from .training import (
+    DEPRECATED,
+    StepOutput,
+    Trainer,
+    TrainSettings,
+    forked_rng,
+    renamed_param,
+    resolve_device,
+    resolve_seed,
+)
 
 __all__ = ["TorchClassifier", "resolve_device"]
 
@@ -47,26 +56,32 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     val_fraction : float
         Share of the training trials held out (stratified) for early stopping;
         0 trains on everything for ``max_epochs``.
-    seed : int | None
-        Seeds weight init, the split and batch order.
+    random_state : int | None
+        Seeds weight initialisation, the split, batch order and dropout through local
+        generators (the global numpy and torch random states are left alone); None: a
+        different run every time.
     device : str | None
         "cpu" (default) or "cuda".
     verbose : bool
-        Progress bar over epochs.
+        Progress bars over epochs and over the batches of each epoch.
+    seed : int | None
+        Former name of ``random_state``, accepted for one release with a FutureWarning.
     """
 
     def __init__(self, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
-                 seed: int | None = 0, device: str | None = None, verbose: bool = False):
+                 random_state: int | None = 0, device: str | None = None, verbose: bool = False,
+                 seed: int | None | str = DEPRECATED):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
         self.val_fraction = val_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.seed = seed
 
     # -- to implement ------------------------------------------------------------------
     def _build_module(self, n_channels: int, n_times: int, n_classes: int) -> torch.nn.Module:
@@ -127,7 +142,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Need at least 2 classes in y, but got {list(self.classes_)}.")
         yi = self._le.transform(y).astype(np.int64)
         device = resolve_device(self.device)
-        seed = resolve_seed(self.seed)
+        seed = resolve_seed(renamed_param(self, "seed", "random_state"))
         Xp = self._prepare_input(X)
         self.n_channels_, self.n_times_ = X.shape[1], X.shape[2]
         with forked_rng(seed, device):  # weight initialisation, without touching the caller's RNG
@@ -272,5 +287,5 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.seed is None
+        tags.non_deterministic = self.random_state is None or self.seed is None
         return tags

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .base import TorchClassifier
+from .training import DEPRECATED
 
 
 def _scaled(n: int, sfreq: float | None) -> int:
@@ -202,10 +203,11 @@ class _CNNClassifier(TorchClassifier):
     """Shared parameters of the CNN classifiers (input scaling to microvolt-sized values)."""
 
     def __init__(self, sfreq=None, scale=1e6, dropout=0.5, max_epochs=100, batch_size=32, lr=1e-3,
-                 weight_decay=0.0, patience=15, val_fraction=0.2, seed=0, device=None, verbose=False):
+                 weight_decay=0.0, patience=15, val_fraction=0.2, random_state=0, device=None, verbose=False,
+                 seed=DEPRECATED):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, val_fraction=val_fraction, seed=seed, device=device,
-                         verbose=verbose)
+                         patience=patience, val_fraction=val_fraction, random_state=random_state, device=device,
+                         verbose=verbose, seed=seed)
         self.sfreq = sfreq
         self.scale = scale
         self.dropout = dropout

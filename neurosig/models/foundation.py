@@ -27,6 +27,7 @@ from ..contracts import SignalContract, stable_hash
 from ._patch import SCALINGS, scale_windows
 from .base import TorchClassifier
 from .checkpoints import ARCHS, build_encoder, encoder_from_dict, load_encoder
+from .training import DEPRECATED
 
 logger = get_logger(__name__)
 
@@ -95,8 +96,9 @@ class FoundationClassifier(TorchClassifier):
     preprocessing_hash : str
         Hash of the preprocessing that produced X (stored with results and checked
         against the checkpoint's contract when both are set).
-    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, seed, device, verbose
-        See :class:`~neurosig.models.base.TorchClassifier`.
+    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, random_state, device, verbose, seed
+        See :class:`~neurosig.models.base.TorchClassifier` (``seed`` is the former name of
+        ``random_state``).
 
     Attributes
     ----------
@@ -111,11 +113,11 @@ class FoundationClassifier(TorchClassifier):
                  scaling: str = "zscore", crop: bool = True, ch_names: list | None = None,
                  sfreq: float | None = None, preprocessing_hash: str = "", max_epochs: int = 50,
                  batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-2, patience: int = 10,
-                 val_fraction: float = 0.2, seed: int | None = 0, device: str | None = None,
-                 verbose: bool = False):
+                 val_fraction: float = 0.2, random_state: int | None = 0, device: str | None = None,
+                 verbose: bool = False, seed: int | None | str = DEPRECATED):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, val_fraction=val_fraction, seed=seed, device=device,
-                         verbose=verbose)
+                         patience=patience, val_fraction=val_fraction, random_state=random_state, device=device,
+                         verbose=verbose, seed=seed)
         self.encoder = encoder
         self.size = size
         self.checkpoint = checkpoint
@@ -308,7 +310,7 @@ def evaluate_over_seeds(estimator: FoundationClassifier, X_train, y_train, X_tes
     scorer = get_scorer(scoring)
     scores = []
     for seed in seeds:
-        est = clone(estimator).set_params(seed=int(seed))
+        est = clone(estimator).set_params(random_state=int(seed))
         est.fit(X_train, y_train)
         scores.append(float(scorer(est, X_test, y_test)))
     settings = estimator.describe() if hasattr(estimator, "describe") else estimator.get_params()

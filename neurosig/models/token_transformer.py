@@ -27,7 +27,15 @@ from .._logging import get_logger
 from .._validation import check_option, check_positive_float, check_positive_int, check_signal_array
 from ..tokenizers.vq import codebook_usage
 from .base import TorchClassifier
-from .training import StepOutput, Trainer, TrainSettings, forked_rng, resolve_device, resolve_seed
+from .training import (
+    DEPRECATED,
+    StepOutput,
+    Trainer,
+    TrainSettings,
+    forked_rng,
+    resolve_device,
+    resolve_seed,
+)
 
 logger = get_logger(__name__)
 
@@ -309,8 +317,9 @@ class TokenTransformerClassifier(TorchClassifier):
     mask_ratio : float
         Share of tokens masked in stage 2.
     dim, n_layers, n_heads, dropout, pooling : transformer settings (see :class:`TokenTransformer`).
-    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, seed, device, verbose :
-        Stage 3 settings (see :class:`TorchClassifier`); ``seed`` also seeds stages 1 and 2.
+    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, random_state, device, verbose, seed :
+        Stage 3 settings (see :class:`TorchClassifier`); ``random_state`` also seeds stages 1
+        and 2 (None: 0 for them); ``seed`` is its former name.
 
     Attributes
     ----------
@@ -332,10 +341,11 @@ class TokenTransformerClassifier(TorchClassifier):
                  n_heads: int = 8, dropout: float = 0.1, pooling: str = "mean", max_epochs: int = 100,
                  batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
-                 seed: int | None = 0, device: str | None = None, verbose: bool = False):
+                 random_state: int | None = 0, device: str | None = None, verbose: bool = False,
+                 seed: int | None | str = DEPRECATED):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, val_fraction=val_fraction, seed=seed, device=device,
-                         verbose=verbose)
+                         patience=patience, val_fraction=val_fraction, random_state=random_state, device=device,
+                         verbose=verbose, seed=seed)
         self.sfreq = sfreq
         self.model_sfreq = model_sfreq
         self.input = input
@@ -361,9 +371,9 @@ class TokenTransformerClassifier(TorchClassifier):
         from ..tokenizers.tfm import TFMTokenizerEstimator
         return TFMTokenizerEstimator(sfreq=None, model_sfreq=self.model_sfreq, n_codes=self.n_codes,
                                      dim=self.tokenizer_dim, n_fft=self.n_fft, hop=self.hop,
-                                     epochs=self.tokenizer_epochs, batch_size=self.tokenizer_batch_size,
+                                     max_epochs=self.tokenizer_epochs, batch_size=self.tokenizer_batch_size,
                                      scale=self.tokenizer_scale, codebook=self.tokenizer_codebook,
-                                     seed=0 if self.seed is None else self.seed, device=self.device,
+                                     random_state=self._stage_seed(), device=self.device,
                                      verbose=self.verbose)
 
     def _resample(self, X: np.ndarray) -> np.ndarray:
@@ -432,6 +442,11 @@ class TokenTransformerClassifier(TorchClassifier):
             transformer.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
         return _TokenPipelineModule(self._stage1_tokenizer, transformer)
 
+    def _stage_seed(self) -> int:
+        """Seed of stages 1 and 2 (``random_state``, or 0 when it is None)."""
+        value = self.random_state if isinstance(self.seed, str) and self.seed == DEPRECATED else self.seed
+        return 0 if value is None else resolve_seed(value)
+
     def _fresh_tokenizer(self):
         return self._tokenizer_estimator()._config()
 
@@ -481,7 +496,7 @@ class TokenTransformerClassifier(TorchClassifier):
             if self.pretrain_epochs:
                 self._stage2_transformer = self._stage2(tokens, X.shape[1], n_patches)
         elif given is None:
-            with forked_rng(resolve_seed(self.seed)):
+            with forked_rng(self._stage_seed()):
                 self._stage1_tokenizer = TFMTokenizer(self._fresh_tokenizer()).eval()
             if self._stage1_tokenizer.config.scale == "corpus":  # the STFT control sees the same input scaling
                 est = self._tokenizer_estimator()
@@ -493,7 +508,7 @@ class TokenTransformerClassifier(TorchClassifier):
 
     def _stage2(self, tokens: np.ndarray, n_channels: int, n_patches: int) -> TokenTransformer:
         """Masked-token pretraining of a fresh transformer on the training tokens."""
-        seed = 0 if self.seed is None else int(self.seed)
+        seed = self._stage_seed()
         device = resolve_device(self.device)
         with forked_rng(seed, device):  # initialisation, without touching the caller's RNG
             tr = self._build_transformer(n_channels, n_patches, 0)

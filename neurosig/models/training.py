@@ -33,10 +33,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,8 +51,10 @@ from .._validation import check_option, check_positive_float, check_positive_int
 
 logger = get_logger(__name__)
 
-__all__ = ["Batch", "Checkpointing", "StepOutput", "Trainer", "TrainResult", "TrainSettings", "forked_rng",
+__all__ = ["DEPRECATED", "Batch", "Checkpointing", "StepOutput", "Trainer", "TrainResult", "TrainSettings", "forked_rng",
            "local_generator", "lr_factor", "resolve_device", "resolve_seed", "split_indices"]
+
+DEPRECATED = "deprecated"  # default of a parameter kept for one release under its old name
 
 # stream ids of the generators the loop derives from the seed (pretraining's masks use 1 and 3)
 _SPLIT, _ORDER, _GLOBAL = 0, 2, 4
@@ -75,6 +80,30 @@ def resolve_seed(seed: int | None) -> int:
         raise ValueError("Invalid value for the 'seed' parameter. Allowed values are non-negative integers "
                          f"or None, but got {seed!r} instead.")
     return int(seed)
+
+
+def renamed_param(est: object, old: str, new: str) -> Any:
+    """The value of parameter ``new`` of ``est``, or of its old name ``old`` (with a FutureWarning).
+
+    Parameters
+    ----------
+    est : object
+        Estimator holding both attributes; ``old`` is :data:`DEPRECATED` unless the caller set it.
+    old, new : str
+        Former and current parameter names.
+
+    Returns
+    -------
+    object
+        The value to use.
+    """
+    value = getattr(est, old)
+    if isinstance(value, str) and value == DEPRECATED:
+        return getattr(est, new)
+    warnings.warn(f"The '{old}' parameter of {type(est).__name__} was renamed '{new}' (the scikit-learn name) "
+                  f"and will be removed in the next release; pass {new}={value!r} instead.",
+                  FutureWarning, stacklevel=3)
+    return value
 
 
 def derive_seed(seed: int, *keys: int) -> int:
@@ -258,6 +287,8 @@ class TrainSettings:
         Batches with fewer samples are skipped (e.g. 2 for BatchNorm).
     desc : str
         Name in progress bars, logs and error messages.
+    log_epochs : bool
+        Log every epoch's record at INFO level (DEBUG otherwise).
     verbose : bool
         Progress bars.
     """
@@ -275,6 +306,7 @@ class TrainSettings:
     amp: str = "off"
     min_batch: int = 1
     desc: str = "train"
+    log_epochs: bool = False
     verbose: bool = False
 
     def validate(self) -> TrainSettings:
@@ -598,7 +630,7 @@ class Trainer:
         stop = s.patience is not None and st["bad_epochs"] >= s.patience
         st["finished"] = stop or st["epoch"] >= s.max_epochs
         if self.rank == 0:
-            logger.info("%s epoch %d: %s", s.desc, epoch, {k: round(v, 5) for k, v in rec.items()
+            logger.log(logging.INFO if s.log_epochs else logging.DEBUG, "%s epoch %d: %s", s.desc, epoch, {k: round(v, 5) for k, v in rec.items()
                                                            if isinstance(v, float)})
             if self.ckpt is not None:
                 self._save(improved)

@@ -25,10 +25,12 @@ from sklearn.utils.validation import check_is_fitted
 from .._logging import get_logger, progress
 from .._validation import check_option, check_positive_float, check_positive_int, check_signal_array
 from ..models.training import (
+    DEPRECATED,
     StepOutput,
     Trainer,
     TrainSettings,
     forked_rng,
+    renamed_param,
     resolve_device,
     resolve_seed,
 )
@@ -68,18 +70,22 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         kept a little more of the class in the token ids with 64 codes x 16 dims on
         the simulated motor-imagery pilot, but was worse with 512 codes and used far
         fewer codes on a synthetic two-rhythm signal, so it is an option, not the default.
-    epochs : int
+    max_epochs : int
         Passes over the windows.
     batch_size : int
         Windows per step (all their channels go in the step).
     lr : float
         AdamW learning rate.
-    seed : int
+    random_state : int
         Seeds weights, batch order and masks through local generators (same seed, same data ->
         same tokens; the global random state is left alone).
     device : str | None
         "cpu" (default) or "cuda".
     verbose : bool
+        Progress bars over epochs and over the batches of each epoch.
+    epochs, seed : int
+        Former names of ``max_epochs`` and ``random_state``, accepted for one release with a
+        FutureWarning.
 
     Attributes
     ----------
@@ -95,9 +101,9 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
     def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, resample: bool = True,
                  n_codes: int = 8192, dim: int = 64, n_fft: int = 200, hop: int = 100,
                  vq_update: str = "ema", time_mask_ratio: float = 0.3, freq_mask_ratio: float = 0.3,
-                 n_layers: int = 1, scale: str = "corpus", codebook: str = "cosine", epochs: int = 10,
-                 batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device: str | None = None,
-                 verbose: bool = False):
+                 n_layers: int = 1, scale: str = "corpus", codebook: str = "cosine", max_epochs: int = 10,
+                 batch_size: int = 32, lr: float = 1e-3, random_state: int = 0, device: str | None = None,
+                 verbose: bool = False, epochs: int | str = DEPRECATED, seed: int | str = DEPRECATED):
         self.sfreq = sfreq
         self.model_sfreq = model_sfreq
         self.resample = resample
@@ -111,12 +117,14 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         self.n_layers = n_layers
         self.scale = scale
         self.codebook = codebook
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.epochs = epochs
+        self.seed = seed
 
     # -- helpers -------------------------------------------------------------------------
     def _config(self) -> TFMConfig:
@@ -171,10 +179,11 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
             Read batch by batch, so training memory is bounded by ``batch_size``.
         y : ignored
         """
-        check_positive_int("epochs", self.epochs)
+        max_epochs = renamed_param(self, "epochs", "max_epochs")
+        check_positive_int("max_epochs", max_epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_float("lr", self.lr)
-        seed = resolve_seed(self.seed)
+        seed = resolve_seed(renamed_param(self, "seed", "random_state"))
         cfg = self._config()
         n_win, n_ch, n_times = self._check_input_shape(X)
         device = resolve_device(self.device)
@@ -195,7 +204,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
             ids_epoch.clear()
             rec.update(perplexity=usage["perplexity"], share_used=usage["share_used"])
 
-        settings = TrainSettings(max_epochs=self.epochs, batch_size=self.batch_size, seed=seed, restore_best=False,
+        settings = TrainSettings(max_epochs=max_epochs, batch_size=self.batch_size, seed=seed, restore_best=False,
                                  monitor="loss", desc="TFM tokenizer", verbose=self.verbose)
         self.history_ = Trainer(module, step, opt, settings, device,
                                 callbacks=[codebook_of_epoch]).run(np.arange(n_win)).history

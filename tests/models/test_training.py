@@ -52,8 +52,8 @@ def test_global_random_state_is_unchanged_by_fit():
     np.random.seed(11)
     torch.manual_seed(11)
     np_before, torch_before = np.random.get_state(), torch.random.get_rng_state().clone()
-    ShallowConvNet(sfreq=128, max_epochs=2, seed=0).fit(X, y)
-    ShallowConvNet(sfreq=128, max_epochs=2, seed=None).fit(X, y)
+    ShallowConvNet(sfreq=128, max_epochs=2, random_state=0).fit(X, y)
+    ShallowConvNet(sfreq=128, max_epochs=2, random_state=None).fit(X, y)
     np_after = np.random.get_state()
     assert np_after[0] == np_before[0] and np.array_equal(np_after[1], np_before[1])
     assert np_after[2:] == np_before[2:]
@@ -64,11 +64,11 @@ def test_same_seed_same_model_other_seed_other_model():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((24, 3, 128)).astype(np.float32)
     y = np.repeat([0, 1], 12)
-    a = ShallowConvNet(sfreq=128, max_epochs=3, seed=5).fit(X, y)
+    a = ShallowConvNet(sfreq=128, max_epochs=3, random_state=5).fit(X, y)
     torch.manual_seed(99)  # the caller's global state must not matter
     np.random.seed(99)
-    b = ShallowConvNet(sfreq=128, max_epochs=3, seed=5).fit(X, y)
-    c = ShallowConvNet(sfreq=128, max_epochs=3, seed=6).fit(X, y)
+    b = ShallowConvNet(sfreq=128, max_epochs=3, random_state=5).fit(X, y)
+    c = ShallowConvNet(sfreq=128, max_epochs=3, random_state=6).fit(X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     assert a.history_ == b.history_
     assert not np.allclose(a.predict_proba(X), c.predict_proba(X))
@@ -173,3 +173,35 @@ def test_bad_settings_and_seed_and_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="'device'.*'cuda'.*is_available"):
             resolve_device("cuda")
+
+
+def test_old_parameter_names_still_work_for_one_release_with_a_future_warning():
+    import warnings
+
+    from sklearn.base import clone
+
+    from neurosig.tokenizers.tfm import TFMTokenizerEstimator
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((16, 3, 128)).astype(np.float32)
+    y = np.repeat([0, 1], 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the new names never warn
+        new = ShallowConvNet(sfreq=128, max_epochs=2, random_state=5).fit(X, y)
+    old = clone(ShallowConvNet(sfreq=128, max_epochs=2, seed=5))
+    with pytest.warns(FutureWarning, match="'seed' parameter of ShallowConvNet was renamed 'random_state'"):
+        old.fit(X, y)
+    np.testing.assert_array_equal(old.predict_proba(X), new.predict_proba(X))
+
+    W = rng.standard_normal((12, 2, 400)).astype(np.float32)
+    tiny = dict(n_codes=16, dim=8, n_layers=1, batch_size=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        tok_new = TFMTokenizerEstimator(**tiny, max_epochs=2, random_state=1).fit(W)
+    with pytest.warns(FutureWarning) as record:
+        tok_old = TFMTokenizerEstimator(**tiny, epochs=2, seed=1).fit(W)
+    messages = sorted(str(r.message) for r in record if r.category is FutureWarning)
+    assert len(messages) == 2 and "'epochs'" in messages[0] and "'max_epochs'" in messages[0]
+    assert "'seed'" in messages[1] and "'random_state'" in messages[1]
+    assert tok_old.history_ == tok_new.history_
+    np.testing.assert_array_equal(tok_old.transform(W), tok_new.transform(W))
