@@ -26,13 +26,15 @@ DEPRECATED = "deprecated"  # default of a parameter kept for one release under i
 
 
 # -- seeds, generators, device ---------------------------------------------------------------
-def resolve_seed(seed: int | None) -> int:
+def resolve_seed(seed: int | None, name: str = "seed") -> int:
     """The seed to use: ``seed`` itself, or fresh operating-system entropy when it is None.
 
     Parameters
     ----------
     seed : int | None
         A non-negative integer, or None for a non-reproducible run.
+    name : str
+        Parameter name in the error message.
 
     Returns
     -------
@@ -42,7 +44,7 @@ def resolve_seed(seed: int | None) -> int:
     if seed is None:
         return int(np.random.SeedSequence().generate_state(1)[0])
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError("Invalid value for the 'seed' parameter. Allowed values are non-negative integers "
+        raise ValueError(f"Invalid value for the '{name}' parameter. Allowed values are non-negative integers "
                          f"or None, but got {seed!r} instead.")
     return int(seed)
 

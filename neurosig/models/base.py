@@ -142,7 +142,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Need at least 2 classes in y, but got {list(self.classes_)}.")
         yi = self._le.transform(y).astype(np.int64)
         device = resolve_device(self.device)
-        seed = resolve_seed(renamed_param(self, "seed", "random_state"))
+        seed = resolve_seed(renamed_param(self, "seed", "random_state"), "random_state")
         Xp = self._prepare_input(X)
         self.n_channels_, self.n_times_ = X.shape[1], X.shape[2]
         with forked_rng(seed, device):  # weight initialisation, without touching the caller's RNG

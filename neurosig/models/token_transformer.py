@@ -445,7 +445,7 @@ class TokenTransformerClassifier(TorchClassifier):
     def _stage_seed(self) -> int:
         """Seed of stages 1 and 2 (``random_state``, or 0 when it is None)."""
         value = self.random_state if isinstance(self.seed, str) and self.seed == DEPRECATED else self.seed
-        return 0 if value is None else resolve_seed(value)
+        return 0 if value is None else resolve_seed(value, "random_state")
 
     def _fresh_tokenizer(self):
         return self._tokenizer_estimator()._config()

@@ -183,7 +183,7 @@ class TFMTokenizerEstimator(TransformerMixin, BaseEstimator):
         check_positive_int("max_epochs", max_epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_float("lr", self.lr)
-        seed = resolve_seed(renamed_param(self, "seed", "random_state"))
+        seed = resolve_seed(renamed_param(self, "seed", "random_state"), "random_state")
         cfg = self._config()
         n_win, n_ch, n_times = self._check_input_shape(X)
         device = resolve_device(self.device)

@@ -205,3 +205,10 @@ def test_old_parameter_names_still_work_for_one_release_with_a_future_warning():
     assert "'seed'" in messages[1] and "'random_state'" in messages[1]
     assert tok_old.history_ == tok_new.history_
     np.testing.assert_array_equal(tok_old.transform(W), tok_new.transform(W))
+
+
+def test_bad_random_state_is_refused_before_training():
+    X = np.zeros((8, 2, 64), np.float32)
+    y = np.repeat([0, 1], 4)
+    with pytest.raises(ValueError, match="'random_state' parameter.*non-negative integers or None, but got -3"):
+        ShallowConvNet(sfreq=128, max_epochs=1, random_state=-3).fit(X, y)
