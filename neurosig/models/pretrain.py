@@ -292,7 +292,7 @@ def pretrain(encoder: nn.Module, data: Any, config: PretrainConfig | None = None
     settings = TrainSettings(max_epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
                              patience=config.patience, min_delta=1e-7, warmup_steps=config.warmup_steps,
                              min_lr_ratio=config.min_lr_ratio, grad_clip=config.grad_clip, amp=config.amp,
-                             desc="pretrain", log_epochs=True, verbose=verbose)
+                             distributed=True, desc="pretrain", log_epochs=True, verbose=verbose)
     ckpt = None
     if checkpoint_dir is not None:
         ckpt = Checkpointing(Path(checkpoint_dir), resume=resume,

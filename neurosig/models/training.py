@@ -19,9 +19,10 @@ The loop owns everything else:
   validation set) and restore of the best weights;
 * optional atomic checkpoints (``last.pt`` every epoch, ``best.pt`` at each
   improvement, ``history.json``) and resume from ``last.pt``;
-* data parallelism when the caller initialised :mod:`torch.distributed`: the
-  module is wrapped in DistributedDataParallel and every process handles its
-  share of each global batch (:attr:`Batch.part`);
+* data parallelism when asked (``TrainSettings.distributed``) and the caller
+  initialised :mod:`torch.distributed`: the module is wrapped in
+  DistributedDataParallel and every process handles its share of each global
+  batch (:attr:`Batch.part`);
 * per-epoch callbacks and a progress bar over epochs with an inner bar over the
   batches of the epoch (silenced by ``verbose=False``).
 
@@ -107,6 +108,10 @@ class TrainSettings:
         Mixed precision on CUDA (see :func:`amp_dtype`).
     min_batch : int
         Batches with fewer samples are skipped (e.g. 2 for BatchNorm).
+    distributed : bool
+        Data-parallel training when :mod:`torch.distributed` is initialised (the module is
+        wrapped in DistributedDataParallel and every process takes its share of each batch);
+        False: every process trains on whole batches on its own.
     desc : str
         Name in progress bars, logs and error messages.
     log_epochs : bool
@@ -127,6 +132,7 @@ class TrainSettings:
     grad_clip: float = 0.0
     amp: str = "off"
     min_batch: int = 1
+    distributed: bool = False
     desc: str = "train"
     log_epochs: bool = False
     verbose: bool = False
@@ -308,7 +314,7 @@ class Trainer:
         self.module, self.step_fn, self.optimizer = module, step, optimizer
         self.settings = settings.validate()
         self.device, self.validate, self.ckpt, self.callbacks = torch.device(device), validate, checkpointing, callbacks
-        self.rank, self.world = _dist()
+        self.rank, self.world = _dist() if self.settings.distributed else (0, 1)
         self.amp_dtype = amp_dtype(settings.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.scheduler = None
