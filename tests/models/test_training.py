@@ -212,3 +212,15 @@ def test_bad_random_state_is_refused_before_training():
     y = np.repeat([0, 1], 4)
     with pytest.raises(ValueError, match="'random_state' parameter.*non-negative integers or None, but got -3"):
         ShallowConvNet(sfreq=128, max_epochs=1, random_state=-3).fit(X, y)
+
+
+def test_mixed_precision_only_on_cuda(caplog):
+    from neurosig.models.training import amp_dtype
+
+    cpu = torch.device("cpu")
+    assert amp_dtype("auto", cpu) is None and amp_dtype("off", cpu) is None
+    with caplog.at_level("WARNING", logger="neurosig.models._runtime"):
+        assert amp_dtype("fp16", cpu) is None
+    assert "needs a CUDA device" in caplog.text
+    with pytest.raises(ValueError, match="'amp'"):
+        amp_dtype("half", cpu)
