@@ -1,4 +1,4 @@
-"""Per-channel amplitude scaling of windows by a percentile of |x| (the TFM / BIOT recipe).
+"""Per-channel amplitude scaling of windows by a percentile of ``|x|`` (the TFM / BIOT recipe).
 
 :func:`percentile_scale` is the one implementation: it serves stored windows read
 from disk (numpy) and the TFM tokenizer's input scaling on the training device

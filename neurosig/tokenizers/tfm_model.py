@@ -276,7 +276,7 @@ class TFMTokenizer(nn.Module):
         ----------
         value : float
             Divisor (positive and finite); :class:`TFMTokenizerEstimator` sets the median over
-            training windows and channels of the per-row 95th percentile of |x|.
+            training windows and channels of the per-row 95th percentile of ``|x|``.
         """
         value = float(value)
         if not math.isfinite(value) or value <= 0:
