@@ -36,7 +36,21 @@ HEADS = ("linear", "mlp")
 
 
 class FoundationNet(nn.Module):
-    """Scaling -> encoder -> mean over tokens -> head. (batch, C, T) -> logits (batch, n_classes)."""
+    """Scaling -> encoder -> mean over tokens -> head. (batch, C, T) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Patch encoder with a ``config.d_model`` (BiMamba or PatchTransformer).
+    n_classes : int
+        Outputs of the head.
+    head : {"linear", "mlp"}
+        LayerNorm + linear layer, or a small two-layer MLP.
+    scaling : str
+        Per-window input scaling (see :func:`neurosig.models._patch.scale_windows`).
+    frozen : bool
+        Keep the encoder's weights fixed (linear probe).
+    """
 
     def __init__(self, encoder: nn.Module, n_classes: int, head: str = "linear", scaling: str = "zscore",
                  frozen: bool = False):
@@ -53,7 +67,17 @@ class FoundationNet(nn.Module):
                 p.requires_grad_(False)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled encoder features, shape (batch, d_model)."""
+        """Pooled encoder features.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, n_channels, n_times)
+            Windows.
+
+        Returns
+        -------
+        Tensor, shape (batch, d_model)
+        """
         if self.frozen:
             self.encoder.eval()
             with torch.no_grad():
@@ -205,7 +229,17 @@ class FoundationClassifier(TorchClassifier):
     # -- extras --------------------------------------------------------------------------
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
-        """Pooled encoder features, shape (n_trials, d_model)."""
+        """Pooled encoder features.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials of the fitted shape.
+
+        Returns
+        -------
+        ndarray, shape (n_trials, d_model)
+        """
         from sklearn.utils.validation import check_is_fitted
 
         from .._validation import check_signal_array
@@ -267,7 +301,25 @@ class SeedSummary:
 
 def summarize_seeds(scores, seeds, metric: str, settings: dict | None = None,
                     confidence: float = 0.95) -> SeedSummary:
-    """Mean and Student-t confidence interval of per-seed scores."""
+    """Mean and Student-t confidence interval of per-seed scores.
+
+    Parameters
+    ----------
+    scores : array-like, shape (n_seeds,)
+        One score per seed.
+    seeds : sequence of int
+        The seeds, in the order of ``scores``.
+    metric : str
+        Name of the score.
+    settings : dict | None
+        What produced the scores (stored in the summary).
+    confidence : float
+        Level of the interval.
+
+    Returns
+    -------
+    SeedSummary
+    """
     from scipy import stats
 
     s = np.asarray(scores, dtype=float)
@@ -288,12 +340,21 @@ def evaluate_over_seeds(estimator: FoundationClassifier, X_train, y_train, X_tes
     Parameters
     ----------
     estimator : FoundationClassifier
-    X_train, X_test : ndarray, shape (n_trials, n_channels, n_times)
-    y_train, y_test : ndarray, shape (n_trials,)
+        The settings to fit; a clone is fitted per seed.
+    X_train : ndarray, shape (n_trials, n_channels, n_times)
+        Training trials.
+    y_train : ndarray, shape (n_trials,)
+        Training labels.
+    X_test : ndarray, shape (n_test, n_channels, n_times)
+        Test trials.
+    y_test : ndarray, shape (n_test,)
+        Test labels.
     seeds : sequence of int
         At least 2 for a confidence interval.
     scoring : str
         A scikit-learn scorer name ("balanced_accuracy", "roc_auc", "accuracy", ...).
+    confidence : float
+        Level of the Student-t interval over seeds.
 
     Returns
     -------
