@@ -68,7 +68,7 @@ def write_pipelines(folder: Path, checkpoint: Path, size: str, seeds, fit_kw: di
     for variant, kw in variants.items():
         for seed in seeds:
             name = f"BiMamba-{size} {variant} (seed {seed})"
-            params = {"encoder": "bimamba", "head": "linear", **kw, **fit_kw, "seed": int(seed)}
+            params = {"encoder": "bimamba", "head": "linear", **kw, **fit_kw, "random_state": int(seed)}
             if kw["mode"] == "linear_probe":
                 params.pop("encoder_lr", None)
             spec = {"name": name, "paradigms": ["LeftRightImagery", "MotorImagery"], "tags": ["foundation"],

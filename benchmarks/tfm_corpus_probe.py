@@ -79,10 +79,10 @@ def main(argv=None) -> dict:
     if set(args.corpus) & set(args.subjects):
         raise SystemExit(f"--corpus {args.corpus} overlaps --subjects {args.subjects}")
     classes = ["left_hand", "right_hand"]
-    kw = dict(n_codes=args.n_codes, dim=args.dim, scale=args.scale, codebook=args.codebook, seed=0)
+    kw = dict(n_codes=args.n_codes, dim=args.dim, scale=args.scale, codebook=args.codebook, random_state=0)
     t0 = time.perf_counter()
     Xc, _, _, sfreq = load_simulated(args.corpus, ["0train"], classes, args.corpus_runs)
-    corpus = TFMTokenizerEstimator(sfreq=sfreq, epochs=args.corpus_epochs, batch_size=32, **kw).fit(Xc)
+    corpus = TFMTokenizerEstimator(sfreq=sfreq, max_epochs=args.corpus_epochs, batch_size=32, **kw).fit(Xc)
     print(f"corpus tokenizer: subjects {args.corpus}, {len(Xc)} windows {Xc.shape[1:]}, {args.corpus_epochs} epochs, "
           f"{args.n_codes} codes x {args.dim} (scale {args.scale}, {args.codebook}): {corpus.usage_['n_used']} codes "
           f"used, perplexity {corpus.usage_['perplexity']:.1f} ({time.perf_counter() - t0:.0f} s)")
@@ -95,7 +95,7 @@ def main(argv=None) -> dict:
         runs = sorted(meta["run"].unique(), key=int)
         tr = meta["run"].isin(runs[:2]).to_numpy()
         yb = (y == classes[1]).astype(int)
-        own = TFMTokenizerEstimator(sfreq=sfreq, epochs=args.own_epochs, batch_size=8, **kw).fit(X[tr])
+        own = TFMTokenizerEstimator(sfreq=sfreq, max_epochs=args.own_epochs, batch_size=8, **kw).fit(X[tr])
         for name, est in (("own 48 windows", own), ("corpus", corpus)):
             r = probe_tokenizer(est, X[tr], yb[tr], X[~tr], yb[~tr], args.n_shuffles, inner_cv=not args.quick)
             res[(subject, name)] = r

@@ -118,7 +118,8 @@ def corpus_tokenizer(args, out: Path) -> tuple[Path, dict]:
     t0 = time.perf_counter()
     Xc, _, _, sfreq = load_simulated(info["subjects"], args.sessions, args.classes, args.corpus_runs)
     est = TFMTokenizerEstimator(sfreq=sfreq, n_codes=info["n_codes"], dim=info["dim"], codebook=info["codebook"],
-                                epochs=info["epochs"], batch_size=info["batch_size"], seed=0, device=args.device)
+                                max_epochs=info["epochs"], batch_size=info["batch_size"], random_state=0,
+                                device=args.device)
     est.fit(Xc)
     est.save(path)
     print(f"tokenizer corpus: subjects {info['subjects']}, {len(Xc)} unlabelled windows, {info['epochs']} epochs, "

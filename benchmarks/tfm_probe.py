@@ -112,7 +112,7 @@ def run(X, y, sfreq, channels, ch_idx, configs, n_folds, tok_kw, fmin, fmax, n_s
         usage = []
         t0 = time.perf_counter()
         for tr, te in folds:
-            est = TFMTokenizerEstimator(sfreq=sfreq, seed=seed, **tok_kw, **CONFIGS[name]).fit(X[tr])
+            est = TFMTokenizerEstimator(sfreq=sfreq, random_state=seed, **tok_kw, **CONFIGS[name]).fit(X[tr])
             usage.append(est.usage_)
             f_tr, f_te = stage_features(est, X[tr], fmask, est.n_codes), stage_features(est, X[te], fmask, est.n_codes)
             for s in STAGES:
@@ -179,7 +179,7 @@ def main(argv=None) -> dict:
     ch_idx = [EEG_CHANNELS.index(c) for c in args.channels]
     print(f"subject {args.subject} session {args.session}: X {X.shape} at {sfreq} Hz, classes "
           f"{dict(zip(*np.unique(y, return_counts=True)))}")
-    tok_kw = dict(n_codes=args.n_codes, dim=args.dim, n_fft=200, hop=100, epochs=args.epochs,
+    tok_kw = dict(n_codes=args.n_codes, dim=args.dim, n_fft=200, hop=100, max_epochs=args.epochs,
                   batch_size=args.batch_size)
     res = run(X, y, sfreq, args.channels, ch_idx, args.configs, args.folds, tok_kw, args.fmin, args.fmax,
               args.n_shuffles, inner_cv=not args.quick)

@@ -36,7 +36,7 @@ def main(argv=None) -> dict:
     paradigm = LeftRightImagery()
     corpus, _, _ = paradigm.get_data(ds, subjects=[2, 3])              # labels not used
     X, y, _ = paradigm.get_data(ds, subjects=[1])                      # (24, 22, 1001) at 250 Hz
-    tok = TFMTokenizerEstimator(sfreq=ds.sfreq, n_codes=32, dim=16, epochs=3, batch_size=16, seed=0).fit(corpus)
+    tok = TFMTokenizerEstimator(sfreq=ds.sfreq, n_codes=32, dim=16, max_epochs=3, batch_size=16, random_state=0).fit(corpus)
     path = Path(args.out_dir or tempfile.mkdtemp(prefix="neurosig_tok_")) / "corpus_tokenizer.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     tok.save(path)
@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
           f"{tok.usage_['n_used']}/32 codes used -> {path}")
 
     clf = TokenTransformerClassifier(sfreq=ds.sfreq, tokenizer=path, dim=16, n_layers=1, n_heads=4,
-                                     pretrain_epochs=2, max_epochs=5, batch_size=16, seed=0)
+                                     pretrain_epochs=2, max_epochs=5, batch_size=16, random_state=0)
     clf.fit(X[::2], y[::2])                                            # stages 2 and 3 only
     ids = clf.tokens(X[1::2])                                          # (12, 22, 7): the file's tokens
     mi = token_mutual_information(ids, y[1::2], clf.n_codes_, n_shuffles=50, per_channel=True)

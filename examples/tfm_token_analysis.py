@@ -41,7 +41,7 @@ def main(argv=None) -> dict:
     from neurosig.tokenizers import analysis as ta
 
     X, y = make_data()
-    tok = TFMTokenizerEstimator(n_codes=32, dim=16, n_layers=1, epochs=3, batch_size=16, seed=0).fit(X)
+    tok = TFMTokenizerEstimator(n_codes=32, dim=16, n_layers=1, max_epochs=3, batch_size=16, random_state=0).fit(X)
     ids = tok.transform(X)                      # (n_windows, n_channels, n_patches) int64
     emb = tok.embed(X[:2])                      # (2, n_channels, n_patches, dim): input for any model
     usage = ta.code_usage(ids, 32)

@@ -23,7 +23,7 @@ def test_cnn_shapes_and_learning(cls, tmp_path):
     X, y = _data()
     perm = np.random.default_rng(1).permutation(len(y))
     tr, te = perm[:50], perm[50:]
-    est = cls(sfreq=250, max_epochs=25, patience=25, seed=0).fit(X[tr], y[tr])
+    est = cls(sfreq=250, max_epochs=25, patience=25, random_state=0).fit(X[tr], y[tr])
     proba = est.predict_proba(X[te])
     assert proba.shape == (len(te), 2) and np.allclose(proba.sum(1), 1, atol=1e-5)
     acc = (est.predict(X[te]) == y[te]).mean()
@@ -39,3 +39,11 @@ def test_cnn_rejects_wrong_shape():
     est = ShallowConvNet(sfreq=250, max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match=r"fitted on \(6, 250\)"):
         est.predict(X[:, :5])
+
+
+@pytest.mark.parametrize(("sfreq", "kernel"), [(128, 64), (250, 124), (160, 80), (None, 124)])
+def test_eegnet_temporal_kernel_is_half_a_second(sfreq, kernel):
+    """The published EEGNet-8,2 uses a 64-sample temporal kernel at 128 Hz: fs/2."""
+    X, y = _data(n=8, T=256)
+    est = EEGNet(sfreq=sfreq, max_epochs=1, val_fraction=0.0).fit(X, y)
+    assert est.module_.features[0].kernel_size == (1, kernel)

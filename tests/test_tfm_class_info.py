@@ -19,7 +19,7 @@ from neurosig.tokenizers.tfm import TFMConfig, TFMTokenizer, TFMTokenizerEstimat
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(n_codes=16, dim=8, n_layers=1, epochs=1, batch_size=8)
+TINY = dict(n_codes=16, dim=8, n_layers=1, max_epochs=1, batch_size=8)
 
 
 def _pink(n, c, t, seed=0):
@@ -41,7 +41,7 @@ def test_defaults_are_corpus_scale_and_cosine_codebook():
 def test_corpus_scale_is_median_p95_and_keeps_level(tmp_path):
     X = _pink(12, 3, 400) * np.float32(1e-5)
     X[:, 1] *= 3  # channels of different level
-    est = TFMTokenizerEstimator(**TINY, scale="corpus", seed=0).fit(X)
+    est = TFMTokenizerEstimator(**TINY, scale="corpus", random_state=0).fit(X)
     ref = np.median(np.quantile(np.abs(X.astype(np.float64)), 0.95, axis=-1))
     assert np.isclose(float(est.tokenizer_.corpus_scale), ref, rtol=1e-5)
     # the spectrum features are those of X / scale (independent formula: numpy rfft of Hann frames)
@@ -53,7 +53,7 @@ def test_corpus_scale_is_median_p95_and_keeps_level(tmp_path):
     # level is kept: doubling a window changes its features (p95 scaling would cancel it)
     assert not np.allclose(est.spectra(2 * X[:1]), est.spectra(X[:1]), atol=1e-3)
     Xu = X * np.float32(1e5)  # unit scale: scale_p95's eps (1e-8) is negligible
-    p95 = TFMTokenizerEstimator(**TINY, scale="p95", seed=0).fit(Xu)
+    p95 = TFMTokenizerEstimator(**TINY, scale="p95", random_state=0).fit(Xu)
     np.testing.assert_allclose(p95.spectra(2 * Xu[:1]), p95.spectra(Xu[:1]), rtol=1e-5, atol=1e-5)
     # stored in the checkpoint: identical tokens after a round trip
     est.save(tmp_path / "tok.pt")
@@ -129,7 +129,7 @@ def corpus_tokenizer():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     load_simulated = runpy.run_path(str(ROOT / "benchmarks" / "tfm_eval.py"))["load_simulated"]
     Xc, _, _, sfreq = load_simulated([1, 2, 3, 4, 5], ["0train"], ["left_hand", "right_hand"], 8)
-    est = TFMTokenizerEstimator(sfreq=sfreq, n_codes=64, dim=16, epochs=20, batch_size=32, seed=0).fit(Xc)
+    est = TFMTokenizerEstimator(sfreq=sfreq, n_codes=64, dim=16, max_epochs=20, batch_size=32, random_state=0).fit(Xc)
     return est, load_simulated
 
 

@@ -44,7 +44,7 @@ def test_masked_token_pretraining_learns_structure():
     tokens = base.repeat_interleave(2, dim=2)  # (128, 2, 10): every token appears twice in a row
     torch.manual_seed(0)
     m = TokenTransformer(16, 2, 10, dim=32, n_layers=2, n_heads=4, dropout=0.0)
-    hist = pretrain_masked_tokens(m, tokens, mask_ratio=0.3, epochs=25, batch_size=32, lr=3e-3, generator=g)
+    hist = pretrain_masked_tokens(m, tokens, mask_ratio=0.3, epochs=25, batch_size=32, lr=3e-3, seed=0)
     assert hist[-1]["loss"] < hist[0]["loss"]
     assert hist[-1]["acc"] > 0.4  # chance is 1/16
 
@@ -99,6 +99,22 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
     np.testing.assert_allclose(clf.fit(X[::2], y[::2]).predict_proba(X[1::2]), proba, atol=1e-5)
 
 
+def test_three_stages_leave_global_rng_alone_and_repeat_with_the_same_seed(data):
+    X, y = data
+    kw = dict(SMALL, max_epochs=3, pretrain_epochs=2)
+    np.random.seed(7)
+    torch.manual_seed(7)
+    np_before, torch_before = np.random.get_state(), torch.random.get_rng_state().clone()
+    a = TokenTransformerClassifier(**kw, random_state=3).fit(X[::2], y[::2])
+    np_after = np.random.get_state()
+    assert np.array_equal(np_after[1], np_before[1]) and np_after[2:] == np_before[2:]
+    assert torch.equal(torch.random.get_rng_state(), torch_before)
+    torch.manual_seed(123)  # another global state: the fit must not depend on it
+    b = TokenTransformerClassifier(**kw, random_state=3).fit(X[::2], y[::2])
+    assert a.pretrain_history_ == b.pretrain_history_ and a.history_ == b.history_
+    np.testing.assert_array_equal(a.predict_proba(X[1::2]), b.predict_proba(X[1::2]))
+
+
 def test_classifier_learns_band_power(data):
     X, y = data
     clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=0, input="stft").fit(X[::2], y[::2])
@@ -132,7 +148,7 @@ def test_classifier_with_a_tokenizer_learned_beforehand(data, tmp_path):
     from neurosig.tokenizers.tfm import TFMTokenizerEstimator
     X, y = data
     # "corpus" tokenizer with another codebook size and hop than the classifier's parameters
-    tok = TFMTokenizerEstimator(n_codes=24, dim=16, hop=50, epochs=2, batch_size=8, seed=3).fit(X[1::2])
+    tok = TFMTokenizerEstimator(n_codes=24, dim=16, hop=50, max_epochs=2, batch_size=8, random_state=3).fit(X[1::2])
     tok.save(tmp_path / "tok.pt")
     clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=2, tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
     assert clf.n_codes_ == 24 and clf.tokenizer_config_.n_codes == 24  # the file's, not SMALL's 32

@@ -19,7 +19,7 @@ from neurosig.tokenizers.tfm import (
 )
 from neurosig.tokenizers.vq import VectorQuantizer, codebook_usage, nearest_code, nearest_code_naive
 
-TINY = dict(n_codes=32, dim=16, epochs=2, batch_size=16, n_layers=1)
+TINY = dict(n_codes=32, dim=16, max_epochs=2, batch_size=16, n_layers=1)
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -152,7 +152,7 @@ def eeg(shared_data):
 
 @pytest.fixture(scope="module")
 def fitted(eeg):
-    return TFMTokenizerEstimator(**TINY, seed=3).fit(eeg)
+    return TFMTokenizerEstimator(**TINY, random_state=3).fit(eeg)
 
 
 def test_codebook_usage_floor_real_eeg(fitted, eeg):
@@ -171,7 +171,7 @@ def test_save_load_roundtrip_and_seed(fitted, eeg, tmp_path):
     loaded = TFMTokenizerEstimator.load(path)
     np.testing.assert_array_equal(loaded.transform(eeg), ids)
     np.testing.assert_array_equal(loaded.embed(eeg[:2]), fitted.embed(eeg[:2]))
-    again = TFMTokenizerEstimator(**TINY, seed=3).fit(eeg)
+    again = TFMTokenizerEstimator(**TINY, random_state=3).fit(eeg)
     np.testing.assert_array_equal(again.transform(eeg), ids)
     emb = fitted.embed(eeg[:3])
     assert emb.shape == (3, 1, 19, 16)
@@ -234,7 +234,7 @@ def test_resampled_input_gives_same_tokens(fitted, eeg):
 
 def test_tokens_carry_class_information():
     X, y = two_class_band_power(n_per_class=30, n_channels=2, n_times=1000)
-    est = TFMTokenizerEstimator(**{**TINY, "epochs": 3}, seed=0).fit(X)
+    est = TFMTokenizerEstimator(**{**TINY, "max_epochs": 3}, random_state=0).fit(X)
     ids = est.transform(X)
     res = token_mutual_information(ids, y, 32, n_shuffles=20)
     assert res["mi"] > res["shuffled"].max()

@@ -75,7 +75,7 @@ class SplitSchema(Schema):
 
 
 #: FoundationClassifier parameters the finetune job sets itself (not in ``model``)
-JOB_SET = ("mode", "seed", "ch_names", "sfreq", "preprocessing_hash")
+JOB_SET = ("mode", "seed", "random_state", "ch_names", "sfreq", "preprocessing_hash")
 
 
 class FinetuneFileSchema(Schema):

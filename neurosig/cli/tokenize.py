@@ -99,8 +99,8 @@ def _fit(args) -> int:
     X, sfreq, desc, fh = _open_input(args)
     try:
         est = TFMTokenizerEstimator(sfreq=sfreq, n_codes=args.n_codes, dim=args.dim, n_fft=args.n_fft,
-                                    hop=args.hop, scale=args.scale, codebook=args.codebook, epochs=args.epochs,
-                                    batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, verbose=not args.quiet)
+                                    hop=args.hop, scale=args.scale, codebook=args.codebook, max_epochs=args.epochs,
+                                    batch_size=args.batch_size, lr=args.lr, random_state=args.seed, device=args.device, verbose=not args.quiet)
         est.fit(X)
     finally:
         if fh is not None:

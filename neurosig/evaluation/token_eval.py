@@ -279,7 +279,7 @@ def token_pipelines(sfreq: float | None, preset: str = "reduced", seed: int = 0,
     check_option("preset", preset, tuple(PRESETS))
     common = {**PRESETS[preset], **overrides}
     pre = common.pop("pretrain_epochs")
-    kw = dict(sfreq=sfreq, seed=seed, device=device, **common)
+    kw = dict(sfreq=sfreq, random_state=seed, device=device, **common)
     return {
         "TS+SVM": lambda: make_pipeline(Covariances("oas"), TangentSpace(), SVC(kernel="linear")),
         "STFT patches+TT": lambda: TokenTransformerClassifier(input="stft", pretrain_epochs=0, **kw),

@@ -1,15 +1,16 @@
 """One base class for every torch model that acts as a scikit-learn classifier.
 
 Subclasses implement :meth:`TorchClassifier._build_module`; the base class owns
-the fit loop (AdamW, mini-batches, validation split, early stopping on
-validation loss, best-weights restore), seeding, the device, ``predict`` /
+the fit path (AdamW on the shared :class:`~neurosig.models.training.Trainer`:
+mini-batches, stratified validation split, early stopping on the validation
+loss, best-weights restore), local seeding (the caller's global random state is
+left alone), the device, ``predict`` /
 ``predict_proba`` and save/load (config + weights, ``weights_only=True``).
 The TFM token model, the foundation-model classifier and the specialist CNNs
 all derive from it.
 """
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from .._io import atomic_path, load_torch_file
-from .._logging import get_logger, progress
+from .._logging import get_logger
 from .._validation import (
     check_labels,
     check_n_features,
@@ -30,28 +31,20 @@ from .._validation import (
     check_signal_array,
     declare_3d_input,
 )
+from .training import (
+    DEPRECATED,
+    StepOutput,
+    Trainer,
+    TrainSettings,
+    forked_rng,
+    renamed_param,
+    resolve_device,
+    resolve_seed,
+)
+
+__all__ = ["TorchClassifier", "resolve_device"]
 
 logger = get_logger(__name__)
-
-
-def seed_everything(seed: int | None) -> torch.Generator:
-    """Seed numpy/torch global generators and return a dedicated torch Generator."""
-    g = torch.Generator()
-    if seed is not None:
-        torch.manual_seed(seed)
-        np.random.seed(seed % (2**32))
-        g.manual_seed(seed)
-    return g
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``None``/"cpu" -> CPU (the default); "cuda" refused with a clear error when unavailable."""
-    if device in (None, "cpu"):
-        return torch.device("cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"Invalid value for the 'device' parameter: {device!r} was asked for, but "
-                         "torch.cuda.is_available() is False on this machine.")
-    return torch.device(device)
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -70,26 +63,32 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     val_fraction : float
         Share of the training trials held out (stratified) for early stopping;
         0 trains on everything for ``max_epochs``.
-    seed : int | None
-        Seeds weight init, the split and batch order.
+    random_state : int | None
+        Seeds weight initialisation, the split, batch order and dropout through local
+        generators (the global numpy and torch random states are left alone); None: a
+        different run every time.
     device : str | None
         "cpu" (default) or "cuda".
     verbose : bool
-        Progress bar over epochs.
+        Progress bars over epochs and over the batches of each epoch.
+    seed : int | None
+        Former name of ``random_state``, accepted for one release with a FutureWarning.
     """
 
     def __init__(self, max_epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
-                 seed: int | None = 0, device: str | None = None, verbose: bool = False):
+                 random_state: int | None = 0, device: str | None = None, verbose: bool = False,
+                 seed: int | None | str = DEPRECATED):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
         self.val_fraction = val_fraction
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.seed = seed
 
     # -- to implement ------------------------------------------------------------------
     def _build_module(self, n_channels: int, n_times: int, n_classes: int) -> torch.nn.Module:
@@ -125,7 +124,20 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                              f"[0, 1), but got {self.val_fraction!r} instead.")
 
     def fit(self, X, y):
-        """Train on X, shape (n_trials, n_channels, n_times), and labels y, shape (n_trials,)."""
+        """Train the module on labelled trials.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Training trials.
+        y : array-like, shape (n_trials,)
+            Their labels (at least two classes).
+
+        Returns
+        -------
+        self : TorchClassifier
+            The fitted estimator.
+        """
         self._check_params()
         X = check_signal_array("X", X, ndim=3, dtype=np.float32)
         y = check_labels("y", y, len(X))
@@ -135,55 +147,43 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Need at least 2 classes in y, but got {list(self.classes_)}.")
         yi = self._le.transform(y).astype(np.int64)
         device = resolve_device(self.device)
-        gen = seed_everything(self.seed)
+        seed = resolve_seed(renamed_param(self, "seed", "random_state"), "random_state")
         Xp = self._prepare_input(X)
         self.n_channels_, self.n_times_ = X.shape[1], X.shape[2]
         self.n_features_in_ = X.shape[1]
-        self.module_ = self._build_module(Xp.shape[1], Xp.shape[2], len(self.classes_)).to(device)
-        idx_tr, idx_va = np.arange(len(X)), np.array([], dtype=int)
-        counts = np.bincount(yi)
-        if self.val_fraction > 0 and counts.min() >= 2 and len(X) * self.val_fraction >= len(counts):
-            idx_tr, idx_va = train_test_split(np.arange(len(X)), test_size=self.val_fraction,
-                                              stratify=yi, random_state=self.seed)
-        Xt = torch.from_numpy(np.ascontiguousarray(Xp)).float()
-        yt = torch.from_numpy(yi)
-        opt = self._configure_optimizer(self.module_)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        best, best_state, bad = np.inf, None, 0
-        self.history_ = []
-        for epoch in progress(range(self.max_epochs), desc=type(self).__name__, verbose=self.verbose):
-            self.module_.train()
-            perm = idx_tr[torch.randperm(len(idx_tr), generator=gen).numpy()]
-            tr_loss = 0.0
-            for start in range(0, len(perm), self.batch_size):
-                b = perm[start:start + self.batch_size]
-                if len(b) < 2 and len(perm) > 1:
-                    continue  # BatchNorm needs 2 samples
-                xb, yb = Xt[b].to(device), yt[b].to(device)
-                opt.zero_grad()
-                loss = loss_fn(self.module_(xb), yb)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"{type(self).__name__}: the training loss became "
-                                             f"{loss.item()} at epoch {epoch}; lower 'lr' or check X.")
-                loss.backward()
-                opt.step()
-                tr_loss += loss.item() * len(b)
-            rec = {"epoch": epoch, "train_loss": tr_loss / max(len(idx_tr), 1)}
-            if len(idx_va):
-                va = self._loss(Xt[idx_va], yt[idx_va], loss_fn, device)
-                rec["val_loss"] = va
-                if va < best - 1e-6:
-                    best, bad = va, 0
-                    best_state = copy.deepcopy(self.module_.state_dict())
-                else:
-                    bad += 1
-            self.history_.append(rec)
-            if len(idx_va) and bad >= self.patience:
-                break
-        if best_state is not None:
-            self.module_.load_state_dict(best_state)
+        with forked_rng(seed, device):  # weight initialisation, without touching the caller's RNG
+            self.module_ = self._build_module(Xp.shape[1], Xp.shape[2], len(self.classes_)).to(device)
+        self.history_ = self._train(torch.from_numpy(np.ascontiguousarray(Xp)).float(),
+                                    torch.from_numpy(yi), seed, device)
         self.n_epochs_ = len(self.history_)
         return self
+
+    def _split(self, yi: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stratified (train, validation) indices; no validation set when classes are too small."""
+        idx = np.arange(len(yi))
+        counts = np.bincount(yi)
+        if self.val_fraction > 0 and counts.min() >= 2 and len(yi) * self.val_fraction >= len(counts):
+            return tuple(train_test_split(idx, test_size=self.val_fraction, stratify=yi, random_state=seed))
+        return idx, np.array([], dtype=int)
+
+    def _train(self, Xt: torch.Tensor, yt: torch.Tensor, seed: int, device: torch.device) -> list:
+        """The shared :class:`~neurosig.models.training.Trainer` on cross-entropy; returns the history."""
+        idx_tr, idx_va = self._split(yt.numpy(), seed)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def step(model, batch):
+            b = batch.local
+            loss = loss_fn(model(Xt[b].to(device)), yt[b].to(device))
+            return StepOutput(loss, {"train_loss": float(loss.detach()) * len(b)}, len(b))
+
+        validate = (lambda m: self._loss(Xt[idx_va], yt[idx_va], loss_fn, device)) if len(idx_va) else None
+        settings = TrainSettings(max_epochs=self.max_epochs, batch_size=self.batch_size, seed=seed,
+                                 patience=self.patience if len(idx_va) else None, restore_best=bool(len(idx_va)),
+                                 min_batch=2 if len(idx_tr) > 1 else 1,  # BatchNorm needs 2 samples
+                                 desc=type(self).__name__, verbose=self.verbose)
+        trainer = Trainer(self.module_, step, self._configure_optimizer(self.module_), settings, device,
+                          validate=validate)
+        return trainer.run(idx_tr).history
 
     @torch.no_grad()
     def _loss(self, X, y, loss_fn, device) -> float:
@@ -194,7 +194,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     # -- inference ---------------------------------------------------------------------
     @torch.no_grad()
     def decision_logits(self, X) -> np.ndarray:
-        """Logits, shape (n_trials, n_classes)."""
+        """Logits of the module.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials of the fitted shape.
+
+        Returns
+        -------
+        ndarray, shape (n_trials, n_classes)
+        """
         check_is_fitted(self, "module_")
         X = self._check_predict_input(X)
         Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X))).float()
@@ -220,7 +230,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return X
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_trials, n_classes)."""
+        """Class probabilities (softmax of the logits).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials of the fitted shape.
+
+        Returns
+        -------
+        ndarray, shape (n_trials, n_classes)
+        """
         return torch.softmax(torch.from_numpy(self.decision_logits(X)), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
@@ -230,7 +250,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write parameters, classes and weights to one file, atomically."""
+        """Write parameters, classes and weights to one file, atomically.
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File to write (replaced atomically).
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
         check_is_fitted(self, "module_")
         # paths are stored as strings (weights_only loading reads plain types only)
         params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in self.get_params().items()}
@@ -258,7 +289,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TorchClassifier:
-        """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator."""
+        """Load a file written by :meth:`save` (``weights_only=True``) into a fitted estimator.
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File written by :meth:`save`.
+
+        Returns
+        -------
+        TorchClassifier
+            The fitted estimator.
+        """
         est, payload = cls._load_shell(path)
         est._set_extra_state(payload.get("extra") or {})
         dummy = est._prepare_input(np.zeros((1, est.n_channels_, est.n_times_), np.float32))
@@ -268,5 +310,5 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.seed is None
+        tags.non_deterministic = self.random_state is None or self.seed is None
         return declare_3d_input(tags)

@@ -2,15 +2,18 @@
 
 Architectures follow the publications:
 
-- EEGNet-8,2 (Lawhern et al. 2018): temporal conv (F1=8, kernel fs/2), depthwise spatial conv
+- EEGNet-8,2 (Lawhern et al. 2018): temporal conv (F1=8, kernel fs/2: the paper's 64 samples
+  at 128 Hz, half a second, so that the filters reach down to 2 Hz), depthwise spatial conv
   (D=2, max-norm 1), average pooling 4, separable conv (F2=16, kernel 16), pooling 8, dropout.
 - ShallowConvNet (Schirrmeister et al. 2017): temporal conv 40 x 25, spatial conv 40, BN,
   square, average pooling 75 / stride 15, log, dropout, dense.
 - DeepConvNet (Schirrmeister et al. 2017): 25-50-100-200 filters, kernel 10, max pooling 3,
   ELU, BN, dropout.
 
-Kernel lengths are given in samples at 250 Hz (the papers' rate) and scaled to the
-input's sampling rate when ``sfreq`` is set, so short epochs at 128-160 Hz still fit.
+The ShallowConvNet and DeepConvNet kernel lengths are given in samples at 250 Hz (their
+paper's rate) and scaled to the input's sampling rate when ``sfreq`` is set, so short
+epochs at 128-160 Hz still fit; EEGNet's temporal kernel is half a second at ``sfreq``
+(the nearest even number of samples). Without ``sfreq``, 250 Hz is assumed.
 All three derive from :class:`neurosig.models.base.TorchClassifier` (fit loop, early
 stopping, seeds, device, save/load).
 """
@@ -20,6 +23,7 @@ import torch
 from torch import nn
 
 from .base import TorchClassifier
+from .training import DEPRECATED
 
 
 def _scaled(n: int, sfreq: float | None) -> int:
@@ -57,13 +61,45 @@ class _Conv2dMaxNorm(_MaxNorm, nn.Conv2d):
     """Convolution with EEGNet's max-norm constraint (depthwise spatial filters)."""
 
 
+def eegnet_kernel(sfreq: float | None) -> int:
+    """EEGNet's temporal kernel: half a second (fs/2) in samples, rounded to an even number.
+
+    Parameters
+    ----------
+    sfreq : float | None
+        Sampling rate in Hz (None: 250 Hz).
+
+    Returns
+    -------
+    int
+        64 at 128 Hz (the published layout), 124 at 250 Hz.
+    """
+    return max(2, 2 * int(round((sfreq or 250.0) / 4)))
+
+
 def _flat_size(module: nn.Module, n_channels: int, n_times: int) -> int:
     with torch.no_grad():
         return int(module(torch.zeros(1, 1, n_channels, n_times)).numel())
 
 
 class EEGNetModule(nn.Module):
-    """EEGNet: (batch, n_channels, n_times) -> logits (batch, n_classes)."""
+    """EEGNet: (batch, n_channels, n_times) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Input shape of one trial.
+    n_classes : int
+        Number of outputs (logits).
+    F1, D, F2 : int
+        Temporal filters, depth multiplier of the spatial convolution, separable filters.
+    kernel : int
+        Temporal kernel length in samples (fs/2 in the published layout, see :func:`eegnet_kernel`).
+    dropout : float
+        Dropout rate.
+    pool1, pool2 : int
+        Average pooling after the spatial and the separable convolution (shortened for short trials).
+    """
 
     def __init__(self, n_channels, n_times, n_classes, F1=8, D=2, F2=16, kernel=64, dropout=0.5,
                  pool1=4, pool2=8):
@@ -88,7 +124,23 @@ class EEGNetModule(nn.Module):
 
 
 class ShallowConvNetModule(nn.Module):
-    """ShallowConvNet: (batch, n_channels, n_times) -> logits."""
+    """ShallowConvNet: (batch, n_channels, n_times) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Input shape of one trial.
+    n_classes : int
+        Number of outputs (logits).
+    n_filters : int
+        Temporal and spatial filters.
+    kernel : int
+        Temporal kernel length in samples.
+    pool, stride : int
+        Average pooling length and stride in samples.
+    dropout : float
+        Dropout rate.
+    """
 
     def __init__(self, n_channels, n_times, n_classes, n_filters=40, kernel=25, pool=75, stride=15,
                  dropout=0.5):
@@ -108,7 +160,23 @@ class ShallowConvNetModule(nn.Module):
 
 
 class DeepConvNetModule(nn.Module):
-    """DeepConvNet: (batch, n_channels, n_times) -> logits."""
+    """DeepConvNet: (batch, n_channels, n_times) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Input shape of one trial.
+    n_classes : int
+        Number of outputs (logits).
+    kernel : int
+        Temporal kernel length in samples.
+    pool : int
+        Max pooling length.
+    dropout : float
+        Dropout rate.
+    filters : tuple of int
+        Filters of the four blocks (the last blocks are left out when trials are too short).
+    """
 
     def __init__(self, n_channels, n_times, n_classes, kernel=10, pool=3, dropout=0.5,
                  filters=(25, 50, 100, 200)):
@@ -135,10 +203,11 @@ class _CNNClassifier(TorchClassifier):
     """Shared parameters of the CNN classifiers (input scaling to microvolt-sized values)."""
 
     def __init__(self, sfreq=None, scale=1e6, dropout=0.5, max_epochs=100, batch_size=32, lr=1e-3,
-                 weight_decay=0.0, patience=15, val_fraction=0.2, seed=0, device=None, verbose=False):
+                 weight_decay=0.0, patience=15, val_fraction=0.2, random_state=0, device=None, verbose=False,
+                 seed=DEPRECATED):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, val_fraction=val_fraction, seed=seed, device=device,
-                         verbose=verbose)
+                         patience=patience, val_fraction=val_fraction, random_state=random_state, device=device,
+                         verbose=verbose, seed=seed)
         self.sfreq = sfreq
         self.scale = scale
         self.dropout = dropout
@@ -152,7 +221,7 @@ class EEGNet(_CNNClassifier):
     """EEGNet-8,2 classifier. X: (n_trials, n_channels, n_times) in volts (``scale`` = 1e6 -> uV)."""
 
     def _build_module(self, n_channels, n_times, n_classes):
-        return EEGNetModule(n_channels, n_times, n_classes, kernel=_scaled(64, self.sfreq) // 2 * 2,
+        return EEGNetModule(n_channels, n_times, n_classes, kernel=eegnet_kernel(self.sfreq),
                             dropout=self.dropout)
 
 

@@ -28,6 +28,7 @@ from ..contracts import SignalContract, stable_hash
 from ._patch import SCALINGS, scale_windows
 from .base import TorchClassifier
 from .checkpoints import ARCHS, build_encoder, encoder_from_dict, load_encoder
+from .training import DEPRECATED
 
 logger = get_logger(__name__)
 
@@ -36,7 +37,21 @@ HEADS = ("linear", "mlp")
 
 
 class FoundationNet(nn.Module):
-    """Scaling -> encoder -> mean over tokens -> head. (batch, C, T) -> logits (batch, n_classes)."""
+    """Scaling -> encoder -> mean over tokens -> head. (batch, C, T) -> logits (batch, n_classes).
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Patch encoder with a ``config.d_model`` (BiMamba or PatchTransformer).
+    n_classes : int
+        Outputs of the head.
+    head : {"linear", "mlp"}
+        LayerNorm + linear layer, or a small two-layer MLP.
+    scaling : str
+        Per-window input scaling (see :func:`neurosig.models._patch.scale_windows`).
+    frozen : bool
+        Keep the encoder's weights fixed (linear probe).
+    """
 
     def __init__(self, encoder: nn.Module, n_classes: int, head: str = "linear", scaling: str = "zscore",
                  frozen: bool = False):
@@ -53,7 +68,17 @@ class FoundationNet(nn.Module):
                 p.requires_grad_(False)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled encoder features, shape (batch, d_model)."""
+        """Pooled encoder features.
+
+        Parameters
+        ----------
+        x : Tensor, shape (batch, n_channels, n_times)
+            Windows.
+
+        Returns
+        -------
+        Tensor, shape (batch, d_model)
+        """
         if self.frozen:
             self.encoder.eval()
             with torch.no_grad():
@@ -96,8 +121,9 @@ class FoundationClassifier(TransformerMixin, TorchClassifier):
     preprocessing_hash : str
         Hash of the preprocessing that produced X (stored with results and checked
         against the checkpoint's contract when both are set).
-    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, seed, device, verbose
-        See :class:`~neurosig.models.base.TorchClassifier`.
+    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, random_state, device, verbose, seed
+        See :class:`~neurosig.models.base.TorchClassifier` (``seed`` is the former name of
+        ``random_state``).
 
     Attributes
     ----------
@@ -112,11 +138,11 @@ class FoundationClassifier(TransformerMixin, TorchClassifier):
                  scaling: str = "zscore", crop: bool = True, ch_names: list | None = None,
                  sfreq: float | None = None, preprocessing_hash: str = "", max_epochs: int = 50,
                  batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-2, patience: int = 10,
-                 val_fraction: float = 0.2, seed: int | None = 0, device: str | None = None,
-                 verbose: bool = False):
+                 val_fraction: float = 0.2, random_state: int | None = 0, device: str | None = None,
+                 verbose: bool = False, seed: int | None | str = DEPRECATED):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, val_fraction=val_fraction, seed=seed, device=device,
-                         verbose=verbose)
+                         patience=patience, val_fraction=val_fraction, random_state=random_state, device=device,
+                         verbose=verbose, seed=seed)
         self.encoder = encoder
         self.size = size
         self.checkpoint = checkpoint
@@ -204,7 +230,17 @@ class FoundationClassifier(TransformerMixin, TorchClassifier):
     # -- extras --------------------------------------------------------------------------
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
-        """Pooled encoder features, shape (n_trials, d_model)."""
+        """Pooled encoder features.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials of the fitted shape.
+
+        Returns
+        -------
+        ndarray, shape (n_trials, d_model)
+        """
         X = self._check_predict_input(X)
         Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X)))
         self.module_.eval()
@@ -265,7 +301,25 @@ class SeedSummary:
 
 def summarize_seeds(scores, seeds, metric: str, settings: dict | None = None,
                     confidence: float = 0.95) -> SeedSummary:
-    """Mean and Student-t confidence interval of per-seed scores."""
+    """Mean and Student-t confidence interval of per-seed scores.
+
+    Parameters
+    ----------
+    scores : array-like, shape (n_seeds,)
+        One score per seed.
+    seeds : sequence of int
+        The seeds, in the order of ``scores``.
+    metric : str
+        Name of the score.
+    settings : dict | None
+        What produced the scores (stored in the summary).
+    confidence : float
+        Level of the interval.
+
+    Returns
+    -------
+    SeedSummary
+    """
     from scipy import stats
 
     s = np.asarray(scores, dtype=float)
@@ -286,12 +340,21 @@ def evaluate_over_seeds(estimator: FoundationClassifier, X_train, y_train, X_tes
     Parameters
     ----------
     estimator : FoundationClassifier
-    X_train, X_test : ndarray, shape (n_trials, n_channels, n_times)
-    y_train, y_test : ndarray, shape (n_trials,)
+        The settings to fit; a clone is fitted per seed.
+    X_train : ndarray, shape (n_trials, n_channels, n_times)
+        Training trials.
+    y_train : ndarray, shape (n_trials,)
+        Training labels.
+    X_test : ndarray, shape (n_test, n_channels, n_times)
+        Test trials.
+    y_test : ndarray, shape (n_test,)
+        Test labels.
     seeds : sequence of int
         At least 2 for a confidence interval.
     scoring : str
         A scikit-learn scorer name ("balanced_accuracy", "roc_auc", "accuracy", ...).
+    confidence : float
+        Level of the Student-t interval over seeds.
 
     Returns
     -------
@@ -308,7 +371,7 @@ def evaluate_over_seeds(estimator: FoundationClassifier, X_train, y_train, X_tes
     scorer = get_scorer(scoring)
     scores = []
     for seed in seeds:
-        est = clone(estimator).set_params(seed=int(seed))
+        est = clone(estimator).set_params(random_state=int(seed))
         est.fit(X_train, y_train)
         scores.append(float(scorer(est, X_test, y_test)))
     settings = estimator.describe() if hasattr(estimator, "describe") else estimator.get_params()

@@ -5,8 +5,9 @@ each window is set to zero; the encoder sees the masked window, a linear head
 maps every token back to the samples of its patches, and the Smooth-L1 loss is
 taken over the masked patches only (FEMBA's objective).
 
-:func:`pretrain` is the training loop: AdamW, linear warm-up then cosine decay,
-gradient clipping, mixed precision on GPUs, a progress bar and a loss log,
+:func:`pretrain` runs the shared :class:`~neurosig.models.training.Trainer`: AdamW,
+linear warm-up then cosine decay, gradient clipping, mixed precision on GPUs,
+progress bars over epochs and batches and a loss log,
 early stopping on a held-out share, atomic checkpoints (``last.pt`` every epoch,
 ``best.pt`` at each improvement, ``history.json``) and resume after a crash. A
 non-finite batch or loss stops with a clear error and leaves the last good
@@ -21,8 +22,6 @@ compute the same updates as one process with the same global batch.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,17 +33,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._io import atomic_path, load_torch_file
-from .._logging import get_logger, progress
+from .._io import load_torch_file
+from .._logging import get_logger
 from .._validation import check_option, check_positive_float, check_positive_int
 from ..contracts import SignalContract
 from ._patch import SCALINGS, patchify, random_patch_mask, scale_windows
-from .base import resolve_device
 from .checkpoints import encoder_from_dict
+from .training import (
+    Checkpointing,
+    StepOutput,
+    Trainer,
+    TrainSettings,
+    forked_rng,
+    local_generator,
+    lr_factor,
+    resolve_device,
+    split_indices,
+)
 
 logger = get_logger(__name__)
 
 CHECKPOINT_FORMAT = "neurosig-pretrain"
+_VAL_MASKS, _TRAIN_MASKS = 1, 3  # generator streams (the training loop uses 0, 2 and 4)
+
+__all__ = ["CHECKPOINT_FORMAT", "MaskedReconstruction", "PretrainConfig", "PretrainResult", "load_pretrained",
+           "lr_factor", "masked_loss_sum", "pretrain"]
 
 
 @dataclass
@@ -212,47 +225,6 @@ class _Windows:
         return torch.from_numpy(np.stack([self._item(int(i)) for i in idx]))
 
 
-# -- schedule, distributed, checkpoints ----------------------------------------------------
-def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``.
-
-    Parameters
-    ----------
-    step : int
-        Optimiser step (0-based).
-    warmup : int
-        Number of warm-up steps (0: none).
-    total : int
-        Step at which the cosine decay reaches ``min_ratio``.
-    min_ratio : float
-        Final factor, relative to the peak learning rate.
-    """
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    prog = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * prog))
-
-
-def _dist():
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def _any_rank(flag: bool, world: int, device) -> bool:
-    if world == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-    return bool(t.item() > 0)
-
-
-def _gen(*keys: int) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(int(np.random.SeedSequence(list(keys)).generate_state(1)[0]))
-    return g
-
-
 @dataclass
 class PretrainResult:
     """What :func:`pretrain` returns: the model (best weights), history and checkpoint paths."""
@@ -292,7 +264,7 @@ def pretrain(encoder: nn.Module, data: Any, config: PretrainConfig | None = None
     contract : SignalContract | None
         Stored in the checkpoints, so fine-tuning can check its input.
     verbose : bool
-        Progress bar.
+        Progress bars over epochs and over the batches of each epoch.
     callbacks : sequence of callables
         Called as ``cb(epoch, record)`` after every epoch (after the checkpoint is written).
 
@@ -302,7 +274,6 @@ def pretrain(encoder: nn.Module, data: Any, config: PretrainConfig | None = None
         ``model`` holds the best weights (lowest monitored loss).
     """
     config = (config or PretrainConfig()).validate()
-    rank, world = _dist()
     windows = _Windows(data)
     c = encoder.config
     if windows.shape != (c.n_channels, c.n_times):
@@ -311,137 +282,70 @@ def pretrain(encoder: nn.Module, data: Any, config: PretrainConfig | None = None
     if contract is not None and (len(contract.ch_names), int(contract.n_times)) != (c.n_channels, c.n_times):
         raise ValueError(f"The contract describes ({len(contract.ch_names)}, {contract.n_times}) windows, "
                          f"but the encoder expects ({c.n_channels}, {c.n_times}).")
-    device = resolve_device(config.device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
-    torch.manual_seed(config.seed)
-    model = MaskedReconstruction(encoder).to(device)
-    amp_dtype = None
-    if device.type == "cuda" and config.amp != "off":
-        amp_dtype = torch.float16 if config.amp == "fp16" else torch.bfloat16
-        if config.amp == "auto" and not torch.cuda.is_bf16_supported():
-            amp_dtype = torch.float16
-    elif config.amp in ("bf16", "fp16"):
-        logger.warning("amp=%r needs a CUDA device; training in float32 on %s.", config.amp, device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-
-    # split
-    order = torch.randperm(windows.n, generator=_gen(config.seed, 0)).numpy()
-    n_val = int(round(config.val_fraction * windows.n))
-    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    device = _pretrain_device(config.device)
+    with forked_rng(config.seed, device):  # the head's initialisation
+        model = MaskedReconstruction(encoder).to(device)
+    train_idx, val_idx = split_indices(windows.n, config.val_fraction, config.seed)
     if len(train_idx) == 0:
         raise ValueError(f"No training windows left: {windows.n} windows with val_fraction={config.val_fraction}.")
-    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-
-    ddp_model = model
-    if world > 1:
-        ddp_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+    val_masks = random_patch_mask(max(len(val_idx), 1), c.n_pairs, c.n_tokens, config.mask_ratio,
+                                  generator=local_generator(config.seed, _VAL_MASKS))
+    settings = TrainSettings(max_epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                             patience=config.patience, min_delta=1e-7, warmup_steps=config.warmup_steps,
+                             min_lr_ratio=config.min_lr_ratio, grad_clip=config.grad_clip, amp=config.amp,
+                             distributed=True, desc="pretrain", log_epochs=True, verbose=verbose)
+    ckpt = None
+    if checkpoint_dir is not None:
+        ckpt = Checkpointing(Path(checkpoint_dir), resume=resume,
+                             identity={"arch": encoder.arch, "config": c.to_dict(),
+                                       "pretrain_config": _identity(config)},
+                             extra={"format": CHECKPOINT_FORMAT, "scaling": config.scaling,
+                                    "contract": contract.to_dict() if contract else None})
+    validate = None
+    if len(val_idx):
+        def validate(m):
+            return _val_loss(m, windows, val_idx, val_masks, config, device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, config.warmup_steps, total_steps, config.min_lr_ratio))
+    trainer = Trainer(model, _masked_step(windows, config, c, device), opt, settings, device, validate=validate,
+                      checkpointing=ckpt, callbacks=callbacks)
+    res = trainer.run(train_idx)
+    return PretrainResult(model=model, history=res.history, best_loss=res.best_loss, best_epoch=res.best_epoch,
+                          stopped_early=res.stopped_early, checkpoint_dir=ckpt.directory if ckpt else None)
 
-    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "bad_epochs": 0,
-             "history": [], "finished": False}
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    ident = {"arch": encoder.arch, "config": c.to_dict(), "pretrain_config": _identity(config)}
-    if ckpt_dir is not None and resume and (ckpt_dir / "last.pt").is_file():
-        payload = load_torch_file(ckpt_dir / "last.pt", "checkpoint_dir")
-        for key in ("arch", "config", "pretrain_config"):
-            if payload.get(key) != ident[key]:
-                raise ValueError(f"Cannot resume from {str(ckpt_dir / 'last.pt')!r}: its {key} is "
-                                 f"{payload.get(key)!r}, but this run has {ident[key]!r}. Use another "
-                                 "checkpoint_dir or resume=False.")
-        model.load_state_dict(payload["model"])
-        opt.load_state_dict(payload["optimizer"])
-        sched.load_state_dict(payload["scheduler"])
-        scaler.load_state_dict(payload["scaler"]) if payload.get("scaler") else None
-        state.update({k: payload[k] for k in state})
-        logger.info("Resumed pretraining from %s at epoch %d.", ckpt_dir / "last.pt", state["epoch"])
 
-    val_masks = random_patch_mask(max(n_val, 1), c.n_pairs, c.n_tokens, config.mask_ratio,
-                                  generator=_gen(config.seed, 1))
-    patch_numel = int(c.patch_size[0] * c.patch_size[1])
-    bar = progress(range(state["epoch"], config.epochs), desc="pretrain", verbose=verbose and rank == 0,
-                   unit="epoch")
-    for epoch in bar:
-        if state["finished"]:
-            break
-        model.train()
-        perm = train_idx[torch.randperm(len(train_idx), generator=_gen(config.seed, 2, epoch)).numpy()]
-        tot, cnt = 0.0, 0
-        for step in range(steps_per_epoch):
-            gidx = perm[step * config.batch_size:(step + 1) * config.batch_size]
-            if len(gidx) < world:
-                continue  # every process needs at least one window
-            gmask = random_patch_mask(len(gidx), c.n_pairs, c.n_tokens, config.mask_ratio,
-                                      generator=_gen(config.seed, 3, epoch, step))
-            part = np.array_split(np.arange(len(gidx)), world)[rank]
-            x = windows.batch(gidx[part])
-            bad_input = not bool(torch.isfinite(x).all())
-            if _any_rank(bad_input, world, device):
-                _fail(f"window(s) {gidx[part][~torch.isfinite(x).reshape(len(part), -1).all(1).numpy()].tolist()}"
-                      if bad_input else "a batch on another process", epoch, step, ckpt_dir, "contain NaN or inf")
-            x = scale_windows(x.to(device), config.scaling)
-            mask = gmask[part].to(device)
-            norm = float(gmask.sum()) * patch_numel
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss_sum = masked_loss_sum(ddp_model, x, mask, config.smooth_l1_beta, c.patch_size)
-            loss = loss_sum * (world / norm)  # DDP averages gradients over processes
-            if _any_rank(not bool(torch.isfinite(loss_sum)), world, device):
-                _fail(f"the loss of window(s) {gidx[part].tolist()}", epoch, step, ckpt_dir, "became NaN or inf")
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip > 0:
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            tot += float(loss_sum.detach()) / patch_numel
-            cnt += int(mask.sum())
-        train_loss = _reduce_mean(tot, cnt, world, device)
-        rec = {"epoch": epoch, "train_loss": train_loss, "lr": sched.get_last_lr()[0]}
-        if n_val:
-            rec["val_loss"] = _val_loss(model, windows, val_idx, val_masks, config, device, amp_dtype)
-        monitored = rec.get("val_loss", train_loss)
-        improved = monitored < state["best_loss"] - 1e-7
-        if improved:
-            state["best_loss"], state["best_epoch"], state["bad_epochs"] = monitored, epoch, 0
-        else:
-            state["bad_epochs"] += 1
-        state["history"].append(rec)
-        state["epoch"] = epoch + 1
-        state["finished"] = state["bad_epochs"] >= config.patience or state["epoch"] >= config.epochs
-        if rank == 0:
-            logger.info("pretrain epoch %d: train %.4f%s", epoch, train_loss,
-                        f", val {rec['val_loss']:.4f}" if n_val else "")
-            if verbose:
-                bar.set_postfix(loss=f"{monitored:.4f}")
-            if ckpt_dir is not None:
-                payload = {"format": CHECKPOINT_FORMAT, **ident, "model": model.state_dict(),
-                           "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                           "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                           "contract": contract.to_dict() if contract else None,
-                           "scaling": config.scaling, **state}
-                if improved:
-                    _atomic_save(payload, ckpt_dir / "best.pt")
-                _atomic_save(payload, ckpt_dir / "last.pt")
-                with atomic_path(ckpt_dir / "history.json") as tmp:
-                    tmp.write_text(json.dumps(state["history"], indent=1))
-        if world > 1:
-            torch.distributed.barrier()
-        for cb in callbacks:
-            cb(epoch, rec)
-        if state["finished"]:
-            break
-    stopped_early = state["bad_epochs"] >= config.patience and state["epoch"] < config.epochs
-    if ckpt_dir is not None and (ckpt_dir / "best.pt").is_file():
-        best = load_torch_file(ckpt_dir / "best.pt", "checkpoint_dir")
-        model.load_state_dict(best["model"])
-    return PretrainResult(model=model, history=state["history"], best_loss=state["best_loss"],
-                          best_epoch=state["best_epoch"], stopped_early=stopped_early, checkpoint_dir=ckpt_dir)
+def _pretrain_device(device: str | None) -> torch.device:
+    """The training device; under DDP on GPUs, the local rank's GPU."""
+    device = resolve_device(device)
+    if device.type == "cuda" and torch.distributed.is_available() and torch.distributed.is_initialized() \
+            and torch.distributed.get_world_size() > 1:
+        rank = torch.distributed.get_rank()
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+    return device
+
+
+def _masked_step(windows: _Windows, config: PretrainConfig, enc_cfg: Any, device: torch.device):
+    """The step function of :class:`~neurosig.models.training.Trainer` for masked reconstruction.
+
+    Masks depend only on (seed, epoch, step) and are drawn for the global batch; the loss is
+    normalised by the global number of masked samples, so N processes make the same update as one.
+    """
+    world = torch.distributed.get_world_size() if torch.distributed.is_available() \
+        and torch.distributed.is_initialized() else 1
+    c = config
+    patch_numel = int(enc_cfg.patch_size[0] * enc_cfg.patch_size[1])
+
+    def step(model, batch):
+        gmask = random_patch_mask(len(batch.index), enc_cfg.n_pairs, enc_cfg.n_tokens, c.mask_ratio,
+                                  generator=batch.generator(_TRAIN_MASKS))
+        x = windows.batch(batch.local)
+        batch.check_finite(x, noun="window")
+        x = scale_windows(x.to(device), c.scaling)
+        mask = gmask[batch.part].to(device)
+        loss_sum = masked_loss_sum(model, x, mask, c.smooth_l1_beta, enc_cfg.patch_size)
+        loss = loss_sum * (world / (float(gmask.sum()) * patch_numel))  # DDP averages gradients
+        return StepOutput(loss, {"train_loss": float(loss_sum.detach()) / patch_numel}, int(mask.sum()))
+
+    return step
 
 
 def _identity(config: PretrainConfig) -> dict:
@@ -451,29 +355,8 @@ def _identity(config: PretrainConfig) -> dict:
     return d
 
 
-def _atomic_save(payload: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def _fail(what: str, epoch: int, step: int, ckpt_dir: Path | None, problem: str) -> None:
-    keep = (f" The last good checkpoint {str(ckpt_dir / 'last.pt')!r} is unchanged."
-            if ckpt_dir is not None and (ckpt_dir / "last.pt").is_file() else "")
-    raise FloatingPointError(f"pretrain: {what} {problem} (epoch {epoch}, step {step}); training stopped."
-                             f"{keep} Clean the data or lower 'lr'.")
-
-
-def _reduce_mean(total: float, count: int, world: int, device) -> float:
-    if world > 1:
-        t = torch.tensor([total, float(count)], dtype=torch.float64, device=device)
-        torch.distributed.all_reduce(t)
-        total, count = float(t[0]), float(t[1])
-    return total / max(count, 1)
-
-
 @torch.no_grad()
-def _val_loss(model, windows, idx, masks, config, device, amp_dtype) -> float:
-    model.eval()
+def _val_loss(model, windows, idx, masks, config, device) -> float:
     tot, cnt = 0.0, 0
     pn = int(np.prod(model.encoder.config.patch_size))
     for s in range(0, len(idx), 64):
@@ -483,11 +366,8 @@ def _val_loss(model, windows, idx, masks, config, device, amp_dtype) -> float:
                                      "NaN or inf; clean the data.")
         x = scale_windows(x.to(device), config.scaling)
         m = masks[s:s + 64].to(device)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            tot += float(masked_loss_sum(model, x, m, config.smooth_l1_beta,
-                                             model.encoder.config.patch_size)) / pn
+        tot += float(masked_loss_sum(model, x, m, config.smooth_l1_beta, model.encoder.config.patch_size)) / pn
         cnt += int(m.sum())
-    model.train()
     return tot / max(cnt, 1)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._logging import get_logger, progress
+from .._logging import get_logger
 from .._validation import (
     check_labels,
     check_option,
@@ -31,11 +31,22 @@ from .._validation import (
     check_signal_array,
 )
 from ..tokenizers.vq import codebook_usage
-from .base import TorchClassifier, resolve_device
+from .base import TorchClassifier
+from .training import (
+    DEPRECATED,
+    StepOutput,
+    Trainer,
+    TrainSettings,
+    forked_rng,
+    resolve_device,
+    resolve_seed,
+)
 
 logger = get_logger(__name__)
 
 __all__ = ["TokenTransformer", "pretrain_masked_tokens", "TokenTransformerClassifier"]
+
+_MASKS = 3  # generator stream of the token masks (the training loop uses 0, 2 and 4)
 
 
 class TokenTransformer(nn.Module):
@@ -54,14 +65,14 @@ class TokenTransformer(nn.Module):
         Width (64), depth (4) and heads (8).
     dropout : float
         Dropout of the residual branches and feed-forward layers.
-    attn_dropout : float
-        Dropout of the attention weights (0 by default: torch then runs the fused
-        attention kernel; on the 2-core CPU a training step was 1.6x faster than with
-        0.1).
     in_features : int | None
         ``None``: inputs are token ids (batch, n_channels, n_patches). An integer:
         inputs are continuous patches (batch, n_channels, n_patches, in_features),
         projected linearly (the "no quantisation" control).
+    attn_dropout : float
+        Dropout of the attention weights (0 by default: torch then runs the fused
+        attention kernel; on the 2-core CPU a training step was 1.6x faster than with
+        0.1).
     pooling : {"mean", "channel"}
         Read-out of the classification head. ``"mean"``: the mean of all contextual
         embeddings (any number of channels up to ``n_channels``). ``"channel"``: the mean
@@ -103,7 +114,13 @@ class TokenTransformer(nn.Module):
         return self.n_codes
 
     def init_token_embedding(self, codebook: torch.Tensor) -> None:
-        """Start the token embedding from the tokenizer's code vectors (n_codes, dim)."""
+        """Start the token embedding from the tokenizer's code vectors.
+
+        Parameters
+        ----------
+        codebook : Tensor, shape (n_codes, dim)
+            The tokenizer's (effective) code vectors.
+        """
         if self.in_features is not None or codebook.shape != (self.n_codes, self.dim):
             raise ValueError(f"codebook of shape {tuple(codebook.shape)} does not fit a token embedding of "
                              f"({self.n_codes}, {self.dim}).")
@@ -143,7 +160,18 @@ class TokenTransformer(nn.Module):
         return h.reshape(b, c, p, self.dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits (batch, n_classes) from the pooled contextual embeddings (see ``pooling``)."""
+        """Class logits from the pooled contextual embeddings (see ``pooling``).
+
+        Parameters
+        ----------
+        x : Tensor
+            Token ids (batch, n_channels, n_patches) or patches (batch, n_channels,
+            n_patches, in_features).
+
+        Returns
+        -------
+        Tensor, shape (batch, n_classes)
+        """
         if self.cls_head is None:
             raise RuntimeError("This TokenTransformer has no classification head (n_classes=0).")
         if self.pooling == "mean":
@@ -153,7 +181,19 @@ class TokenTransformer(nn.Module):
         return self.cls_head(self.encode(x).mean(dim=2).flatten(1))
 
     def mlm_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Masked-token logits at the masked positions, shape (n_masked, n_codes)."""
+        """Masked-token logits at the masked positions.
+
+        Parameters
+        ----------
+        ids : Tensor of int, shape (batch, n_channels, n_patches)
+            Token ids.
+        mask : BoolTensor, shape (batch, n_channels, n_patches)
+            Positions replaced by the [MASK] token and predicted.
+
+        Returns
+        -------
+        Tensor, shape (n_masked, n_codes)
+        """
         if self.mlm_head is None:
             raise RuntimeError("Masked-token prediction needs token inputs (in_features=None).")
         return self.mlm_head(self.encode(ids, mask)[mask])
@@ -161,17 +201,32 @@ class TokenTransformer(nn.Module):
 
 def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 0.5, epochs: int = 10,
                            batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-2,
-                           generator: torch.Generator | None = None, device=None,
-                           verbose: bool = False) -> list[dict]:
+                           seed: int | None = 0, device=None, verbose: bool = False) -> list[dict]:
     """Stage 2: masked-token-prediction pretraining (in place).
+
+    Runs on the shared :class:`~neurosig.models.training.Trainer`: batch order, masks and
+    dropout come from generators derived from ``seed``; the global random state is left alone.
 
     Parameters
     ----------
     model : TokenTransformer
+        Transformer with token inputs (``in_features=None``); trained in place.
     tokens : ndarray or Tensor of int, shape (n_windows, n_channels, n_patches)
+        Token ids.
     mask_ratio : float
         Share of positions masked per window (at least one).
-    epochs, batch_size, lr, weight_decay : training settings (AdamW).
+    epochs : int
+        Passes over the windows.
+    batch_size : int
+        Windows per step.
+    lr, weight_decay : float
+        AdamW settings.
+    seed : int | None
+        Seed of batch order, masks and dropout (None: not reproducible).
+    device : str | torch.device | None
+        Training device (default: the model's).
+    verbose : bool
+        Progress bars over epochs and batches.
 
     Returns
     -------
@@ -182,29 +237,26 @@ def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 
     if not 0 < mask_ratio < 1:
         raise ValueError(f"Invalid value for the 'mask_ratio' parameter. Allowed values are in (0, 1), "
                          f"but got {mask_ratio!r} instead.")
+    if model.mlm_head is None:
+        raise ValueError("Invalid value for the 'model' parameter: masked-token pretraining needs token inputs "
+                         "(in_features=None), but got a model of continuous patches.")
     tok = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
-    device = device or next(model.parameters()).device
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+
+    def step(m, batch):
+        ids = tok[batch.local].to(device)
+        mask = torch.rand(ids.shape, generator=batch.generator(_MASKS)).to(device) < mask_ratio
+        mask[..., 0, 0] |= ~mask.flatten(1).any(1)  # at least one masked position per window
+        logits = m.mlm_logits(ids, mask)
+        target = ids[mask]
+        loss = nn.functional.cross_entropy(logits, target)
+        return StepOutput(loss, {"loss": float(loss.detach()) * len(target),
+                                 "acc": float((logits.argmax(1) == target).sum())}, len(target))
+
+    settings = TrainSettings(max_epochs=epochs, batch_size=batch_size, seed=resolve_seed(seed), restore_best=False,
+                             monitor="loss", desc="masked-token pretraining", verbose=verbose)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    history = []
-    model.train()
-    n = len(tok)
-    for epoch in progress(range(epochs), desc="masked-token pretraining", verbose=verbose):
-        perm = torch.randperm(n, generator=generator)
-        tot, correct, count = 0.0, 0, 0
-        for s in range(0, n, batch_size):
-            ids = tok[perm[s:s + batch_size]].to(device)
-            mask = torch.rand(ids.shape, generator=generator).to(device) < mask_ratio
-            mask[..., 0, 0] |= ~mask.flatten(1).any(1)  # at least one masked position per window
-            logits = model.mlm_logits(ids, mask)
-            target = ids[mask]
-            loss = nn.functional.cross_entropy(logits, target)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += float(loss.detach()) * len(target)
-            correct += int((logits.argmax(1) == target).sum())
-            count += len(target)
-        history.append({"epoch": epoch, "loss": tot / count, "acc": correct / count})
+    history = Trainer(model, step, opt, settings, device).run(np.arange(len(tok))).history
     model.eval()
     return history
 
@@ -270,8 +322,9 @@ class TokenTransformerClassifier(TorchClassifier):
     mask_ratio : float
         Share of tokens masked in stage 2.
     dim, n_layers, n_heads, dropout, pooling : transformer settings (see :class:`TokenTransformer`).
-    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, seed,
-    device, verbose : stage 3 settings (see :class:`TorchClassifier`).
+    max_epochs, batch_size, lr, weight_decay, patience, val_fraction, random_state, device, verbose, seed :
+        Stage 3 settings (see :class:`TorchClassifier`); ``random_state`` also seeds stages 1
+        and 2 (None: 0 for them); ``seed`` is its former name.
 
     Attributes
     ----------
@@ -293,10 +346,11 @@ class TokenTransformerClassifier(TorchClassifier):
                  n_heads: int = 8, dropout: float = 0.1, pooling: str = "mean", max_epochs: int = 100,
                  batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
-                 seed: int | None = 0, device: str | None = None, verbose: bool = False):
+                 random_state: int | None = 0, device: str | None = None, verbose: bool = False,
+                 seed: int | None | str = DEPRECATED):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, val_fraction=val_fraction, seed=seed, device=device,
-                         verbose=verbose)
+                         patience=patience, val_fraction=val_fraction, random_state=random_state, device=device,
+                         verbose=verbose, seed=seed)
         self.sfreq = sfreq
         self.model_sfreq = model_sfreq
         self.input = input
@@ -322,9 +376,9 @@ class TokenTransformerClassifier(TorchClassifier):
         from ..tokenizers.tfm import TFMTokenizerEstimator
         return TFMTokenizerEstimator(sfreq=None, model_sfreq=self.model_sfreq, n_codes=self.n_codes,
                                      dim=self.tokenizer_dim, n_fft=self.n_fft, hop=self.hop,
-                                     epochs=self.tokenizer_epochs, batch_size=self.tokenizer_batch_size,
+                                     max_epochs=self.tokenizer_epochs, batch_size=self.tokenizer_batch_size,
                                      scale=self.tokenizer_scale, codebook=self.tokenizer_codebook,
-                                     seed=0 if self.seed is None else self.seed, device=self.device,
+                                     random_state=self._stage_seed(), device=self.device,
                                      verbose=self.verbose)
 
     def _resample(self, X: np.ndarray) -> np.ndarray:
@@ -393,12 +447,30 @@ class TokenTransformerClassifier(TorchClassifier):
             transformer.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
         return _TokenPipelineModule(self._stage1_tokenizer, transformer)
 
+    def _stage_seed(self) -> int:
+        """Seed of stages 1 and 2 (``random_state``, or 0 when it is None)."""
+        value = self.random_state if isinstance(self.seed, str) and self.seed == DEPRECATED else self.seed
+        return 0 if value is None else resolve_seed(value, "random_state")
+
     def _fresh_tokenizer(self):
         return self._tokenizer_estimator()._config()
 
     # -- stages --------------------------------------------------------------------------
     def fit(self, X, y):
-        """Run the three stages on X (n_trials, n_channels, n_times) and labels y (n_trials,)."""
+        """Run the three stages.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Raw windows at ``sfreq``.
+        y : array-like, shape (n_trials,)
+            Labels.
+
+        Returns
+        -------
+        self : TokenTransformerClassifier
+            The fitted classifier.
+        """
         from ..tokenizers.tfm import TFMTokenizer
         check_option("input", self.input, ("tokens", "stft"))
         check_positive_int("pretrain_epochs", self.pretrain_epochs, minimum=0)
@@ -428,22 +500,9 @@ class TokenTransformerClassifier(TorchClassifier):
             tokens = self._model_input(Xr).astype(np.int64)
             self.tokenizer_usage_ = {k: v for k, v in codebook_usage(tokens, self.n_codes_).items() if k != "counts"}
             if self.pretrain_epochs:
-                gen = torch.Generator().manual_seed(0 if self.seed is None else int(self.seed))
-                # the global RNG (dropout) is seeded inside a fork, so stage 2 is reproducible
-                # and leaves the caller's RNG state alone
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(0 if self.seed is None else int(self.seed))
-                    tr = self._build_transformer(X.shape[1], n_patches, 0)
-                    if self.tokenizer_config_.dim == self.dim:
-                        tr.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
-                    tr = tr.to(resolve_device(self.device))
-                    self.pretrain_history_ = pretrain_masked_tokens(
-                        tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr,
-                        self.weight_decay, generator=gen, verbose=self.verbose)
-                self._stage2_transformer = tr
+                self._stage2_transformer = self._stage2(tokens, X.shape[1], n_patches)
         elif given is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0 if self.seed is None else int(self.seed))
+            with forked_rng(self._stage_seed()):
                 self._stage1_tokenizer = TFMTokenizer(self._fresh_tokenizer()).eval()
             if self._stage1_tokenizer.config.scale == "corpus":  # the STFT control sees the same input scaling
                 est = self._tokenizer_estimator()
@@ -453,10 +512,31 @@ class TokenTransformerClassifier(TorchClassifier):
         self._stage1_tokenizer = None
         return self
 
+    def _stage2(self, tokens: np.ndarray, n_channels: int, n_patches: int) -> TokenTransformer:
+        """Masked-token pretraining of a fresh transformer on the training tokens."""
+        seed = self._stage_seed()
+        device = resolve_device(self.device)
+        with forked_rng(seed, device):  # initialisation, without touching the caller's RNG
+            tr = self._build_transformer(n_channels, n_patches, 0)
+        if self.tokenizer_config_.dim == self.dim:
+            tr.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
+        tr = tr.to(device)
+        self.pretrain_history_ = pretrain_masked_tokens(
+            tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr, self.weight_decay,
+            seed=seed, verbose=self.verbose)
+        return tr
+
     def tokens(self, X) -> np.ndarray:
         """Token ids of the fitted tokenizer (``input="tokens"`` only).
 
-        X : shape (n_trials, n_channels, n_times) at ``sfreq`` -> ndarray (n_trials, n_channels, n_patches), int64.
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Windows at ``sfreq``.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_trials, n_channels, n_patches)
         """
         X = self._check_predict_input(X, times=False)
         if self.input != "tokens":
@@ -471,7 +551,18 @@ class TokenTransformerClassifier(TorchClassifier):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TokenTransformerClassifier:
-        """Load a file written by :meth:`save` (``weights_only=True``; tokenizer included)."""
+        """Load a file written by :meth:`save` (``weights_only=True``; tokenizer included).
+
+        Parameters
+        ----------
+        path : str | os.PathLike
+            File written by :meth:`save`.
+
+        Returns
+        -------
+        TokenTransformerClassifier
+            The fitted classifier.
+        """
         from ..tokenizers.tfm import TFMConfig, TFMTokenizer
         est, payload = cls._load_shell(path)
         cfg = payload.get("extra", {}).get("tokenizer_config")

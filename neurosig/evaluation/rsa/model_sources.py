@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._io import load_torch_file
 from ..._logging import get_logger
 
 logger = get_logger(__name__)
@@ -119,7 +120,6 @@ def _encoder(cfg: dict, base: Path, name: str, stimuli: np.ndarray | None):
 
 
 def _torch_module(cfg: dict, base: Path, name: str):
-    import torch
 
     path = cfg.get("module", "")
     if path not in ALLOWED_MODULES:
@@ -134,7 +134,7 @@ def _torch_module(cfg: dict, base: Path, name: str):
         wpath = base / cfg["weights"]
         if not wpath.is_file():
             raise FileNotFoundError(f"The 'weights' file {str(wpath)!r} of the model source {name!r} does not exist.")
-        state = torch.load(wpath, map_location="cpu", weights_only=True)
+        state = load_torch_file(wpath, "weights", what=f"weights file of the model source {name!r}")
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
