@@ -185,6 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 simulated session, 8 candidates, 3 outer folds")
     ap.add_argument("--units", choices=["all", "sim", "real"], default="all")
     ap.add_argument("--outer", type=int, default=5, help="outer CV folds (default 5)")
+    ap.add_argument("--no-timing", action="store_true", help="skip the MOABB timing on the real subject")
     ap.add_argument("--shared-data", default=os.environ.get("NEUROSIG_SHARED_DATA",
                                                             str(ROOT.parent / "shared" / "data")))
     args = ap.parse_args(argv)
@@ -204,7 +205,8 @@ def main(argv=None) -> int:
     shared = Path(args.shared_data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if (shared / "MANIFEST.md").is_file() and (args.quick or args.units in ("all", "real")):
+        if (shared / "MANIFEST.md").is_file() and (args.quick or args.units in ("all", "real")) \
+                and not args.no_timing:
             from acm_speed import load_physionet
             X, y = load_physionet(shared)
             # the headline first; --quick: 8 of the 64 channels (seconds, not minutes)
