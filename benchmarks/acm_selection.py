@@ -55,7 +55,7 @@ def units(args):
     from neurosig.datasets import SimulatedMotorImagery
     if args.units in ("all", "sim"):
         ds = SimulatedMotorImagery()
-        for s in ([1] if args.quick else range(1, 7)):
+        for s in ([1] if args.quick else args.subjects):
             X, y, meta = LeftRightImagery().get_data(ds, [s])
             for sess in sorted(meta["session"].unique())[:1 if args.quick else None]:
                 keep = (meta["session"] == sess).to_numpy()
@@ -185,6 +185,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 simulated session, 8 candidates, 3 outer folds")
     ap.add_argument("--units", choices=["all", "sim", "real"], default="all")
     ap.add_argument("--outer", type=int, default=5, help="outer CV folds (default 5)")
+    ap.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6],
+                    help="simulated subjects (default 1-6, two sessions each)")
     ap.add_argument("--no-timing", action="store_true", help="skip the MOABB timing on the real subject")
     ap.add_argument("--shared-data", default=os.environ.get("NEUROSIG_SHARED_DATA",
                                                             str(ROOT.parent / "shared" / "data")))
