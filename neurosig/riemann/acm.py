@@ -46,7 +46,7 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         (:func:`~neurosig.riemann.halving.halving_search`: all candidates with tangent
         spaces at the closed-form log-Euclidean mean, the best third exactly on one inner
         fold, the best ninth exactly on all folds, chosen among those as ``GridSearchCV``
-        chooses).  ``"fixed"``: use ``order``, ``lag``, ``C``, ``kernel``.
+        chooses; grids of fewer than 9 candidates skip the first rounds).  ``"fixed"``: use ``order``, ``lag``, ``C``, ``kernel``.
     param_grid : dict | None
         Grid for ``selection="grid"`` or ``"halving"`` (keys order, lag, C, kernel); None:
         MOABB's published grid (order 1..10, lag 1..10, C 0.5/1/1.5, kernel rbf/linear).
