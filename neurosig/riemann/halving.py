@@ -51,6 +51,8 @@ logger = get_logger(__name__)
 
 #: Default schedule: closed-form reference for all candidates, exact on one fold, exact.
 LEVELS = ("logeuclid", "exact:1", "exact")
+#: Augmented covariances kept between rounds (bytes); beyond, they are recomputed when needed.
+COV_CACHE_BYTES = 512 * 2**20
 
 
 @dataclass
@@ -265,14 +267,21 @@ class _Scorer:
         by_pair: dict = {}
         for c in cands:
             by_pair.setdefault((self.params[c]["order"], self.params[c]["lag"]), []).append(c)
-        self._covariances(set(by_pair))
         scores = {}
-        for pair, cs in by_pair.items():
+        done = set()
+        for pair, cs in by_pair.items():  # candidates come lag by lag (grid order)
+            self._covariances({q for q in by_pair if q[1] == pair[1] and q not in done})
+            done.add(pair)
             if pair in self.covs:
                 try:
                     scores.update(zip(cs, self._pair_scores(pair, cs, level, folds)))
                 except NotSPDError as exc:
                     self.bad[pair] = {"order": pair[0], "lag": pair[1], "reason": f"tangent space failed: {exc}"}
+                    self.covs.pop(pair)
+                # bounded memory on large grids: past the cap, the matrices of a pair scored at a
+                # cheap level are dropped and recomputed (identically) if it is promoted
+                if pair in self.covs and not level.startswith("exact") and \
+                        sum(C.nbytes for C in self.covs.values()) > COV_CACHE_BYTES:
                     self.covs.pop(pair)
             bar.update(1)
         nan = np.full(len(folds), np.nan)

@@ -173,3 +173,16 @@ def test_verbose_false_is_silent(selection, caplog, capsys):
     assert [r for r in caplog.records if r.levelno < logging.WARNING] == []
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+
+
+def test_memory_cap_recomputes_identically(run54, monkeypatch):
+    """Past the covariance cache cap, cheap-level matrices are dropped and recomputed for the
+    survivors: every round is unchanged."""
+    import neurosig.riemann.halving as halving
+    X, y, cv, res, _ = run54
+    monkeypatch.setattr(halving, "COV_CACHE_BYTES", 0)
+    capped = halving.halving_search(X, y, GRID54, cv=cv)
+    for a, b in zip(res.rounds, capped.rounds):
+        np.testing.assert_array_equal(a.split_scores, b.split_scores)
+        np.testing.assert_array_equal(a.promoted, b.promoted)
+    assert capped.best_params == res.best_params
