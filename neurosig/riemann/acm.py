@@ -19,12 +19,13 @@ from neurosig._validation import (
 from .augmented import ESTIMATORS, AugmentedCovariances
 from .embedding import EMBEDDINGS, check_order_lag
 from .fast_grid import KERNELS, fast_grid_search, normalize_grid
+from .halving import halving_search
 from .takens import takens_parameters
 from .tangent import RiemannTangentSpace
 
 logger = get_logger(__name__)
 
-SELECTIONS = ("takens", "grid", "fixed")
+SELECTIONS = ("takens", "grid", "halving", "fixed")
 METRICS = ("riemann", "logeuclid", "euclid")
 
 
@@ -36,18 +37,25 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
     order, lag : int | None
         Embedding dimension and delay (samples); required for ``selection="fixed"``,
         ignored otherwise.
-    selection : {"takens", "grid", "fixed"}, default="takens"
+    selection : {"takens", "grid", "halving", "fixed"}, default="takens"
         ``"takens"``: lag from the first minimum of the average mutual information,
         order from false nearest neighbours, on the training trials only (C and kernel
         as given).  ``"grid"``: exact grid search over order, lag, C and kernel with
         :func:`~neurosig.riemann.fast_grid.fast_grid_search` (same choice as
-        ``GridSearchCV`` over MOABB's pipeline on the same folds).  ``"fixed"``: use
-        ``order``, ``lag``, ``C``, ``kernel``.
+        ``GridSearchCV`` over MOABB's pipeline on the same folds).  ``"halving"``:
+        successive halving over the same candidates
+        (:func:`~neurosig.riemann.halving.halving_search`: all candidates with tangent
+        spaces at the closed-form log-Euclidean mean, the best third exactly on one inner
+        fold, the best ninth exactly on all folds, chosen among those as ``GridSearchCV``
+        chooses; grids of fewer than 9 candidates skip the first rounds).  ``"fixed"``: use ``order``, ``lag``, ``C``, ``kernel``.
     param_grid : dict | None
-        Grid for ``selection="grid"`` (keys order, lag, C, kernel); None: MOABB's
-        published grid (order 1..10, lag 1..10, C 0.5/1/1.5, kernel rbf/linear).
+        Grid for ``selection="grid"`` or ``"halving"`` (keys order, lag, C, kernel); None:
+        MOABB's published grid (order 1..10, lag 1..10, C 0.5/1/1.5, kernel rbf/linear).
     cv : int | CV splitter | None
         Inner folds for the grid; None: ``StratifiedKFold(3, shuffle=True, random_state=42)``.
+    halving_factor : int, default=3
+        ``selection="halving"``: each round keeps ``ceil(n / halving_factor)`` of its
+        ``n`` candidates.
     cov_estimator : str, default="cov"
         Covariance estimator (see :class:`~neurosig.riemann.AugmentedCovariances`).
     metric : {"riemann", "logeuclid", "euclid"}, default="riemann"
@@ -58,11 +66,15 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         Search ranges of the Takens estimates.
     embedding : {"moabb", "textbook"}, default="moabb"
     n_jobs : int | None
-        Worker processes for the grid.
+        Worker processes for ``selection="grid"`` (halving runs in this process).
     mean_tol : float, default=1e-8
         Tolerance of the grid's Riemannian means (pyRiemann's 1e-8: the exact mode, same
         choice as ``GridSearchCV``); a larger value is an approximate acceleration (see
         :func:`~neurosig.riemann.fast_grid.fast_grid_search`).
+    verbose : bool, default=True
+        Log lines (logger ``neurosig.riemann``, level INFO) for each stage of ``fit`` and a
+        progress bar on stderr per selection stage (one step per block of candidates
+        sharing an (order, lag)); ``False`` prints and logs nothing.
 
     Attributes
     ----------
@@ -73,13 +85,16 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         space is :class:`~neurosig.riemann.tangent.RiemannTangentSpace` for
         ``metric="riemann"`` (pyRiemann's vectors, Anderson-accelerated mean), pyRiemann's
         ``TangentSpace`` for the other metrics.
-    grid_result_ : GridResult | None
-        Scores of every candidate and the excluded (order, lag) pairs (grid only).
+    grid_result_ : GridResult | HalvingResult | None
+        Scores of every candidate and the excluded (order, lag) pairs (grid); every
+        round's candidates, resource, scores and promoted candidates (halving); None for
+        the other selections.
     """
 
     def __init__(self, order=None, lag=None, selection="takens", param_grid=None, cv=None,
                  cov_estimator="cov", metric="riemann", C=1.0, kernel="linear", max_order=10,
-                 max_lag=10, embedding="moabb", n_jobs=None, mean_tol=1e-8):
+                 max_lag=10, embedding="moabb", n_jobs=None, mean_tol=1e-8, halving_factor=3,
+                 verbose=True):
         self.order = order
         self.lag = lag
         self.selection = selection
@@ -94,6 +109,8 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         self.embedding = embedding
         self.n_jobs = n_jobs
         self.mean_tol = mean_tol
+        self.halving_factor = halving_factor
+        self.verbose = verbose
 
     def _validate(self, X, y):
         check_option("selection", self.selection, SELECTIONS)
@@ -117,8 +134,13 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError("selection='fixed' needs the 'order' and 'lag' parameters, but got "
                                  f"order={self.order!r}, lag={self.lag!r} instead.")
             check_order_lag(self.order, self.lag, X.shape[-1], self.embedding)
-        if self.selection == "grid":
-            check_option("metric (with selection='grid')", self.metric, ("riemann",))
+        if self.selection == "halving":
+            factor = check_positive_int("halving_factor", self.halving_factor)
+            if factor < 2:
+                raise ValueError("Invalid value for the 'halving_factor' parameter. Allowed values are "
+                                 f"integers >= 2, but got {factor} instead.")
+        if self.selection in ("grid", "halving"):
+            check_option(f"metric (with selection={self.selection!r})", self.metric, ("riemann",))
             grid = normalize_grid(self.param_grid)
             for p in grid["order"]:
                 for lag in grid["lag"]:
@@ -137,24 +159,42 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
 
         X, y, classes = self._validate(X, y)
         self.grid_result_ = None
+        say = logger.info if self.verbose else (lambda *a: None)
         C, kernel = float(self.C), self.kernel
         if self.selection == "fixed":
             order, lag = int(self.order), int(self.lag)
         elif self.selection == "takens":
+            say("ACM: Takens selection on %d trials (lag: first minimum of the average mutual "
+                "information up to %d; order: false nearest neighbours up to %d)", len(X), self.max_lag,
+                self.max_order)
             order, lag = takens_parameters(X, max_lag=self.max_lag, max_order=self.max_order)
-            logger.info("Takens selection: order=%d, lag=%d", order, lag)
+            say("ACM: Takens selection: order=%d, lag=%d", order, lag)
         else:
-            res = fast_grid_search(X, y, self.param_grid, cv=self.cv, estimator=self.cov_estimator,
-                                   embedding=self.embedding, n_jobs=self.n_jobs, mean_tol=self.mean_tol)
+            grid = normalize_grid(self.param_grid)
+            say("ACM: %s selection over %d candidates (%d (order, lag) x %d SVM settings) on %d trials",
+                self.selection, int(np.prod([len(v) for v in grid.values()])), len(grid["order"]) * len(grid["lag"]),
+                len(grid["C"]) * len(grid["kernel"]), len(X))
+            kw = dict(cv=self.cv, estimator=self.cov_estimator, embedding=self.embedding,
+                      mean_tol=self.mean_tol, verbose=self.verbose)
+            if self.selection == "grid":
+                res = fast_grid_search(X, y, grid, n_jobs=self.n_jobs, **kw)
+            else:
+                res = halving_search(X, y, grid, factor=self.halving_factor, **kw)
             self.grid_result_ = res
             bp = res.best_params
             order, lag, C, kernel = bp["order"], bp["lag"], float(bp["C"]), bp["kernel"]
+            say("ACM: %s selection: order=%d, lag=%d, C=%g, kernel=%s (inner score %.4f)", self.selection,
+                order, lag, C, kernel, res.best_score)
         self.order_, self.lag_, self.C_, self.kernel_ = order, lag, C, kernel
+        n = X.shape[1] * order
+        say("ACM: final fit on %d trials: augmented covariances (%d x %d), tangent space (%s), SVM", len(X),
+            n, n, "Riemannian mean" if self.metric == "riemann" else self.metric)
         self.pipeline_ = make_pipeline(
             AugmentedCovariances(order, lag, self.cov_estimator, self.embedding),
             RiemannTangentSpace() if self.metric == "riemann" else TangentSpace(metric=self.metric),
             SVC(C=C, kernel=kernel))
         self.pipeline_.fit(X, y)
+        say("ACM: fit done")
         self.classes_ = classes
         self.n_features_in_ = X.shape[1]
         return self

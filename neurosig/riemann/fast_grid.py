@@ -153,62 +153,130 @@ def _covariances_for_lag(X, lag, orders, estimator, embedding):
     return lambda p: augmented_covariances(X, p, lag, estimator, embedding)
 
 
+def lag_covariances(X, lag, orders, estimator, embedding):
+    """Augmented covariances of every scorable order of one lag, as the grid computes them.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+    lag : int
+    orders : list of int
+        The grid's orders (the lagged products are shared by all of them: the same list
+        gives bit-identical matrices wherever they are computed).
+    estimator, embedding : str
+
+    Returns
+    -------
+    covs : dict
+        ``order -> ndarray, shape (n_trials, n_channels*order, n_channels*order)``, only for
+        orders whose matrices are SPD.
+    excluded : list of dict
+        ``{"order", "lag", "reason"}`` for the rank-deficient and non-SPD orders.
+    """
+    n_ch, n_times = X.shape[1], X.shape[2]
+    excluded = []
+    full_rank = []
+    for p in orders:
+        n_emb = embedded_n_times(n_times, p, lag, embedding)
+        if (p > 1 and n_emb < 2) or rank_deficient(n_ch, p, n_emb, estimator):
+            excluded.append({"order": p, "lag": lag, "reason":
+                             f"rank deficient: {p * n_ch} dimensions > {n_emb - 1} (samples - 1)"})
+        else:
+            full_rank.append(p)
+    covs = {}
+    covs_of = _covariances_for_lag(X, lag, full_rank, estimator, embedding) if full_rank else None
+    for p in full_rank:
+        C = covs_of(p)
+        bad = ~spd_mask(C)
+        if bad.any():
+            excluded.append({"order": p, "lag": lag, "reason":
+                             f"{int(bad.sum())} of {len(C)} matrices not SPD (numerically singular)"})
+            continue
+        covs[p] = C
+    return covs, excluded
+
+
+def mean_path(C, solver):
+    """Which Riemannian-mean solver the grid runs for one (order, lag).
+
+    Numerically singular matrices (smallest eigenvalue within ~50 rounding errors of zero):
+    whether MOABB's pipeline scores them or gives NaN depends on the exact path of
+    pyRiemann's iteration (a whitened eigenvalue may round to <= 0), so follow it.
+    """
+    w = np.linalg.eigvalsh(C)
+    return "pyriemann" if np.any(w[:, 0] <= NEAR_SINGULAR * w[:, -1]) else solver
+
+
+def exact_fold_vectors(C, train, test, path, mean_tol):
+    """Tangent vectors of one (order, lag, fold) at the exact Riemannian mean of its training set.
+
+    One Riemannian mean per (order, lag, fold); the training vectors are the logs of its
+    last iteration, the test vectors one batched eigendecomposition.
+
+    Parameters
+    ----------
+    C : ndarray, shape (n_trials, n, n)
+    train, test : ndarray of int
+    path : {"anderson", "pyriemann"}
+        See :func:`mean_path`.
+    mean_tol : float
+
+    Returns
+    -------
+    T_train : ndarray, shape (n_train, n*(n+1)/2)
+    T_test : ndarray, shape (n_test, n*(n+1)/2)
+    mean : MeanResult
+        (``logs`` dropped).
+
+    Raises
+    ------
+    NotSPDError
+        Where the tangent space cannot be computed (MOABB's pipeline gives NaN there).
+    """
+    with warnings.catch_warnings():  # reported once, in the parent
+        warnings.simplefilter("ignore", UserWarning)
+        mr = riemann_mean_logs(C[train], solver=path, tol=mean_tol)
+    return upper(mr.logs), tangent_vectors(C[test], mr.isqrt), mr._replace(logs=None)
+
+
+def svm_fold_scores(T_train, y_train, T_test, y_test, settings, scorer):
+    """Test score of ``SVC(C, kernel)`` for every ``(C, kernel)`` in ``settings``.
+
+    Returns
+    -------
+    scores : ndarray, shape (len(settings),)
+    """
+    from sklearn.svm import SVC
+    return np.array([scorer(SVC(C=c, kernel=k).fit(T_train, y_train), T_test, y_test) for c, k in settings])
+
+
 def _lag_task(task) -> dict:
     """Score every (order, C, kernel) of one lag, some orders and some folds (runs in a worker)."""
     from sklearn.metrics import get_scorer
-    from sklearn.svm import SVC
     from threadpoolctl import threadpool_limits
 
     (X, y, lag, orders, folds, Cs, kernels, splits, estimator, embedding, scoring, blas_threads, solver,
      mean_tol) = task
     scorer = get_scorer(scoring)
-    n_ch, n_times = X.shape[1], X.shape[2]
+    settings = list(product(Cs, kernels))
     scores = {}
-    excluded = []
     n_iter = {}
     not_converged = []
     with threadpool_limits(limits=blas_threads):
-        full_rank = [p for p in orders if p == 1 or embedded_n_times(n_times, p, lag, embedding) >= 2]
-        full_rank = [p for p in full_rank
-                     if not rank_deficient(n_ch, p, embedded_n_times(n_times, p, lag, embedding), estimator)]
-        for p in orders:
-            if p not in full_rank:
-                n_emb = embedded_n_times(n_times, p, lag, embedding)
-                excluded.append({"order": p, "lag": lag, "reason":
-                                 f"rank deficient: {p * n_ch} dimensions > {n_emb - 1} (samples - 1)"})
-        covs_of = _covariances_for_lag(X, lag, full_rank, estimator, embedding) if full_rank else None
-        for p in full_rank:
-            C = covs_of(p)
-            bad = ~spd_mask(C)
-            if bad.any():
-                excluded.append({"order": p, "lag": lag, "reason":
-                                 f"{int(bad.sum())} of {len(C)} matrices not SPD (numerically singular)"})
-                continue
+        covs, excluded = lag_covariances(X, lag, orders, estimator, embedding)
+        for p, C in covs.items():
             fold_scores = {}
             iters = {}
-            # numerically singular matrices (smallest eigenvalue within ~50 rounding errors of
-            # zero): whether MOABB's pipeline scores them or gives NaN depends on the exact path
-            # of pyRiemann's iteration (a whitened eigenvalue may round to <= 0), so follow it
-            w = np.linalg.eigvalsh(C)
-            path = "pyriemann" if np.any(w[:, 0] <= NEAR_SINGULAR * w[:, -1]) else solver
+            path = mean_path(C, solver)
             try:
                 for f in folds:
                     tr, te = splits[f]
-                    # one Riemannian mean per (order, lag, fold); the training vectors are the
-                    # logs of its last iteration, the test vectors one batched eigh
-                    with warnings.catch_warnings():  # reported once, in the parent
-                        warnings.simplefilter("ignore", UserWarning)
-                        mr = riemann_mean_logs(C[tr], solver=path, tol=mean_tol)
-                    isq, L = mr.isqrt, mr.logs
+                    T_tr, T_te, mr = exact_fold_vectors(C, tr, te, path, mean_tol)
                     iters[f] = mr.n_iter
                     if not mr.converged:
                         not_converged.append({"order": p, "lag": lag, "fold": f, "crit": mr.crit})
-                    fold_scores[f] = np.full((len(Cs), len(kernels)), np.nan)
-                    T_tr = upper(L)
-                    T_te = tangent_vectors(C[te], isq)
-                    for (ci, c), (ki, k) in product(enumerate(Cs), enumerate(kernels)):
-                        svc = SVC(C=c, kernel=k).fit(T_tr, y[tr])
-                        fold_scores[f][ci, ki] = scorer(svc, T_te, y[te])
+                    s = svm_fold_scores(T_tr, y[tr], T_te, y[te], settings, scorer)
+                    fold_scores[f] = s.reshape(len(Cs), len(kernels))
             except NotSPDError as exc:
                 excluded.append({"order": p, "lag": lag, "reason": f"tangent space failed: {exc}"})
                 continue

@@ -55,7 +55,7 @@ def test_sklearn_common_checks(estimator, check):
 
 
 # ---------------------------------------------------------------- 3-D contract
-@pytest.mark.parametrize("selection", ["fixed", "takens", "grid"])
+@pytest.mark.parametrize("selection", ["fixed", "takens", "grid", "halving"])
 def test_contract_fit_predict_attrs_clone_pickle(small_trials, selection):
     X, y = small_trials
     clf = ACMClassifier(order=2, lag=1, selection=selection,
@@ -71,7 +71,7 @@ def test_contract_fit_predict_attrs_clone_pickle(small_trials, selection):
     assert clf.score(X, y) > 0.5
     back = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(back.decision_function(X), clf.decision_function(X))
-    if selection == "grid":
+    if selection in ("grid", "halving"):
         assert clf.grid_result_.best_params == {"order": clf.order_, "lag": clf.lag_, "C": clf.C_,
                                                 "kernel": clf.kernel_}
 

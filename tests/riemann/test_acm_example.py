@@ -8,4 +8,7 @@ def test_riemann_acm_example_runs(capsys):
     out = capsys.readouterr().out
     assert "augmented covariances: (40, 12, 12)" in out
     assert "Takens choice" in out and "grid choice" in out
+    assert "halving round 1: 24 candidates on 'logeuclid' (3 of 3 inner folds), 8 kept" in out
+    assert "halving round 3: 3 candidates on 'exact' (3 of 3 inner folds), 1 kept" in out
+    assert "halving choice:" in out
     assert "approximate grid (mean_tol=1e-5): same choice as exact:" in out
