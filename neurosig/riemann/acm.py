@@ -12,6 +12,7 @@ from neurosig._validation import (
     check_n_features,
     check_option,
     check_positive_float,
+    check_positive_int,
     check_signal_array,
     declare_3d_input,
 )
