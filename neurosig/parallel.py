@@ -9,6 +9,7 @@ results store, row by row.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -194,8 +195,8 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
             _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group)
     finally:
         bar.close()
-    logger.info("task phase: %d %s on %s in %.2f s", len(tasks), desc, _where(backend, n_workers, scheduler),
-                time.perf_counter() - t_start)
+    logger.log(logging.INFO if verbose else logging.DEBUG, "task phase: %d %s on %s in %.2f s", len(tasks),
+               desc, _where(backend, n_workers, scheduler), time.perf_counter() - t_start)
     return [r for r in results if r is not None]
 
 
