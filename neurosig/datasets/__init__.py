@@ -1,19 +1,5 @@
 """Dataset loaders: simulated MI default, MOABB adapter, TUAB, NSD, dataset cards."""
-from neurosig._lazy import lazy_exports
+import lazy_loader as _lazy
 
-_EXPORTS = {
-    "SimulatedMotorImagery": "simulated",
-    "SimulatedSSVEP": "simulated_ssvep",
-    "SimulatedP300": "simulated_p300",
-    "get_dataset": "moabb",
-    "data_folder": "moabb",
-    "check_evaluation_supported": "moabb",
-    "check_subjects": "moabb",
-    "BIDSDataset": "bids",
-    "TUAB": "tuab",
-    "WindowDataset": "window_dataset",
-    "make_synthetic_tuab": "synthetic_tuab",
-    "NSD": "nsd",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+# names and their modules are listed in __init__.pyi (read by editors and type checkers too)
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -1,21 +1,5 @@
 """Evaluation harness: BCI benchmark, results store, fMRI decoding, RSA."""
-from neurosig._lazy import lazy_exports
+import lazy_loader as _lazy
 
-_EXPORTS = {
-    "benchmark": "bci",
-    "ResultStore": "results",
-    "decode_fmri": "fmri",
-    "summarize": "bci",
-    "WithinSessionSplit": "splitters",
-    "CrossSessionSplit": "splitters",
-    "CrossSubjectSplit": "splitters",
-    "get_splitter": "splitters",
-    "resolve_evaluation": "splitters",
-    "check_evaluation_supported": "splitters",
-    "dataset_statistics": "stats",
-    "meta_analysis": "stats",
-    "evaluate_pipelines": "token_eval",
-    "token_pipelines": "token_eval",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+# names and their modules are listed in __init__.pyi (read by editors and type checkers too)
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

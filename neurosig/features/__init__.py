@@ -1,13 +1,5 @@
 """Hand-crafted feature transformers: band power, functional connectivity, filter banks, SSVEP CCA."""
-from neurosig._lazy import lazy_exports
+import lazy_loader as _lazy
 
-_EXPORTS = {
-    "BandPower": "spectral",
-    "Connectivity": "connectivity",
-    "FilterBank": "filterbank",
-    "PowerAndConnectivity": "combined",
-    "SSVEPCCA": "cca",
-    "FilterBankCCA": "cca",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+# names and their modules are listed in __init__.pyi (read by editors and type checkers too)
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

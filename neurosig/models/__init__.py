@@ -1,22 +1,5 @@
 """Torch models: shared sklearn base, bi-Mamba and transformer encoders, token transformer."""
-from neurosig._lazy import lazy_exports
+import lazy_loader as _lazy
 
-_EXPORTS = {
-    "TorchClassifier": "base",
-    "BiMambaEncoder": "femba",
-    "PatchTransformer": "transformer",
-    "FoundationClassifier": "foundation",
-    "TokenTransformer": "token_transformer",
-    "TokenTransformerClassifier": "token_transformer",
-    "FastRidgeCV": "ridge",
-    "MambaBlock": "mamba",
-    "selective_scan": "mamba",
-    "FEMBAConfig": "femba",
-    "TransformerConfig": "transformer",
-    "PretrainConfig": "pretrain",
-    "load_encoder": "checkpoints",
-    "load_femba_safetensors": "checkpoints",
-    "evaluate_over_seeds": "foundation",
-}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+# names and their modules are listed in __init__.pyi (read by editors and type checkers too)
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

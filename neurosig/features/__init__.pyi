@@ -1,0 +1,19 @@
+"""Type stub of ``neurosig.features``: the names it exports lazily, for editors and type checkers."""
+
+from .cca import (
+    FilterBankCCA as FilterBankCCA,
+    SSVEPCCA as SSVEPCCA,
+)
+from .combined import PowerAndConnectivity as PowerAndConnectivity
+from .connectivity import Connectivity as Connectivity
+from .filterbank import FilterBank as FilterBank
+from .spectral import BandPower as BandPower
+
+__all__ = [
+    "BandPower",
+    "Connectivity",
+    "FilterBank",
+    "FilterBankCCA",
+    "PowerAndConnectivity",
+    "SSVEPCCA",
+]
