@@ -38,3 +38,26 @@ def _no_network_mne(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("_MNE_FAKE_HOME_DIR", str(home))
     monkeypatch.setenv("MOABB_DOWNLOAD_PROVIDER", "upstream")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+# -- a miniature NSD folder shared by the NSD loader, fMRI decoding and ridge tests ------------
+MINI_NSD = dict(subjects=(1,), n_sessions_present=3, trials_per_session=60, n_sessions_total=10,
+                images_per_subject=200, n_images_total=700, n_shared=40, shape=(10, 14, 8),
+                effect=0.6, seed=0)
+
+
+@pytest.fixture(scope="session")
+def mini_nsd(tmp_path_factory):
+    """A generated mini-NSD tree (NIfTI betas), made once per session."""
+    from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
+
+    return make_synthetic_nsd(tmp_path_factory.mktemp("mini_nsd"), **MINI_NSD)
+
+
+@pytest.fixture(scope="session")
+def mini_nsd_h5(tmp_path_factory):
+    """The same mini-NSD tree with HDF5 betas."""
+    from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
+
+    return make_synthetic_nsd(tmp_path_factory.mktemp("mini_nsd_h5"), betas_format="hdf5", **MINI_NSD)
+

@@ -16,7 +16,7 @@ from neurosig.datasets import SimulatedP300, SimulatedSSVEP, get_dataset
 from neurosig.features import SSVEPCCA, FilterBankCCA
 from neurosig.features.cca import cca_references, max_canonical_correlations
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUBJECT = 4  # a strong responder in both simulators (seed 42); subject 1 is near chance
 logging.getLogger("moabb").setLevel(logging.ERROR)
 

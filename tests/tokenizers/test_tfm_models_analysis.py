@@ -18,7 +18,7 @@ from neurosig.models.token_transformer import (
 from neurosig.tokenizers import analysis as ta
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=2,
              max_epochs=30, batch_size=16, lr=3e-3, patience=10)
 

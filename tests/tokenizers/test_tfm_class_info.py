@@ -18,7 +18,7 @@ from neurosig.tokenizers import analysis as ta
 from neurosig.tokenizers.tfm import TFMConfig, TFMTokenizer, TFMTokenizerEstimator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(n_codes=16, dim=8, n_layers=1, max_epochs=1, batch_size=8)
 
 

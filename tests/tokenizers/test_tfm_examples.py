@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _tfm_data import one_thread  # noqa: F401 (fixture)
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

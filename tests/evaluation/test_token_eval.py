@@ -14,7 +14,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from neurosig.evaluation import token_eval as te
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "tfm_eval.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "tfm_eval.py"
 
 
 def test_fast_binary_metrics_equal_sklearn():
