@@ -244,7 +244,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return torch.softmax(torch.from_numpy(self.decision_logits(X)), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
-        """Predicted labels, shape (n_trials,)."""
+        """Predicted labels, shape (n_trials,).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials of the fitted shape.
+
+        Returns
+        -------
+        y_pred : ndarray, shape (n_trials,)
+        """
         logits = self.decision_logits(X)  # checks fitted state and X first
         return self.classes_[logits.argmax(axis=1)]
 

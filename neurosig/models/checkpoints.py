@@ -45,7 +45,21 @@ FEMBA_CONTRACT = SignalContract(ch_names=TCP_MONTAGE, sfreq=256.0, n_times=1280,
 
 
 def build_encoder(arch: str = "bimamba", size: str = "nano", **overrides) -> nn.Module:
-    """A fresh encoder: ``arch`` in {"bimamba", "transformer"}, a size name and config overrides."""
+    """A fresh encoder: ``arch`` in {"bimamba", "transformer"}, a size name and config overrides.
+
+    Parameters
+    ----------
+    arch : {"bimamba", "transformer"}, default="bimamba"
+        Encoder architecture.
+    size : str, default="nano"
+        Size preset of the architecture's config.
+    **overrides
+        Config fields that replace the size preset's values; unknown fields are refused.
+
+    Returns
+    -------
+    encoder : nn.Module
+    """
     from dataclasses import fields
 
     check_option("arch", arch, list(ARCHS))
@@ -58,7 +72,20 @@ def build_encoder(arch: str = "bimamba", size: str = "nano", **overrides) -> nn.
 
 
 def encoder_from_dict(arch: str, config: dict) -> nn.Module:
-    """Rebuild an encoder from ``(arch, config.to_dict())`` as stored in checkpoints."""
+    """Rebuild an encoder from ``(arch, config.to_dict())`` as stored in checkpoints.
+
+    Parameters
+    ----------
+    arch : {"bimamba", "transformer"}
+        Encoder architecture.
+    config : dict
+        The encoder config as written by its ``to_dict()``.
+
+    Returns
+    -------
+    encoder : nn.Module
+        A freshly initialised encoder (weights not loaded).
+    """
     check_option("arch", arch, list(ARCHS))
     cls, cfg_cls = ARCHS[arch]
     return cls(cfg_cls.from_dict(config))
@@ -66,7 +93,25 @@ def encoder_from_dict(arch: str, config: dict) -> nn.Module:
 
 def save_encoder(encoder: nn.Module, path: str | os.PathLike, contract: SignalContract | None = None,
                  scaling: str = "zscore", extra: dict | None = None) -> Path:
-    """Write an encoder (architecture, config, weights, contract) atomically to ``path``."""
+    """Write an encoder (architecture, config, weights, contract) atomically to ``path``.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Encoder with ``arch`` and ``config`` attributes.
+    path : str | os.PathLike
+        File to write (a ``torch.save`` payload).
+    contract : SignalContract | None
+        The signal the encoder was trained on; stored as a dict.
+    scaling : str, default="zscore"
+        Input scaling recorded with the encoder.
+    extra : dict | None
+        Further entries stored under ``"extra"``.
+
+    Returns
+    -------
+    path : Path
+    """
     payload = {"format": "neurosig-encoder", "arch": encoder.arch, "config": encoder.config.to_dict(),
                "encoder": encoder.state_dict(), "contract": contract.to_dict() if contract else None,
                "scaling": scaling, "extra": extra or {}}
@@ -155,7 +200,19 @@ _FEMBA_HEAD_PREFIXES = ("decoder.", "classifier.")
 
 
 def infer_femba_config(tensors: dict[str, torch.Tensor], path: str = "") -> FEMBAConfig:
-    """Read the architecture of a FEMBA state dict from its tensor shapes."""
+    """Read the architecture of a FEMBA state dict from its tensor shapes.
+
+    Parameters
+    ----------
+    tensors : dict of str to torch.Tensor
+        FEMBA state dict (safetensors key naming).
+    path : str, default=""
+        File the tensors come from, named in error messages.
+
+    Returns
+    -------
+    config : FEMBAConfig
+    """
     need = ["patch_embed.proj.weight", "pos_embed", "mamba_blocks.0.mamba_fwd.A_log",
             "mamba_blocks.0.mamba_fwd.in_proj.weight", "mamba_blocks.0.mamba_fwd.conv1d.weight"]
     missing = [k for k in need if k not in tensors]
@@ -257,7 +314,23 @@ def _contract_from_metadata(metadata: dict, config: FEMBAConfig) -> SignalContra
 
 def save_femba_safetensors(encoder: BiMambaEncoder, path: str | os.PathLike,
                            contract: SignalContract | None = None, extra_tensors: dict | None = None) -> Path:
-    """Write an encoder in FEMBA's safetensors key naming (for tests and for exchange), atomically."""
+    """Write an encoder in FEMBA's safetensors key naming (for tests and for exchange), atomically.
+
+    Parameters
+    ----------
+    encoder : BiMambaEncoder
+        Encoder whose state dict is written.
+    path : str | os.PathLike
+        ``.safetensors`` file to write.
+    contract : SignalContract | None
+        Recorded in the file's metadata (channel names, sfreq, n_times, reference).
+    extra_tensors : dict | None
+        Further tensors written next to the encoder's (e.g. a classifier head).
+
+    Returns
+    -------
+    path : Path
+    """
     from safetensors.torch import save_file
 
     tensors: dict[str, Any] = {k: v.detach().contiguous() for k, v in encoder.state_dict().items()}

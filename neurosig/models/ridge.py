@@ -17,8 +17,8 @@ eigendecomposition and one product per block of targets for all alphas at once.
 This is the math of scikit-learn's ``Ridge`` (``fit_intercept=True``: centre X and
 Y on the training means), so predictions and R^2 agree with it to rounding.
 
-Alpha selection and himalaya
-----------------------------
+Notes
+-----
 ``FastRidgeCV(scoring="r2")`` (the default, scikit-learn's ``RidgeCV`` and
 ``GridSearchCV`` convention) averages each fold's R^2 over folds. himalaya's
 ``RidgeCV`` averages each fold's negative mean squared error (``l2_neg_loss``)
@@ -73,6 +73,13 @@ class _Design:
     def fold(self, tr: np.ndarray, te: np.ndarray):
         """Eigen-system of one training set and the test rows in its basis.
 
+        Parameters
+        ----------
+        tr : ndarray of int, shape (n_train,)
+            Row indices of the fold's training samples.
+        te : ndarray of int, shape (n_test,)
+            Row indices of the fold's test samples.
+
         Returns
         -------
         s : ndarray, shape (r,)
@@ -114,7 +121,18 @@ class _Design:
         return np.clip(s, 0, None), Xte @ V, V, C, yt_mean
 
     def refit_coef(self, alphas: np.ndarray) -> np.ndarray:
-        """Weights on all samples, shape (n_features, n_targets), target ``j`` with ``alphas[j]``."""
+        """Weights on all samples, shape (n_features, n_targets), target ``j`` with ``alphas[j]``.
+
+        Parameters
+        ----------
+        alphas : ndarray, shape (n_targets,)
+            Penalty of each target.
+
+        Returns
+        -------
+        W : ndarray, shape (n_features, n_targets)
+            Ridge weights of each target on the (centred) data.
+        """
         if self.dual:
             s, U = np.linalg.eigh(self.K)
             proj = U.T @ self.Y
@@ -235,6 +253,10 @@ def ridge_fit(X, Y, alphas, fit_intercept: bool = True, dtype=np.float64):
     X : ndarray, shape (n_samples, n_features)
     Y : ndarray, shape (n_samples, n_targets)
     alphas : float or ndarray, shape (n_targets,)
+    fit_intercept : bool, default=True
+        Centre X and Y on their means (and return the matching intercept).
+    dtype : numpy dtype, default=np.float64
+        Precision of the computation (X and Y are cast to it).
 
     Returns
     -------
@@ -334,7 +356,21 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y, groups=None):
-        """Fit on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_targets)."""
+        """Choose the alphas by cross-validation, then refit on all samples.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Training data.
+        y : array-like, shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        groups : array-like, shape (n_samples,) | None
+            Group labels for the folds (an int ``cv`` then gives ``GroupKFold``).
+
+        Returns
+        -------
+        self : FastRidgeCV
+        """
         check_option("scoring", self.scoring, SCORINGS)
         check_option("dtype", str(self.dtype), ("float64", "float32"))
         dtype = np.dtype(str(self.dtype))
@@ -364,7 +400,17 @@ class FastRidgeCV(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        """Predictions, shape (n_samples,) or (n_samples, n_targets)."""
+        """Predictions, shape (n_samples,) or (n_samples, n_targets).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+            Samples with the fitted number of features.
+
+        Returns
+        -------
+        y_pred : ndarray, shape (n_samples,) or (n_samples, n_targets)
+        """
         check_is_fitted(self)
         _check_not_3d(X)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])

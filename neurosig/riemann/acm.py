@@ -54,9 +54,6 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         MOABB's published grid (order 1..10, lag 1..10, C 0.5/1/1.5, kernel rbf/linear).
     cv : int | CV splitter | None
         Inner folds for the grid; None: ``StratifiedKFold(3, shuffle=True, random_state=42)``.
-    halving_factor : int, default=3
-        ``selection="halving"``: each round keeps ``ceil(n / halving_factor)`` of its
-        ``n`` candidates.
     cov_estimator : str, default="cov"
         Covariance estimator (see :class:`~neurosig.riemann.AugmentedCovariances`).
     metric : {"riemann", "logeuclid", "euclid"}, default="riemann"
@@ -72,6 +69,9 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         Tolerance of the grid's Riemannian means (pyRiemann's 1e-8: the exact mode, same
         choice as ``GridSearchCV``); a larger value is an approximate acceleration (see
         :func:`~neurosig.riemann.fast_grid.fast_grid_search`).
+    halving_factor : int, default=3
+        ``selection="halving"``: each round keeps ``ceil(n / halving_factor)`` of its
+        ``n`` candidates.
     verbose : bool, default=True
         Log lines (logger ``neurosig.riemann``, level INFO) for each stage of ``fit`` and a
         progress bar on stderr per selection stage (one step per block of candidates
@@ -221,7 +221,17 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         return self.pipeline_.decision_function(X)
 
     def predict(self, X):
-        """Predicted labels, shape (n_trials,)."""
+        """Predicted labels, shape (n_trials,).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials with the fitted number of channels.
+
+        Returns
+        -------
+        y_pred : ndarray, shape (n_trials,)
+        """
         X = self._X(X)
         return self.pipeline_.predict(X)
 

@@ -70,6 +70,11 @@ NEAR_SINGULAR = 1e-14
 def normalize_grid(param_grid: dict | None) -> dict:
     """Check a grid with keys order, lag, C, kernel (or MOABB's step keys).
 
+    Parameters
+    ----------
+    param_grid : dict | None
+        Values (a list or a single value) per key; None: MOABB's published grid.
+
     Returns
     -------
     grid : dict
@@ -202,6 +207,18 @@ def mean_path(C, solver):
     Numerically singular matrices (smallest eigenvalue within ~50 rounding errors of zero):
     whether MOABB's pipeline scores them or gives NaN depends on the exact path of
     pyRiemann's iteration (a whitened eigenvalue may round to <= 0), so follow it.
+
+    Parameters
+    ----------
+    C : ndarray, shape (n_trials, n, n)
+        SPD matrices of one (order, lag).
+    solver : {"anderson", "pyriemann"}
+        The solver asked for.
+
+    Returns
+    -------
+    path : {"anderson", "pyriemann"}
+        ``"pyriemann"`` where the matrices are numerically singular, else ``solver``.
     """
     w = np.linalg.eigvalsh(C)
     return "pyriemann" if np.any(w[:, 0] <= NEAR_SINGULAR * w[:, -1]) else solver
@@ -241,6 +258,19 @@ def exact_fold_vectors(C, train, test, path, mean_tol):
 
 def svm_fold_scores(T_train, y_train, T_test, y_test, settings, scorer):
     """Test score of ``SVC(C, kernel)`` for every ``(C, kernel)`` in ``settings``.
+
+    Parameters
+    ----------
+    T_train : ndarray, shape (n_train, n_features)
+        Training tangent vectors.
+    y_train : ndarray, shape (n_train,)
+    T_test : ndarray, shape (n_test, n_features)
+        Test tangent vectors.
+    y_test : ndarray, shape (n_test,)
+    settings : list of (float, str)
+        ``(C, kernel)`` pairs.
+    scorer : callable
+        sklearn scorer, ``scorer(estimator, X, y)``.
 
     Returns
     -------
@@ -310,6 +340,8 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
         Worker processes (each gets one BLAS thread when ``n_jobs > 1``).  In parallel,
         one task per (lag, order, fold), largest orders first; sequentially, one per lag
         (the lagged products are then shared by all orders of a lag).
+    verbose : bool, default=False
+        A progress bar over the tasks.
     mean_solver : {"anderson", "pyriemann"}
         How the Riemannian mean of each (order, lag, fold) is found (see
         :func:`~.tangent.riemann_mean_logs`): ``"pyriemann"`` runs pyRiemann's iterates;

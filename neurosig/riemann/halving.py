@@ -144,7 +144,19 @@ class HalvingResult:
 
 
 def check_levels(levels, n_splits: int) -> list:
-    """Check a schedule of resource levels (see the module docstring); it must end with ``"exact"``."""
+    """Check a schedule of resource levels (see the module docstring); it must end with ``"exact"``.
+
+    Parameters
+    ----------
+    levels : str | sequence of str
+        Levels among ``"logeuclid"``, ``"exact:k"`` and ``"exact"``.
+    n_splits : int
+        Number of folds; ``"exact:k"`` needs ``1 <= k < n_splits``.
+
+    Returns
+    -------
+    levels : list of str
+    """
     allowed = "'logeuclid', 'exact:k' (1 <= k < n_splits) or 'exact'"
     levels = list(levels) if isinstance(levels, (list, tuple)) else [levels]
     if not levels or levels[-1] != "exact":
@@ -162,7 +174,22 @@ def check_levels(levels, n_splits: int) -> list:
 
 
 def n_rounds(n_candidates: int, factor: int, n_levels: int) -> int:
-    """``min(n_levels, 1 + floor(log_factor(n_candidates)))`` (``HalvingGridSearchCV``'s count)."""
+    """``min(n_levels, 1 + floor(log_factor(n_candidates)))`` (``HalvingGridSearchCV``'s count).
+
+    Parameters
+    ----------
+    n_candidates : int
+        Number of candidates of the first round.
+    factor : int
+        Each round keeps ``1 / factor`` of its candidates.
+    n_levels : int
+        Number of resource levels available.
+
+    Returns
+    -------
+    n : int
+        Number of rounds.
+    """
     k = 0
     while factor ** (k + 1) <= n_candidates:
         k += 1
@@ -263,7 +290,26 @@ class _Scorer:
         return out
 
     def score(self, cands, level, folds, bar):
-        """Fold scores of the candidates ``cands`` (grid order), shape (len(cands), len(folds))."""
+        """Fold scores of the candidates ``cands`` (grid order), shape (len(cands), len(folds)).
+
+        Parameters
+        ----------
+        cands : ndarray of int
+            Candidate indices into ``params``, in grid order.
+        level : str
+            Resource level: ``"logeuclid"``, ``"exact:k"`` or ``"exact"``.
+        folds : list of int
+            Indices of the folds (into ``splits``) to score.
+        bar : progress bar
+            Advanced by one step per (order, lag).
+
+        Returns
+        -------
+        scores : ndarray, shape (len(cands), len(folds))
+            NaN for candidates that could not be scored.
+        n_pairs : int
+            Number of (order, lag) pairs among the candidates.
+        """
         by_pair: dict = {}
         for c in cands:
             by_pair.setdefault((self.params[c]["order"], self.params[c]["lag"]), []).append(c)
@@ -314,13 +360,15 @@ def halving_search(X, y, param_grid: dict | None = None, cv=None, estimator: str
     ----------
     X : ndarray, shape (n_trials, n_channels, n_times)
     y : ndarray, shape (n_trials,)
-    param_grid, cv, estimator, embedding, scoring, mean_solver, mean_tol
+    param_grid, cv, estimator, embedding, scoring
         As :func:`~.fast_grid.fast_grid_search` (``cv`` None: MOABB's inner
         ``StratifiedKFold(3, shuffle=True, random_state=42)``).
     factor : int, default=3
         Each round keeps ``ceil(n / factor)`` of its ``n`` candidates.
     levels : sequence of str, default=("logeuclid", "exact:1", "exact")
         Resource of each round (see the module docstring); must end with ``"exact"``.
+    mean_solver, mean_tol
+        As :func:`~.fast_grid.fast_grid_search`.
     verbose : bool
         A progress bar per round (one step per (order, lag)) and a log line per round.
 

@@ -437,16 +437,50 @@ class RiemannTangentSpace(TransformerMixin, BaseEstimator):
         return res
 
     def fit(self, X, y=None):
-        """X : ndarray, shape (n_matrices, n, n), SPD."""
+        """Fit the Riemannian mean of the matrices.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_matrices, n, n)
+            SPD matrices.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : RiemannTangentSpace
+        """
         self._fit(X)
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit, and the training matrices' vectors (the logs of the last iteration: no extra work)."""
+        """Fit, and the training matrices' vectors (the logs of the last iteration: no extra work).
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_matrices, n, n)
+            SPD matrices.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        T : ndarray, shape (n_matrices, n*(n+1)/2)
+        """
         return upper(self._fit(X).logs)
 
     def transform(self, X):
-        """X : ndarray, shape (n_matrices, n, n) -> ndarray, shape (n_matrices, n*(n+1)/2)."""
+        """Tangent vectors at the fitted mean.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_matrices, n, n)
+            SPD matrices of the fitted size.
+
+        Returns
+        -------
+        T : ndarray, shape (n_matrices, n*(n+1)/2)
+        """
         check_is_fitted(self, "isqrt_")
         X = self._check_X(X)
         check_n_features(self, X, what="rows and columns")
