@@ -112,8 +112,10 @@ def topology_child(side, layout, n_rdms, n_cond, low, up, out):
     data = _topology_data(layout, n_rdms, n_cond)
     if side == "rsatoolbox":
         from rsatoolbox.rdm import RDMs
-        from rsatoolbox.rdm.transform import geodesic_transform as ref_geo
-        from rsatoolbox.rdm.transform import geotopological_transform as ref_gt
+        from rsatoolbox.rdm.transform import (
+            geodesic_transform as ref_geo,
+            geotopological_transform as ref_gt,
+        )
 
         ref_geo(ref_gt(RDMs(data[:4].copy()), low, up))
         rdms = RDMs(data.copy())  # construction not timed (rsatoolbox's transforms mutate it: a copy)

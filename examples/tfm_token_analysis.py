@@ -37,8 +37,7 @@ def main(argv=None) -> dict:
     import matplotlib
     matplotlib.use("Agg")
 
-    from neurosig.tokenizers import TFMTokenizerEstimator
-    from neurosig.tokenizers import analysis as ta
+    from neurosig.tokenizers import TFMTokenizerEstimator, analysis as ta
 
     X, y = make_data()
     tok = TFMTokenizerEstimator(n_codes=32, dim=16, n_layers=1, max_epochs=3, batch_size=16, random_state=0).fit(X)

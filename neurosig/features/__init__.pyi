@@ -1,8 +1,8 @@
 """Type stub of ``neurosig.features``: the names it exports lazily, for editors and type checkers."""
 
 from .cca import (
-    FilterBankCCA as FilterBankCCA,
     SSVEPCCA as SSVEPCCA,
+    FilterBankCCA as FilterBankCCA,
 )
 from .combined import PowerAndConnectivity as PowerAndConnectivity
 from .connectivity import Connectivity as Connectivity

@@ -16,8 +16,7 @@ import numpy as np
 
 from ..._logging import get_logger, progress
 from ..._validation import check_option, check_positive_int
-from .comparison import METHODS as COMPARE_METHODS
-from .comparison import compare_vectors
+from .comparison import METHODS as COMPARE_METHODS, compare_vectors
 from .rdm import as_vectors, n_cond_from_length
 
 logger = get_logger(__name__)

@@ -18,8 +18,13 @@ import numpy as np
 
 from ..._logging import get_logger
 from ..._validation import check_option, check_positive_int
-from .comparison import METHODS as COMPARE_METHODS
-from .comparison import compare_vectors, cosine, rank, whitened_second_moment
+from .comparison import (
+    METHODS as COMPARE_METHODS,
+    compare_vectors,
+    cosine,
+    rank,
+    whitened_second_moment,
+)
 from .rdm import as_vectors, n_cond_from_length, triu_indices
 
 logger = get_logger(__name__)

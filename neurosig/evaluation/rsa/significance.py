@@ -6,8 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..._validation import check_option, check_positive_int
-from .comparison import METHODS as COMPARE_METHODS
-from .comparison import compare_vectors
+from .comparison import METHODS as COMPARE_METHODS, compare_vectors
 from .rdm import as_vectors, n_cond_from_length, triu_indices
 
 

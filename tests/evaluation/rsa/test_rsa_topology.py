@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from rsa_helpers import rdms_obj
 from scipy.sparse.csgraph import csgraph_from_dense, shortest_path
 
@@ -180,8 +179,10 @@ def test_compiled_geodesic_identical_to_numpy_floyd_warshall_and_rsatoolbox(rsat
     """The compiled kernel (condensed upper triangle, pairs i < j only) gives bit-identical values
     to the vectorised numpy recursion on square matrices and to rsatoolbox (networkx), with pooled
     thresholds on a stack of RDMs, in both layouts and for any block size."""
-    from rsatoolbox.rdm.transform import geodesic_transform as ref_geo
-    from rsatoolbox.rdm.transform import geotopological_transform as ref_gt
+    from rsatoolbox.rdm.transform import (
+        geodesic_transform as ref_geo,
+        geotopological_transform as ref_gt,
+    )
 
     from neurosig.evaluation.rsa.topology import floyd_warshall_batch
 
