@@ -1,5 +1,5 @@
 """Does the tokenizer need a corpus? Tokens of a tokenizer learned on 48 windows of the subject
-itself vs one learned, without labels, on a corpus of other subjects (issue 6).
+itself vs one learned, without labels, on a corpus of other subjects.
 
 On the simulated motor-imagery dataset (left vs right hand), for every evaluated subject:
 runs 1-2 of session 0train (48 windows) are the subject's training windows, runs 3-8

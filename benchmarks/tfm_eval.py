@@ -1,4 +1,4 @@
-"""TFM token pipelines vs TS+SVM on the simulated motor-imagery dataset (issue 6 evaluation).
+"""TFM token pipelines vs TS+SVM on the simulated motor-imagery dataset.
 
 Compares, on the same splits (``neurosig.evaluation.token_eval``, the code path
 ``examples/tfm_eegmat.py`` uses too):
