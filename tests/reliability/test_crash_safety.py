@@ -206,3 +206,60 @@ def test_tuab_prepare_killed_resumes_identical_store(tmp_path):
             np.testing.assert_array_equal(a["X"][()], b["X"][()])
     pd.testing.assert_frame_equal(pd.read_parquet(cache / "windows.parquet"),
                                   pd.read_parquet(tmp_path / "straight" / "windows.parquet"))
+
+
+# -- rsa ---------------------------------------------------------------------------------------
+_RSA = """
+    import time
+    from neurosig.evaluation.rsa import grid_plots
+    real = grid_plots.plot_heatmap
+    def slow(*args, **kwargs):
+        open({marker!r}, "w").close()  # every row is stored: the figures come last
+        time.sleep(300)                # the kill lands while figures are being written
+        return real(*args, **kwargs)
+    grid_plots.plot_heatmap = slow
+    from neurosig.cli.main import main
+    main(["-q", "rsa", {job!r}])
+"""
+
+
+def test_rsa_killed_while_writing_figures_rerun_writes_them(tmp_path):
+    import yaml
+
+    from neurosig.cli.main import main
+    from neurosig.evaluation.results import ResultStore
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation" / "rsa"))
+    from test_rsa_grid import _cfg, _epochs
+
+    runs = {}
+    for name in ("killed", "straight"):
+        folder = tmp_path / name
+        folder.mkdir()
+        _epochs(folder)
+        (folder / "job.yml").write_text(yaml.safe_dump(_cfg()))
+        runs[name] = folder
+    killed = runs["killed"]
+    marker = tmp_path / "writing_figures"
+    _run_and_kill(tmp_path, _RSA.format(marker=str(marker), job=str(killed / "job.yml")),
+                  ready=marker.exists)
+    out = killed / "out"
+    figs = [out / f"toy-grid_{k}.png" for k in ("heatmap", "profiles", "rdms", "identification")]
+    assert not any(f.exists() for f in figs), "killed before the figures were written"
+    n_rows = _count_rows(out / "results.sqlite")
+    assert n_rows == 2 * 3 * 3 + 2  # every row was committed before the kill
+    with ResultStore(out / "results.sqlite") as st:
+        before = st.to_frame(kind="rsa")
+
+    assert main(["-q", "rsa", str(killed / "job.yml")]) == 0  # the rerun writes the figures
+    assert all(f.stat().st_size > 1000 for f in figs)
+    assert main(["-q", "rsa", str(runs["straight"] / "job.yml")]) == 0
+    with ResultStore(out / "results.sqlite") as st:
+        after = st.to_frame(kind="rsa")
+    with ResultStore(runs["straight"] / "out" / "results.sqlite") as st:
+        straight = st.to_frame(kind="rsa")
+    assert len(after) == n_rows and list(after["created"]) == list(before["created"])  # nothing recomputed
+    got = after.set_index("row_key")["score"].sort_index()
+    ref = straight.set_index("row_key")["score"].sort_index()
+    assert list(got.index) == list(ref.index)
+    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(), rtol=1e-9)
