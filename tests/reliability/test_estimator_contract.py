@@ -15,9 +15,11 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.fixes import parse_version
 
 SFREQ = 128.0
 
@@ -413,9 +415,15 @@ def _sklearn_failures(estimator) -> dict[str, str]:
     return {n: _TWO_D + (f"; {_WHAT[n]}" if n in _WHAT else "") for n in names}
 
 
+# scikit-learn >= 1.8 runs the expected failures strictly (a listed check that starts passing
+# fails the test); on 1.6 and 1.7 such a check is reported as XPASS in the summary
+_STRICT = ({"xfail_strict": True} if parse_version(sklearn.__version__) >= parse_version("1.8")
+           else {})
+
+
 @pytest.mark.slow  # about 900 checks (torch models fitted in many of them)
 @parametrize_with_checks([ESTIMATORS[n][0]() for n in NAMES], expected_failed_checks=_sklearn_failures,
-                         xfail_strict=True)
+                         **_STRICT)
 def test_sklearn_common_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
