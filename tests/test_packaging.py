@@ -20,6 +20,9 @@ def test_wheel_contains_pipelines_and_cards(tmp_path):
     for rel in shipped:
         assert f"neurosig/_data/{rel}" in names, rel
     assert any(n.endswith("entry_points.txt") for n in names)
+    # the lazy-export stubs (lazy_loader reads them at import time)
+    stubs = {p.relative_to(ROOT).as_posix() for p in (ROOT / "neurosig").rglob("__init__.pyi")}
+    assert stubs and stubs <= set(names)
 
 
 def _pyproject():
