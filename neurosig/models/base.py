@@ -205,13 +205,16 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray, shape (n_trials, n_classes)
         """
-        check_is_fitted(self, "module_")
-        X = self._check_predict_input(X)
+        X = self._check_predict_input(X)  # fitted first, then X
+        return self._forward_in_batches(self.module_, X)
+
+    @torch.no_grad()
+    def _forward_in_batches(self, fn, X: np.ndarray, batch: int = 256) -> np.ndarray:
+        """``fn`` (a method of the fitted module) on checked X, in batches on the module's device."""
         Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X))).float()
         device = next(self.module_.parameters()).device
         self.module_.eval()
-        return torch.cat([self.module_(Xt[i:i + 256].to(device)).cpu()
-                          for i in range(0, len(Xt), 256)]).numpy()
+        return torch.cat([fn(Xt[i:i + batch].to(device)).cpu() for i in range(0, len(Xt), batch)]).numpy()
 
     def _check_predict_input(self, X, times: bool = True) -> np.ndarray:
         """X of predict/transform: fitted first, then 3-D, finite, with the fitted trial shape.

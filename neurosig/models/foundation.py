@@ -241,12 +241,8 @@ class FoundationClassifier(TransformerMixin, TorchClassifier):
         -------
         ndarray, shape (n_trials, d_model)
         """
-        X = self._check_predict_input(X)
-        Xt = torch.from_numpy(np.ascontiguousarray(self._prepare_input(X)))
-        self.module_.eval()
-        dev = next(self.module_.parameters()).device
-        return torch.cat([self.module_.features(Xt[i:i + 256].to(dev)).cpu()
-                          for i in range(0, len(Xt), 256)]).numpy()
+        X = self._check_predict_input(X)  # fitted first, then X
+        return self._forward_in_batches(self.module_.features, X)
 
     def describe(self) -> dict:
         """What identifies a result of this estimator: head, mode, learning rates, checkpoint, preprocessing."""

@@ -202,7 +202,7 @@ class _ChunkedScan(torch.autograd.Function):
 def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
                    C: torch.Tensor, D: torch.Tensor | None = None, *, chunk_size: int = 64,
                    h0: torch.Tensor | None = None, return_last_state: bool = False,
-                   use_fast_path: bool = True):
+                   use_fast_path: bool | str = True):
     """Chunked selective scan (pure PyTorch, optional ``mamba_ssm`` CUDA kernel).
 
     Parameters
