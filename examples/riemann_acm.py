@@ -42,9 +42,9 @@ res = grid.grid_result_
 print("excluded (order, lag):", [(e["order"], e["lag"]) for e in res.excluded],
       "| means that met no tolerance:", len(res.not_converged))
 
-# 4. successive halving over the same candidates: every candidate scored with tangent spaces
-#    at the closed-form log-Euclidean mean, the best third exactly on one inner fold, the best
-#    ninth exactly on all folds (the exact grid's own scores), chosen as GridSearchCV chooses
+# 4. successive halving over the same candidates: every candidate scored on centred matrix
+#    logarithms, the best third at the closed-form log-Euclidean mean, then exactly on one
+#    inner fold, then on all folds (the exact grid's own scores), chosen as GridSearchCV chooses
 halving = ACMClassifier(selection="halving", param_grid=grid.param_grid, verbose=False).fit(X, y)
 for i, r in enumerate(halving.grid_result_.rounds):
     print(f"halving round {i + 1}: {len(r.candidates)} candidates on {r.level!r} "

@@ -45,10 +45,11 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
         :func:`~neurosig.riemann.fast_grid.fast_grid_search` (same choice as
         ``GridSearchCV`` over MOABB's pipeline on the same folds).  ``"halving"``:
         successive halving over the same candidates
-        (:func:`~neurosig.riemann.halving.halving_search`: all candidates with tangent
-        spaces at the closed-form log-Euclidean mean, the best third exactly on one inner
-        fold, the best ninth exactly on all folds, chosen among those as ``GridSearchCV``
-        chooses; grids of fewer than 9 candidates skip the first rounds).  ``"fixed"``: use ``order``, ``lag``, ``C``, ``kernel``.
+        (:func:`~neurosig.riemann.halving.halving_search`: all candidates on centred
+        matrix logarithms, the best third with tangent spaces at the closed-form
+        log-Euclidean mean, the best ninth exactly on one inner fold, the best 27th exactly
+        on all folds, chosen among those as ``GridSearchCV`` chooses; smaller grids skip the
+        first rounds).  ``"fixed"``: use ``order``, ``lag``, ``C``, ``kernel``.
     param_grid : dict | None
         Grid for ``selection="grid"`` or ``"halving"`` (keys order, lag, C, kernel); None:
         MOABB's published grid (order 1..10, lag 1..10, C 0.5/1/1.5, kernel rbf/linear).

@@ -11,11 +11,16 @@ most two rounds, and nearly all of the grid's time goes to the Riemannian means 
 eigendecomposition of every training matrix per iteration, 10-20 iterations), while the
 SVM settings are almost free once a tangent space exists.  The levels are:
 
+``"logm"``
+    The matrix logarithms ``logm(C_k)`` centred at their training mean (the log-Euclidean
+    vector space of Arsigny et al.): one eigendecomposition per matrix, shared by all
+    folds, and no whitening; the SVMs run on precomputed kernels.  About a fiftieth of the
+    exact means' cost.
 ``"logeuclid"``
     The log-Euclidean mean of the training matrices, ``expm(mean_k logm(C_k))`` (closed
-    form: one eigendecomposition per matrix, shared by all folds), as the reference point
-    of pyRiemann's affine-invariant log map.  It costs about a tenth of the exact means
-    and ranks candidates much as they do.
+    form from the same logarithms), as the reference point of pyRiemann's
+    affine-invariant log map: one whitened eigendecomposition per matrix and fold.  About
+    a tenth of the exact means' cost, and ranks candidates much as they do.
 ``"exact:k"``
     The exact grid's computation on the first ``k`` inner folds only.
 ``"exact"``
@@ -23,6 +28,11 @@ SVM settings are almost free once a tangent space exists.  The levels are:
     ``mean_tol`` from the Euclidean mean, tangent vectors, SVM; fold scores identical to
     the exact grid's for the same candidates.  Folds already computed at an ``"exact:k"``
     level are reused (each fold is computed independently, so nothing changes).
+
+The cheap levels (``"logm"``, ``"logeuclid"``) score the SVMs through precomputed linear
+and RBF kernels (RBF ``gamma="scale"`` as ``SVC`` computes it) and ROC-AUC by ranks: the
+same scores as ``SVC`` on the vectors up to rounding; the exact levels use ``SVC`` on the
+vectors, as ``GridSearchCV`` does.
 
 Each (order, lag, fold) tangent space is computed once per level and reused by every
 (C, kernel) of that (order, lag).
@@ -45,12 +55,16 @@ from .fast_grid import (
     normalize_grid,
     svm_fold_scores,
 )
-from .tangent import MEAN_SOLVERS, NotSPDError, tangent_vectors
+from .tangent import MEAN_SOLVERS, NotSPDError, tangent_vectors, upper
 
 logger = get_logger(__name__)
 
-#: Default schedule: closed-form reference for all candidates, exact on one fold, exact.
-LEVELS = ("logeuclid", "exact:1", "exact")
+#: Default schedule: log-Euclidean vectors for all candidates, the affine-invariant map at
+#: the log-Euclidean mean for the best third, the exact grid on one fold for the best ninth
+#: and on every fold for the best 27th.
+LEVELS = ("logm", "logeuclid", "exact:1", "exact")
+#: Levels that are not the exact grid's computation.
+CHEAP_LEVELS = ("logm", "logeuclid")
 #: Augmented covariances kept between rounds (bytes); beyond, they are recomputed when needed.
 COV_CACHE_BYTES = 512 * 2**20
 
@@ -149,7 +163,7 @@ def check_levels(levels, n_splits: int) -> list:
     Parameters
     ----------
     levels : str | sequence of str
-        Levels among ``"logeuclid"``, ``"exact:k"`` and ``"exact"``.
+        Levels among ``"logm"``, ``"logeuclid"``, ``"exact:k"`` and ``"exact"``.
     n_splits : int
         Number of folds; ``"exact:k"`` needs ``1 <= k < n_splits``.
 
@@ -157,13 +171,13 @@ def check_levels(levels, n_splits: int) -> list:
     -------
     levels : list of str
     """
-    allowed = "'logeuclid', 'exact:k' (1 <= k < n_splits) or 'exact'"
+    allowed = "'logm', 'logeuclid', 'exact:k' (1 <= k < n_splits) or 'exact'"
     levels = list(levels) if isinstance(levels, (list, tuple)) else [levels]
     if not levels or levels[-1] != "exact":
         raise ValueError(f"Invalid value for the 'levels' parameter. Allowed values are sequences of "
                          f"{allowed} ending with 'exact', but got {levels!r} instead.")
     for lv in levels:
-        ok = lv in ("logeuclid", "exact")
+        ok = lv in (*CHEAP_LEVELS, "exact")
         if isinstance(lv, str) and lv.startswith("exact:"):
             k = lv.split(":", 1)[1]
             ok = k.isdigit() and 1 <= int(k) < n_splits
@@ -228,6 +242,80 @@ def logeuclid_fold_vectors(C, logs, train, test):
     return T[:len(train)], T[len(train):]
 
 
+def logm_fold_vectors(logs, train, test):
+    """Log-Euclidean vectors ``upper(logm(C_k) - mean_train logm(C))`` of one fold.
+
+    Parameters
+    ----------
+    logs : ndarray, shape (n_trials, n, n)
+        ``logm(C_k)``.
+    train, test : ndarray of int
+
+    Returns
+    -------
+    T_train, T_test : ndarray, shape (n_train or n_test, n*(n+1)/2)
+    """
+    mu = logs[train].mean(axis=0)
+    return upper(logs[train] - mu), upper(logs[test] - mu)
+
+
+def _rank_auc(d: np.ndarray, positive: np.ndarray) -> float:
+    """ROC-AUC of decision values ``d`` by ranks (Mann-Whitney; ties count one half)."""
+    diff = d[positive][:, None] - d[~positive][None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def kernel_svm_scores(T_train, y_train, T_test, y_test, settings, scorer, scoring):
+    """:func:`~.fast_grid.svm_fold_scores` through precomputed kernels (cheap levels).
+
+    Each kernel is computed once for all ``C``, with ``SVC``'s defaults (``gamma="scale"``:
+    ``1 / (n_features * T_train.var())``; poly degree 3, coef0 0).  Scores equal ``SVC`` on the
+    vectors up to rounding; ROC-AUC is computed by ranks.
+
+    Parameters
+    ----------
+    T_train : ndarray, shape (n_train, n_features)
+    y_train : ndarray, shape (n_train,)
+    T_test : ndarray, shape (n_test, n_features)
+    y_test : ndarray, shape (n_test,)
+    settings : list of (float, str)
+        ``(C, kernel)`` pairs, kernel ``"linear"``, ``"rbf"``, ``"poly"`` or ``"sigmoid"``.
+    scorer : callable
+        sklearn scorer (used unless ``scoring == "roc_auc"``).
+    scoring : str
+        The scoring name.
+
+    Returns
+    -------
+    scores : ndarray, shape (len(settings),)
+    """
+    from sklearn.svm import SVC
+    G, H = T_train @ T_train.T, T_test @ T_train.T
+    var = T_train.var()
+    gamma = 1.0 / (T_train.shape[1] * var) if var != 0 else 1.0  # SVC's gamma="scale"
+    kernels = {}
+    for k in {k for _, k in settings}:
+        if k == "linear":
+            kernels[k] = (G, H)
+        elif k == "poly":  # SVC's defaults: degree 3, coef0 0
+            kernels[k] = ((gamma * G) ** 3, (gamma * H) ** 3)
+        elif k == "sigmoid":
+            kernels[k] = (np.tanh(gamma * G), np.tanh(gamma * H))
+        else:  # rbf
+            sq_tr, sq_te = np.einsum("ij,ij->i", T_train, T_train), np.einsum("ij,ij->i", T_test, T_test)
+            kernels[k] = (np.exp(-gamma * np.maximum(sq_tr[:, None] + sq_tr[None] - 2 * G, 0)),
+                          np.exp(-gamma * np.maximum(sq_te[:, None] + sq_tr[None] - 2 * H, 0)))
+    out = np.empty(len(settings))
+    for i, (c, k) in enumerate(settings):
+        K_train, K_test = kernels[k]
+        svc = SVC(C=c, kernel="precomputed").fit(K_train, y_train)
+        if scoring == "roc_auc" and len(svc.classes_) == 2:
+            out[i] = _rank_auc(svc.decision_function(K_test), y_test == svc.classes_[1])
+        else:
+            out[i] = scorer(svc, K_test, y_test)
+    return out
+
+
 class _Scorer:
     """Scores candidates at a level, keeping exact fold vectors and scores for later rounds."""
 
@@ -235,8 +323,9 @@ class _Scorer:
         from sklearn.metrics import get_scorer
         self.X, self.y, self.grid, self.params, self.splits = X, y, grid, params, splits
         self.estimator, self.embedding, self.solver, self.mean_tol = estimator, embedding, solver, mean_tol
-        self.scorer = get_scorer(scoring)
+        self.scorer, self.scoring = get_scorer(scoring), scoring
         self.covs: dict = {}       # (order, lag) -> matrices (dropped once a pair is out)
+        self.logs: dict = {}       # (order, lag) -> logm of the matrices (cheap levels)
         self.bad: dict = {}        # (order, lag) -> exclusion record
         self.exact: dict = {}      # (order, lag, fold) -> (T_train, T_test)
         self.exact_scores: dict = {}  # (candidate, fold) -> score
@@ -255,6 +344,7 @@ class _Scorer:
 
     def keep_only(self, pairs):
         self.covs = {k: v for k, v in self.covs.items() if k in pairs}
+        self.logs = {k: v for k, v in self.logs.items() if k in pairs}
         self.exact = {k: v for k, v in self.exact.items() if k[:2] in pairs}
 
     def _pair_scores(self, pair, cands, level, folds):
@@ -262,12 +352,17 @@ class _Scorer:
         C, y = self.covs[pair], self.y
         settings = [(self.params[c]["C"], self.params[c]["kernel"]) for c in cands]
         out = np.empty((len(cands), len(folds)))
-        if level == "logeuclid":
-            logs = _logm_stack(C)
+        if level in CHEAP_LEVELS:
+            if pair not in self.logs:
+                self.logs[pair] = _logm_stack(C)
+            logs = self.logs[pair]
             for j, f in enumerate(folds):
                 tr, te = self.splits[f]
-                T_tr, T_te = logeuclid_fold_vectors(C, logs, tr, te)
-                out[:, j] = svm_fold_scores(T_tr, y[tr], T_te, y[te], settings, self.scorer)
+                if level == "logm":
+                    T_tr, T_te = logm_fold_vectors(logs, tr, te)
+                else:
+                    T_tr, T_te = logeuclid_fold_vectors(C, logs, tr, te)
+                out[:, j] = kernel_svm_scores(T_tr, y[tr], T_te, y[te], settings, self.scorer, self.scoring)
             return out
         path = None
         for j, f in enumerate(folds):
@@ -324,11 +419,13 @@ class _Scorer:
                 except NotSPDError as exc:
                     self.bad[pair] = {"order": pair[0], "lag": pair[1], "reason": f"tangent space failed: {exc}"}
                     self.covs.pop(pair)
+                    self.logs.pop(pair, None)
                 # bounded memory on large grids: past the cap, the matrices of a pair scored at a
                 # cheap level are dropped and recomputed (identically) if it is promoted
-                if pair in self.covs and not level.startswith("exact") and \
-                        sum(C.nbytes for C in self.covs.values()) > COV_CACHE_BYTES:
+                if pair in self.covs and level in CHEAP_LEVELS and \
+                        sum(a.nbytes for d in (self.covs, self.logs) for a in d.values()) > COV_CACHE_BYTES:
                     self.covs.pop(pair)
+                    self.logs.pop(pair, None)
             bar.update(1)
         nan = np.full(len(folds), np.nan)
         return np.array([scores.get(c, nan) for c in cands]).reshape(len(cands), len(folds)), len(by_pair)
@@ -365,7 +462,7 @@ def halving_search(X, y, param_grid: dict | None = None, cv=None, estimator: str
         ``StratifiedKFold(3, shuffle=True, random_state=42)``).
     factor : int, default=3
         Each round keeps ``ceil(n / factor)`` of its ``n`` candidates.
-    levels : sequence of str, default=("logeuclid", "exact:1", "exact")
+    levels : sequence of str, default=("logm", "logeuclid", "exact:1", "exact")
         Resource of each round (see the module docstring); must end with ``"exact"``.
     mean_solver, mean_tol
         As :func:`~.fast_grid.fast_grid_search`.
@@ -407,7 +504,7 @@ def halving_search(X, y, param_grid: dict | None = None, cv=None, estimator: str
     rounds = []
     for i, level in enumerate(used):
         t0 = time.perf_counter()
-        folds = list(range(len(splits) if level in ("logeuclid", "exact") else int(level.split(":")[1])))
+        folds = list(range(len(splits) if level in (*CHEAP_LEVELS, "exact") else int(level.split(":")[1])))
         n_pairs = len({(params[c]["order"], params[c]["lag"]) for c in cands})
         if verbose:
             logger.info("ACM halving round %d/%d: %d candidates, %d (order, lag), level %r, %d inner fold(s)",

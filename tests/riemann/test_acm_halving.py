@@ -46,8 +46,8 @@ def test_rounds_candidates_and_promotion(run54):
     _, _, _, res, grid = run54
     assert [p for p in res.params] == grid.params  # same candidates, same (GridSearchCV) order
     assert [r.level for r in res.rounds] == list(LEVELS)
-    assert [len(r.candidates) for r in res.rounds] == [54, 18, 6]  # ceil(54 / 3**i)
-    assert [len(r.folds) for r in res.rounds] == [3, 1, 3]
+    assert [len(r.candidates) for r in res.rounds] == [54, 18, 6, 2]  # ceil(54 / 3**i)
+    assert [len(r.folds) for r in res.rounds] == [3, 3, 1, 3]
     np.testing.assert_array_equal(res.rounds[0].candidates, np.arange(54))
     for r, nxt in zip(res.rounds[:-1], res.rounds[1:]):
         assert r.split_scores.shape == (len(r.candidates), len(r.folds))
@@ -57,8 +57,8 @@ def test_rounds_candidates_and_promotion(run54):
     # each round needs one tangent space per (order, lag) of its candidates
     for r in res.rounds:
         assert r.n_pairs == len({(res.params[c]["order"], res.params[c]["lag"]) for c in r.candidates})
-    assert res.to_frame().groupby("iter").size().tolist() == [54, 18, 6]
-    assert res.to_frame()["promoted"].sum() == 18 + 6 + 1
+    assert res.to_frame().groupby("iter").size().tolist() == [54, 18, 6, 2]
+    assert res.to_frame()["promoted"].sum() == 18 + 6 + 2 + 1
 
 
 def test_last_round_is_the_exact_grid_for_the_survivors(run54):
@@ -67,7 +67,8 @@ def test_last_round_is_the_exact_grid_for_the_survivors(run54):
     # identical fold scores, not merely close: the same computation
     np.testing.assert_array_equal(last.split_scores, grid.split_scores[last.candidates])
     # the exact:1 round's scores are the exact grid's first fold
-    mid = res.rounds[1]
+    mid = res.rounds[2]
+    assert mid.level == "exact:1"
     np.testing.assert_array_equal(mid.split_scores[:, 0], grid.split_scores[mid.candidates, 0])
     # chosen among the survivors as GridSearchCV chooses: best mean, first in grid order
     best = _expected_top(last.candidates, grid.mean_test_score[last.candidates], 1)[0]
@@ -78,17 +79,44 @@ def test_last_round_is_the_exact_grid_for_the_survivors(run54):
     assert set(res.n_mean_iter) == {(res.params[c]["order"], res.params[c]["lag"]) for c in mid.candidates}
 
 
-def test_first_round_is_the_tangent_space_at_the_log_euclidean_mean(run54):
-    """Round-0 scores recomputed with pyRiemann's own functions for two (order, lag)."""
+def test_first_round_is_svm_on_centred_matrix_logarithms(run54):
+    """Round-0 scores recomputed with scipy's logm and SVC on the vectors for two (order, lag)."""
+    from scipy.linalg import logm
+    from sklearn.metrics import roc_auc_score
+    from sklearn.svm import SVC
+
+    from neurosig.riemann.augmented import augmented_covariances
+    from neurosig.riemann.tangent import upper
+    X, y, cv, res, _ = run54
+    r0 = res.rounds[0]
+    assert r0.level == "logm"
+    for order, lag in [(1, 2), (3, 2)]:
+        C = augmented_covariances(X, order, lag)
+        L = np.array([logm(c).real for c in C])
+        for f, (tr, te) in enumerate(cv.split(X, y)):
+            mu = L[tr].mean(axis=0)
+            T_tr, T_te = upper(L[tr] - mu), upper(L[te] - mu)
+            for j, c in enumerate(r0.candidates):
+                p = res.params[c]
+                if (p["order"], p["lag"]) == (order, lag):
+                    svc = SVC(C=p["C"], kernel=p["kernel"]).fit(T_tr, y[tr])
+                    assert r0.split_scores[j, f] == pytest.approx(
+                        roc_auc_score(y[te], svc.decision_function(T_te)), abs=1e-9)
+
+
+def test_second_round_is_the_tangent_space_at_the_log_euclidean_mean(run54):
+    """Round-1 scores recomputed with pyRiemann's own functions for the (order, lag) it kept."""
+    from pyriemann.geometry.mean import mean_logeuclid
     from pyriemann.tangentspace import tangent_space
-    from pyriemann.utils.mean import mean_logeuclid
     from sklearn.metrics import roc_auc_score
     from sklearn.svm import SVC
 
     from neurosig.riemann.augmented import augmented_covariances
     X, y, cv, res, _ = run54
-    r0 = res.rounds[0]
-    for order, lag in [(1, 2), (3, 2)]:
+    r0 = res.rounds[1]
+    assert r0.level == "logeuclid"
+    pairs = sorted({(res.params[c]["order"], res.params[c]["lag"]) for c in r0.candidates})
+    for order, lag in pairs[:2]:
         C = augmented_covariances(X, order, lag)
         for f, (tr, te) in enumerate(cv.split(X, y)):
             M = mean_logeuclid(C[tr])
