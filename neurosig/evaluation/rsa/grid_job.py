@@ -18,15 +18,17 @@ Schema (unknown keys refused; every source checked before any work)::
     bootstrap: {n: 200, seed: 0}
     output: {dir: out, results: out/results.sqlite}
 
-The layout is declared by the :class:`~neurosig._schema.Schema` classes below (one per
-brain and model ``kind``, documented in ``docs/schemas.md``); job names and model names
+The layout is declared by the :class:`~neurosig._schema.Schema` classes of
+:mod:`~neurosig.evaluation.rsa.grid_schema` (one per brain and model ``kind``, documented
+in ``docs/schemas.md``, importable from here too); job names and model names
 are refused when they could leave the output folder, torch modules outside the
 allow-list, missing files and unusable results paths are refused before any work.
 
 Outputs: one ``rsa`` row per (setting, region, layer) cell (evaluation ``grid``), per
 (setting, region) best layer (``best-layer``) and per setting region identification
 (``region-identification``); ``<name>_grid.csv``, ``<name>_best_layer.csv``,
-``<name>_identification.csv`` and the figures in ``output.dir``; the brain and model
+``<name>_identification.csv`` and the figures in ``output.dir``
+(:mod:`~neurosig.evaluation.rsa.grid_outputs`); the brain and model
 RDMs are cached in ``<name>_rdms.npz`` so a rerun resumes without recomputing them.
 """
 from __future__ import annotations
