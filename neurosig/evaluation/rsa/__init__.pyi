@@ -1,5 +1,11 @@
 """Type stub of ``neurosig.evaluation.rsa``: the names it exports lazily, for editors and type checkers."""
 
+from .bootstrap import (
+    BootstrapResult as BootstrapResult,
+    eval_bootstrap as eval_bootstrap,
+    eval_bootstrap_pattern as eval_bootstrap_pattern,
+    eval_bootstrap_rdm as eval_bootstrap_rdm,
+)
 from .brain_sources import load_brain as load_brain
 from .comparison import compare as compare
 from .grid_job import run_grid as run_grid
@@ -8,17 +14,13 @@ from .identification import (
     loso_identification as loso_identification,
     threshold_sweep as threshold_sweep,
 )
-from .inference import (
-    BootstrapResult as BootstrapResult,
+from .inference import eval_fixed as eval_fixed
+from .model_sources import model_patterns as model_patterns
+from .noise_ceiling import (
     boot_noise_ceiling as boot_noise_ceiling,
     cv_noise_ceiling as cv_noise_ceiling,
-    eval_bootstrap as eval_bootstrap,
-    eval_bootstrap_pattern as eval_bootstrap_pattern,
-    eval_bootstrap_rdm as eval_bootstrap_rdm,
-    eval_fixed as eval_fixed,
     pool_rdm as pool_rdm,
 )
-from .model_sources import model_patterns as model_patterns
 from .rdm import (
     as_square as as_square,
     as_vectors as as_vectors,

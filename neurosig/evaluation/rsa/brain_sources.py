@@ -106,18 +106,51 @@ def check_conditions(labels: np.ndarray, source: str, param: str, where: str = "
                                   f"({sorted(map(str, np.unique(labels)))}).")
 
 
+def check_same_conditions(labels: np.ndarray, conditions: np.ndarray, source: str, param: str,
+                          subject: Any) -> None:
+    """Refuse a subject whose conditions differ from the other subjects' (RDMs must share them).
+
+    Parameters
+    ----------
+    labels : ndarray, shape (n_trials,)
+        Condition label of each trial of the subject.
+    conditions : ndarray, shape (n_conditions,)
+        The sorted conditions of the other subjects.
+    source : str
+        Name of the brain source, named in the error.
+    param : str
+        The source's key that gave the labels.
+    subject : object
+        The subject, named in the error.
+    """
+    if not np.array_equal(np.unique(labels), conditions):
+        raise _err(source, param, f"subject {subject} has the conditions {sorted(np.unique(labels))}, others "
+                                  f"have {sorted(conditions)}; every subject needs the same set.")
+
+
+def _rdm(X: np.ndarray, method: str, conditions: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Condensed RDM (1, n_pairs) of trials (n_trials, n_features); ``folds`` serve crossnobis only."""
+    return np.atleast_2d(calc_rdm(X, method, conditions=conditions, folds=folds if method == "crossnobis" else None,
+                                  squareform=False))
+
+
+def _existing(base: Path, cfg: dict, key: str, source: str) -> Path:
+    """The file that ``cfg[key]`` names, refused when it does not exist."""
+    path = base / cfg[key]
+    if not path.is_file():
+        raise FileNotFoundError(f"The '{key}' file {str(path)!r} of the brain source {source!r} does not exist.")
+    return path
+
+
 # ---------------------------------------------------------------------------- EEG
 def load_eeg(cfg: dict, base: Path, source: str = "eeg") -> tuple[np.ndarray, np.ndarray, Any, float, float]:
     """Epochs, labels, metadata (``subject``, ``run``, ``session``), sampling rate and start time.
 
     Parameters
     ----------
-    cfg : dict
-        The job's validated ``brain`` section.
-    base : Path
-        Folder that relative paths start from.
-    source : str
-        Name of the brain source, named in errors.
+    cfg, base, source : dict, Path, str
+        The job's validated ``brain`` section, the folder that relative paths start
+        from, and the name of the brain source (named in errors).
 
     Returns
     -------
@@ -135,9 +168,7 @@ def load_eeg(cfg: dict, base: Path, source: str = "eeg") -> tuple[np.ndarray, np
     import pandas as pd
 
     if "epochs" in cfg:
-        path = base / cfg["epochs"]
-        if not path.is_file():
-            raise FileNotFoundError(f"The 'epochs' file {str(path)!r} of the brain source {source!r} does not exist.")
+        path = _existing(base, cfg, "epochs", source)
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("X", "y", "sfreq") if k not in z.files]
             if missing:
@@ -192,12 +223,9 @@ def eeg_rdms(cfg: dict, base: Path, source: str = "eeg") -> BrainRDMs:
 
     Parameters
     ----------
-    cfg : dict
-        The job's validated ``brain`` section.
-    base : Path
-        Folder that relative paths start from.
-    source : str
-        Name of the brain source, named in errors.
+    cfg, base, source : dict, Path, str
+        The job's validated ``brain`` section, the folder that relative paths start
+        from, and the name of the brain source (named in errors).
 
     Returns
     -------
@@ -234,9 +262,7 @@ def eeg_rdms(cfg: dict, base: Path, source: str = "eeg") -> BrainRDMs:
     for s in np.unique(meta["subject"].to_numpy()):
         m = (meta["subject"] == s).to_numpy()
         Xs, ys = X[m], y[m]
-        if not np.array_equal(np.unique(ys), conds):
-            raise _err(source, "subjects", f"subject {s} has the conditions {sorted(np.unique(ys))}, others "
-                                           f"have {sorted(conds)}; every subject needs the same set.")
+        check_same_conditions(ys, conds, source, "subjects", s)
         folds = None
         P = None
         if method in ("crossnobis", "mahalanobis"):
@@ -269,12 +295,9 @@ def nsd_rdms(cfg: dict, base: Path, source: str = "nsd") -> BrainRDMs:
 
     Parameters
     ----------
-    cfg : dict
-        The job's validated ``brain`` section.
-    base : Path
-        Folder that relative paths start from.
-    source : str
-        Name of the brain source, named in errors.
+    cfg, base, source : dict, Path, str
+        The job's validated ``brain`` section, the folder that relative paths start
+        from, and the name of the brain source (named in errors).
 
     Returns
     -------
@@ -319,11 +342,7 @@ def nsd_rdms(cfg: dict, base: Path, source: str = "nsd") -> BrainRDMs:
             Xk = np.asarray(X[keep], dtype=float)
             check_patterns(Xk, source, "rois")
             cond, folds = info["nsd_id"].to_numpy()[keep], rep[keep]
-            if method == "crossnobis":
-                rdm = calc_rdm(Xk, "crossnobis", conditions=cond, folds=folds, squareform=False)
-            else:
-                rdm = calc_rdm(Xk, method, conditions=cond, squareform=False)
-            out.append(np.atleast_2d(rdm))
+            out.append(_rdm(Xk, method, cond, folds))
             subj.append(str(s))
             reg.append(roi)
     return BrainRDMs(np.concatenate(out), np.array(subj), np.array(reg), list(rois), ids,
@@ -336,12 +355,9 @@ def fmri_rdms(cfg: dict, base: Path, source: str = "fmri") -> BrainRDMs:
 
     Parameters
     ----------
-    cfg : dict
-        The job's validated ``brain`` section.
-    base : Path
-        Folder that relative paths start from.
-    source : str
-        Name of the brain source, named in errors.
+    cfg, base, source : dict, Path, str
+        The job's validated ``brain`` section, the folder that relative paths start
+        from, and the name of the brain source (named in errors).
 
     Returns
     -------
@@ -373,9 +389,8 @@ def fmri_rdms(cfg: dict, base: Path, source: str = "fmri") -> BrainRDMs:
         X, y, folds = np.concatenate(X).astype(float), np.array(y), np.array(folds)
         check_patterns(X, source, "runs")
         check_conditions(y, source, "events", f" (subject {s['id']})")
-        if conds is not None and not np.array_equal(np.unique(y), conds):
-            raise _err(source, "events", f"subject {s['id']} has the conditions {sorted(np.unique(y))}, others "
-                                         f"have {sorted(conds)}; every subject needs the same set.")
+        if conds is not None:
+            check_same_conditions(y, conds, source, "events", s["id"])
         conds = np.unique(y)
         regions = rois or {"mask": None}
         for name, path in regions.items():
@@ -383,8 +398,7 @@ def fmri_rdms(cfg: dict, base: Path, source: str = "fmri") -> BrainRDMs:
                 masker.transform(nib.load(str(base / path))).ravel() > 0.5
             if not sel.any():
                 raise _err(source, "rois", f"the ROI {name!r} ({path}) has no voxel inside the brain mask.")
-            kw = {"folds": folds} if method == "crossnobis" else {}
-            out.append(np.atleast_2d(calc_rdm(X[:, sel], method, conditions=y, squareform=False, **kw)))
+            out.append(_rdm(X[:, sel], method, y, folds))
             subj.append(str(s["id"]))
             reg.append(name)
     return BrainRDMs(np.concatenate(out), np.array(subj), np.array(reg), list(rois or ["mask"]), conds,
@@ -397,21 +411,16 @@ def file_rdms(cfg: dict, base: Path, source: str = "rdms") -> BrainRDMs:
 
     Parameters
     ----------
-    cfg : dict
-        The job's validated ``brain`` section.
-    base : Path
-        Folder that relative paths start from.
-    source : str
-        Name of the brain source, named in errors.
+    cfg, base, source : dict, Path, str
+        The job's validated ``brain`` section, the folder that relative paths start
+        from, and the name of the brain source (named in errors).
 
     Returns
     -------
     brain : BrainRDMs
         The RDMs, shape (n_rdms, n_pairs).
     """
-    path = base / cfg["path"]
-    if not path.is_file():
-        raise FileNotFoundError(f"The 'path' file {str(path)!r} of the brain source {source!r} does not exist.")
+    path = _existing(base, cfg, "path", source)
     with np.load(path, allow_pickle=False) as z:
         if "rdms" not in z.files:
             raise _err(source, "path", f"the file {str(path)!r} has no 'rdms' array; it has {z.files}.")

@@ -87,12 +87,7 @@ def identification_accuracy(test_rdms: Any, test_labels: Any, candidate_rdms: An
     predicted = cl[np.argmax(S, axis=1)]
     n_wrong = (~is_true).sum()
     rejection = float(np.sum((S < true_best[:, None]) & ~is_true) / n_wrong) if n_wrong else np.nan
-    sens, spec = {}, {}
-    for lab in np.unique(cl):
-        pos = tl == lab
-        hit = (predicted == lab)
-        sens[lab] = float(hit[pos].mean()) if pos.any() else np.nan
-        spec[lab] = float((~hit[~pos]).mean()) if (~pos).any() else np.nan
+    sens, spec = _sensitivity_specificity(np.unique(cl), tl, predicted)
     _, inv = np.unique(np.arange(len(tl)) if groups is None else np.asarray(groups), return_inverse=True)
     inv = inv.ravel()
     if inv.shape[0] != len(tl):
@@ -185,35 +180,8 @@ def loso_identification(rdms: Any, subjects: Any, regions: Any, models: Any = No
     if len(usub) < 2:
         raise ValueError("The 'subjects' parameter must hold at least 2 subjects for leave-one-subject-out.")
     tf = transform if transform is not None else (lambda v: v)
-    mv = None
-    mnames: list[str] = []
-    if models is not None:
-        mv = as_vectors(models, "models")
-        if mv.shape[1] != vec.shape[1]:
-            raise ValueError("The 'models' parameter must have the same number of conditions as 'rdms'.")
-        mnames = list(model_names) if model_names is not None else [f"model{i}" for i in range(len(mv))]
-        if len(mnames) != len(mv):
-            raise ValueError(f"The 'model_names' parameter must have {len(mv)} names, got {len(mnames)}.")
-        clash = sorted(set(mnames) & set(reg))
-        if clash:
-            raise ValueError(f"The 'model_names' parameter reuses region names {clash}.")
-        mv_t = np.asarray(tf(mv))
-    uregs = np.unique(reg)
-    tests, tlabels, cands, clabels, tsubj = [], [], [], [], []
-    for s in usub:
-        held = subj == s
-        for r in uregs:
-            train = (~held) & (reg == r)
-            if not train.any():
-                raise ValueError(f"Region {r!r} has no RDM outside subject {s!r}; every region needs RDMs "
-                                 "from at least 2 subjects.")
-        templates = np.asarray(tf(np.stack([vec[(~held) & (reg == r)].mean(axis=0) for r in uregs])))
-        test = np.asarray(tf(vec[held]))
-        tests.append(test)
-        tlabels.append(reg[held])
-        tsubj.append(subj[held])
-        cands.append(np.vstack([templates, mv_t]) if mv is not None else templates)
-        clabels.append(np.concatenate([uregs, np.array(mnames, dtype=str)]))
+    mv_t, mnames = _distractors(models, model_names, vec, reg, tf)
+    tests, tlabels, cands, clabels, tsubj = _loso_folds(vec, subj, reg, usub, mv_t, mnames, tf)
     # identify subject by subject (candidates differ per fold), then pool the credit
     per = [identification_accuracy(t, tl, c, cl, method=method, n_boot=1, seed=0)
            for t, tl, c, cl in zip(tests, tlabels, cands, clabels)]
@@ -228,16 +196,65 @@ def loso_identification(rdms: Any, subjects: Any, regions: Any, models: Any = No
                    for p, tl, cl in zip(per, tlabels, clabels) if not np.isnan(p["distractor_rejection"]))
     _, ginv = np.unique(subj_t, return_inverse=True)
     ci = bootstrap_mean_ci(correct, ginv.ravel(), n_boot=n_boot, seed=seed)
-    sens, spec = {}, {}
-    for lab in clabels[0]:
-        pos = labels == lab
-        hit = predicted == lab
-        sens[lab] = float(hit[pos].mean()) if pos.any() else np.nan
-        spec[lab] = float((~hit[~pos]).mean()) if (~pos).any() else np.nan
+    sens, spec = _sensitivity_specificity(clabels[0], labels, predicted)
     return {"accuracy": float(correct.mean()), "ci": ci, "correct": correct, "predicted": predicted,
             "labels": labels, "subjects": subj_t, "margin": margin, "similarity": sims,
             "sensitivity": sens, "specificity": spec,
             "distractor_rejection": float(rejected / n_wrong) if n_wrong else np.nan}
+
+
+def _sensitivity_specificity(candidates, labels: np.ndarray, predicted: np.ndarray) -> tuple[dict, dict]:
+    """Sensitivity and specificity of each candidate label (NaN when undefined), in ``candidates`` order."""
+    sens, spec = {}, {}
+    for lab in candidates:
+        pos = labels == lab
+        hit = predicted == lab
+        sens[lab] = float(hit[pos].mean()) if pos.any() else np.nan
+        spec[lab] = float((~hit[~pos]).mean()) if (~pos).any() else np.nan
+    return sens, spec
+
+
+def _distractors(models: Any, model_names: Sequence[str] | None, vec: np.ndarray, reg: np.ndarray,
+                 tf: Callable) -> tuple[np.ndarray | None, list[str]]:
+    """Transformed distractor model RDMs (n_models, n_pairs) or None, and their names."""
+    if models is None:
+        return None, []
+    mv = as_vectors(models, "models")
+    if mv.shape[1] != vec.shape[1]:
+        raise ValueError("The 'models' parameter must have the same number of conditions as 'rdms'.")
+    mnames = list(model_names) if model_names is not None else [f"model{i}" for i in range(len(mv))]
+    if len(mnames) != len(mv):
+        raise ValueError(f"The 'model_names' parameter must have {len(mv)} names, got {len(mnames)}.")
+    clash = sorted(set(mnames) & set(reg))
+    if clash:
+        raise ValueError(f"The 'model_names' parameter reuses region names {clash}.")
+    return np.asarray(tf(mv)), mnames
+
+
+def _loso_folds(vec: np.ndarray, subj: np.ndarray, reg: np.ndarray, usub: np.ndarray, mv_t: np.ndarray | None,
+                mnames: list[str], tf: Callable) -> tuple[list, list, list, list, list]:
+    """Per held-out subject: its test RDMs, their labels, the candidates, their labels, the test subjects.
+
+    The candidates are the region templates (mean of the other subjects' RDMs of each
+    region, transformed) followed by the distractor models.
+    """
+    uregs = np.unique(reg)
+    tests, tlabels, cands, clabels, tsubj = [], [], [], [], []
+    for s in usub:
+        held = subj == s
+        for r in uregs:
+            train = (~held) & (reg == r)
+            if not train.any():
+                raise ValueError(f"Region {r!r} has no RDM outside subject {s!r}; every region needs RDMs "
+                                 "from at least 2 subjects.")
+        templates = np.asarray(tf(np.stack([vec[(~held) & (reg == r)].mean(axis=0) for r in uregs])))
+        test = np.asarray(tf(vec[held]))
+        tests.append(test)
+        tlabels.append(reg[held])
+        tsubj.append(subj[held])
+        cands.append(np.vstack([templates, mv_t]) if mv_t is not None else templates)
+        clabels.append(np.concatenate([uregs, np.array(mnames, dtype=str)]))
+    return tests, tlabels, cands, clabels, tsubj
 
 
 def threshold_sweep(rdms: Any, subjects: Any, regions: Any, models: Any = None,

@@ -90,6 +90,28 @@ class OutputSchema(Schema):
     results: str = Field(None, description="SQLite results store (kind 'rsa'); default '<dir>/results.sqlite'.")
 
 
+def output_paths(cfg: dict, base: str | Path) -> tuple[Path, Path]:
+    """Output folder and results store of a job (its ``output`` section, or the defaults).
+
+    Parameters
+    ----------
+    cfg : dict
+        A job (RDM-file or grid job).
+    base : path-like
+        Folder that relative paths start from.
+
+    Returns
+    -------
+    out_dir : Path
+        Folder of the CSV tables and figures (default ``rsa_out``).
+    results : Path
+        SQLite results store (default ``<out_dir>/results.sqlite``).
+    """
+    out = cfg.get("output", {})
+    out_dir = Path(base) / out.get("dir", "rsa_out")
+    return out_dir, Path(base) / out["results"] if "results" in out else out_dir / "results.sqlite"
+
+
 class RdmJobSchema(Schema):
     name: str = Field(description="Names the run and the output files (letters, digits, '.', '_', '-').")
     data: RdmDataSchema = Field(description="Brain RDMs (see RSA job data).")
@@ -149,7 +171,7 @@ def validate_config(cfg: Any, base: str | Path | None = None, source: str | Path
         Naming the file, the key, what is allowed and what was given
         (:class:`MissingFileError`, also a ``FileNotFoundError``, for a missing file).
     """
-    from .grid_job import check_name, check_output, validate_grid
+    from .grid_schema import check_name, check_output, validate_grid
 
     if isinstance(cfg, dict) and "brain" in cfg:
         return validate_grid(cfg, base=base, source=source)
@@ -238,25 +260,59 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
         a :class:`~neurosig.evaluation.rsa.grid_job.GridResult` for a job with a ``brain``
         section.
     """
-    import pandas as pd
-
-    from ..results import ResultStore
-    from .inference import eval_bootstrap_rdm
-    from .rdm import as_vectors, n_cond_from_length
-    from .topology import geodesic_transform, geotopological_transform
-
     if isinstance(cfg, dict) and "brain" in cfg:
         from .grid_job import run_grid
 
         return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler, verbose=verbose,
                         source=source)
+    from ..results import ResultStore, make_key
+
     validate_config(cfg, base=base, source=source)
     base = Path(base)
     name = cfg["name"]
     method = cfg.get("method", "spearman")
-    out = cfg.get("output", {})
-    out_dir = base / out.get("dir", "rsa_out")
-    results = base / out["results"] if "results" in out else out_dir / "results.sqlite"
+    out_dir, results = output_paths(cfg, base)
+    names, dv, mv, subjects = _load_rdms(cfg, base)
+    tr = cfg.get("transform", {})
+    kind = tr.get("kind", "none")
+    dv, mv = _transformed(dv, tr), _transformed(mv, tr)
+    boot = cfg.get("bootstrap", {})
+    n_boot, seed = boot.get("n", 1000), boot.get("seed", 0)
+    params = {"method": method, "transform": tr, "n_boot": n_boot,
+              "data_hash": stable_hash(np.round(dv, 12).tolist()), "models_hash": stable_hash(np.round(mv, 12).tolist())}
+    keys = [make_key("rsa", dataset=name, pipeline=m, evaluation="bootstrap-subjects", seed=seed, params=params)
+            for m in names]
+    if results.exists():
+        with ResultStore(results) as store:
+            if all(store.has(k) for k in keys):
+                logger.info("rsa %s: all %d results already in %s; nothing to compute", name, len(keys), results)
+                df = store.to_frame(kind="rsa")
+                df = df[df["row_key"].isin(keys)].set_index("row_key").loc[keys].reset_index()
+                table = _table_from_rows(df, name, method, kind, dv.shape[0], n_boot)
+                _write_outputs(out_dir, name, names, table, dv)  # heals outputs lost in a crash
+                return table
+    t0 = time.time()
+    table, nc = _evaluate(mv, dv, names, subjects, cfg, n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+    elapsed = time.time() - t0
+    with ResultStore(results) as store:
+        for _i, row in table.iterrows():
+            store.add({"kind": "rsa", "dataset": name, "pipeline": row["model"], "evaluation": "bootstrap-subjects",
+                       "metric": method, "score": float(row["score"]), "time": elapsed, "seed": seed,
+                       "samples": int(dv.shape[0]), "params": params,
+                       "extra": {"ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
+                                 "boot_mean": float(row["boot_mean"]),
+                                 "noise_ceiling": [float(row["nc_lower"]), float(row["nc_upper"])],
+                                 "output_dir": str(out_dir.resolve()),
+                                 "bootstrap_noise_ceiling_mean": [float(v) for v in nc]}})
+    _write_outputs(out_dir, name, names, table, dv)
+    logger.info("rsa %s: %d models, results in %s and %s", name, len(names), results, out_dir)
+    return table
+
+
+def _load_rdms(cfg: dict, base: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
+    """Model names, data RDMs (n_rdms, n_pairs), model RDMs (n_models, n_pairs) and subjects of a job."""
+    from .rdm import as_vectors, n_cond_from_length
+
     d = cfg["data"]
     data = _load_array(base / d["path"], d.get("key", "rdms"), "data.path")
     subjects = None
@@ -275,60 +331,46 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
                          f"have {n_cond_from_length(dv.shape[1])}.")
     if subjects is not None and np.asarray(subjects).shape != (dv.shape[0],):
         raise ValueError(f"'data.subjects_key' must give one subject per RDM ({dv.shape[0]}).")
-    tr = cfg.get("transform", {})
+    return names, dv, mv, subjects
+
+
+def _transformed(vec: np.ndarray, tr: dict) -> np.ndarray:
+    """Condensed RDMs (n, n_pairs) after the job's ``transform`` section (unchanged for kind 'none')."""
+    from .rdm import n_cond_from_length
+    from .topology import geodesic_transform, geotopological_transform
+
     kind = tr.get("kind", "none")
-    if kind != "none":
-        pooled = tr.get("pooled", False)
-        dv = geotopological_transform(dv, tr["low"], tr["up"], pooled=pooled)
-        mv = geotopological_transform(mv, tr["low"], tr["up"], pooled=pooled)
-        if kind == "geodesic":
-            n = n_cond_from_length(dv.shape[1])
-            dv = geodesic_transform(dv, disconnected=float(n - 1))
-            mv = geodesic_transform(mv, disconnected=float(n - 1))
+    if kind == "none":
+        return vec
+    vec = geotopological_transform(vec, tr["low"], tr["up"], pooled=tr.get("pooled", False))
+    if kind == "geodesic":
+        vec = geodesic_transform(vec, disconnected=float(n_cond_from_length(vec.shape[1]) - 1))
+    return vec
+
+
+def _evaluate(mv: np.ndarray, dv: np.ndarray, names: list[str], subjects: Any, cfg: dict, **where):
+    """The comparison table (one row per model) and the bootstrap's mean noise ceiling (lower, upper).
+
+    ``where`` (n_jobs, backend, scheduler) says where the bootstrap samples are computed.
+    """
+    import pandas as pd
+
+    from .inference import eval_bootstrap_rdm, eval_fixed
+
+    name, method = cfg["name"], cfg.get("method", "spearman")
     boot = cfg.get("bootstrap", {})
     n_boot, seed = boot.get("n", 1000), boot.get("seed", 0)
-    params = {"method": method, "transform": tr, "n_boot": n_boot,
-              "data_hash": stable_hash(np.round(dv, 12).tolist()), "models_hash": stable_hash(np.round(mv, 12).tolist())}
-    from ..results import make_key
-
-    keys = [make_key("rsa", dataset=name, pipeline=m, evaluation="bootstrap-subjects", seed=seed, params=params)
-            for m in names]
-    if results.exists():
-        with ResultStore(results) as store:
-            if all(store.has(k) for k in keys):
-                logger.info("rsa %s: all %d results already in %s; nothing to compute", name, len(keys), results)
-                df = store.to_frame(kind="rsa")
-                df = df[df["row_key"].isin(keys)].set_index("row_key").loc[keys].reset_index()
-                table = _table_from_rows(df, name, method, kind, dv.shape[0], n_boot)
-                _write_outputs(out_dir, name, names, table, dv)  # heals outputs lost in a crash
-                return table
-    t0 = time.time()
-    res = eval_bootstrap_rdm(mv, dv, method, n_boot=n_boot, groups=subjects, seed=seed, n_jobs=n_jobs,
-                             backend=backend, scheduler=scheduler)
-    elapsed = time.time() - t0
+    res = eval_bootstrap_rdm(mv, dv, method, n_boot=n_boot, groups=subjects, seed=seed, **where)
     score = np.nanmean(res.evaluations, axis=0)
     ci = res.ci()
     nc = np.nanmean(res.noise_ceiling, axis=1) if res.noise_ceiling.ndim == 2 else res.noise_ceiling
-    from .inference import eval_fixed
-
     fixed = eval_fixed(mv, dv, method, groups=subjects)
-    table = pd.DataFrame({"name": name, "model": names, "method": method, "transform": kind,
+    table = pd.DataFrame({"name": name, "model": names, "method": method,
+                          "transform": cfg.get("transform", {}).get("kind", "none"),
                           "score": fixed["mean"], "boot_mean": score, "ci_low": ci[0], "ci_high": ci[1],
                           "nc_lower": fixed["noise_ceiling"][0], "nc_upper": fixed["noise_ceiling"][1],
                           "n_rdms": dv.shape[0], "n_boot": n_boot})
-    with ResultStore(results) as store:
-        for _i, row in table.iterrows():
-            store.add({"kind": "rsa", "dataset": name, "pipeline": row["model"], "evaluation": "bootstrap-subjects",
-                       "metric": method, "score": float(row["score"]), "time": elapsed, "seed": seed,
-                       "samples": int(dv.shape[0]), "params": params,
-                       "extra": {"ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
-                                 "boot_mean": float(row["boot_mean"]),
-                                 "noise_ceiling": [float(row["nc_lower"]), float(row["nc_upper"])],
-                                 "output_dir": str(out_dir.resolve()),
-                                 "bootstrap_noise_ceiling_mean": [float(v) for v in nc]}})
-    _write_outputs(out_dir, name, names, table, dv)
-    logger.info("rsa %s: %d models, results in %s and %s", name, len(names), results, out_dir)
-    return table
+    return table, nc
 
 
 def _table_from_rows(df, name: str, method: str, kind: str, n_rdms: int, n_boot: int):

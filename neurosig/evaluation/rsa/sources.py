@@ -186,23 +186,7 @@ def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int
     store: dict[str, list] = {n: [] for n in layers}
     own: dict[str, Any] = {}
     last: dict[str, Any] = {}
-
-    def make_hook(name, slot):
-        def hook(_module, _inp, out):
-            t = out
-            while isinstance(t, (tuple, list)):
-                t = t[0]
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"Layer {name!r} of {source!r} returned {type(t).__name__}, not a tensor.")
-            slot[name] = t
-        return hook
-
-    handles = []
-    for n in layers:
-        handles.append(named[n].register_forward_hook(make_hook(n, own)))
-        for sub in named[n].modules():
-            if sub is not named[n]:
-                handles.append(sub.register_forward_hook(make_hook(n, last)))
+    handles = _register_hooks(named, layers, own, last, source)
     was_training = model.training
     model.eval()
     try:
@@ -225,6 +209,35 @@ def layer_activations(model, inputs: Any, layers: Sequence[str], batch_size: int
         if not np.all(np.isfinite(a)):
             raise ValueError(f"The activations of layer {n!r} of {source!r} contain NaN or infinite values.")
     return out
+
+
+def _capture(name: str, slot: dict, source: str):
+    """Forward hook that keeps a layer's output tensor (the first of a tuple) in ``slot[name]``."""
+    import torch
+
+    def hook(_module, _inp, out):
+        t = out
+        while isinstance(t, (tuple, list)):
+            t = t[0]
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"Layer {name!r} of {source!r} returned {type(t).__name__}, not a tensor.")
+        slot[name] = t
+    return hook
+
+
+def _register_hooks(named: dict, layers: list[str], own: dict, last: dict, source: str) -> list:
+    """Hooks on every chosen layer (into ``own``) and on its sub-modules (into ``last``); their handles.
+
+    A container that the model never calls itself gives the output of the last of its
+    sub-modules that ran.
+    """
+    handles = []
+    for n in layers:
+        handles.append(named[n].register_forward_hook(_capture(n, own, source)))
+        for sub in named[n].modules():
+            if sub is not named[n]:
+                handles.append(sub.register_forward_hook(_capture(n, last, source)))
+    return handles
 
 
 def model_rdms(model, inputs: Any, layers: Sequence[str], method: str = "correlation",
