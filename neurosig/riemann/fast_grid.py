@@ -366,21 +366,8 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
     -------
     result : GridResult
     """
-    from sklearn.model_selection import StratifiedKFold, check_cv
-
-    check_option("embedding", embedding, EMBEDDINGS)
-    check_option("mean_solver", mean_solver, MEAN_SOLVERS)
-    mean_tol = check_positive_float("mean_tol", mean_tol)
-    X = check_signal_array("X", X, ndim=3)
-    grid = normalize_grid(param_grid)
-    y = np.asarray(y)
-    if len(np.unique(y)) < 2:
-        raise ValueError(f"The 'y' parameter must contain at least 2 classes, but got {np.unique(y).tolist()}.")
-    if cv is None:
-        cv = StratifiedKFold(3, shuffle=True, random_state=42)
-    splits = list(check_cv(cv, y, classifier=True).split(X, y))
-    if scoring is None:
-        scoring = "roc_auc" if len(np.unique(y)) == 2 else "accuracy"
+    X, y, grid, splits, scoring, mean_tol = prepare_search(X, y, param_grid, cv, embedding, scoring,
+                                                           mean_solver, mean_tol)
     from neurosig.parallel import resolve_n_jobs
     workers = resolve_n_jobs(n_jobs)
     blas = 1 if workers > 1 else None
@@ -394,35 +381,8 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
               scoring, blas, mean_solver, mean_tol) for lag, orders, folds in units]
     results = run_tasks(_lag_task, tasks, backend="processes" if workers > 1 else "sequential",
                         n_jobs=workers, raise_errors=True, verbose=verbose, desc="ACM grid (lags)")
-    by_lag = {lag: {"scores": {}, "excluded": [], "n_iter": {}} for lag in grid["lag"]}
-    not_converged = []
-    for r in results:  # merge the (lag, order, fold) pieces
-        part = by_lag[r.value["lag"]]
-        not_converged.extend(r.value["not_converged"])
-        for p, per_fold in r.value["scores"].items():
-            part["scores"].setdefault(p, {}).update(per_fold)
-        for p, per_fold in r.value["n_iter"].items():
-            part["n_iter"].setdefault(p, {}).update(per_fold)
-        for e in r.value["excluded"]:  # an order fails as a whole (as in GridSearchCV: NaN mean)
-            if all(e["order"] != x["order"] for x in part["excluded"]):
-                part["excluded"].append(e)
-    params, rows, excluded, n_iter = [], [], [], {}
-    for lag in grid["lag"]:
-        part = by_lag[lag]
-        part["excluded"].sort(key=lambda e: grid["order"].index(e["order"]))
-        excluded.extend(part["excluded"])
-        bad = {e["order"] for e in part["excluded"]}
-        part["scores"] = {p: np.stack([v[f] for f in all_folds]) for p, v in part["scores"].items()
-                          if p not in bad}
-        for p, its in part["n_iter"].items():
-            if p not in bad:
-                n_iter[(p, lag)] = [its[f] for f in all_folds]
-    for lag, p, (ci, c), (ki, k) in product(grid["lag"], grid["order"], enumerate(grid["C"]),
-                                            enumerate(grid["kernel"])):
-        params.append({"order": p, "lag": lag, "C": c, "kernel": k})
-        s = by_lag[lag]["scores"].get(p)
-        rows.append(s[:, ci, ki] if s is not None else np.full(len(splits), np.nan))
-    split_scores = np.array(rows)
+    by_lag, not_converged = _merge_lag_results(grid, [r.value for r in results])
+    params, split_scores, excluded, n_iter = _assemble(grid, by_lag, all_folds)
     mean = np.average(split_scores, axis=1)
     if np.all(np.isnan(mean)):
         raise ValueError("No candidate of the grid could be scored: every (order, lag) gave "
@@ -438,10 +398,101 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
                        "iteration does not reach it either); ||J|| reached (worst fold): %s", mean_tol, len(not_converged),
                        {k: max(e["crit"] for e in not_converged if (e["order"], e["lag"]) == k)
                         for k in sorted({(e["order"], e["lag"]) for e in not_converged})})
-    if excluded:
-        logger.warning("ACM grid: %d (order, lag) pairs could not be scored (not SPD) and were "
-                       "excluded: %s", len(excluded), [(e["order"], e["lag"]) for e in excluded])
+    warn_excluded("ACM grid", excluded)
     return GridResult(params=params, split_scores=split_scores, mean_test_score=mean,
                       rank_test_score=rank, best_index=best, best_params=dict(params[best]),
                       best_score=float(mean[best]), excluded=excluded, n_mean_iter=n_iter,
                       not_converged=not_converged, mean_tol=mean_tol)
+
+
+def prepare_search(X, y, param_grid, cv, embedding, scoring, mean_solver, mean_tol):
+    """The checks and inputs every ACM search starts from (the grid and halving share them).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray, shape (n_trials,)
+    param_grid, cv, embedding, scoring, mean_solver, mean_tol
+        As :func:`fast_grid_search`.
+
+    Returns
+    -------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+    y : ndarray, shape (n_trials,)
+    grid : dict
+        Normalised grid (keys order, lag, C, kernel).
+    splits : list of (train, test)
+        Inner folds (MOABB's ``StratifiedKFold(3, shuffle=True, random_state=42)`` for None).
+    scoring : str
+        ``scoring``, or "roc_auc" for two classes and "accuracy" otherwise (MOABB).
+    mean_tol : float
+    """
+    from sklearn.model_selection import StratifiedKFold, check_cv
+
+    check_option("embedding", embedding, EMBEDDINGS)
+    check_option("mean_solver", mean_solver, MEAN_SOLVERS)
+    mean_tol = check_positive_float("mean_tol", mean_tol)
+    X = check_signal_array("X", X, ndim=3)
+    grid = normalize_grid(param_grid)
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"The 'y' parameter must contain at least 2 classes, but got {np.unique(y).tolist()}.")
+    if cv is None:
+        cv = StratifiedKFold(3, shuffle=True, random_state=42)
+    splits = list(check_cv(cv, y, classifier=True).split(X, y))
+    if scoring is None:
+        scoring = "roc_auc" if len(np.unique(y)) == 2 else "accuracy"
+    return X, y, grid, splits, scoring, mean_tol
+
+
+def warn_excluded(what: str, excluded: list) -> None:
+    """One warning listing the (order, lag) pairs a search could not score.
+
+    Parameters
+    ----------
+    what : str
+        The search, for the message ("ACM grid", "ACM halving").
+    excluded : list of dict
+        ``{"order", "lag", "reason"}`` records.
+    """
+    if excluded:
+        logger.warning("%s: %d (order, lag) pairs could not be scored (not SPD) and were "
+                       "excluded: %s", what, len(excluded), [(e["order"], e["lag"]) for e in excluded])
+
+
+def _merge_lag_results(grid, values):
+    """Merge the (lag, order, fold) pieces of the tasks into one record per lag."""
+    by_lag = {lag: {"scores": {}, "excluded": [], "n_iter": {}} for lag in grid["lag"]}
+    not_converged = []
+    for v in values:
+        part = by_lag[v["lag"]]
+        not_converged.extend(v["not_converged"])
+        for p, per_fold in v["scores"].items():
+            part["scores"].setdefault(p, {}).update(per_fold)
+        for p, per_fold in v["n_iter"].items():
+            part["n_iter"].setdefault(p, {}).update(per_fold)
+        for e in v["excluded"]:  # an order fails as a whole (as in GridSearchCV: NaN mean)
+            if all(e["order"] != x["order"] for x in part["excluded"]):
+                part["excluded"].append(e)
+    return by_lag, not_converged
+
+
+def _assemble(grid, by_lag, all_folds):
+    """Candidates in ``GridSearchCV``'s order with their fold scores (NaN where excluded)."""
+    params, rows, excluded, n_iter = [], [], [], {}
+    for lag in grid["lag"]:
+        part = by_lag[lag]
+        part["excluded"].sort(key=lambda e: grid["order"].index(e["order"]))
+        excluded.extend(part["excluded"])
+        bad = {e["order"] for e in part["excluded"]}
+        part["scores"] = {p: np.stack([v[f] for f in all_folds]) for p, v in part["scores"].items()
+                          if p not in bad}
+        for p, its in part["n_iter"].items():
+            if p not in bad:
+                n_iter[(p, lag)] = [its[f] for f in all_folds]
+    for lag, p, (ci, c), (ki, k) in product(grid["lag"], grid["order"], enumerate(grid["C"]),
+                                            enumerate(grid["kernel"])):
+        params.append({"order": p, "lag": lag, "C": c, "kernel": k})
+        s = by_lag[lag]["scores"].get(p)
+        rows.append(s[:, ci, ki] if s is not None else np.full(len(all_folds), np.nan))
+    return params, np.array(rows), excluded, n_iter

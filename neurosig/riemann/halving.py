@@ -45,17 +45,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosig._logging import get_logger, progress
-from neurosig._validation import check_positive_float, check_positive_int, check_signal_array
+from neurosig._validation import check_positive_int
 
 from .fast_grid import (
     _ENUM_ORDER,
     exact_fold_vectors,
     lag_covariances,
     mean_path,
-    normalize_grid,
+    prepare_search,
     svm_fold_scores,
+    warn_excluded,
 )
-from .tangent import MEAN_SOLVERS, NotSPDError, tangent_vectors, upper
+from .tangent import NotSPDError, tangent_vectors, upper
 
 logger = get_logger(__name__)
 
@@ -438,6 +439,34 @@ def _top(cands, mean, k):
     return cands[order[:k]]
 
 
+def _run_round(sc, cands, level, keep, label, verbose) -> HalvingRound:
+    """Score ``cands`` at ``level`` and promote the best ``keep`` (one halving round)."""
+    t0 = time.perf_counter()
+    params = sc.params
+    folds = list(range(len(sc.splits) if level in (*CHEAP_LEVELS, "exact") else int(level.split(":")[1])))
+    n_pairs = len({(params[c]["order"], params[c]["lag"]) for c in cands})
+    if verbose:
+        logger.info("ACM halving round %s: %d candidates, %d (order, lag), level %r, %d inner fold(s)",
+                    label, len(cands), n_pairs, level, len(folds))
+    bar = progress(total=n_pairs, desc=f"ACM halving {label} ({level})", verbose=verbose, unit="(order, lag)")
+    try:
+        split, n_pairs = sc.score(cands, level, folds, bar)
+    finally:
+        bar.close()
+    mean = np.full(len(cands), np.nan)
+    ok = ~np.isnan(split).any(axis=1)
+    mean[ok] = split[ok].mean(axis=1)
+    promoted = _top(cands, mean, keep)
+    if len(promoted) == 0:
+        raise ValueError("No candidate of the grid could be scored: every (order, lag) gave "
+                         "non-SPD matrices. Use smaller orders/lags or a shrinkage estimator.")
+    rnd = HalvingRound(level, folds, cands, split, mean, promoted, n_pairs, time.perf_counter() - t0)
+    if verbose:
+        logger.info("ACM halving round %s done in %.1f s: best %s (mean score %.4f); %s", label, rnd.seconds,
+                    params[promoted[0]], np.nanmax(mean), "chosen" if keep == 1 else f"{len(promoted)} promoted")
+    return rnd
+
+
 def halving_search(X, y, param_grid: dict | None = None, cv=None, estimator: str = "cov",
                    embedding: str = "moabb", scoring: str | None = None, factor: int = 3,
                    levels=LEVELS, mean_solver: str = "anderson", mean_tol: float = 1e-8,
@@ -473,28 +502,13 @@ def halving_search(X, y, param_grid: dict | None = None, cv=None, estimator: str
     -------
     result : HalvingResult
     """
-    from sklearn.model_selection import StratifiedKFold, check_cv
-
-    from neurosig._validation import check_option
-
-    from .embedding import EMBEDDINGS
-    check_option("embedding", embedding, EMBEDDINGS)
-    check_option("mean_solver", mean_solver, MEAN_SOLVERS)
-    mean_tol = check_positive_float("mean_tol", mean_tol)
     factor = check_positive_int("factor", factor)
     if factor < 2:
         raise ValueError(f"Invalid value for the 'factor' parameter. Allowed values are integers >= 2, "
                          f"but got {factor} instead.")
-    X = check_signal_array("X", X, ndim=3)
-    grid = normalize_grid(param_grid)
-    y = np.asarray(y)
-    if len(np.unique(y)) < 2:
-        raise ValueError(f"The 'y' parameter must contain at least 2 classes, but got {np.unique(y).tolist()}.")
-    splits = list(check_cv(StratifiedKFold(3, shuffle=True, random_state=42) if cv is None else cv,
-                           y, classifier=True).split(X, y))
+    X, y, grid, splits, scoring, mean_tol = prepare_search(X, y, param_grid, cv, embedding, scoring,
+                                                           mean_solver, mean_tol)
     levels = check_levels(levels, len(splits))
-    if scoring is None:
-        scoring = "roc_auc" if len(np.unique(y)) == 2 else "accuracy"
     from itertools import product
     params = [dict(zip(_ENUM_ORDER, v)) for v in product(*(grid[k] for k in _ENUM_ORDER))]
     params = [{k: q[k] for k in ("order", "lag", "C", "kernel")} for q in params]
@@ -503,39 +517,13 @@ def halving_search(X, y, param_grid: dict | None = None, cv=None, estimator: str
     cands = np.arange(len(params))
     rounds = []
     for i, level in enumerate(used):
-        t0 = time.perf_counter()
-        folds = list(range(len(splits) if level in (*CHEAP_LEVELS, "exact") else int(level.split(":")[1])))
-        n_pairs = len({(params[c]["order"], params[c]["lag"]) for c in cands})
-        if verbose:
-            logger.info("ACM halving round %d/%d: %d candidates, %d (order, lag), level %r, %d inner fold(s)",
-                        i + 1, len(used), len(cands), n_pairs, level, len(folds))
-        bar = progress(total=n_pairs, desc=f"ACM halving {i + 1}/{len(used)} ({level})", verbose=verbose,
-                       unit="(order, lag)")
-        try:
-            split, n_pairs = sc.score(cands, level, folds, bar)
-        finally:
-            bar.close()
-        mean = np.full(len(cands), np.nan)
-        ok = ~np.isnan(split).any(axis=1)
-        mean[ok] = split[ok].mean(axis=1)
-        last = i == len(used) - 1
-        promoted = _top(cands, mean, 1 if last else -(-len(cands) // factor))
-        rounds.append(HalvingRound(level, folds, cands, split, mean, promoted, n_pairs,
-                                   time.perf_counter() - t0))
-        if len(promoted) == 0:
-            raise ValueError("No candidate of the grid could be scored: every (order, lag) gave "
-                             "non-SPD matrices. Use smaller orders/lags or a shrinkage estimator.")
-        if verbose:
-            logger.info("ACM halving round %d/%d done in %.1f s: best %s (mean score %.4f); %s",
-                        i + 1, len(used), rounds[-1].seconds, params[promoted[0]], np.nanmax(mean),
-                        "chosen" if last else f"{len(promoted)} promoted")
-        cands = np.sort(promoted)
+        keep = 1 if i == len(used) - 1 else -(-len(cands) // factor)
+        rounds.append(_run_round(sc, cands, level, keep, f"{i + 1}/{len(used)}", verbose))
+        cands = np.sort(rounds[-1].promoted)
         sc.keep_only({(params[c]["order"], params[c]["lag"]) for c in cands})
     best = int(rounds[-1].promoted[0])
     excluded = sorted(sc.bad.values(), key=lambda e: (grid["lag"].index(e["lag"]), grid["order"].index(e["order"])))
-    if excluded:
-        logger.warning("ACM halving: %d (order, lag) pairs could not be scored (not SPD) and were "
-                       "excluded: %s", len(excluded), [(e["order"], e["lag"]) for e in excluded])
+    warn_excluded("ACM halving", excluded)
     return HalvingResult(params=params, rounds=rounds, factor=factor, best_index=best,
                          best_params=dict(params[best]), best_score=float(np.nanmax(rounds[-1].mean_test_score)),
                          excluded=excluded, n_mean_iter=sc.n_iter,
