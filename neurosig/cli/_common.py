@@ -40,7 +40,15 @@ def add_renamed_option(parser, old: str, new: str, **kwargs) -> None:
 
 def add_parallel_arguments(parser: argparse.ArgumentParser, n_jobs: bool = True) -> None:
     """Add ``--n-jobs`` (optional), ``--scheduler``, ``--dask-workers``, ``--connect-timeout``
-    and ``--retries`` to ``parser``; :func:`parallel_kwargs` turns them into ``run_tasks`` keywords."""
+    and ``--retries`` to ``parser``; :func:`parallel_kwargs` turns them into ``run_tasks`` keywords.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    n_jobs : bool
+        Add ``--n-jobs`` too.
+    """
     g = parser.add_argument_group("parallel execution")
     if n_jobs:
         g.add_argument("--n-jobs", type=int, default=1, help="local worker processes (default: 1; -1: all cores)")
@@ -60,6 +68,16 @@ def parallel_kwargs(args: argparse.Namespace) -> dict:
 
     ``backend`` is None (the function picks sequential or processes from ``n_jobs``) unless
     ``--scheduler`` or ``--dask-workers`` asks for Dask; both at once are refused.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    dict
+        Keywords of :func:`neurosig.parallel.run_tasks`.
     """
     scheduler = getattr(args, "scheduler", None)
     workers = getattr(args, "dask_workers", None)
