@@ -129,8 +129,8 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     enc = BiMambaEncoder(args.size, n_channels=X.shape[1], n_times=X.shape[2])
     n_par = sum(p.numel() for p in enc.parameters())
-    cfg = PretrainConfig(epochs=args.pretrain_epochs, batch_size=32, lr=3e-3, warmup_steps=10, patience=5,
-                         val_fraction=0.1, seed=0)
+    cfg = PretrainConfig(max_epochs=args.pretrain_epochs, batch_size=32, lr=3e-3, warmup_steps=10, patience=5,
+                         val_fraction=0.1, random_state=0)
     res = pretrain(enc, X, cfg, checkpoint_dir=out / "pretrain", resume=True, verbose=False)
     hist = res.history
     t_pre = time.perf_counter() - t0

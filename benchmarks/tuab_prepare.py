@@ -152,7 +152,7 @@ def read_rate(cache: Path, n_windows_min: int, default_loader: bool = False, **k
         loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True,
                                              generator=torch.Generator().manual_seed(0))
     else:  # WindowDataset.loader: whole batches, no collation copy
-        loader = ds.loader(batch_size=64, shuffle=True, seed=0)
+        loader = ds.loader(batch_size=64, shuffle=True, random_state=0)
     for _ in loader:  # warm-up: open files, page cache
         pass
     rates = []

@@ -66,7 +66,7 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         enc = BiMambaEncoder("nano", n_channels=X.shape[1], n_times=X.shape[2])
-        res = pretrain(enc, Xu, PretrainConfig(epochs=pre_epochs, batch_size=32, lr=1e-2, warmup_steps=5,
+        res = pretrain(enc, Xu, PretrainConfig(max_epochs=pre_epochs, batch_size=32, lr=1e-2, warmup_steps=5,
                                                val_fraction=0.2, patience=5), checkpoint_dir=tmp, verbose=False)
         print(f"pretraining: val loss {res.history[0]['val_loss']:.3f} -> {res.best_loss:.3f} "
               f"in {len(res.history)} epochs")

@@ -78,7 +78,7 @@ def pretrain_mamba(X, path: Path) -> float:
     enc = build_encoder("bimamba", "nano", n_channels=N_CH, n_times=N_T, n_blocks=2)
     t0 = time.time()
     pick = np.random.default_rng(0).choice(len(X), 128, replace=False)
-    pretrain(enc, X[pick], PretrainConfig(epochs=2, batch_size=32, seed=0), checkpoint_dir=path, verbose=False)
+    pretrain(enc, X[pick], PretrainConfig(max_epochs=2, batch_size=32, random_state=0), checkpoint_dir=path, verbose=False)
     return time.time() - t0
 
 

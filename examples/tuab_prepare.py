@@ -24,7 +24,7 @@ with tempfile.TemporaryDirectory(prefix="neurosig_tuab_") as tmp:
     summary = tuab.prepare(work / "cache", config=config, n_jobs=1)
     print(f"{summary['n_ok']} recordings -> {summary['n_windows']} windows, {summary['n_rejected']} rejected")
 
-    train = WindowDataset(work / "cache", split="train", val_fraction=0.2, seed=0, scale="p95")
+    train = WindowDataset(work / "cache", split="train", val_fraction=0.2, random_state=0, scale="p95")
     loader = torch.utils.data.DataLoader(train, batch_size=8, shuffle=True)
     x, y = next(iter(loader))
     print("batch:", tuple(x.shape), "labels:", y.tolist())

@@ -501,6 +501,10 @@ DOCUMENTED: tuple[tuple[str, str, str], ...] = (
     ("pretrain config", "neurosig.cli._jobfile:PretrainFileSchema", "`neurosig pretrain CONFIG.yml`."),
     ("finetune config", "neurosig.cli._jobfile:FinetuneFileSchema", "`neurosig finetune CONFIG.yml`."),
     ("data section (pretrain, finetune)", "neurosig.cli._jobfile:DataSchema", ""),
+    ("BIDS event map", "neurosig.datasets.bids:EventMapSchema",
+     "`neurosig benchmark --datasets bids:PATH --event-map FILE` and `BIDSDataset(event_map=FILE)`: a YAML "
+     "or JSON file whose top level is the event map itself (`imagery/left: left_hand`, one line per event "
+     "name)."),
     ("RSA job (RDM files)", "neurosig.evaluation.rsa.job:RdmJobSchema",
      "`neurosig rsa JOB.yml` for a job without a `brain` section: precomputed RDM files."),
     ("RSA job data", "neurosig.evaluation.rsa.job:RdmDataSchema", ""),

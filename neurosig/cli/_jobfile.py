@@ -8,6 +8,7 @@ count, labels) before any training, so ``--dry-run`` reports what a run would me
 from __future__ import annotations
 
 import typing
+import warnings
 import zipfile
 from dataclasses import fields
 from pathlib import Path
@@ -50,12 +51,19 @@ class EncoderSchema(Schema):
     recompute: bool | None = Field(None, description="bimamba: recompute activations (less memory).")
 
 
+#: former key of the ``training`` section -> its PretrainConfig field (accepted for one release)
+RENAMED_TRAINING_KEYS = {"epochs": "max_epochs", "seed": "random_state"}
+
+
 def _training_schema() -> type[Schema]:
-    """The ``training`` section: :class:`~neurosig.models.pretrain.PretrainConfig`'s fields."""
+    """The ``training`` section: :class:`~neurosig.models.pretrain.PretrainConfig`'s fields
+    (and, for one release, their former names)."""
     hints = typing.get_type_hints(PretrainConfig)
-    return create_model("TrainingSchema", __base__=Schema, __doc__="PretrainConfig fields.",
-                        **{f.name: (hints[f.name], Field(f.default, description="See PretrainConfig."))
-                           for f in fields(PretrainConfig)})
+    keys = {f.name: (hints[f.name], Field(f.default, description="See PretrainConfig."))
+            for f in fields(PretrainConfig)}
+    keys.update({old: (int | None, Field(None, description=f"Former name of `{new}` (deprecated)."))
+                 for old, new in RENAMED_TRAINING_KEYS.items()})
+    return create_model("TrainingSchema", __base__=Schema, __doc__="PretrainConfig fields.", **keys)
 
 
 TrainingSchema = _training_schema()
@@ -64,7 +72,7 @@ TrainingSchema = _training_schema()
 class PretrainFileSchema(Schema):
     data: DataSchema = Field(description="The windows (see the data section).")
     encoder: EncoderSchema = Field(description="The encoder to pretrain.")
-    training: TrainingSchema = Field(TrainingSchema(), description="PretrainConfig fields (epochs, lr, ...).")
+    training: TrainingSchema = Field(TrainingSchema(), description="PretrainConfig fields (max_epochs, lr, ...).")
     output: str = Field(description="Checkpoint folder (last.pt, best.pt, history.json).")
     resume: bool = Field(True, description="Resume from output/last.pt when it exists.")
 
@@ -129,11 +137,23 @@ def check_training(job, path) -> PretrainConfig:
         The validated settings.
     """
     params = job.training.model_dump()
+    written = {}  # field -> the key the file used for it
+    for old, new in RENAMED_TRAINING_KEYS.items():
+        value = params.pop(old)
+        if value is None:
+            continue
+        if new in job.training.model_fields_set:
+            raise fail("pretrain file", path, f"training.{old}", f"only one of 'training.{new}' and its former "
+                       f"name 'training.{old}'", value)
+        warnings.warn(f"pretrain file {str(path)!r}: the key 'training.{old}' was renamed 'training.{new}' "
+                      f"and will be refused in the next release; write training.{new} instead.",
+                      FutureWarning, stacklevel=2)
+        params[new], written[new] = value, old
     try:
         return PretrainConfig(**params).validate()
     except ValueError as exc:
         reworded = reword(" ".join(str(exc).split()), params, what="pretrain file", source=path,
-                          key_of=lambda name: f"training.{name}")
+                          key_of=lambda name: f"training.{written.get(name, name)}")
         if reworded is None:
             raise
         raise reworded from None

@@ -5,7 +5,7 @@ embedded simulated motor-imagery dataset, within-session, left vs right hand.
 """
 from __future__ import annotations
 
-from ._common import add_parallel_arguments, parallel_kwargs
+from ._common import add_parallel_arguments, add_renamed_option, parallel_kwargs
 
 
 def register(subparsers) -> None:
@@ -15,8 +15,13 @@ def register(subparsers) -> None:
                     "(resumable: rerunning skips finished rows), CSV/Parquet exports, "
                     "statistics and PNG plots go to --out.")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
-                   help="dataset names (MOABB names/aliases or SimulatedMotorImagery); "
-                        "default: SimulatedMotorImagery")
+                   help="dataset names (MOABB names/aliases, SimulatedMotorImagery, or bids:PATH for a "
+                        "local BIDS folder, with --event-map); default: SimulatedMotorImagery")
+    p.add_argument("--event-map", default=None, metavar="FILE",
+                   help="bids:PATH datasets: YAML or JSON file mapping BIDS event names (trial_type) to "
+                        "class names, e.g. 'imagery/left: left_hand'")
+    p.add_argument("--bids-task", default=None, metavar="TASK",
+                   help="bids:PATH datasets: only the recordings of this BIDS task (default: all)")
     p.add_argument("--subjects", nargs="+", default=None, metavar="ID",
                    help="subjects to run (default: all of each dataset)")
     p.add_argument("--pipelines", nargs="+", default=None, metavar="PATH",
@@ -35,8 +40,9 @@ def register(subparsers) -> None:
                    help="folder for results.csv/.parquet, stats.csv and PNG plots (default: neurosig_results)")
     p.add_argument("--overwrite", action="store_true", help="recompute rows already in the database")
     p.add_argument("--seed", type=int, default=42, help="seed of the CV folds and permutations (default: 42)")
-    p.add_argument("--permutations", type=int, default=1000,
+    p.add_argument("--n-permutations", type=int, default=1000,
                    help="label permutations on fixed out-of-fold predictions (chance level, p-value; default: 1000)")
+    add_renamed_option(p, "--permutations", "--n-permutations", type=int)
     p.add_argument("--refit-permutations", type=int, default=0,
                    help="opt-in permutations that refit every fold on shuffled labels (slow)")
     p.add_argument("--data-path", default=None, metavar="DIR",
@@ -90,16 +96,18 @@ def run(args) -> int:
     import mne
 
     from ..evaluation.bci import benchmark, format_subject_report, format_summary, summarize
+    from ..evaluation.bci_inputs import resolve_bids_names
     from ..evaluation.splitters import resolve_evaluation
 
     mne.set_log_level("WARNING")  # MNE's per-file INFO lines would bury the progress bar
     par = parallel_kwargs(args)
     t0 = time.perf_counter()
     pipelines = _usable_pipelines(args) if args.skip_unsupported else args.pipelines
-    df = benchmark(datasets=args.datasets, pipelines=pipelines, evaluation=args.evaluation,
+    datasets = resolve_bids_names(args.datasets, args.event_map, args.bids_task)  # checked before any work
+    df = benchmark(datasets=datasets, pipelines=pipelines, evaluation=args.evaluation,
                    paradigm=args.paradigm, subjects=_subjects(args.subjects), results=args.results,
                    out=args.out, overwrite=args.overwrite, seed=args.seed,
-                   verbose=not args.quiet, n_permutations=args.permutations,
+                   verbose=not args.quiet, n_permutations=args.n_permutations,
                    refit_permutations=args.refit_permutations, data_path=args.data_path,
                    plots=not args.no_plots,
                    calibration={"n_trials": args.calibration_trials, "labeled": args.calibration_labeled},

@@ -4,7 +4,7 @@ The job file (see ``examples/configs/pretrain_nano.yml``)::
 
     data: {path: windows.npy, ch_names: [...], sfreq: 256}   # .npy (n, C, T) or .npz with X
     encoder: {arch: bimamba, size: nano}                     # + config overrides
-    training: {epochs: 20, batch_size: 32, lr: 0.001, ...}   # PretrainConfig fields
+    training: {max_epochs: 20, batch_size: 32, lr: 0.001, ...}  # PretrainConfig fields
     output: runs/pretrain-nano                               # last.pt, best.pt, history.json
     resume: true
 
@@ -45,7 +45,7 @@ def run(args) -> int:
     cfg = check_training(job, args.config)
     X, _ = load_arrays(job.data, base, need_y=False)
     contract = contract_of(job.data, X.shape[2])
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.random_state)
     encoder = build_encoder(arch, size, n_channels=X.shape[1], n_times=X.shape[2], **enc_kw)
     out = Path(job.output)
     if not out.is_absolute():

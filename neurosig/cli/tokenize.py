@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import add_renamed_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("tokenize", help="TFM tokenizer: fit on windows, write token ids",
@@ -27,10 +29,13 @@ def register(subparsers) -> None:
                         "per-window p95")
     f.add_argument("--codebook", default="cosine", choices=["cosine", "euclidean"],
                    help="nearest-code search (default and published: cosine)")
-    f.add_argument("--epochs", type=int, default=10)
+    f.add_argument("--max-epochs", type=int, default=10, help="passes over the windows (default 10)")
+    add_renamed_option(f, "--epochs", "--max-epochs", type=int)
     f.add_argument("--batch-size", type=int, default=32)
     f.add_argument("--lr", type=float, default=1e-3)
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--random-state", type=int, default=0,
+                   help="seed of the weights, batch order and masks (default 0)")
+    add_renamed_option(f, "--seed", "--random-state", type=int)
     f.add_argument("--device", default=None, help="cpu (default) or cuda")
     f.set_defaults(func=_fit)
     t = sub.add_parser("transform", help="write token ids next to the input")
@@ -99,8 +104,8 @@ def _fit(args) -> int:
     X, sfreq, desc, fh = _open_input(args)
     try:
         est = TFMTokenizerEstimator(sfreq=sfreq, n_codes=args.n_codes, dim=args.dim, n_fft=args.n_fft,
-                                    hop=args.hop, scale=args.scale, codebook=args.codebook, max_epochs=args.epochs,
-                                    batch_size=args.batch_size, lr=args.lr, random_state=args.seed, device=args.device, verbose=not args.quiet)
+                                    hop=args.hop, scale=args.scale, codebook=args.codebook, max_epochs=args.max_epochs,
+                                    batch_size=args.batch_size, lr=args.lr, random_state=args.random_state, device=args.device, verbose=not args.quiet)
         est.fit(X)
     finally:
         if fh is not None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_parallel_arguments, parallel_kwargs
+from ._common import add_parallel_arguments, add_renamed_option, parallel_kwargs
 
 
 def register(subparsers) -> None:
@@ -26,9 +26,11 @@ def register(subparsers) -> None:
     pp.add_argument("--no-notch", action="store_true", help="no notch filter")
     pp.add_argument("--l-freq", type=float, default=0.1, help="high-pass edge in Hz (default 0.1)")
     pp.add_argument("--h-freq", type=float, default=75.0, help="low-pass edge in Hz (default 75)")
-    pp.add_argument("--window", type=float, default=10.0, help="window length in seconds (default 10)")
-    pp.add_argument("--accept-sfreq", type=float, nargs="+", default=None, metavar="HZ",
+    pp.add_argument("--window-s", type=float, default=10.0, help="window length in seconds (default 10)")
+    add_renamed_option(pp, "--window", "--window-s", type=float)
+    pp.add_argument("--accepted-sfreqs", type=float, nargs="+", default=None, metavar="HZ",
                     help="reject recordings at any other sampling rate (default: any rate >= 2 x h-freq)")
+    add_renamed_option(pp, "--accept-sfreq", "--accepted-sfreqs", type=float, nargs="+", metavar="HZ")
     pp.add_argument("--engine", default="fft", help="fft (one pass, default) or mne (sequential MNE calls)")
     pp.add_argument("--overwrite", action="store_true",
                     help="replace a store prepared with another configuration")
@@ -74,8 +76,8 @@ def _prepare(args: argparse.Namespace) -> int:
 
     config = PreprocessingConfig(montage=args.montage, l_freq=args.l_freq, h_freq=args.h_freq,
                                  notch=None if args.no_notch else args.notch, sfreq=args.sfreq,
-                                 window_s=args.window, engine=args.engine,
-                                 accepted_sfreqs=tuple(args.accept_sfreq) if args.accept_sfreq else None,
+                                 window_s=args.window_s, engine=args.engine,
+                                 accepted_sfreqs=tuple(args.accepted_sfreqs) if args.accepted_sfreqs else None,
                                  ).validate()
     par = parallel_kwargs(args)
     tuab = TUAB(args.root, verbose=not _quiet(args))

@@ -1,20 +1,27 @@
 """A lab's own BIDS EEG recordings as a MOABB dataset (read through mne-bids).
 
 The user maps the event names found in the BIDS ``events.tsv`` files
-(``trial_type``) to class names; the result is a MOABB
+(``trial_type``) to class names, in Python or in a YAML/JSON event-map file
+(:func:`read_event_map`); the result is a MOABB
 :class:`~moabb.datasets.base.BaseDataset` that paradigms, evaluations and the
-neurosig benchmark accept like any MOABB dataset.
+neurosig benchmark (``neurosig benchmark --datasets bids:PATH --event-map FILE``)
+accept like any MOABB dataset.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+from annotated_types import MinLen
 from moabb.datasets.base import BaseDataset
+from pydantic import Field
 
+from neurosig._schema import Schema, validate
 from neurosig._validation import check_path, validate_type
 from neurosig.datasets.simulated import check_subjects_in
 
@@ -22,6 +29,41 @@ logger = logging.getLogger(__name__)
 
 _RAW_EXTENSIONS = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".cnt", ".mff")
 _KEEP = re.compile(r"^(bad|edge)", re.IGNORECASE)
+
+
+_Name = Annotated[str, MinLen(1)]
+
+
+class EventMapSchema(Schema):
+    """An event-map file: its top level is the mapping itself (YAML or JSON)."""
+
+    event_map: Annotated[dict[_Name, _Name], MinLen(1)] = Field(
+        description="The whole file: BIDS event name (`trial_type` in events.tsv) -> class name, e.g. "
+                    "`imagery/left: left_hand`; several names may map to one class; numeric names are "
+                    "read as text.")
+
+
+def read_event_map(path: str | os.PathLike) -> dict[str, str]:
+    """Read an event-map file (YAML or JSON): BIDS event name -> class name.
+
+    Parameters
+    ----------
+    path : str | os.PathLike
+        The file; its top level is a mapping such as ``{"imagery/left": "left_hand"}``.
+
+    Returns
+    -------
+    event_map : dict of str to str
+        The mapping, checked against :class:`EventMapSchema` (errors name the file and key).
+    """
+    from neurosig._io import read_yaml
+
+    what = "Event map file"
+    data = read_yaml(path, "event_map", what, mapping=False)
+    if isinstance(data, dict):  # YAML reads `1: left_hand` with an int key; events.tsv names are text
+        data = {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in data.items()}
+    return dict(validate(EventMapSchema, {"event_map": data}, what=what, source=Path(path),
+                         top="event map").event_map)
 
 
 def _label_name(index: int, label: str | None, prefix: str) -> str:
@@ -40,9 +82,10 @@ class BIDSDataset(BaseDataset):
     ----------
     root : str | Path
         Root of the BIDS dataset (holds ``dataset_description.json`` and ``sub-*``).
-    event_map : dict of str to str
+    event_map : dict of str to str | str | Path
         BIDS event name (``trial_type`` in ``events.tsv``) -> class name, e.g.
-        ``{"imagery/left": "left_hand", "imagery/right": "right_hand"}``.
+        ``{"imagery/left": "left_hand", "imagery/right": "right_hand"}``, or a YAML/JSON
+        file holding that mapping (read with :func:`read_event_map`).
         Several event names may map to one class; events not in the map are ignored.
     task : str | None
         Only recordings of this BIDS task (default: all).
@@ -74,7 +117,11 @@ class BIDSDataset(BaseDataset):
         if not (self.root / "dataset_description.json").is_file():
             raise FileNotFoundError(f"The 'root' parameter must be the root of a BIDS dataset (with "
                                     f"dataset_description.json), but {str(self.root)!r} has none.")
-        validate_type("event_map", event_map, dict)
+        self._event_map_file = None  # private: not part of the dataset's identity in result keys
+        if isinstance(event_map, (str, os.PathLike)):
+            self._event_map_file = Path(event_map)
+            event_map = read_event_map(event_map)
+        validate_type("event_map", event_map, dict, "dict or path of an event-map file")
         if not event_map or not all(isinstance(k, str) and isinstance(v, str) for k, v in event_map.items()):
             raise ValueError(f"Invalid value for the 'event_map' parameter. Allowed values are non-empty "
                              f"dicts from BIDS event names to class names, but got {event_map!r} instead.")
@@ -124,8 +171,10 @@ class BIDSDataset(BaseDataset):
                 found.update(pd.read_csv(tsv, sep="\t")["trial_type"].dropna().astype(str))
         missing = [k for k in self.event_map if k not in found]
         if missing:
-            raise ValueError(f"Invalid value for the 'event_map' parameter: event names {missing} do not "
-                             f"occur in the events.tsv files; the dataset has {sorted(found)}.")
+            where = (f"event map file {str(self._event_map_file)!r}" if self._event_map_file is not None
+                     else "the 'event_map' parameter")
+            raise ValueError(f"Invalid value in {where}: event names {missing} do not occur in the "
+                             f"events.tsv files under {str(self.root)!r}; the recordings have {sorted(found)}.")
 
     def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
         """The raw files of one subject (list of Path).

@@ -7,6 +7,7 @@ through ``__getitems__``), so the corpus never has to fit in memory.
 from __future__ import annotations
 
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,19 @@ from .window_store import (
     split_subjects,
 )
 
+_DEPRECATED = "deprecated"  # default of a parameter kept for one release under its former name
+
+
+def _renamed(owner: str, old: str, old_value, new: str, new_value, new_default):
+    """``new_value``, or ``old_value`` given under the former name (with a FutureWarning)."""
+    if isinstance(old_value, str) and old_value == _DEPRECATED:
+        return new_value
+    if new_value != new_default:
+        raise ValueError(f"{owner} got both '{new}' and its former name '{old}'; give only {new}={old_value!r}.")
+    warnings.warn(f"The '{old}' parameter of {owner} was renamed '{new}' (the scikit-learn name) and will be "
+                  f"removed in the next release; pass {new}={old_value!r} instead.", FutureWarning, stacklevel=3)
+    return old_value
+
 
 class WindowDataset(Dataset):
     """Windows of a prepared store, read lazily from disk (a ``torch.utils.data.Dataset``).
@@ -43,7 +57,7 @@ class WindowDataset(Dataset):
         subject-disjoint split of the training folder.
     val_fraction : float
         Fraction of training-folder subjects held out for ``"val"``.
-    seed : int
+    random_state : int
         Seed of the subject split.
     scale : {None, "p95"}
         ``"p95"``: divide each channel of each window by the 95th percentile of
@@ -56,6 +70,8 @@ class WindowDataset(Dataset):
         this dataset yields raises ValueError at construction.
     max_open_files : int
         Open HDF5 files kept per process.
+    seed : int
+        Former name of ``random_state``, accepted for one release with a FutureWarning.
 
     Attributes
     ----------
@@ -74,9 +90,11 @@ class WindowDataset(Dataset):
     window predictions per recording.
     """
 
-    def __init__(self, cache: str | Path, split: str = "train", val_fraction: float = 0.2, seed: int = 0,
+    def __init__(self, cache: str | Path, split: str = "train", val_fraction: float = 0.2, random_state: int = 0,
                  scale: str | None = None, resample_sfreq: float | None = None,
-                 contract: SignalContract | None = None, max_open_files: int = 128):
+                 contract: SignalContract | None = None, max_open_files: int = 128, *,
+                 seed: int | str = _DEPRECATED):
+        random_state = _renamed("WindowDataset", "seed", seed, "random_state", random_state, 0)
         check_option("split", split, DATASET_SPLITS)
         check_option("scale", scale, (None, "p95"))
         self.cache = check_path("cache", cache, kind="dir")
@@ -107,7 +125,7 @@ class WindowDataset(Dataset):
             table = table[table["split"] == "eval"]
         elif split in ("train", "val"):
             train = table[table["split"] == "train"]
-            val_subjects = split_subjects(train["subject"].unique(), val_fraction, seed)
+            val_subjects = split_subjects(train["subject"].unique(), val_fraction, random_state)
             in_val = train["subject"].isin(val_subjects)
             table = train[in_val] if split == "val" else train[~in_val]
         self.windows = table.reset_index(drop=True)
@@ -216,8 +234,9 @@ class WindowDataset(Dataset):
         y = self.labels[np.asarray(indices, dtype=np.int64)]
         return [(x[k], int(y[k])) for k in range(len(y))]
 
-    def loader(self, batch_size: int = 64, shuffle: bool = True, seed: int | None = 0,
-               num_workers: int = 0, drop_last: bool = False) -> DataLoader:
+    def loader(self, batch_size: int = 64, shuffle: bool = True, random_state: int | None = 0,
+               num_workers: int = 0, drop_last: bool = False, *,
+               seed: int | None | str = _DEPRECATED) -> DataLoader:
         """A DataLoader that fetches whole batches (no per-window collation copy).
 
         Each batch is read in one :meth:`get_windows` call and returned as
@@ -228,15 +247,24 @@ class WindowDataset(Dataset):
         batch_size : int
             Windows per batch.
         shuffle : bool
-            Random order (reproducible with ``seed``).
-        seed : int | None
-            Seed of the shuffling generator.
+            Random order (reproducible with ``random_state``).
+        random_state : int | None
+            Seed of the shuffling generator (None: a fresh order every time).
         num_workers : int
             DataLoader worker processes.
         drop_last : bool
             Drop the last incomplete batch.
+        seed : int | None
+            Former name of ``random_state``, accepted for one release with a FutureWarning.
+
+        Returns
+        -------
+        DataLoader
+            Yields ``(X, y)`` batches.
         """
-        gen = torch.Generator().manual_seed(seed) if (shuffle and seed is not None) else None
+        random_state = _renamed("WindowDataset.loader", "seed", seed, "random_state", random_state, 0)
+        gen = (torch.Generator().manual_seed(random_state)
+               if (shuffle and random_state is not None) else None)
         base = RandomSampler(self, generator=gen) if shuffle else SequentialSampler(self)
         return DataLoader(self, batch_size=None, sampler=BatchSampler(base, batch_size, drop_last),
                           num_workers=num_workers)

@@ -1,6 +1,7 @@
 """Arguments of the BCI benchmark, resolved and checked before any computation.
 
-Names and aliases of paradigms, datasets (with an optional data folder), subjects,
+Names and aliases of paradigms, datasets (with an optional data folder; ``bids:PATH`` for a
+lab's BIDS folder with an event map), subjects,
 pipeline files (allow-listed YAML, refused when they do not fit the paradigm) and the
 calibration protocol; plus the plain-data configurations of a dataset and a paradigm that
 go into the result keys.  :func:`neurosig.evaluation.bci.benchmark` calls these first, so
@@ -21,6 +22,9 @@ from .._validation import check_positive_int
 logger = get_logger("neurosig.evaluation.bci")  # the benchmark's messages: one logger
 
 DEFAULT_DATASETS: tuple[str, ...] = ("SimulatedMotorImagery",)
+
+#: dataset names ``bids:PATH`` name a local BIDS folder (:class:`~neurosig.datasets.BIDSDataset`)
+BIDS_PREFIX = "bids:"
 
 #: canonical paradigm name -> MOABB class name, and accepted aliases
 PARADIGMS: dict[str, str] = {"LeftRightImagery": "LeftRightImagery", "MotorImagery": "MotorImagery",
@@ -70,11 +74,77 @@ def _get_dataset(name: str, path: Any = None, download: bool | None = None):
         raise ValueError(str(exc).replace("'name' parameter", "'datasets' parameter")) from None
 
 
+def bids_dataset(name: str, event_map: Any = None, task: str | None = None):
+    """The :class:`~neurosig.datasets.BIDSDataset` named ``bids:PATH``, checked before any work.
+
+    Parameters
+    ----------
+    name : str
+        ``"bids:PATH"``, PATH the root of a BIDS dataset.
+    event_map : dict | str | Path | None
+        BIDS event name -> class name, or a YAML/JSON event-map file holding that mapping.
+    task : str | None
+        Only recordings of this BIDS task (default: all).
+
+    Returns
+    -------
+    dataset : BIDSDataset
+        Its folder, event map and events checked (no data loaded).
+    """
+    from ..datasets.bids import BIDSDataset
+
+    root = Path(name[len(BIDS_PREFIX):]).expanduser()
+    if not name[len(BIDS_PREFIX):]:
+        raise ValueError(f"Invalid value for the 'datasets' parameter: {name!r} names no folder; "
+                         "allowed is 'bids:PATH' with PATH the root of a BIDS dataset.")
+    if not root.is_dir():
+        raise FileNotFoundError(f"Invalid value for the 'datasets' parameter: {name!r} names the folder "
+                                f"{str(root)!r}, which does not exist.")
+    if not (root / "dataset_description.json").is_file():
+        raise FileNotFoundError(f"Invalid value for the 'datasets' parameter: {name!r} is not a BIDS folder "
+                                f"(no dataset_description.json in {str(root)!r}).")
+    if event_map is None:
+        raise ValueError(f"The dataset {name!r} needs an event map (BIDS event names -> class names): "
+                         "give event_map= (CLI: --event-map FILE, a YAML or JSON mapping), or pass "
+                         "neurosig.datasets.BIDSDataset(root, event_map=...) in 'datasets'.")
+    return BIDSDataset(root=root, event_map=event_map, task=task)
+
+
+def resolve_bids_names(datasets: Any, event_map: Any = None, task: str | None = None) -> Any:
+    """``datasets`` with every ``bids:PATH`` name replaced by its checked BIDSDataset.
+
+    Parameters
+    ----------
+    datasets : str | BaseDataset | list | None
+        Dataset names or instances (the other entries are returned as given).
+    event_map : dict | str | Path | None
+        Event map of the BIDS datasets (see :func:`bids_dataset`); refused without one.
+    task : str | None
+        BIDS task of the BIDS datasets; refused without one.
+
+    Returns
+    -------
+    datasets : list | None
+        The same entries, BIDS names replaced (None stays None when no event map or task is given).
+    """
+    items = [datasets] if isinstance(datasets, str) else datasets
+    is_bids = [isinstance(d, str) and d.startswith(BIDS_PREFIX) for d in (items or [])]
+    if (event_map is not None or task is not None) and not any(is_bids):
+        given = "event_map" if event_map is not None else "bids_task"
+        raise ValueError(f"Invalid value for the '{given}' parameter: it applies to datasets named "
+                         f"'bids:PATH', but the datasets are {datasets!r}.")
+    if items is None:
+        return None
+    return [bids_dataset(d, event_map, task) if b else d for d, b in zip(items, is_bids)]
+
+
 def resolve_datasets(datasets: Any, path: Any = None, download: bool | None = None) -> list:
     """Dataset instances from names (MOABB names/aliases, ``SimulatedMotorImagery``) or instances.
 
     With a data folder (``path`` or ``$NEUROSIG_DATA``) datasets load offline unless
-    ``download=True``: a missing folder is refused here, before any work.
+    ``download=True``: a missing folder is refused here, before any work. A ``bids:PATH``
+    name needs its event map: resolve it first with :func:`resolve_bids_names` (the CLI
+    does, from ``--event-map``) or pass a :class:`~neurosig.datasets.BIDSDataset`.
 
     Parameters
     ----------
@@ -95,6 +165,8 @@ def resolve_datasets(datasets: Any, path: Any = None, download: bool | None = No
     for d in datasets:
         if isinstance(d, BaseDataset):
             out.append(d)
+        elif isinstance(d, str) and d.startswith(BIDS_PREFIX):
+            out.append(bids_dataset(d))  # refused with a message saying how to give the event map
         elif isinstance(d, str):
             out.append(_get_dataset(d, path, download))
         else:

@@ -23,8 +23,9 @@ compute the same updates as one process with the same global batch.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class PretrainConfig:
 
     Attributes
     ----------
-    epochs : int
+    max_epochs : int
         Maximum number of passes over the training windows.
     batch_size : int
         GLOBAL batch size (split across processes under DDP).
@@ -90,13 +91,16 @@ class PretrainConfig:
         Share of windows held out for early stopping (0: monitor the training loss).
     scaling : str
         Per-window input scaling, "zscore" (per channel) or "none".
-    seed : int
+    random_state : int
         Seeds initialisation, split, batch order and masks.
     device : str | None
         "cpu" or "cuda[:i]"; under DDP on GPUs the local rank's GPU is used.
+    epochs, seed : int | None
+        Former names of ``max_epochs`` and ``random_state`` (init-only), accepted for one
+        release with a FutureWarning.
     """
 
-    epochs: int = 10
+    max_epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.05
@@ -109,11 +113,25 @@ class PretrainConfig:
     patience: int = 5
     val_fraction: float = 0.1
     scaling: str = "zscore"
-    seed: int = 0
+    random_state: int = 0
     device: str | None = None
+    epochs: InitVar[int | None] = None
+    seed: InitVar[int | None] = None
+
+    def __post_init__(self, epochs: int | None, seed: int | None) -> None:
+        for old, new, value in (("epochs", "max_epochs", epochs), ("seed", "random_state", seed)):
+            if value is None:
+                continue
+            if getattr(self, new) != _DEFAULTS[new]:
+                raise ValueError(f"PretrainConfig got both '{new}' and its former name '{old}'; give "
+                                 f"only {new}={value!r}.")
+            warnings.warn(f"The '{old}' parameter of PretrainConfig was renamed '{new}' (the scikit-learn "
+                          f"name) and will be removed in the next release; pass {new}={value!r} instead.",
+                          FutureWarning, stacklevel=3)
+            setattr(self, new, value)
 
     def validate(self) -> PretrainConfig:
-        check_positive_int("epochs", self.epochs)
+        check_positive_int("max_epochs", self.max_epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_float("lr", self.lr)
         check_positive_float("weight_decay", self.weight_decay, allow_zero=True)
@@ -122,7 +140,7 @@ class PretrainConfig:
         check_positive_float("smooth_l1_beta", self.smooth_l1_beta)
         check_positive_float("grad_clip", self.grad_clip, allow_zero=True)
         check_positive_int("patience", self.patience)
-        check_positive_int("seed", self.seed, minimum=0)
+        check_positive_int("random_state", self.random_state, minimum=0)
         check_option("amp", self.amp, ["auto", "off", "bf16", "fp16"])
         check_option("scaling", self.scaling, SCALINGS)
         for name, lo, hi in (("mask_ratio", 0.0, 1.0), ("val_fraction", -1e-12, 1.0)):
@@ -134,6 +152,23 @@ class PretrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_DEFAULTS = {"max_epochs": 10, "random_state": 0}  # defaults of the renamed fields
+
+
+def _former_name(old: str, new: str) -> property:
+    """Read access to a renamed field under its former name, with a FutureWarning."""
+    def get(self):
+        warnings.warn(f"PretrainConfig.{old} was renamed PretrainConfig.{new} (the scikit-learn name) and will "
+                      f"be removed in the next release.", FutureWarning, stacklevel=2)
+        return getattr(self, new)
+    return property(get, doc=f"Former name of ``{new}`` (read only, deprecated).")
+
+
+# after @dataclass has built __init__ (the init-only defaults are already in it)
+PretrainConfig.epochs = _former_name("epochs", "max_epochs")
+PretrainConfig.seed = _former_name("seed", "random_state")
 
 
 class MaskedReconstruction(nn.Module):
@@ -283,14 +318,14 @@ def pretrain(encoder: nn.Module, data: Any, config: PretrainConfig | None = None
         raise ValueError(f"The contract describes ({len(contract.ch_names)}, {contract.n_times}) windows, "
                          f"but the encoder expects ({c.n_channels}, {c.n_times}).")
     device = _pretrain_device(config.device)
-    with forked_rng(config.seed, device):  # the head's initialisation
+    with forked_rng(config.random_state, device):  # the head's initialisation
         model = MaskedReconstruction(encoder).to(device)
-    train_idx, val_idx = split_indices(windows.n, config.val_fraction, config.seed)
+    train_idx, val_idx = split_indices(windows.n, config.val_fraction, config.random_state)
     if len(train_idx) == 0:
         raise ValueError(f"No training windows left: {windows.n} windows with val_fraction={config.val_fraction}.")
     val_masks = random_patch_mask(max(len(val_idx), 1), c.n_pairs, c.n_tokens, config.mask_ratio,
-                                  generator=local_generator(config.seed, _VAL_MASKS))
-    settings = TrainSettings(max_epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                                  generator=local_generator(config.random_state, _VAL_MASKS))
+    settings = TrainSettings(max_epochs=config.max_epochs, batch_size=config.batch_size, seed=config.random_state,
                              patience=config.patience, min_delta=1e-7, warmup_steps=config.warmup_steps,
                              min_lr_ratio=config.min_lr_ratio, grad_clip=config.grad_clip, amp=config.amp,
                              distributed=True, desc="pretrain", log_epochs=True, verbose=verbose)
@@ -349,10 +384,14 @@ def _masked_step(windows: _Windows, config: PretrainConfig, enc_cfg: Any, device
 
 
 def _identity(config: PretrainConfig) -> dict:
-    """Settings that must not change on resume (the device may)."""
+    """Settings that must not change on resume (the device may), under the keys checkpoints
+    have always stored ("epochs", "seed"), so a run started before the renaming resumes."""
     d = config.to_dict()
     d.pop("device")
-    return d
+    return {_STORED_KEYS.get(k, k): v for k, v in d.items()}
+
+
+_STORED_KEYS = {"max_epochs": "epochs", "random_state": "seed"}
 
 
 @torch.no_grad()

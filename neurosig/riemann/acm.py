@@ -56,7 +56,8 @@ class ACMClassifier(ClassifierMixin, BaseEstimator):
     cv : int | CV splitter | None
         Inner folds for the grid; None: ``StratifiedKFold(3, shuffle=True, random_state=42)``.
     cov_estimator : str, default="cov"
-        Covariance estimator (see :class:`~neurosig.riemann.AugmentedCovariances`).
+        Covariance estimator, the ``estimator`` of :class:`~neurosig.riemann.AugmentedCovariances`
+        (pyRiemann's name); here ``cov_estimator``, as scikit-learn reserves ``estimator`` for a wrapped estimator.
     metric : {"riemann", "logeuclid", "euclid"}, default="riemann"
         Tangent-space metric (the grid supports "riemann" only).
     C : float, default=1.0

@@ -1,35 +1,12 @@
 """BIDSDataset: a local BIDS EEG dataset with a user event map, accepted by MOABB paradigms."""
 from __future__ import annotations
 
-import mne
 import numpy as np
 import pytest
+from _bids_data import bids_root_fixture  # noqa: F401 (the bids_root fixture)
 
 from neurosig.datasets.bids import BIDSDataset
 from neurosig.datasets.simulated import SimulatedMotorImagery
-
-BIDS_NAMES = {1: "imagery/left", 2: "imagery/right", 3: "imagery/feet", 4: "imagery/tongue"}
-
-
-@pytest.fixture(scope="module")
-def bids_root(tmp_path_factory):
-    """Two subjects x two sessions of simulated data written as BIDS BrainVision."""
-    import mne_bids
-    root = tmp_path_factory.mktemp("bids") / "mylab"
-    sim = SimulatedMotorImagery(n_subjects=2, n_runs=1, n_trials_per_run=8, artifacts=False)
-    for subject in (1, 2):
-        for session in (0, 1):
-            raw = sim.simulate_raw(subject, session, 0)
-            events = mne.find_events(raw, "STI", verbose=False)
-            raw = raw.copy().drop_channels(["STI"])
-            raw.set_annotations(mne.annotations_from_events(
-                events, raw.info["sfreq"], event_desc=BIDS_NAMES, orig_time=raw.info["meas_date"]))
-            raw.set_meas_date(1_700_000_000 + session * 86400)
-            bp = mne_bids.BIDSPath(subject=f"{subject:02d}", session=f"day{session + 1}", task="mi",
-                                   run="01", datatype="eeg", root=root)
-            mne_bids.write_raw_bids(raw, bp, allow_preload=True, format="BrainVision",
-                                    overwrite=True, verbose=False)
-    return root
 
 
 def test_bids_dataset_through_moabb_paradigm(bids_root):

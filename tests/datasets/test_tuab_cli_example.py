@@ -36,7 +36,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["tuab", "prepare", str(root), "--cache", str(tmp_path / "c"), "--montage", "x"]) == 2
     assert "'montage' parameter" in capsys.readouterr().err
     assert main(["-q", "tuab", "prepare", str(root), "--cache", str(tmp_path / "c2"),
-                 "--accept-sfreq", "250", "500"]) == 0
+                 "--accepted-sfreqs", "250", "500"]) == 0
     assert main(["-q", "tuab", "info", str(tmp_path / "c2")]) == 0
     assert "256 Hz is not one of the accepted rates [250.0, 500.0]" in capsys.readouterr().out
 

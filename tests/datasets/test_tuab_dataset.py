@@ -295,11 +295,11 @@ def test_dataset_items_loader_and_options(store):
     xb, yb = ds[[5, 0, 23]]
     assert xb.shape == (3, 16, 2000) and yb.tolist() == [ds[k][1] for k in (5, 0, 23)]
     np.testing.assert_array_equal(xb[0].numpy(), x.numpy())
-    batches = list(ds.loader(batch_size=5, shuffle=True, seed=1))
+    batches = list(ds.loader(batch_size=5, shuffle=True, random_state=1))
     assert [len(b[1]) for b in batches] == [5, 5, 5, 5, 4]
     order = torch.cat([b[1] for b in batches])
     assert sorted(order.tolist()) == sorted(ds.labels.tolist())
-    again = list(ds.loader(batch_size=5, shuffle=True, seed=1))
+    again = list(ds.loader(batch_size=5, shuffle=True, random_state=1))
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))
     # the same through DataLoader worker processes (handles reopened after fork)
     xw = torch.cat([b[0] for b in ds.loader(batch_size=6, shuffle=False, num_workers=2)])
@@ -311,6 +311,21 @@ def test_dataset_items_loader_and_options(store):
     assert res[0][0].shape == (16, 1000) and res.contract.sfreq == 100.0
     with pytest.raises(IndexError):
         ds.get_windows([len(ds)])
+
+
+def test_window_dataset_former_seed_name(store):
+    """``seed=`` (former name of ``random_state``) still works for one release: same split, same order."""
+    new = WindowDataset(store, split="val", random_state=3)
+    with pytest.warns(FutureWarning, match="'seed' parameter of WindowDataset was renamed 'random_state'"):
+        old = WindowDataset(store, split="val", seed=3)
+    pd.testing.assert_frame_equal(old.windows, new.windows)
+    assert WindowDataset(store, "val", 0.2, 3).windows.equals(new.windows)  # positional: random_state
+    by_new = [b[1] for b in new.loader(batch_size=2, random_state=7)]
+    with pytest.warns(FutureWarning, match="'seed' parameter of WindowDataset.loader was renamed"):
+        by_old = [b[1] for b in new.loader(batch_size=2, seed=7)]
+    assert all(torch.equal(a, b) for a, b in zip(by_new, by_old)) and len(by_new) == len(by_old)
+    with pytest.raises(ValueError, match="both 'random_state' and its former name 'seed'"):
+        WindowDataset(store, random_state=1, seed=2)
 
 
 def test_contract_checked_on_read(store):

@@ -32,7 +32,7 @@ def test_cli_benchmark_subset(tmp_path, capsys):
     db = tmp_path / "r.sqlite"
     argv = ["benchmark", "--subjects", "1", "--pipelines", str(ROOT / "pipelines" / "default" / "mdm.yml"),
             str(ROOT / "pipelines" / "default" / "csp_lda.yml"), "--evaluation", "WithinSession",
-            "--results", str(db), "--out", str(tmp_path / "out"), "--permutations", "100", "--no-plots"]
+            "--results", str(db), "--out", str(tmp_path / "out"), "--n-permutations", "100", "--no-plots"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "within-session" in out and "SimulatedMotorImagery" in out and "mean" in out

@@ -44,7 +44,7 @@ def test_example_configs_validate(job_dir, capsys):
 
 
 def test_cli_pretrain_then_finetune(job_dir, capsys):
-    _shrink(job_dir / "pretrain_nano.yml", training__epochs=2, training__batch_size=16)
+    _shrink(job_dir / "pretrain_nano.yml", training__max_epochs=2, training__batch_size=16)
     assert main(["-q", "pretrain", str(job_dir / "pretrain_nano.yml")]) == 0
     assert (job_dir / "runs" / "pretrain-nano" / "best.pt").is_file()
     _shrink(job_dir / "finetune_nano.yml", model__max_epochs=2, seeds=[0, 1])
@@ -76,7 +76,7 @@ def test_cli_refuses_bad_job_files(job_dir, capsys):
     f.write_text(yaml.safe_dump(d))
     assert main(["finetune", str(f), "--dry-run"]) == 2
     assert "invalid value for 'modes'" in capsys.readouterr().err
-    _shrink(p, training={"epochs": 1}, encoder={"arch": "bimamba", "size": "enormous"})
+    _shrink(p, training={"max_epochs": 1}, encoder={"arch": "bimamba", "size": "enormous"})
     assert main(["pretrain", str(p), "--dry-run"]) == 2
     assert "invalid value for 'encoder.size'" in capsys.readouterr().err
 
@@ -104,7 +104,7 @@ def test_torchrun_environment_two_processes_end_to_end(job_dir, capfd):
     import torch
 
     cfg = job_dir / "pretrain_nano.yml"
-    _shrink(cfg, training__epochs=1, training__batch_size=16, training__val_fraction=0.25, output="runs/ddp")
+    _shrink(cfg, training__max_epochs=1, training__batch_size=16, training__val_fraction=0.25, output="runs/ddp")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

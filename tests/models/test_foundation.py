@@ -29,7 +29,7 @@ def pretrained(tmp_path_factory, data):
     torch.manual_seed(0)
     contract = SignalContract(("C3", "Cz", "C4", "Pz"), 128.0, 64, "average")
     pretrain(BiMambaEncoder("nano", n_channels=4, n_times=64), X,
-             PretrainConfig(epochs=4, batch_size=16, lr=2e-2, warmup_steps=2, val_fraction=0.25),
+             PretrainConfig(max_epochs=4, batch_size=16, lr=2e-2, warmup_steps=2, val_fraction=0.25),
              checkpoint_dir=d, contract=contract, verbose=False)
     return d / "best.pt"
 

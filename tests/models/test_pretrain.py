@@ -23,7 +23,7 @@ def _enc(cls=BiMambaEncoder, C=4, T=64, seed=0):
 @pytest.mark.parametrize("cls", [BiMambaEncoder, PatchTransformer])
 def test_pretraining_loss_falls(cls, tmp_path):
     X, _ = simulated_windows(n=64, n_channels=4, n_times=64)
-    cfg = PretrainConfig(epochs=10, batch_size=16, lr=2e-2, warmup_steps=2, val_fraction=0.25, patience=20)
+    cfg = PretrainConfig(max_epochs=10, batch_size=16, lr=2e-2, warmup_steps=2, val_fraction=0.25, patience=20)
     res = pretrain(_enc(cls), X, cfg, checkpoint_dir=tmp_path, verbose=False)
     tr = [h["train_loss"] for h in res.history]
     va = [h["val_loss"] for h in res.history]
@@ -49,7 +49,7 @@ def test_lr_schedule_warmup_then_cosine():
 
 def test_resume_after_crash_equals_uninterrupted_run(tmp_path):
     X, _ = simulated_windows(n=40, n_channels=4, n_times=64)
-    cfg = PretrainConfig(epochs=4, batch_size=8, lr=3e-3, warmup_steps=2, val_fraction=0.2, patience=10)
+    cfg = PretrainConfig(max_epochs=4, batch_size=8, lr=3e-3, warmup_steps=2, val_fraction=0.2, patience=10)
     straight = pretrain(_enc(), X, cfg, checkpoint_dir=tmp_path / "a", verbose=False)
 
     def crash(epoch, rec):
@@ -69,14 +69,40 @@ def test_resume_after_crash_equals_uninterrupted_run(tmp_path):
     again = pretrain(_enc(), X, cfg, checkpoint_dir=tmp_path / "b", verbose=False)
     assert len(again.history) == 4
     with pytest.raises(ValueError, match="Cannot resume.*pretrain_config"):
-        pretrain(_enc(), X, PretrainConfig(epochs=4, batch_size=8, lr=1e-2, warmup_steps=2, val_fraction=0.2),
+        pretrain(_enc(), X, PretrainConfig(max_epochs=4, batch_size=8, lr=1e-2, warmup_steps=2, val_fraction=0.2),
                  checkpoint_dir=tmp_path / "b", verbose=False)
+
+
+def test_former_names_epochs_seed(tmp_path):
+    """PretrainConfig(epochs=, seed=) still works for one release (FutureWarning), same training;
+    checkpoints keep the keys they always stored, so a run started under the former names resumes."""
+    X, _ = simulated_windows(n=24, n_channels=4, n_times=64)
+    new = PretrainConfig(max_epochs=2, batch_size=8, random_state=3, val_fraction=0.25)
+    with pytest.warns(FutureWarning) as record:
+        old = PretrainConfig(epochs=2, batch_size=8, seed=3, val_fraction=0.25)
+    said = " ".join(str(w.message) for w in record)
+    assert "'epochs' parameter of PretrainConfig was renamed 'max_epochs'" in said and "random_state=3" in said
+    assert old == new and old.to_dict() == new.to_dict()
+    with pytest.warns(FutureWarning, match="renamed PretrainConfig.random_state"):
+        assert old.seed == 3
+    a = pretrain(_enc(), X, new, checkpoint_dir=tmp_path, verbose=False)
+    with pytest.warns(FutureWarning):
+        b = pretrain(_enc(), X, PretrainConfig(epochs=2, batch_size=8, seed=3, val_fraction=0.25), verbose=False)
+    assert a.history == b.history
+    for (k, va), (_, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        torch.testing.assert_close(va, vb, rtol=0, atol=0, msg=k)
+    stored = torch.load(tmp_path / "last.pt", weights_only=True)["pretrain_config"]
+    assert stored["epochs"] == 2 and stored["seed"] == 3 and "max_epochs" not in stored
+    with pytest.raises(ValueError, match="both 'max_epochs' and its former name 'epochs'"):
+        PretrainConfig(epochs=2, max_epochs=3)
+    with pytest.raises(ValueError, match="'random_state' parameter"):
+        PretrainConfig(random_state=-1).validate()
 
 
 def test_nan_batch_stops_and_keeps_last_good_checkpoint(tmp_path):
     X, _ = simulated_windows(n=32, n_channels=4, n_times=64)
-    cfg = PretrainConfig(epochs=3, batch_size=8, val_fraction=0.0)
-    pretrain(_enc(), X, PretrainConfig(epochs=1, batch_size=8, val_fraction=0.0),
+    cfg = PretrainConfig(max_epochs=3, batch_size=8, val_fraction=0.0)
+    pretrain(_enc(), X, PretrainConfig(max_epochs=1, batch_size=8, val_fraction=0.0),
              checkpoint_dir=tmp_path, verbose=False)
     before = (tmp_path / "last.pt").read_bytes()
     Xbad = X.copy()
@@ -84,7 +110,7 @@ def test_nan_batch_stops_and_keeps_last_good_checkpoint(tmp_path):
     with pytest.raises(FloatingPointError, match=r"window\(s\) \[5\] contain NaN or inf \(epoch 0"):
         pretrain(_enc(), Xbad, cfg, checkpoint_dir=tmp_path / "new", verbose=False)
     with pytest.raises(FloatingPointError, match="contain NaN.*last good checkpoint.*is unchanged"):
-        pretrain(_enc(), Xbad, PretrainConfig(epochs=3, batch_size=8, val_fraction=0.0),
+        pretrain(_enc(), Xbad, PretrainConfig(max_epochs=3, batch_size=8, val_fraction=0.0),
                  checkpoint_dir=tmp_path, resume=False, verbose=False)
     assert (tmp_path / "last.pt").read_bytes() == before
 
@@ -92,16 +118,16 @@ def test_nan_batch_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_bad_inputs():
     X, _ = simulated_windows(n=16, n_channels=4, n_times=64)
     with pytest.raises(ValueError, match=r"\(n_channels, n_times\) = \(4, 64\), but the encoder expects \(6, 64\)"):
-        pretrain(_enc(C=6), X, PretrainConfig(epochs=1), verbose=False)
+        pretrain(_enc(C=6), X, PretrainConfig(max_epochs=1), verbose=False)
     with pytest.raises(ValueError, match="'mask_ratio'"):
         pretrain(_enc(), X, PretrainConfig(mask_ratio=1.5), verbose=False)
     with pytest.raises(ValueError, match="'amp'.*'auto'.*'fast'"):
         pretrain(_enc(), X, PretrainConfig(amp="fast"), verbose=False)
     with pytest.raises(ValueError, match="shape"):
-        pretrain(_enc(), X[0], PretrainConfig(epochs=1), verbose=False)
+        pretrain(_enc(), X[0], PretrainConfig(max_epochs=1), verbose=False)
     bad_contract = SignalContract(("a", "b"), 128.0, 64)
     with pytest.raises(ValueError, match="contract describes"):
-        pretrain(_enc(), X, PretrainConfig(epochs=1), contract=bad_contract, verbose=False)
+        pretrain(_enc(), X, PretrainConfig(max_epochs=1), contract=bad_contract, verbose=False)
 
 
 def test_torch_dataset_input_matches_array(tmp_path):
@@ -114,7 +140,7 @@ def test_torch_dataset_input_matches_array(tmp_path):
         def __getitem__(self, i):
             return torch.from_numpy(X[i]), int(y[i])
 
-    cfg = PretrainConfig(epochs=2, batch_size=8, val_fraction=0.25)
+    cfg = PretrainConfig(max_epochs=2, batch_size=8, val_fraction=0.25)
     a = pretrain(_enc(), X, cfg, verbose=False)
     b = pretrain(_enc(), Windows(), cfg, verbose=False)
     assert a.history == b.history
@@ -123,7 +149,7 @@ def test_torch_dataset_input_matches_array(tmp_path):
 # -- DDP ------------------------------------------------------------------------------------
 def test_ddp_two_processes_match_one(tmp_path):
     X, _ = simulated_windows(n=30, n_channels=4, n_times=64)  # 24 training windows: 3 batches of 8
-    kw = dict(epochs=2, batch_size=8, lr=3e-3, warmup_steps=1, val_fraction=0.2)
+    kw = dict(max_epochs=2, batch_size=8, lr=3e-3, warmup_steps=1, val_fraction=0.2)
     single = pretrain(_enc(), X, PretrainConfig(**kw), verbose=False)
     # fork (where available) reuses the imported torch; spawn pays a fresh import per process
     method = "fork" if "fork" in torch.multiprocessing.get_all_start_methods() else "spawn"

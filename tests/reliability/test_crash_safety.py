@@ -123,7 +123,7 @@ _PRETRAIN = """
     torch.manual_seed({seed})
     enc = BiMambaEncoder("nano", n_channels=4, n_times=64)
     X, _ = simulated_windows(n=40, n_channels=4, n_times=64)
-    cfg = PretrainConfig(epochs=6, batch_size=8, lr=3e-3, warmup_steps=2, val_fraction=0.2, patience=10)
+    cfg = PretrainConfig(max_epochs=6, batch_size=8, lr=3e-3, warmup_steps=2, val_fraction=0.2, patience=10)
     pause = [lambda epoch, rec: time.sleep({pause})]
     pretrain(enc, X, cfg, checkpoint_dir={ckpt!r}, verbose=False, callbacks=pause)
 """

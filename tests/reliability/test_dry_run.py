@@ -61,7 +61,7 @@ def folder(tmp_path, monkeypatch):
 def _job(folder: Path, command: str, data_file: str, changes: dict) -> Path:
     data = {"path": data_file, "ch_names": CH, "sfreq": 128, **changes}
     if command == "pretrain":
-        doc = {"data": data, "encoder": {"arch": "bimamba", "size": "nano"}, "training": {"epochs": 1},
+        doc = {"data": data, "encoder": {"arch": "bimamba", "size": "nano"}, "training": {"max_epochs": 1},
                "output": "runs/pre"}
     else:
         doc = {"data": data, "model": {"max_epochs": 1}, "seeds": [0], "output": "runs/ft.json",

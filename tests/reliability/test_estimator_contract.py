@@ -350,7 +350,7 @@ def test_pretrain_resume_from_pickle_refused(tmp_path):
     torch.save({"epoch": 1, "payload": _Payload(marker)}, tmp_path / "last.pt")
     X = np.random.default_rng(0).standard_normal((16, 4, 64)).astype(np.float32)
     with pytest.raises(UnsafeCheckpointError) as ei:
-        pretrain(BiMambaEncoder("nano", n_channels=4, n_times=64), X, PretrainConfig(epochs=1),
+        pretrain(BiMambaEncoder("nano", n_channels=4, n_times=64), X, PretrainConfig(max_epochs=1),
                  checkpoint_dir=tmp_path, verbose=False)
     assert str(tmp_path / "last.pt") in str(ei.value) and not marker.exists()
 

@@ -68,7 +68,7 @@ def _run_refused(folder: Path, argv_of, doc: dict, key: str, allowed: str, given
 
 PRETRAIN = {"data": {"path": "data/unlabelled.npy", "ch_names": CH, "sfreq": 128},
             "encoder": {"arch": "bimamba", "size": "nano"},
-            "training": {"epochs": 1, "batch_size": 4}, "output": "runs/pre", "resume": True}
+            "training": {"max_epochs": 1, "batch_size": 4}, "output": "runs/pre", "resume": True}
 
 PRETRAIN_CASES = [
     ("unknown-top", "optimizer", {"lr": 1}, "unknown key(s) ['optimizer'] in 'pretrain'", "Allowed keys", "optimizer"),
@@ -80,8 +80,10 @@ PRETRAIN_CASES = [
     ("missing-encoder", "encoder", ..., "missing the required key 'encoder'", "pretrain", "encoder"),
     ("missing-path", "data.path", ..., "missing the required key 'path' in 'data'", "data", "path"),
     ("data-not-mapping", "data", "x.npy", "'data'", "mappings with keys", "'x.npy'"),
-    ("epochs-zero", "training.epochs", 0, "'training.epochs'", "positive integers", "0"),
-    ("epochs-string", "training.epochs", "10", "'training.epochs'", "integers", "'10'"),
+    ("epochs-zero", "training.max_epochs", 0, "'training.max_epochs'", "positive integers", "0"),
+    ("epochs-string", "training.max_epochs", "10", "'training.max_epochs'", "integers", "'10'"),
+    ("former-seed-neg", "training.seed", -1, "'training.seed'", "integers >= 0", "-1"),
+    ("former-and-new", "training.epochs", 3, "'training.epochs'", "only one of 'training.max_epochs'", "3"),
     ("batch-neg", "training.batch_size", -4, "'training.batch_size'", "positive integers", "-4"),
     ("lr-neg", "training.lr", -0.01, "'training.lr'", "positive numbers", "-0.01"),
     ("lr-string", "training.lr", "1e-3", "'training.lr'", "numbers", "'1e-3'"),
@@ -106,6 +108,15 @@ PRETRAIN_CASES = [
 def test_pretrain_file_refused(folder, key, value, where, allowed, given):
     _run_refused(folder, lambda job: ["-q", "pretrain", str(job)], _edit(PRETRAIN, key, value), where, allowed,
                  given)
+
+
+def test_pretrain_former_training_keys(folder):
+    """``training.epochs`` / ``training.seed`` (former names) still work for one release, with a
+    FutureWarning, and their errors name the key the file used."""
+    doc = _edit(_edit(PRETRAIN, "training.max_epochs", ...), "training.epochs", 0)
+    with pytest.warns(FutureWarning, match="'training.epochs' was renamed 'training.max_epochs'"):
+        _run_refused(folder, lambda job: ["-q", "pretrain", str(job)], doc, "'training.epochs'",
+                     "positive integers", "0")
 
 
 def test_pretrain_missing_data_file(folder):
