@@ -27,7 +27,6 @@ session by session; z-scoring is done in place.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -39,6 +38,17 @@ from .._logging import get_logger, progress
 from .._validation import check_option, check_path, validate_type
 from ..contracts import stable_hash
 from . import nsd_surface as surf
+from .nsd_stimuli import (  # ANNOTATIONS, average_repetitions: importable from here as before
+    ANNOTATIONS,  # noqa: F401
+    EXPDESIGN,
+    STIMINFO,
+    average_repetitions,
+    category_presence,
+    coco_categories,
+    read_expdesign,
+    read_stim_info,
+    trial_table,
+)
 from .nsd_volume import _read_hdf5_roi, _stream_nifti_rois
 
 logger = get_logger(__name__)
@@ -46,9 +56,6 @@ logger = get_logger(__name__)
 SPACES = ("func1pt8mm", "func1mm", "fsaverage")
 SURFACE_SPACES = ("fsaverage",)
 BETAS = ("betas_assumehrf", "betas_fithrf", "betas_fithrf_GLMdenoise_RR")
-EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
-STIMINFO = "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
-ANNOTATIONS = "nsddata_stimuli/stimuli/nsd/annotations"
 _SESSION_RE = re.compile(r"^betas_session(\d\d)\.(nii\.gz|hdf5)$")
 
 
@@ -166,35 +173,14 @@ class NSD:
 
     # ------------------------------------------------------------------ design
     def _read_design(self) -> None:
-        import pandas as pd
-        from scipy.io import loadmat
-
-        d = loadmat(self.root / EXPDESIGN, squeeze_me=False)
-        for key in ("masterordering", "subjectim", "sharedix"):
-            if key not in d:
-                raise ValueError(f"{EXPDESIGN!r} has no variable {key!r} (found {sorted(k for k in d if not k.startswith('__'))}).")
-        self.masterordering = np.asarray(d["masterordering"]).ravel().astype(np.int64)  # 1-based
-        self.subjectim = np.asarray(d["subjectim"]).astype(np.int64)  # (8, 10000), 1-based 73k
-        self.sharedix = np.asarray(d["sharedix"]).ravel().astype(np.int64)  # 1-based 73k
+        self.masterordering, self.subjectim, self.sharedix = read_expdesign(self.root)  # 1-based
         n_tps = {ses: self._n_trials_in(ses) for ses in self.sessions}
         counts = set(n_tps.values())
         if len(counts) != 1:
             raise ValueError(f"Sessions of {self.subj} hold different numbers of trials: {n_tps}.")
         self.trials_per_session = counts.pop()
-        rows = []
-        for ses in self.sessions:
-            start = (ses - 1) * self.trials_per_session
-            if start + self.trials_per_session > len(self.masterordering):
-                raise ValueError(f"Session {ses} ({self._files[ses].name}) lies beyond the "
-                                 f"{len(self.masterordering)} trials of masterordering.")
-            t = np.arange(start, start + self.trials_per_session)
-            rows.append(np.column_stack([t, np.full_like(t, ses), t - start + 1]))
-        arr = np.concatenate(rows)
-        nsd10k = self.masterordering[arr[:, 0]]
-        nsd_id = self.subjectim[self.subject - 1, nsd10k - 1] - 1
-        self.trials = pd.DataFrame({"trial": arr[:, 0], "session": arr[:, 1], "trial_in_session": arr[:, 2],
-                                    "nsd10k": nsd10k, "nsd_id": nsd_id,
-                                    "shared": np.isin(nsd_id + 1, self.sharedix)})
+        self.trials = trial_table(self.masterordering, self.subjectim, self.sharedix, self.subject,
+                                  {ses: self._files[ses] for ses in self.sessions}, self.trials_per_session)
         self.n_shared_present = int(self.trials.loc[self.trials.shared, "nsd_id"].nunique())
         self._stim = None
         logger.info("NSD %s %s/%s: %d sessions present, %d trials, %d distinct images, %d shared present",
@@ -205,13 +191,7 @@ class NSD:
     def stim_info(self):
         """The stimulus table (``nsd_stim_info_merged.csv``), one row per 73k image, indexed by ``nsdId``."""
         if self._stim is None:
-            import pandas as pd
-
-            df = pd.read_csv(self.root / STIMINFO)
-            for col in ("cocoId", "cocoSplit", "nsdId"):
-                if col not in df.columns:
-                    raise ValueError(f"{STIMINFO!r} has no column {col!r} (columns: {list(df.columns)[:12]}...).")
-            self._stim = df.set_index("nsdId", drop=False)
+            self._stim = read_stim_info(self.root)
         return self._stim
 
     # ------------------------------------------------------------------ sessions
@@ -519,38 +499,9 @@ class NSD:
         Matched through the stimulus table's ``cocoId`` and ``cocoSplit``; the parsed map is cached
         (JSON, atomic) because the real annotation files are large.
         """
-        cache = self.cache_dir / "coco_categories.json"
-        ann_dir = self.root / ANNOTATIONS
-        files = {s: ann_dir / f"instances_{s}.json" for s in ("train2017", "val2017")}
-        for f in files.values():
-            if not f.is_file():
-                raise FileNotFoundError(f"COCO annotation file {str(f)!r} is missing (needed for category labels).")
-        tag = stable_hash({s: [str(f.resolve()), f.stat().st_size] for s, f in files.items()}, length=10)
-        if cache.is_file():
-            doc = json.loads(cache.read_text())
-            if doc.get("tag") == tag:
-                self._supercats = doc["supercategories"]
-                return {int(k): v for k, v in doc["labels"].items()}
-        stim = self.stim_info
-        labels: dict[int, set] = {}
-        supercats = {}
-        for split, f in files.items():
-            doc = json.loads(f.read_text())
-            names = {c["id"]: c["name"] for c in doc["categories"]}
-            supercats.update({c["name"]: c.get("supercategory") for c in doc["categories"]})
-            sel = stim[stim.cocoSplit == split]
-            by_coco = dict(zip(sel.cocoId.astype(int), sel.nsdId.astype(int)))
-            for a in doc["annotations"]:
-                nid = by_coco.get(int(a["image_id"]))
-                if nid is not None:
-                    labels.setdefault(nid, set()).add(names[a["category_id"]])
-        out = {k: sorted(v) for k, v in labels.items()}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cache) as tmp:
-            tmp.write_text(json.dumps({"tag": tag, "labels": {str(k): v for k, v in out.items()},
-                                       "supercategories": supercats}))
-        self._supercats = supercats
-        return out
+        labels, self._supercats = coco_categories(self.root, self.cache_dir / "coco_categories.json",
+                                                  stim=self._stim)
+        return labels
 
     def coco_labels(self, categories, nsd_ids) -> np.ndarray:
         """Presence (0/1) of each category (or supercategory) in each image.
@@ -566,47 +517,10 @@ class NSD:
         -------
         Y : ndarray, shape (n_images, n_categories), int8
         """
-        cats = self.coco_categories()
-        known = set(self._supercats) | {v for v in self._supercats.values() if v}
-        for c in categories:
-            check_option("categories", c, sorted(known))
-        Y = np.zeros((len(nsd_ids), len(categories)), dtype=np.int8)
-        for i, nid in enumerate(np.asarray(nsd_ids).astype(int)):
-            names = cats.get(int(nid), ())
-            sup = {self._supercats.get(n) for n in names}
-            for j, c in enumerate(categories):
-                Y[i, j] = c in names or c in sup
-        return Y
+        return category_presence(self.coco_categories(), self._supercats, categories, nsd_ids)
 
 
 # ---------------------------------------------------------------------- functional core
-def average_repetitions(X: np.ndarray, info):
-    """Average the rows of ``X`` that show the same image (``info.nsd_id``).
-
-    Parameters
-    ----------
-    X : ndarray, shape (n_trials, n_voxels)
-    info : pandas.DataFrame with columns ``nsd_id``, ``shared``, ``session``
-
-    Returns
-    -------
-    Xavg : ndarray, shape (n_images, n_voxels), same dtype (images in ascending ``nsd_id``)
-    info_avg : pandas.DataFrame with ``nsd_id``, ``shared``, ``n_reps``, ``first_session``
-    """
-    import pandas as pd
-    from scipy import sparse
-
-    ids = info["nsd_id"].to_numpy()
-    uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
-    S = sparse.csr_matrix(((1.0 / counts[inv]).astype(X.dtype), (inv, np.arange(len(ids)))),
-                          shape=(len(uniq), len(ids)))
-    Xavg = np.asarray(S @ X, dtype=X.dtype)
-    g = info.groupby("nsd_id", sort=True)
-    info_avg = pd.DataFrame({"nsd_id": uniq, "shared": g["shared"].first().to_numpy(),
-                             "n_reps": counts, "first_session": g["session"].min().to_numpy()})
-    return Xavg, info_avg
-
-
 def _zscore_inplace(block: np.ndarray, chunk: int = 1024) -> None:
     """Z-score the columns of ``block`` (n_trials, n_voxels) in place; float64 temporaries stay small."""
     for c in range(0, block.shape[1], chunk):

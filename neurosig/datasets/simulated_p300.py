@@ -45,16 +45,8 @@ import numpy as np
 from scipy.special import ndtri
 
 from neurosig._validation import check_positive_float, check_positive_int
-from neurosig.datasets.simulated import (
-    SimulatedBase,
-    _spread,
-    artifacts,
-    background,
-    cap_drift,
-    make_raw,
-    site_positions,
-    subject_quantile,
-)
+from neurosig.datasets.simulated_base import SimulatedBase, cap_drift, subject_quantile
+from neurosig.datasets.simulated_signals import _spread, site_positions
 
 logger = logging.getLogger(__name__)
 
@@ -230,10 +222,7 @@ class SimulatedP300(SimulatedBase):
         n_times = int(np.ceil((onsets_s[-1] + _EPOCH_S + _PAD_S) * sf))
         onsets = np.round(onsets_s * sf).astype(int)
 
-        ch_pos0 = np.array(site_positions(P300_CHANNELS))
-        ch_pos = ch_pos0 + sp["cap_shift"] + sp["electrode_jitter"]
-        bg = p["bg_uv"] * sp["bg_scale"] * 1e-6
-        x = background(rng, ch_pos0, ch_pos, n_times, sf, bg)
+        _, ch_pos, bg, x = self._sensors(rng, p, sp, P300_CHANNELS, n_times)
 
         # --- topographies (volume conduction from a few broad sources)
         def topo(sites, depth, sigma):
@@ -259,14 +248,5 @@ class SimulatedP300(SimulatedBase):
             n2 = _gauss(t, p["n200_latency"] + 0.5 * jit[k], 0.03)
             x[:, sl] += (erp * amp[k] * frac) * (np.outer(t_p300, p3) - p["n200_amp"] * np.outer(t_n200, n2))
 
-        if self.artifacts:
-            x_art, _ = artifacts(rng, n_times, sf, ch_pos, p["blink_rate"], p["muscle_rate"],
-                                 sp["line_uv"], self.line_freq, eog_weights=())
-            x += x_art
-        x *= sp["gains"][:, None]
-
-        stim = np.zeros((1, n_times))
-        stim[0, onsets] = np.where(target, EVENT_ID["Target"], EVENT_ID["NonTarget"])
-        ch_names = list(P300_CHANNELS) + ["STI"]
-        ch_types = ["eeg"] * len(P300_CHANNELS) + ["stim"]
-        return make_raw(np.vstack([x, stim]), ch_names, ch_types, sf, self.line_freq)
+        codes = np.where(target, EVENT_ID["Target"], EVENT_ID["NonTarget"])
+        return self._finish_run(rng, p, sp, x, ch_pos, P300_CHANNELS, onsets, codes)

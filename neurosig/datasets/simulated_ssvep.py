@@ -41,18 +41,13 @@ import numpy as np
 from scipy.special import ndtri
 
 from neurosig._validation import check_positive_float, check_positive_int, validate_type
-from neurosig.datasets.simulated import (
+from neurosig.datasets.simulated_base import (
     SimulatedBase,
-    _narrowband,
-    _ramp,
-    _spread,
-    artifacts,
-    background,
     cap_drift,
-    make_raw,
-    site_positions,
     subject_quantile,
+    trial_schedule,
 )
+from neurosig.datasets.simulated_signals import _narrowband, _ramp, _spread, site_positions
 
 logger = logging.getLogger(__name__)
 
@@ -226,21 +221,12 @@ class SimulatedSSVEP(SimulatedBase):
         p, sp, rng = self._run_setup(subject, session, run, salt=313)
         sf, dur = self.sfreq, self.trial_duration
 
-        n_cls = len(self.freqs) + self.rest
         n_tr = self.n_trials_per_run
-        classes = np.resize(np.arange(n_cls), n_tr)
-        rng.shuffle(classes)
-        trial_len = dur + rng.uniform(1.0, 1.5, n_tr)
-        starts_s = _PAD_S + np.concatenate([[0.0], np.cumsum(trial_len)[:-1]])
-        n_times = int(np.ceil((starts_s[-1] + trial_len[-1] + _PAD_S) * sf))
-        starts = np.round(starts_s * sf).astype(int)
-
-        ch_pos0 = np.array(site_positions(SSVEP_CHANNELS))
-        ch_pos = ch_pos0 + sp["cap_shift"] + sp["electrode_jitter"]
+        classes, starts, n_times = trial_schedule(rng, len(self.freqs) + self.rest, n_tr, dur, (1.0, 1.5),
+                                                  _PAD_S, sf)
+        _, ch_pos, bg, x = self._sensors(rng, p, sp, SSVEP_CHANNELS, n_times)
         a_src = _spread(np.array(site_positions(_SOURCE_SITES)) * 0.85, ch_pos, 0.035)
         a_src /= a_src.max(0, keepdims=True)
-        bg = p["bg_uv"] * sp["bg_scale"] * 1e-6
-        x = background(rng, ch_pos0, ch_pos, n_times, sf, bg)
 
         # --- steady-state responses
         amp0 = p["snr"] * sp["snr_scale"] * bg
@@ -274,14 +260,4 @@ class SimulatedSSVEP(SimulatedBase):
         alpha *= 1.0 - p["alpha_block"] * stim_on
         x += np.outer(a_src[:, 1], alpha) * p["alpha_snr"] * bg
 
-        if self.artifacts:
-            x_art, _ = artifacts(rng, n_times, sf, ch_pos, p["blink_rate"], p["muscle_rate"],
-                                 sp["line_uv"], self.line_freq, eog_weights=())
-            x += x_art
-        x *= sp["gains"][:, None]
-
-        stim = np.zeros((1, n_times))
-        stim[0, starts] = classes + 1
-        ch_names = list(SSVEP_CHANNELS) + ["STI"]
-        ch_types = ["eeg"] * len(SSVEP_CHANNELS) + ["stim"]
-        return make_raw(np.vstack([x, stim]), ch_names, ch_types, sf, self.line_freq)
+        return self._finish_run(rng, p, sp, x, ch_pos, SSVEP_CHANNELS, starts, classes + 1)

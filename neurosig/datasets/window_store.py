@@ -249,6 +249,37 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
         raise ValueError(f"The 'index' parameter lacks the columns {missing_cols}; build it with "
                          f"neurosig.datasets.tuab.scan_tuab.")
     cache = Path(cache).expanduser()
+    meta = _open_store(cache, config, overwrite, root)
+    index = index.reset_index(drop=True).copy()
+    results, tasks = _pending_recordings(index, cache, config)
+    n_done_before = len(results)
+    if n_done_before:
+        logger.info("resuming: %d recordings already prepared, %d to go", n_done_before, len(tasks))
+
+    def on_result(res) -> None:
+        if res.ok:
+            results[res.task["recording"]] = res.value
+        else:  # an unexpected error (a bug, not a bad file): not cached, so a rerun retries it
+            results[res.task["recording"]] = {"recording": res.task["recording"], "status": "error",
+                                             "reason": res.error.strip().splitlines()[-1], "n_windows": 0}
+
+    run_tasks(process_recording, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result,
+              verbose=verbose, desc="TUAB recordings", scheduler=scheduler,
+              connect_timeout=connect_timeout, retries=retries)
+    n_windows = _finish_store(index, results, cache, config, meta)
+    n_err = int((index["status"] == "error").sum())
+    if n_err:
+        logger.warning("%d recordings failed with an unexpected error; rerun prepare to retry them", n_err)
+    return {"n_recordings": int(len(index)), "n_ok": int((index["status"] == "ok").sum()),
+            "n_rejected": int((index["status"] == "rejected").sum()), "n_errors": n_err,
+            "n_windows": n_windows, "n_skipped_done": n_done_before,
+            "contract": config.contract()}
+
+
+def _open_store(cache: Path, config: PreprocessingConfig, overwrite: bool, root: str) -> dict:
+    """Make ``cache`` a store of ``config``: refuse (or, with ``overwrite``, clear) a store of another
+    configuration, remove the temporary files of a killed run, write an incomplete ``store.json``
+    and return its content."""
     if cache.exists() and not cache.is_dir():
         raise NotADirectoryError(f"The 'cache' parameter must be a folder, but {str(cache)!r} is a file.")
     chash = config.hash()
@@ -278,11 +309,15 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
             "config": config.to_dict(), "preprocessing_hash": chash,
             "contract": config.contract().to_dict(), "complete": False}
     _write_json(meta_path, meta)
+    return meta
 
-    index = index.reset_index(drop=True).copy()
+
+def _pending_recordings(index: pd.DataFrame, cache: Path, config: PreprocessingConfig) -> tuple[dict, list]:
+    """Split the usable recordings of ``index`` into those already in the store (their results, by
+    recording) and the tasks still to run (one dict per recording, for :func:`process_recording`)."""
+    chash, cfg = config.hash(), config.to_dict()
     results: dict[str, dict] = {}
     tasks = []
-    cfg = config.to_dict()
     for row in index.itertuples(index=False):
         if row.status != "ok":
             continue
@@ -293,21 +328,13 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
         tasks.append({"recording": row.recording, "path": row.path, "subject": row.subject,
                       "label": row.label, "split": row.split, "config": cfg,
                       "config_hash": chash, "cache": str(cache)})
-    n_done_before = len(results)
-    if n_done_before:
-        logger.info("resuming: %d recordings already prepared, %d to go", n_done_before, len(tasks))
+    return results, tasks
 
-    def on_result(res) -> None:
-        if res.ok:
-            results[res.task["recording"]] = res.value
-        else:  # an unexpected error (a bug, not a bad file): not cached, so a rerun retries it
-            results[res.task["recording"]] = {"recording": res.task["recording"], "status": "error",
-                                             "reason": res.error.strip().splitlines()[-1], "n_windows": 0}
 
-    run_tasks(process_recording, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result,
-              verbose=verbose, desc="TUAB recordings", scheduler=scheduler,
-              connect_timeout=connect_timeout, retries=retries)
-
+def _finish_store(index: pd.DataFrame, results: dict, cache: Path, config: PreprocessingConfig,
+                  meta: dict) -> int:
+    """Write each recording's outcome into ``index`` (in place), then the index, the window table and
+    the final ``store.json`` (complete when no recording failed unexpectedly); return the window count."""
     n_windows = np.zeros(len(index), dtype=np.int64)
     for i, row in enumerate(index.itertuples(index=False)):
         res = results.get(row.recording)
@@ -330,13 +357,8 @@ def prepare_store(index: pd.DataFrame, cache: str | Path, config: PreprocessingC
     n_err = int((index["status"] == "error").sum())
     meta.update(complete=n_err == 0, n_windows=int(len(windows)),
                 n_recordings=int((index["status"] == "ok").sum()))
-    _write_json(meta_path, meta)
-    if n_err:
-        logger.warning("%d recordings failed with an unexpected error; rerun prepare to retry them", n_err)
-    return {"n_recordings": int(len(index)), "n_ok": int((index["status"] == "ok").sum()),
-            "n_rejected": int((index["status"] == "rejected").sum()), "n_errors": n_err,
-            "n_windows": int(len(windows)), "n_skipped_done": n_done_before,
-            "contract": config.contract()}
+    _write_json(cache / STORE_FILE, meta)
+    return int(len(windows))
 
 
 def _window_table(index: pd.DataFrame, config: PreprocessingConfig) -> pd.DataFrame:
