@@ -62,7 +62,7 @@ def register(subparsers) -> None:
                    help="reject epochs whose peak-to-peak amplitude exceeds VOLTS on any channel "
                         "(e.g. 150e-6); the share rejected is stored per subject (default: no rejection)")
     add_parallel_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, imports=("moabb.paradigms", "neurosig.evaluation.bci"))
 
 
 def _subjects(values):

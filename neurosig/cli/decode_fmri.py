@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--cells-per-task", type=int, default=None, metavar="N",
                    help="cut each (subject, ROI) into tasks of N cells (default: one task per ROI)")
     add_parallel_arguments(p)
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, imports=("neurosig.evaluation.fmri",))
 
 
 def _run(args) -> int:

@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     from neurosig._extras import MissingExtraError
+    from neurosig._startup import startup_imports
 
     try:
+        startup_imports(getattr(args, "imports", ()))  # the libraries the command needs
         return int(args.func(args) or 0)
     except (MissingExtraError, ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError, ConnectionError) as exc:
         # Input errors: one clear line, no traceback (set NEUROSIG_DEBUG=1 for one).

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="YAML job file")
     p.add_argument("--dry-run", action="store_true", help="validate the job file and data, then stop")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, imports=("torch", "neurosig.models.pretrain"))
 
 
 def run(args) -> int:
