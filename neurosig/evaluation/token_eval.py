@@ -339,10 +339,9 @@ def evaluate_pipelines(X, y, splits: list[Split], pipelines: dict[str, Callable[
         ``n_epochs``, ``pretrain_last``, ``token_mi``. Also ``y_test`` / ``score_test``
         (positive-class score, binary only) for pooled metrics.
     """
-    X, y = np.asarray(X), np.asarray(y)
-    if X.ndim != 3 or len(X) != len(y):
-        raise ValueError(f"X must be (n_trials, n_channels, n_times) with one label per trial; got X {X.shape} "
-                         f"and y {y.shape}.")
+    from .._validation import check_labels, check_signal_array
+    X = check_signal_array("X", X, ndim=3, allow_nan=True, dtype=None)  # the pipelines see the caller's dtype
+    y = check_labels("y", y, len(X))
     names = [s.name for s in splits]
     if len(set(names)) != len(names):
         raise ValueError("The 'splits' parameter has duplicate split names.")
@@ -358,40 +357,7 @@ def evaluate_pipelines(X, y, splits: list[Split], pipelines: dict[str, Callable[
         for pname, make in pipelines.items():
             if (pname, sp.name) in done:
                 continue
-            t0 = time.perf_counter()
-            model = make()
-            model.fit(X[sp.train], y[sp.train])
-            t_fit = time.perf_counter() - t0
-            pred, score = _scores(model, X[sp.test])
-            mclasses = np.asarray(getattr(model, "classes_", classes))
-            yt = y[sp.test]
-            row = {"pipeline": pname, "split": sp.name, "unit": sp.unit, "context": context, **sp.info,
-                   **classification_metrics(yt, pred, score, mclasses),
-                   "n_train": int(len(sp.train)), "n_test": int(len(sp.test)), "fit_s": t_fit}
-            if len(mclasses) == 2:
-                row["y_test"] = (yt == mclasses[1]).astype(int).tolist()
-                s = score[:, 1] if score.shape[1] == 2 else score[:, 0]
-                if not hasattr(model, "predict_proba") or hasattr(model, "decision_function"):
-                    s = 1 / (1 + np.exp(-(score[:, 1] - score[:, 0]) / 2))  # monotone, 0.5 at the boundary
-                row["score_test"] = np.asarray(s, dtype=float).tolist()
-            if getattr(model, "input", None) == "tokens":
-                row["codebook_train"] = dict(model.tokenizer_usage_)
-                row["n_epochs"] = int(getattr(model, "n_epochs_", 0))
-                if getattr(model, "pretrain_history_", None):
-                    row["pretrain_last"] = model.pretrain_history_[-1]
-                if token_analysis:
-                    from ..tokenizers import analysis as ta
-                    tok = model.tokens(X[sp.test])
-                    row["codebook_test"] = _usage(tok, model.n_codes_)
-                    mi = ta.token_mutual_information(tok, yt, model.n_codes_, n_shuffles=20, seed=0)
-                    row["token_mi"] = {"mi": float(mi["mi"]), "shuffled_mean": float(np.mean(mi["shuffled"])),
-                                       "z": float(mi["z"]), "p": float(mi["p_value"])}
-                    mi = ta.token_mutual_information(tok, yt, model.n_codes_, n_shuffles=20, seed=0, per_channel=True)
-                    row["token_mi_ch"] = {"mi": float(mi["mi"]), "shuffled_mean": float(np.mean(mi["shuffled"])),
-                                          "z": float(mi["z"]), "p": float(mi["p_value"])}
-            elif hasattr(model, "n_epochs_"):
-                row["n_epochs"] = int(model.n_epochs_)
-            row["seconds"] = time.perf_counter() - t0
+            row = _evaluate_cell(pname, make, X, y, sp, classes, context, token_analysis)
             rows.append(row)
             if verbose:
                 logger.info("%s | %s: %s (%.0f s)", pname, sp.name,
@@ -401,6 +367,49 @@ def evaluate_pipelines(X, y, splits: list[Split], pipelines: dict[str, Callable[
                     Path(tmp).write_text(json.dumps(rows, indent=1, default=float))
     return [r for r in rows if json.dumps(r["context"], sort_keys=True) == ctx_key
             and r["pipeline"] in pipelines and r["split"] in set(names)]
+
+
+def _evaluate_cell(pname, make, X, y, sp, classes, context, token_analysis) -> dict:
+    """Fit one pipeline on one split's training trials and score it on its test trials."""
+    t0 = time.perf_counter()
+    model = make()
+    model.fit(X[sp.train], y[sp.train])
+    t_fit = time.perf_counter() - t0
+    pred, score = _scores(model, X[sp.test])
+    mclasses = np.asarray(getattr(model, "classes_", classes))
+    yt = y[sp.test]
+    row = {"pipeline": pname, "split": sp.name, "unit": sp.unit, "context": context, **sp.info,
+           **classification_metrics(yt, pred, score, mclasses),
+           "n_train": int(len(sp.train)), "n_test": int(len(sp.test)), "fit_s": t_fit}
+    if len(mclasses) == 2:
+        row["y_test"] = (yt == mclasses[1]).astype(int).tolist()
+        s = score[:, 1] if score.shape[1] == 2 else score[:, 0]
+        if not hasattr(model, "predict_proba") or hasattr(model, "decision_function"):
+            s = 1 / (1 + np.exp(-(score[:, 1] - score[:, 0]) / 2))  # monotone, 0.5 at the boundary
+        row["score_test"] = np.asarray(s, dtype=float).tolist()
+    if getattr(model, "input", None) == "tokens":
+        row.update(_token_fields(model, X[sp.test], yt, token_analysis))
+    elif hasattr(model, "n_epochs_"):
+        row["n_epochs"] = int(model.n_epochs_)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _token_fields(model, X_test, y_test, token_analysis: bool) -> dict:
+    """Codebook usage, epochs and (with ``token_analysis``) token-class mutual information."""
+    out = {"codebook_train": dict(model.tokenizer_usage_), "n_epochs": int(getattr(model, "n_epochs_", 0))}
+    if getattr(model, "pretrain_history_", None):
+        out["pretrain_last"] = model.pretrain_history_[-1]
+    if token_analysis:
+        from ..tokenizers import analysis as ta
+        tok = model.tokens(X_test)
+        out["codebook_test"] = _usage(tok, model.n_codes_)
+        for key, per_channel in (("token_mi", False), ("token_mi_ch", True)):
+            mi = ta.token_mutual_information(tok, y_test, model.n_codes_, n_shuffles=20, seed=0,
+                                             per_channel=per_channel)
+            out[key] = {"mi": float(mi["mi"]), "shuffled_mean": float(np.mean(mi["shuffled"])),
+                        "z": float(mi["z"]), "p": float(mi["p_value"])}
+    return out
 
 
 def summarize(rows: list[dict], pooled_bootstrap: bool = False):

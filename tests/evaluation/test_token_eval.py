@@ -114,8 +114,10 @@ def test_bad_input():
     X = np.zeros((4, 2, 400), np.float32)
     with pytest.raises(ValueError, match="duplicate"):
         te.evaluate_pipelines(X, np.arange(4) % 2, [te.Split("a", "a", [0], [1])] * 2, {}, verbose=False)
-    with pytest.raises(ValueError, match="X must be"):
+    with pytest.raises(ValueError, match=r"'X' parameter must be a 3-D array .* got an array of shape \(2, 400\)"):
         te.evaluate_pipelines(X[0], np.arange(4) % 2, [], {}, verbose=False)
+    with pytest.raises(ValueError, match="'y' parameter: X has 4 trials"):
+        te.evaluate_pipelines(X, np.arange(3) % 2, [], {}, verbose=False)
     with pytest.raises(ValueError, match="preset"):
         te.token_pipelines(250.0, preset="huge")
     with pytest.raises(ValueError, match="empty"):
