@@ -8,10 +8,12 @@ is deferred to the first call (MOABB and MNE take seconds to import).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from types import ModuleType
 
 
+@functools.cache
 def moabb_module(name: str) -> ModuleType:
     """``moabb.<name>``, imported with matplotlib's ``rcParams`` left as they were.
 

@@ -59,7 +59,8 @@ def subject_scores(df: pd.DataFrame) -> pd.DataFrame:
         Benchmark rows with columns ``pipeline, dataset, subject, score`` (one row per
         session or fold).
     """
-    return _ma().collapse_session_scores(df[["pipeline", "dataset", "subject", "score"]])
+    cols = df[["pipeline", "dataset", "subject", "score"]].astype({"score": float})  # MOABB averages numbers only
+    return _ma().collapse_session_scores(cols)
 
 
 def permutation_pvalues(scores: pd.DataFrame, order=None, n_random: int = 10000,

@@ -1,6 +1,7 @@
 """TokenTransformer (pretraining, classifier, pipeline YAML), token analysis, tokenize CLI."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,9 +95,10 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
     # a file written when the encoder layers were torch's (their parameter names) still loads
     payload = torch.load(tmp_path / "clf.pt", weights_only=True)
     torch_names = {new: old for old, new in _TORCH_LAYER_KEYS.items()}
-    payload["state_dict"] = {next((k[: -len(n)] + torch_names[n] for n in torch_names if k.endswith(n)), k): v
+    layer_key = re.compile(r"^(transformer\.encoder\.layers\.\d+\.)(.+)$")
+    payload["state_dict"] = {(m[1] + torch_names.get(m[2], m[2]) if (m := layer_key.match(k)) else k): v
                              for k, v in payload["state_dict"].items()}
-    assert any(k.endswith("self_attn.in_proj_weight") for k in payload["state_dict"])
+    assert "transformer.encoder.layers.0.self_attn.in_proj_weight" in payload["state_dict"]
     torch.save(payload, tmp_path / "old.pt")
     np.testing.assert_array_equal(TokenTransformerClassifier.load(tmp_path / "old.pt").predict_proba(X[1::2]),
                                   loaded.predict_proba(X[1::2]))
