@@ -1,14 +1,14 @@
 """The data of one benchmark task, on the worker: loading, epoch rejection, shared first steps.
 
-Everything here runs where the task runs. The worker keeps two small caches, one idiom:
-the last two loads of a (dataset, paradigm, subjects) and the last four outputs of a
-shareable first pipeline step. Tasks of one subject go to one worker
+Everything here runs where the task runs. The worker keeps two small caches
+(one ``WorkerCache`` each, as the fMRI jobs keep theirs): the last
+two loads of a (dataset, paradigm, subjects) and the last four outputs of a shareable
+first pipeline step. Tasks of one subject go to one worker
 (:func:`neurosig.parallel.run_tasks`' ``group``), so every pipeline of that subject reuses
 them; :func:`clear_worker_caches` empties both (benchmarks timing a cold run).
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import pickle
 from collections.abc import Sequence
@@ -18,12 +18,16 @@ import numpy as np
 
 from .._logging import get_logger
 from ..contracts import stable_hash
+from ._worker_cache import WorkerCache
 
 logger = get_logger(__name__)
 
 
-@functools.lru_cache(maxsize=2)
-def _load_cached(blob_hash: str, blob: bytes):
+#: the last two (dataset, paradigm, subjects) loads of this process
+_loads = WorkerCache(2)
+
+
+def _load(blob: bytes):
     dataset, paradigm, subjects = pickle.loads(blob)
     X, y, meta = paradigm.get_data(dataset, subjects=list(subjects))
     return X, np.asarray(y), meta.reset_index(drop=True)
@@ -53,7 +57,7 @@ def load_data(dataset, paradigm, subjects: Sequence, return_key: bool = False):
     """
     blob = pickle.dumps((dataset, paradigm, tuple(subjects)))
     key = hashlib.sha256(blob).hexdigest()
-    X, y, meta = _load_cached(key, blob)
+    X, y, meta = _loads.get(key, lambda: _load(blob))
     return (X, y, meta, key) if return_key else (X, y, meta)
 
 
@@ -118,12 +122,12 @@ def reject_rule(reject_ptp: float | None) -> str:
 #: every pipeline with the same step: the scores are those of refitting the whole
 #: pipeline in each fold (the MOABB parity test checks it), only faster.
 STATELESS_FIRST_STEPS = ("pyriemann.estimation:Covariances",)
-_shared: dict = {}
+_shared = WorkerCache(4)
 
 
 def clear_worker_caches() -> None:
     """Forget the cached loads and shared first-step outputs of this process."""
-    _load_cached.cache_clear()
+    _loads.clear()
     _shared.clear()
 
 
@@ -145,15 +149,13 @@ def shared_transform(data_key: str, step: dict, X: np.ndarray) -> tuple[np.ndarr
     """
     from ..pipelines import resolve_class
 
-    key = (data_key, stable_hash(step))
-    if key not in _shared:
-        if len(_shared) >= 4:
-            _shared.pop(next(iter(_shared)))
+    def compute():
         est = resolve_class(step["from"], step["name"])(**(step.get("parameters") or {}))
         t0 = perf_counter()
         Xt = est.fit(X).transform(X)
-        _shared[key] = (Xt, (perf_counter() - t0) / max(1, len(X)))
-    return _shared[key]
+        return Xt, (perf_counter() - t0) / max(1, len(X))
+
+    return _shared.get((data_key, stable_hash(step)), compute)
 
 
 def split_stateless(spec):

@@ -7,11 +7,20 @@ labels inside each test fold, with the fitted models FIXED (no refit): the null
 distribution of the fold-averaged score for exactly these test sets. Refitting
 permutations (the classic ``permutation_test_score``) are much slower and opt-in in
 :func:`neurosig.benchmark`.
+
+:func:`adjusted_chance_level` is MOABB's (``moabb.analysis.chance_level``, as of MOABB
+1.6). The rest is neurosig's because MOABB has no counterpart: MOABB's
+``chance_by_chance`` gives only the theoretical ``1 / n_classes`` and the binomial
+levels (no ROC-AUC chance of 0.5, as :func:`theoretical_chance` gives), and MOABB has no
+permutation test on fixed out-of-fold predictions (:func:`null_fold_scores`,
+:func:`fixed_permutation_test`).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binom, rankdata
+from scipy.stats import rankdata
+
+from ._moabb import moabb_module
 
 #: metrics the fixed-prediction permutation test knows how to recompute
 PERMUTABLE_METRICS = ("accuracy", "roc_auc")
@@ -20,7 +29,8 @@ PERMUTABLE_METRICS = ("accuracy", "roc_auc")
 def adjusted_chance_level(n_classes: int, n_trials: int, alpha: float = 0.05) -> float:
     """Accuracy that a chance classifier exceeds with probability ``alpha`` (binomial).
 
-    Combrisson & Jerbi (2015): ``binom.isf(alpha, n_trials, 1 / n_classes) / n_trials``.
+    Combrisson & Jerbi (2015): ``binom.isf(alpha, n_trials, 1 / n_classes) / n_trials``
+    (MOABB's ``adjusted_chance_level``).
 
     Parameters
     ----------
@@ -31,7 +41,7 @@ def adjusted_chance_level(n_classes: int, n_trials: int, alpha: float = 0.05) ->
     alpha : float
         Probability that a chance classifier exceeds the returned accuracy.
     """
-    return float(binom.isf(alpha, n_trials, 1.0 / n_classes) / n_trials)
+    return float(moabb_module("analysis.chance_level").adjusted_chance_level(n_classes, n_trials, alpha))
 
 
 def _perm_indices(rng: np.random.Generator, n_perm: int, n: int) -> np.ndarray:

@@ -45,6 +45,7 @@ from .._io import atomic_path
 from .._logging import get_logger
 from .._validation import check_path, check_positive_int
 from ..contracts import stable_hash
+from ._worker_cache import WorkerCache
 from .fmri_job import FEATURE_MODELS, KINDS, MODELS, load_job  # noqa: F401 (load_job, MODELS re-exported)
 from .fmri_outputs import _plot_scores, _table, _write_maps, surface_mesh
 from .results import ResultStore, make_key
@@ -410,24 +411,10 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
         for subject in job["subjects"]:
             tasks.extend(_subject_tasks(job, subject, store, out_dir, keys, cells_per_task))
 
-        def on_result(res):
-            if res.ok:
-                for rec in res.value:
-                    store.add(rec)
-                return
-            err = res.error.strip().splitlines()[-1]
-            logger.warning("task (subject %s, ROI %s) failed: %s", res.task["subject"], res.task["roi"], err)
-            for _, key, row in res.task["items"]:
-                store.add(dict(row, row_key=key, samples=None, channels=None, n_sessions=None,
-                               status="error", error=err, time=None))
-
-        run_tasks(_roi_task, tasks, backend=backend, n_jobs=n_jobs, on_result=on_result, retries=retries,
-                  verbose=job["verbose"], desc="decode-fmri (subject, ROI, cells)", scheduler=scheduler,
-                  connect_timeout=connect_timeout, group=_roi_group)
-        df = store.to_frame(include_errors=True)
-        order = {k: i for i, k in enumerate(keys)}
-        df = df[df.row_key.isin(order)]
-        df = df.iloc[np.argsort(df.row_key.map(order).to_numpy(), kind="stable")].reset_index(drop=True)
+        run_tasks(_roi_task, tasks, backend=backend, n_jobs=n_jobs, on_result=lambda res: _store(store, res),
+                  retries=retries, verbose=job["verbose"], desc="decode-fmri (subject, ROI, cells)",
+                  scheduler=scheduler, connect_timeout=connect_timeout, group=_roi_group)
+        df = _job_rows(store, keys)
         if out_dir is not None and job["plots"] and len(df):
             _plot_scores(df, out_dir)
         if out_dir is not None and len(df):
@@ -440,15 +427,36 @@ def decode_fmri(job, base_dir=None, *, backend=None, n_jobs=None, scheduler=None
     return df
 
 
+def _store(store, res) -> None:
+    """Commit the records of a finished task, or its cells with the task's error."""
+    if res.ok:
+        for rec in res.value:
+            store.add(rec)
+        return
+    err = res.error.strip().splitlines()[-1]
+    logger.warning("task (subject %s, ROI %s) failed: %s", res.task["subject"], res.task["roi"], err)
+    for _, key, row in res.task["items"]:
+        store.add(dict(row, row_key=key, samples=None, channels=None, n_sessions=None,
+                       status="error", error=err, time=None))
+
+
+def _job_rows(store, keys: list):
+    """The rows of the job's cells (``keys``), in the job's order."""
+    df = store.to_frame(include_errors=True)
+    order = {k: i for i, k in enumerate(keys)}
+    df = df[df.row_key.isin(order)]
+    return df.iloc[np.argsort(df.row_key.map(order).to_numpy(), kind="stable")].reset_index(drop=True)
+
+
 def _roi_group(task: dict) -> tuple:
     """Tasks of one (subject, ROI) go to one worker or process where they can (its ROI cache)."""
     return (str(task["subject"]), str(task["roi"]))
 
 
 #: the data source of the last (dataset, subject) used in this process (one per worker)
-_SOURCE: dict = {}
-#: the last ROI loaded in this process: key -> (X, info, masker); one entry at most
-_ROI_DATA: dict = {}
+_SOURCE = WorkerCache(1)
+#: the last ROI loaded in this process: (X, info, masker)
+_ROI_DATA = WorkerCache(1)
 
 
 def _make_source(ds, subject, verbose):
@@ -457,23 +465,19 @@ def _make_source(ds, subject, verbose):
 
 def _get_source(ds, subject, rois, verbose):
     """The data source, built once per (dataset, subject) in a worker; ROIs prepared then."""
-    key = stable_hash([ds, subject, list(rois)])
-    if key not in _SOURCE:
-        _SOURCE.clear()
+    def build():
         _ROI_DATA.clear()
         src = _make_source(ds, subject, verbose)
         src.check_rois(rois)
-        _SOURCE[key] = src
-    return _SOURCE[key]
+        return src
+
+    return _SOURCE.get(stable_hash([ds, subject, list(rois)]), build)
 
 
 def _load_roi(src, job, subject, roi):
     """``src.load(roi, preprocessing)``, kept for the next task of the same ROI on this worker."""
     key = stable_hash([job["dataset"], subject, roi, job["preprocessing"]])
-    if key not in _ROI_DATA:
-        _ROI_DATA.clear()
-        _ROI_DATA[key] = src.load(roi, job["preprocessing"])
-    return _ROI_DATA[key]
+    return _ROI_DATA.get(key, lambda: src.load(roi, job["preprocessing"]))
 
 
 def _subject_tasks(job, subject, store, out_dir, keys, cells_per_task=None):

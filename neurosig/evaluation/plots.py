@@ -7,6 +7,16 @@
 - :func:`plot_meta`: meta-analysis of every pipeline pair across datasets
   (standardized mean difference per dataset and combined, with Stouffer p-values);
 - :func:`plot_confusion`: confusion matrix per (dataset, pipeline), summed over subjects.
+
+Why not MOABB's ``moabb.analysis.plotting`` (as of MOABB 1.6): importing it applies a
+seaborn theme to the global matplotlib ``rcParams`` and its figures are pyplot figures
+(registered in pyplot's global state, needing seaborn), where these are standalone
+``Figure`` objects written atomically; and none of its plots draws what these do:
+``score_plot`` puts every dataset in one strip plot in percent with the theoretical or
+binomial chance level, not one panel per dataset in the metric's units with the
+permutation chance level of the rows; ``paired_plot`` and ``meta_analysis_plot`` show
+one pipeline pair, not every pair; MOABB has no confusion-matrix plot. The statistics drawn by
+:func:`plot_meta` are MOABB's (:mod:`neurosig.evaluation.stats`).
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Each splitter is a :class:`sklearn.model_selection.BaseCrossValidator`, so it plugs
 into ``cross_val_score(..., cv=splitter, groups=...)`` as well as into
-:func:`neurosig.benchmark`. The folds are exactly MOABB 1.7's:
+:func:`neurosig.benchmark`. The folds are those of MOABB's splitters
+(``moabb.evaluations.splitters``, as of MOABB 1.6), which compute them:
 
 - ``within-session``: for every (subject, session), a ``StratifiedKFold(n_folds,
   shuffle=True)`` seeded afresh with ``random_state`` for that session (what
@@ -14,6 +15,15 @@ into ``cross_val_score(..., cv=splitter, groups=...)`` as well as into
 ``split`` takes the trial metadata either as ``groups`` (a
 :class:`pandas.DataFrame` with ``subject`` and ``session`` columns, or an array of
 group labels as documented per class) or as the ``metadata`` keyword.
+
+What the thin wrappers add to MOABB's classes: scikit-learn's ``split(X, y, groups)``
+signature (MOABB's is ``split(y, metadata)``, so MOABB's objects do not plug into
+``cross_val_score``); positions into the trials whatever the metadata's index (MOABB
+yields index labels); folds in recording order (MOABB's ``WithinSessionSplitter`` with
+``shuffle=True`` shuffles the order of subjects and sessions with the seed, so it is
+called once per session); and a clear error for a subject with one session in a
+cross-session evaluation or for a single subject (MOABB skips the one and fails inside
+scikit-learn on the other).
 
 The calibration protocol (the first K trials of the target session or subject shown to
 the pipelines and removed from the test set) is applied on top of the cross-session and
@@ -27,10 +37,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import BaseCrossValidator, LeaveOneGroupOut, StratifiedKFold
+from sklearn.model_selection import BaseCrossValidator
 
 from .._evaluations import EVALUATIONS, check_evaluation_supported, resolve_evaluation  # noqa: F401
 from .._validation import check_positive_int
+from ._moabb import moabb_module
+
+
+def _moabb_splitters():
+    return moabb_module("evaluations.splitters")
 
 
 def _as_metadata(groups: Any, metadata: Any, n: int | None, need: tuple[str, ...]) -> pd.DataFrame:
@@ -53,6 +68,11 @@ def _as_metadata(groups: Any, metadata: Any, n: int | None, need: tuple[str, ...
     if n is not None and len(out) != n:
         raise ValueError(f"The metadata has {len(out)} rows but there are {n} trials.")
     return out
+
+
+def _labels(y: Any, meta: pd.DataFrame) -> np.ndarray:
+    """``y`` as an array (placeholder zeros when None: MOABB's splitters index it)."""
+    return np.zeros(len(meta), int) if y is None else np.asarray(y)
 
 
 def _n(X: Any, y: Any) -> int | None:
@@ -119,11 +139,10 @@ class WithinSessionSplit(BaseCrossValidator):
             raise ValueError("WithinSessionSplit.split needs the labels 'y' (folds are stratified).")
         y = np.asarray(y)
         meta = _as_metadata(groups, metadata, _n(X, y), ("subject", "session"))
+        splitter = _moabb_splitters().WithinSessionSplitter(
+            n_folds=self.n_folds, shuffle=True, random_state=self.random_state)
         for _, _, idx in self._partitions(meta):
-            cv = StratifiedKFold(self.n_folds, shuffle=True,
-                                 random_state=np.random.RandomState(self.random_state)
-                                 if self.random_state is not None else None)
-            for train, test in cv.split(idx, y[idx]):
+            for train, test in splitter.split(y[idx], meta.iloc[idx].reset_index(drop=True)):
                 yield idx[train], idx[test]
 
 
@@ -157,16 +176,11 @@ class CrossSessionSplit(BaseCrossValidator):
             The same metadata as a keyword; when given, ``groups`` is ignored.
         """
         meta = _as_metadata(groups, metadata, _n(X, y), ("subject", "session"))
-        subj = meta["subject"].to_numpy()
-        sess = meta["session"].to_numpy()
-        for s in pd.unique(subj):
-            idx = np.flatnonzero(subj == s)
-            sessions = np.unique(sess[idx])
+        for s, sessions in meta.groupby("subject", sort=False)["session"].unique().items():
             if len(sessions) < 2:
                 raise ValueError(f"Cross-session evaluation needs at least 2 sessions, but subject "
-                                 f"{s!r} has {len(sessions)} ({list(sessions)}).")
-            for train, test in LeaveOneGroupOut().split(idx, groups=sess[idx]):
-                yield idx[train], idx[test]
+                                 f"{s!r} has {len(sessions)} ({sorted(sessions)}).")
+        yield from _moabb_splitters().CrossSessionSplitter().split(_labels(y, meta), meta)
 
 
 class CrossSubjectSplit(BaseCrossValidator):
@@ -198,11 +212,11 @@ class CrossSubjectSplit(BaseCrossValidator):
             The same metadata as a keyword; when given, ``groups`` is ignored.
         """
         meta = _as_metadata(groups, metadata, _n(X, y), ("subject",))
-        subj = meta["subject"].to_numpy()
-        if len(np.unique(subj)) < 2:
+        n_subjects = meta["subject"].nunique()
+        if n_subjects < 2:
             raise ValueError("Cross-subject evaluation needs at least 2 subjects, but the metadata "
-                             f"has {len(np.unique(subj))}.")
-        yield from LeaveOneGroupOut().split(np.arange(len(subj)), groups=subj)
+                             f"has {n_subjects}.")
+        yield from _moabb_splitters().CrossSubjectSplitter().split(_labels(y, meta), meta)
 
 
 def get_splitter(evaluation: str, n_folds: int = 5, random_state: int | None = 42) -> BaseCrossValidator:

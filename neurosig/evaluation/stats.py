@@ -1,28 +1,53 @@
-"""Statistics between pipelines, as MOABB's ``moabb.analysis.meta_analysis`` defines them.
+"""Statistics between pipelines: MOABB's ``moabb.analysis.meta_analysis``, in long tables.
 
 Per dataset, on subject scores (sessions averaged):
 
 - one-tailed paired p-value that pipeline 1 beats pipeline 2: an exact sign-flip
-  permutation test of the summed differences (a permutation paired t-test; random
-  sign flips above 13 subjects) when there are fewer than ``perm_cutoff`` subjects,
-  otherwise the Wilcoxon signed-rank test (two-sided p halved, flipped when the mean
-  difference is negative, exactly as MOABB);
+  permutation test of the summed differences (random sign flips above 13 subjects) when
+  there are fewer than ``perm_cutoff`` subjects, otherwise the Wilcoxon signed-rank test
+  (two-sided p halved, flipped when the mean difference is negative);
 - the standardized mean difference (mean / sample std of the paired differences).
 
 Across datasets: Stouffer's weighted Z (weights ``sqrt(n_subjects)``) for p-values and
-the ``sqrt(n_subjects)``-weighted mean of the effects. ``tests/evaluation/test_bench_stats.py``
-checks every number against MOABB's own functions.
+the ``sqrt(n_subjects)``-weighted mean of the effects.
+
+The numbers are MOABB's own: :func:`subject_scores`, :func:`wilcoxon_pvalues`,
+:func:`standardized_mean_difference`, :func:`stouffer`, :func:`combine_effects` and
+:func:`permutation_pvalues` (its default 10,000 random patterns) call
+``collapse_session_scores``, ``compute_pvals_wilcoxon``, ``compute_effect``,
+``combine_pvalues``, ``combine_effects`` and ``compute_pvals_perm`` (as of MOABB 1.6).
+neurosig keeps its own code only where MOABB lacks a feature:
+
+- ``permutation_pvalues(n_random=...)``: MOABB fixes 10,000 random sign patterns;
+- :func:`dataset_statistics`: MOABB's ``compute_dataset_statistics`` takes no seed (the
+  random permutation test of 14 to 19 subjects is not reproducible), refuses a subject
+  that misses a pipeline (neurosig drops that subject) and does not name the test used;
+- :func:`meta_analysis`: MOABB's ``find_significant_differences`` returns square matrices
+  and weights every pair with the subject counts of all datasets; neurosig returns one
+  row per ordered pair, combining only the datasets on which that pair ran.
+
+Scores must be finite (MOABB refuses NaN and infinities with a ``ValueError``).
+``tests/evaluation/test_bench_stats.py`` checks every number against MOABB's functions.
 """
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-_P_FLOOR = np.nextafter(0.0, 1.0)
-_P_CEIL = np.nextafter(1.0, 0.0)
+from ._moabb import moabb_module
+
+#: MOABB's number of random sign patterns above 13 subjects
+_MOABB_N_RANDOM = 10000
+
+
+def _ma():
+    return moabb_module("analysis.meta_analysis")
+
+
+def _ordered(scores: pd.DataFrame, order) -> tuple[pd.DataFrame, list]:
+    """The columns of ``scores`` named in ``order`` (default: all), in that order."""
+    order = list(scores.columns if order is None else order)
+    return scores.loc[:, order], order
 
 
 def subject_scores(df: pd.DataFrame) -> pd.DataFrame:
@@ -34,14 +59,8 @@ def subject_scores(df: pd.DataFrame) -> pd.DataFrame:
         Benchmark rows with columns ``pipeline, dataset, subject, score`` (one row per
         session or fold).
     """
-    return (df.groupby(["pipeline", "dataset", "subject"], sort=False, observed=True)["score"]
-            .mean().reset_index())
-
-
-def _diffs(scores: pd.DataFrame, order) -> np.ndarray:
-    """(n_subjects, k, k): scores[:, i] - scores[:, j]."""
-    v = scores.loc[:, list(order)].to_numpy(dtype=float)
-    return v[:, :, None] - v[:, None, :]
+    cols = df[["pipeline", "dataset", "subject", "score"]].astype({"score": float})  # MOABB averages numbers only
+    return _ma().collapse_session_scores(cols)
 
 
 def permutation_pvalues(scores: pd.DataFrame, order=None, n_random: int = 10000,
@@ -51,7 +70,8 @@ def permutation_pvalues(scores: pd.DataFrame, order=None, n_random: int = 10000,
     Exact (all ``2**n`` sign patterns) for up to 13 subjects, ``n_random`` random
     patterns above. The statistic is the sum of paired differences (equivalent to the
     paired t statistic under sign flips of the same data only up to monotonicity of
-    the mean, as in MOABB). p-values are kept below 1 for Stouffer's method.
+    the mean, as in MOABB). p-values are kept below 1 for Stouffer's method. MOABB's
+    ``compute_pvals_perm`` computes them, except with ``n_random`` other than 10,000.
 
     Parameters
     ----------
@@ -65,25 +85,18 @@ def permutation_pvalues(scores: pd.DataFrame, order=None, n_random: int = 10000,
     seed : int | None
         Seed of the random sign patterns (unused up to 13 subjects).
     """
-    order = list(scores.columns if order is None else order)
-    d = _diffs(scores, order)
-    n = d.shape[0]
-    true = d.sum(axis=0)
-    if n <= 13:
-        signs = np.array(list(itertools.product([-1, 1], repeat=n)), dtype=float)
-        nperms = len(signs)
-        count = np.zeros(true.shape, dtype=np.int64)
-        for s in signs:
-            count += (np.tensordot(s, d, axes=1) >= true)
-    else:
-        rng = np.random.RandomState(seed)
-        nperms = n_random
-        count = np.ones(true.shape, dtype=np.int64)
-        for _ in range(n_random):
-            s = rng.choice([1, -1], size=(n,), replace=True)
-            count += (np.tensordot(s, d, axes=1) >= true)
-    count[count >= nperms] = nperms - 1
-    return count / nperms
+    scores, order = _ordered(scores, order)
+    if len(scores) <= 13 or n_random == _MOABB_N_RANDOM:
+        return _ma().compute_pvals_perm(scores, order, seed=seed)
+    v = scores.to_numpy(dtype=float)
+    d = v[:, :, None] - v[:, None, :]  # (n_subjects, k, k), as MOABB builds it
+    rng = np.random.RandomState(seed)
+    count = np.ones(d.shape[1:], dtype=np.int64)
+    for _ in range(n_random):
+        signs = rng.choice([1, -1], size=(len(d),), replace=True)
+        count += (d * signs[:, None, None]).sum(axis=0) >= d.sum(axis=0)
+    count[count >= n_random] = n_random - 1
+    return count / n_random
 
 
 def wilcoxon_pvalues(scores: pd.DataFrame, order=None) -> np.ndarray:
@@ -97,21 +110,8 @@ def wilcoxon_pvalues(scores: pd.DataFrame, order=None) -> np.ndarray:
         Pipelines (columns of ``scores``) in the order of the output rows and columns
         (default: the column order).
     """
-    order = list(scores.columns if order is None else order)
-    k = len(order)
-    out = np.zeros((k, k))
-    for i, j in itertools.permutations(range(k), 2):
-        a = scores[order[i]].to_numpy(float)
-        b = scores[order[j]].to_numpy(float)
-        diff = a - b
-        if np.all(diff == 0):
-            out[i, j] = 0.5
-            continue
-        p = sps.wilcoxon(a, b)[1] / 2
-        if diff.mean() < 0:
-            p = 1 - p
-        out[i, j] = min(max(p, _P_FLOOR), _P_CEIL)
-    return out
+    scores, order = _ordered(scores, order)
+    return _ma().compute_pvals_wilcoxon(scores, order)
 
 
 def standardized_mean_difference(scores: pd.DataFrame, order=None) -> np.ndarray:
@@ -127,18 +127,8 @@ def standardized_mean_difference(scores: pd.DataFrame, order=None) -> np.ndarray
         Pipelines (columns of ``scores``) in the order of the output rows and columns
         (default: the column order).
     """
-    order = list(scores.columns if order is None else order)
-    d = _diffs(scores, order)
-    k = len(order)
-    out = np.zeros((k, k))
-    for i, j in itertools.permutations(range(k), 2):
-        x = d[:, i, j]
-        m = x.mean()
-        if np.all(x == x[0]):
-            out[i, j] = 0.0 if m == 0 else np.copysign(np.inf, m)
-        else:
-            out[i, j] = m / x.std(ddof=1)
-    return out
+    scores, order = _ordered(scores, order)
+    return _ma().compute_effect(scores, order)
 
 
 def dataset_statistics(df: pd.DataFrame, perm_cutoff: int = 20, seed: int | None = 0) -> pd.DataFrame:
@@ -186,12 +176,7 @@ def stouffer(pvalues, nsubs) -> float:
     nsubs : array-like, shape (n_datasets,)
         Number of subjects of each dataset.
     """
-    p = np.asarray(pvalues, dtype=float)
-    if p.size == 1:
-        return float(p.item())
-    w = np.sqrt(np.asarray(nsubs, dtype=float))
-    z = sps.norm.isf(p)
-    return float(sps.norm.sf((w * z).sum() / np.sqrt((w ** 2).sum())))
+    return float(_ma().combine_pvalues(np.asarray(pvalues, dtype=float), np.asarray(nsubs, dtype=float)))
 
 
 def combine_effects(effects, nsubs) -> float:
@@ -204,8 +189,7 @@ def combine_effects(effects, nsubs) -> float:
     nsubs : array-like, shape (n_datasets,)
         Number of subjects of each dataset.
     """
-    w = np.sqrt(np.asarray(nsubs, dtype=float))
-    return float(((w / w.sum()) * np.asarray(effects, dtype=float)).sum())
+    return float(_ma().combine_effects(np.asarray(effects, dtype=float), np.asarray(nsubs, dtype=float)))
 
 
 def meta_analysis(stats_df: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,17 @@ MEASURES = ("coh", "imcoh", "plv")
 VECTORIZE = ("node-strength", "upper", "matrix")
 
 
+def _check_band(sfreq: float, fmin: float, fmax: float) -> float:
+    """``sfreq`` as a float once ``0 <= fmin < fmax <= sfreq / 2`` holds; else a ValueError."""
+    if sfreq is None:
+        raise ValueError("The 'sfreq' parameter is None: set the sampling rate in Hz.")
+    sfreq = check_positive_float("sfreq", sfreq)
+    if not (0 <= fmin < fmax <= sfreq / 2):
+        raise ValueError(f"Invalid band: need 0 <= fmin < fmax <= {sfreq / 2:g} Hz, but got "
+                         f"fmin={fmin!r}, fmax={fmax!r}.")
+    return sfreq
+
+
 def plv_matrices(X: np.ndarray, sfreq: float, fmin: float, fmax: float, order: int = 4) -> np.ndarray:
     """Phase-locking value between channel pairs in one band.
 
@@ -44,6 +55,7 @@ def plv_matrices(X: np.ndarray, sfreq: float, fmin: float, fmax: float, order: i
     plv : ndarray, shape (n_trials, n_channels, n_channels)
         Phase-locking values (1 on the diagonal).
     """
+    sfreq = _check_band(sfreq, fmin, fmax)
     sos = butter(order, [fmin, fmax], btype="bandpass", fs=sfreq, output="sos")
     phase = np.exp(1j * np.angle(hilbert(sosfiltfilt(sos, X, axis=-1), axis=-1)))
     n_times = X.shape[-1]
@@ -97,7 +109,7 @@ def coherence_matrices(X: np.ndarray, sfreq: float, fmin: float, fmax: float, me
     C : ndarray, shape (n_trials, n_channels, n_channels)
         Band-averaged connectivity.
     """
-    freqs, S = cross_spectra(X, sfreq, nperseg)
+    freqs, S = cross_spectra(X, _check_band(sfreq, fmin, fmax), nperseg)
     sel = (freqs >= fmin) & (freqs <= fmax)
     if not sel.any():
         raise ValueError(f"No frequency bin between {fmin} and {fmax} Hz at resolution "
@@ -142,12 +154,7 @@ class Connectivity(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         check_option("measure", self.measure, MEASURES)
         check_option("vectorize", self.vectorize, VECTORIZE)
-        if self.sfreq is None:
-            raise ValueError("The 'sfreq' parameter is None: set the sampling rate in Hz.")
-        sfreq = check_positive_float("sfreq", self.sfreq)
-        if not (0 <= self.fmin < self.fmax <= sfreq / 2):
-            raise ValueError(f"Invalid band: need 0 <= fmin < fmax <= {sfreq / 2:g} Hz, but got "
-                             f"fmin={self.fmin!r}, fmax={self.fmax!r}.")
+        _check_band(self.sfreq, self.fmin, self.fmax)
         X = check_signal_array("X", X, ndim=3)
         self.n_channels_ = self.n_features_in_ = X.shape[1]
         return self

@@ -41,6 +41,7 @@ from .training import (
     resolve_device,
     resolve_seed,
 )
+from .transformer import BlockStack
 
 logger = get_logger(__name__)
 
@@ -95,10 +96,7 @@ class TokenTransformer(nn.Module):
             self.mask_emb = nn.Parameter(torch.zeros(dim))
         self.chan_emb = nn.Embedding(n_channels, dim)
         self.pos_emb = nn.Embedding(n_patches, dim)
-        layer = nn.TransformerEncoderLayer(dim, n_heads, 2 * dim, dropout=dropout, batch_first=True,
-                                           norm_first=True)
-        layer.self_attn.dropout = float(attn_dropout)
-        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.encoder = BlockStack(n_layers, dim, n_heads, 2, "relu", dropout, attn_dropout)
         self.norm = nn.LayerNorm(dim)
         self.mlm_head = nn.Linear(dim, n_codes) if in_features is None else None
         head_in = dim * (n_channels if pooling == "channel" else 1)

@@ -19,6 +19,12 @@ estimated from its calibration trials). Without ``domains`` all trials form one 
 before it see every trial, the aligner sees every trial with its domain (source trials
 and the target's calibration trials, labeled or not), the steps after it are fitted on
 the labeled trials only. Scoring then calls the pipeline's ``predict`` as usual.
+
+:func:`fit_transfer` hands ``domains`` to the aligner itself rather than through
+scikit-learn's metadata routing: from scikit-learn 1.6 to at least 1.9 routing works only
+after the global ``sklearn.set_config(enable_metadata_routing=True)``
+(``set_fit_request`` raises without it), and a routed ``Pipeline.fit`` could not fit the
+steps after the aligner on the labeled trials alone.
 """
 from __future__ import annotations
 

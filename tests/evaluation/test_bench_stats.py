@@ -30,6 +30,20 @@ def test_permutation_pvalues_equal_moabb_exact(n_sub, seed):
     np.testing.assert_allclose(st.permutation_pvalues(s), ma.compute_pvals_perm(s), rtol=0, atol=0)
 
 
+def test_permutation_pvalues_equal_moabb_on_rounding_ties():
+    # 13 subjects, 8 pipelines: a sign pattern whose sum equals the observed one up to
+    # rounding; counted as MOABB counts it, whatever the order of the summation
+    rng = np.random.default_rng(0)
+    rng.uniform(0.5, 0.9, (13, 4))
+    s = pd.DataFrame(rng.uniform(0.5, 0.9, (13, 8)), columns=[f"p{i}" for i in range(8)])
+    np.testing.assert_array_equal(st.permutation_pvalues(s), ma.compute_pvals_perm(s))
+    np.testing.assert_array_equal(st.permutation_pvalues(s, order=["p7", "p0"]),
+                                  ma.compute_pvals_perm(s[["p7", "p0"]], ["p7", "p0"]))
+    # with the default 10000 random patterns and the same seed: MOABB's numbers exactly
+    big = _scores(16, 4)
+    np.testing.assert_array_equal(st.permutation_pvalues(big, seed=3), ma.compute_pvals_perm(big, seed=3))
+
+
 def test_random_permutation_pvalues_close_to_moabb():
     s = _scores(25, 3)
     ours = st.permutation_pvalues(s, n_random=4000, seed=1)

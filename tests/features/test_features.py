@@ -55,6 +55,19 @@ def test_plv_matches_direct_formula(X):
     np.testing.assert_allclose(np.diagonal(M, axis1=1, axis2=2), 1.0)
 
 
+@pytest.mark.parametrize("fn", ["plv_matrices", "coherence_matrices"])
+def test_connectivity_functions_refuse_a_bad_band_as_the_estimator_does(X, fn):
+    from neurosig.features import connectivity
+
+    for fmin, fmax in [(30, 8), (8, 200)]:
+        with pytest.raises(ValueError, match=r"Invalid band: need 0 <= fmin < fmax <= 125 Hz"):
+            getattr(connectivity, fn)(X, SF, fmin, fmax)
+        with pytest.raises(ValueError, match=r"Invalid band: need 0 <= fmin < fmax <= 125 Hz"):
+            Connectivity(sfreq=SF, fmin=fmin, fmax=fmax).fit(X)
+    with pytest.raises(ValueError, match="'sfreq'"):
+        getattr(connectivity, fn)(X, -1.0, 8, 12)
+
+
 def test_filter_bank_applies_one_transformer_per_band(X):
     y = np.array([0, 1] * 3)
     bands = [(8, 12), (16, 24)]

@@ -1,6 +1,7 @@
 """TokenTransformer (pretraining, classifier, pipeline YAML), token analysis, tokenize CLI."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from neurosig.models.token_transformer import (
     TokenTransformerClassifier,
     pretrain_masked_tokens,
 )
+from neurosig.models.transformer import _TORCH_LAYER_KEYS
 from neurosig.tokenizers import analysis as ta
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,7 +28,7 @@ SMALL = dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokeni
 # -- TokenTransformer -----------------------------------------------------------------------
 def test_token_transformer_defaults_and_shapes():
     m = TokenTransformer(n_codes=8192, n_channels=16, n_patches=19, n_classes=2)
-    assert m.dim == 64 and len(m.encoder.layers) == 4 and m.encoder.layers[0].self_attn.num_heads == 8
+    assert m.dim == 64 and len(m.encoder.layers) == 4 and m.encoder.layers[0].n_heads == 8
     ids = torch.randint(0, 8192, (2, 16, 19))
     assert m(ids).shape == (2, 2)
     assert m.encode(ids).shape == (2, 16, 19, 64)
@@ -90,6 +92,16 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
     # tokenizer travels with the classifier
     loaded = TokenTransformerClassifier.load(clf.save(tmp_path / "clf.pt"))
     np.testing.assert_allclose(loaded.predict_proba(X[1::2]), proba, atol=1e-6)
+    # a file written when the encoder layers were torch's (their parameter names) still loads
+    payload = torch.load(tmp_path / "clf.pt", weights_only=True)
+    torch_names = {new: old for old, new in _TORCH_LAYER_KEYS.items()}
+    layer_key = re.compile(r"^(transformer\.encoder\.layers\.\d+\.)(.+)$")
+    payload["state_dict"] = {(m[1] + torch_names.get(m[2], m[2]) if (m := layer_key.match(k)) else k): v
+                             for k, v in payload["state_dict"].items()}
+    assert "transformer.encoder.layers.0.self_attn.in_proj_weight" in payload["state_dict"]
+    torch.save(payload, tmp_path / "old.pt")
+    np.testing.assert_array_equal(TokenTransformerClassifier.load(tmp_path / "old.pt").predict_proba(X[1::2]),
+                                  loaded.predict_proba(X[1::2]))
     assert clone(clf).get_params() == clf.get_params()
     # tokens() gives the fitted tokenizer's ids (what stage 3 sees)
     ids = clf.tokens(X[1::2])
@@ -128,7 +140,7 @@ def test_embedding_scale():
     tt = TokenTransformer(64, 22, 7, 2)
     for emb in (tt.chan_emb, tt.pos_emb, tt.token_emb):
         assert 0.015 < float(emb.weight.detach().std()) < 0.025
-    assert all(layer.self_attn.dropout == 0.0 for layer in tt.encoder.layers)
+    assert all(layer.attn_dropout == 0.0 for layer in tt.encoder.layers)
 
 
 def test_classifier_bad_params(data):
