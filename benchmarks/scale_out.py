@@ -32,8 +32,11 @@ MODES = {"sequential": [], "processes": ["--n-jobs", "2"], "dask": ["--dask-work
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def run_command(mode: str, out: Path, extra: list[str]) -> tuple[float, float]:
-    """Run one whole command; return (wall seconds, task-phase seconds)."""
+def run_command(mode: str, out: Path, extra: list[str], resume: bool = False) -> tuple[float, float]:
+    """Run one whole command; return (wall seconds, task-phase seconds).
+
+    ``resume``: the store already holds every row, so no task runs (task phase 0 s).
+    """
     env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
     cmd = [sys.executable, "-m", "neurosig.cli.main", "benchmark", "--out", str(out),
            "--results", str(out / "results.sqlite"), *MODES[mode], *extra]
@@ -43,6 +46,8 @@ def run_command(mode: str, out: Path, extra: list[str]) -> tuple[float, float]:
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     found = re.findall(r"task phase: .* in ([0-9.]+) s", proc.stderr)
+    if resume:
+        return wall, float(found[-1]) if found else 0.0
     if not found:
         raise RuntimeError(f"{mode} run printed no task-phase line:\n{proc.stderr[-2000:]}")
     return wall, float(found[-1])
@@ -72,6 +77,7 @@ def main() -> None:
           f"job: neurosig benchmark {' '.join(extra) or '(defaults)'}; median of {repeats}")
     walls = {m: [] for m in MODES}
     phases = {m: [] for m in MODES}
+    serial = []  # the sequential command again on its filled store: everything but the tasks
     with tempfile.TemporaryDirectory() as tmp:
         reference = None
         for r in range(repeats):
@@ -86,12 +92,20 @@ def main() -> None:
                 walls[mode].append(wall)
                 phases[mode].append(phase)
                 print(f"  {mode:<10} run {r}: whole command {wall:6.2f} s, task phase {phase:6.2f} s")
+                if mode == "sequential":
+                    serial.append(run_command(mode, out, extra, resume=True)[0])
+                    print(f"  {'(no tasks)':<10} run {r}: whole command {serial[-1]:6.2f} s "
+                          "(the same command on its filled store: start-up, checks, summary, plots)")
     med = {m: statistics.median(walls[m]) for m in MODES}
     pmed = {m: statistics.median(phases[m]) for m in MODES}
     print(f"{'mode':<12}{'whole s':>9}{'ratio':>8}{'tasks s':>9}{'ratio':>8}")
     for m in MODES:
         print(f"{m:<12}{med[m]:9.2f}{med['sequential'] / med[m]:8.2f}{pmed[m]:9.2f}"
               f"{pmed['sequential'] / pmed[m]:8.2f}")
+    s_med = statistics.median(serial)
+    work = med["sequential"] - s_med
+    print(f"serial part (no-task rerun) {s_med:.2f} s of {med['sequential']:.2f} s: with 2 workers and perfect "
+          f"task scaling the whole command could reach at most {med['sequential'] / (s_med + work / 2):.2f}x")
     print(f"local scale-out, whole commands: --n-jobs 2 {med['sequential'] / med['processes']:.2f}x, "
           f"--dask-workers 2 {med['sequential'] / med['dask']:.2f}x (target >= 1.5x), identical rows")
 

@@ -212,6 +212,7 @@ def test_scale_out_benchmark_script_quick(capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("local scale-out, whole commands: --n-jobs 2 ") and out[-1].endswith("identical rows")
     assert sum(ln.lstrip().startswith(("sequential", "processes", "dask")) and "run 0" in ln for ln in out) == 3
+    assert any(ln.startswith("serial part (no-task rerun) ") for ln in out)
 
 
 # Dask on a shared cluster (same rows as sequential, unreachable scheduler): tests/dask/
