@@ -95,7 +95,7 @@ def main(argv=None) -> dict:
     if args.quick:
         pipes = token_pipelines(None, preset="quick")
     else:
-        pipes = token_pipelines(None, preset="reduced", tokenizer_epochs=3, pretrain_epochs=5, max_epochs=12,
+        pipes = token_pipelines(None, preset="reduced", tokenizer_max_epochs=3, pretrain_max_epochs=5, max_epochs=12,
                                 patience=4)
     context = {"dataset": "eegmat", "subjects": subjects, "quick": args.quick}
     rows = evaluate_pipelines(X, y, splits, pipes, out=args.out, context=context)
