@@ -274,7 +274,7 @@ def test_cli_fit_transform_and_errors(tmp_path, cli):
     np.save(tmp_path / "win.npy", fft_up := np.ascontiguousarray(np.repeat(X, 1, axis=0)))
     ck = tmp_path / "tok.pt"
     r = cli("fit", "--input", str(tmp_path / "win.npy"), "--out", str(ck), "--n-codes", "16", "--dim", "16",
-             "--epochs", "1", "--batch-size", "4", cwd=tmp_path)
+             "--max-epochs", "1", "--batch-size", "4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     r = cli("transform", "--input", str(tmp_path / "win.npy"), "--checkpoint", str(ck), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
