@@ -140,6 +140,18 @@ def test_former_epoch_and_seed_names_warn_and_train_the_same(data):
     with pytest.warns(FutureWarning), pytest.raises(ValueError, match="'pretrain_epochs' parameter.*got -1"):
         TokenTransformerClassifier(**kw, pretrain_epochs=-1).fit(X[::2], y[::2])
 
+
+def test_verbose_shows_a_bar_per_stage_and_quiet_shows_none(data, capsys):
+    """verbose=True: epoch bars of the tokenizer, the pretraining and the fine-tuning; False: silence."""
+    X, y = data
+    kw = {**SMALL, "max_epochs": 1, "tokenizer_max_epochs": 1, "pretrain_max_epochs": 1}
+    TokenTransformerClassifier(**kw, verbose=True).fit(X[::4], y[::4])
+    err = capsys.readouterr().err
+    for stage in ("TFM tokenizer epoch 0", "masked-token pretraining epoch 0", "TokenTransformerClassifier epoch 0"):
+        assert stage in err, stage
+    TokenTransformerClassifier(**kw).fit(X[::4], y[::4])
+    assert capsys.readouterr().err == ''
+
 def test_classifier_learns_band_power(data):
     X, y = data
     clf = TokenTransformerClassifier(**SMALL, pretrain_max_epochs=0, input="stft").fit(X[::2], y[::2])
