@@ -66,8 +66,10 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         enc = BiMambaEncoder("nano", n_channels=X.shape[1], n_times=X.shape[2])
+        print(f"pretraining a nano bi-Mamba on {len(Xu)} unlabelled windows (up to {pre_epochs} epochs) ...",
+              flush=True)
         res = pretrain(enc, Xu, PretrainConfig(max_epochs=pre_epochs, batch_size=32, lr=1e-2, warmup_steps=5,
-                                               val_fraction=0.2, patience=5), checkpoint_dir=tmp, verbose=False)
+                                               val_fraction=0.2, patience=5), checkpoint_dir=tmp, verbose=True)
         print(f"pretraining: val loss {res.history[0]['val_loss']:.3f} -> {res.best_loss:.3f} "
               f"in {len(res.history)} epochs")
         ckpt = str(Path(tmp) / "best.pt")
@@ -79,7 +81,8 @@ def main(argv=None) -> dict:
             "random init + linear probe": FoundationClassifier(mode="linear_probe", **common),
         }
         table = {}
-        for name, est in candidates.items():
+        for i, (name, est) in enumerate(candidates.items(), 1):
+            print(f"[{i}/{len(candidates)}] {name}: 3 seeds ...", flush=True)
             table[name] = evaluate_over_seeds(est, Xtr, ytr, Xte, yte, seeds=[0, 1, 2])
     from pyriemann.estimation import Covariances
     from pyriemann.tangentspace import TangentSpace

@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
           f"{tok.usage_['n_used']}/32 codes used -> {path}")
 
     clf = TokenTransformerClassifier(sfreq=ds.sfreq, tokenizer=path, dim=16, n_layers=1, n_heads=4,
-                                     pretrain_epochs=2, max_epochs=5, batch_size=16, random_state=0)
+                                     pretrain_max_epochs=2, max_epochs=5, batch_size=16, random_state=0)
     clf.fit(X[::2], y[::2])                                            # stages 2 and 3 only
     ids = clf.tokens(X[1::2])                                          # (12, 22, 7): the file's tokens
     mi = token_mutual_information(ids, y[1::2], clf.n_codes_, n_shuffles=50, per_channel=True)

@@ -95,9 +95,10 @@ def main(argv=None) -> dict:
     if args.quick:
         pipes = token_pipelines(None, preset="quick")
     else:
-        pipes = token_pipelines(None, preset="reduced", tokenizer_epochs=3, pretrain_epochs=5, max_epochs=12,
-                                patience=4)
+        pipes = token_pipelines(None, preset="reduced", tokenizer_max_epochs=3, pretrain_max_epochs=5, max_epochs=12,
+                                patience=4, verbose=True)  # epoch bars of the three stages
     context = {"dataset": "eegmat", "subjects": subjects, "quick": args.quick}
+    print(f"fitting {len(pipes)} pipelines on {len(splits)} held-out subject(s); one line per fit ...", flush=True)
     rows = evaluate_pipelines(X, y, splits, pipes, out=args.out, context=context)
     summary = summarize(rows, pooled_bootstrap=True)
     print(markdown_table(summary))
@@ -122,4 +123,8 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("neurosig.evaluation.token_eval").setLevel(logging.INFO)  # the line per fit
     main()

@@ -77,9 +77,14 @@ class PretrainFileSchema(Schema):
     resume: bool = Field(True, description="Resume from output/last.pt when it exists.")
 
 
+#: former key of the ``split`` section -> its current name (accepted for one release)
+RENAMED_SPLIT_KEYS = {"seed": "random_state"}
+
+
 class SplitSchema(Schema):
     test_size: Annotated[float, Gt(0), Lt(1)] = Field(0.25, description="Share of windows held out.")
-    seed: Annotated[int, Ge(0)] = Field(0, description="Seed of the stratified split.")
+    random_state: Annotated[int, Ge(0)] = Field(0, description="Seed of the stratified split.")
+    seed: Annotated[int, Ge(0)] | None = Field(None, description="Former name of `random_state` (deprecated).")
 
 
 #: FoundationClassifier parameters the finetune job sets itself (not in ``model``)
@@ -136,19 +141,7 @@ def check_training(job, path) -> PretrainConfig:
     cfg : PretrainConfig
         The validated settings.
     """
-    params = job.training.model_dump()
-    written = {}  # field -> the key the file used for it
-    for old, new in RENAMED_TRAINING_KEYS.items():
-        value = params.pop(old)
-        if value is None:
-            continue
-        if new in job.training.model_fields_set:
-            raise fail("pretrain file", path, f"training.{old}", f"only one of 'training.{new}' and its former "
-                       f"name 'training.{old}'", value)
-        warnings.warn(f"pretrain file {str(path)!r}: the key 'training.{old}' was renamed 'training.{new}' "
-                      f"and will be refused in the next release; write training.{new} instead.",
-                      FutureWarning, stacklevel=2)
-        params[new], written[new] = value, old
+    params, written = renamed_keys(job.training, "training", RENAMED_TRAINING_KEYS, "pretrain file", path)
     try:
         return PretrainConfig(**params).validate()
     except ValueError as exc:
@@ -157,6 +150,63 @@ def check_training(job, path) -> PretrainConfig:
         if reworded is None:
             raise
         raise reworded from None
+
+
+def renamed_keys(section: Schema, name: str, renamed: dict[str, str], what: str, path) -> tuple[dict, dict]:
+    """A section's values with its former keys moved to their current names (a FutureWarning each).
+
+    Parameters
+    ----------
+    section : Schema
+        The checked section; a former key is None unless the file wrote it.
+    name : str
+        The section's key in the file ("training", "split"), named in messages.
+    renamed : dict of str to str
+        Former key -> current key.
+    what : str
+        The kind of file ("pretrain file", "finetune file"), named in messages.
+    path : str
+        The job file.
+
+    Returns
+    -------
+    params : dict
+        The section's values under the current keys only.
+    written : dict
+        Current key -> the former key the file used for it.
+    """
+    params = section.model_dump()
+    written = {}
+    for old, new in renamed.items():
+        value = params.pop(old)
+        if value is None:
+            continue
+        if new in section.model_fields_set:
+            raise fail(what, path, f"{name}.{old}", f"only one of '{name}.{new}' and its former "
+                       f"name '{name}.{old}'", value)
+        warnings.warn(f"{what} {str(path)!r}: the key '{name}.{old}' was renamed '{name}.{new}' "
+                      f"and will be refused in the next release; write {name}.{new} instead.",
+                      FutureWarning, stacklevel=3)
+        params[new], written[new] = value, old
+    return params, written
+
+
+def check_split(job, path) -> dict:
+    """The ``split`` section as ``train_test_split`` settings (``split.seed`` read as ``random_state``).
+
+    Parameters
+    ----------
+    job : FinetuneFileSchema
+        The checked job.
+    path : str
+        The job file.
+
+    Returns
+    -------
+    split : dict
+        ``test_size`` and ``random_state``.
+    """
+    return renamed_keys(job.split, "split", RENAMED_SPLIT_KEYS, "finetune file", path)[0]
 
 
 def check_model(job, path) -> dict:

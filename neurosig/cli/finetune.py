@@ -3,7 +3,7 @@
 The job file (see ``examples/configs/finetune_nano.yml``)::
 
     data: {path: labelled.npz, ch_names: [...], sfreq: 128}  # .npz with X (n, C, T) and y
-    split: {test_size: 0.25, seed: 0}                        # stratified hold-out
+    split: {test_size: 0.25, random_state: 0}                # stratified hold-out
     model: {checkpoint: runs/pretrain-nano/best.pt, ...}     # FoundationClassifier parameters
     modes: [finetune, linear_probe]
     seeds: [0, 1, 2]
@@ -36,7 +36,7 @@ def run(args) -> int:
     from neurosig._schema import fail
     from neurosig.models.foundation import FoundationClassifier, evaluate_over_seeds
 
-    from ._jobfile import FinetuneFileSchema, check_model, load_arrays, read_job
+    from ._jobfile import FinetuneFileSchema, check_model, check_split, load_arrays, read_job
 
     job, base = read_job(args.config, FinetuneFileSchema, "finetune")
     modes = job.modes if isinstance(job.modes, list) else [job.modes]
@@ -45,6 +45,7 @@ def run(args) -> int:
         raise fail("finetune file", args.config, "scoring", "scikit-learn scorer names (e.g. 'balanced_accuracy', "
                    "'roc_auc', 'f1_macro')", job.scoring)
     model = check_model(job, args.config)
+    split = check_split(job, args.config)
     data = job.data
     X, y = load_arrays(data, base, need_y=True)
     if model.get("checkpoint") is not None and not Path(model["checkpoint"]).is_absolute():
@@ -54,8 +55,8 @@ def run(args) -> int:
     for est in ests.values():
         est._check_params()  # refuse bad settings before any training
     seeds, scoring = job.seeds, job.scoring
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=job.split.test_size, stratify=y,
-                                          random_state=job.split.seed)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=split["test_size"], stratify=y,
+                                          random_state=split["random_state"])
     out = Path(job.output)
     out = out if out.is_absolute() else base / out
     if args.dry_run:

@@ -24,15 +24,8 @@ def _run(args) -> int:
     from ._common import parallel_kwargs
 
     par = parallel_kwargs(args)  # refuses bad options before the job is read
-    unused = [o for o, d, v in (("--retries", 1, par["retries"]), ("--connect-timeout", 10.0, par["connect_timeout"]))
-              if v != d]
-    if unused:
-        import sys
-        verb = "has" if len(unused) == 1 else "have"
-        print(f"neurosig rsa: {' and '.join(unused)} {verb} no effect on RSA jobs (ignored).", file=sys.stderr)
     cfg, base = load_config(args.config)
-    table = run_config(cfg, base=base, n_jobs=par["n_jobs"], backend=par["backend"],
-                       scheduler=par["scheduler"], verbose=not getattr(args, "quiet", False), source=args.config)
+    table = run_config(cfg, base=base, **par, verbose=not getattr(args, "quiet", False), source=args.config)
     if hasattr(table, "cells"):  # a brain x model grid
         print("layer x region similarity (raw RDMs):")
         print(table.table("raw").round(3).to_string())

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from neurosig._schema import Schema, validate
 from neurosig._validation import check_path, validate_type
-from neurosig.datasets.simulated import check_subjects_in
+from neurosig.datasets.simulated_base import check_subjects_in
 
 logger = logging.getLogger(__name__)
 

@@ -315,7 +315,7 @@ def check_dataset(name: str, path=None, subjects=None, verify=True) -> CheckRepo
             return CheckReport(card["name"], root, [], message=f"no local copy: no file of {card['name']} "
                                f"under {root}. {card.get('obtain', '')}")
     else:
-        from neurosig.datasets.simulated import check_subjects_in
+        from neurosig.datasets.simulated_base import check_subjects_in
         subjects = check_subjects_in(subjects, all_subjects, card["name"])
     sums = _mne_checksums(card["checksums"]["file"]) if (card.get("checksums") or {}).get("source") == "mne" else {}
     rep = CheckReport(card["name"], root, list(subjects))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from neurosig._evaluations import check_evaluation_supported, n_sessions_of, resolve_evaluation  # noqa: F401
 from neurosig._validation import validate_type
-from neurosig.datasets.simulated import check_subjects_in
+from neurosig.datasets.simulated_base import check_subjects_in
 
 logger = logging.getLogger(__name__)
 

@@ -50,19 +50,19 @@ PIPELINE_NAMES = ("TS+SVM", "STFT patches+TT", "TFM+TT (no pretraining)", "TFM+T
 #: settings of the token models per preset (``paper`` = the published defaults)
 PRESETS: dict[str, dict] = {
     # seconds: tests and --quick runs
-    "quick": dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=1,
-                  pretrain_epochs=1, max_epochs=2, batch_size=16, patience=2),
+    "quick": dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_max_epochs=1,
+                  pretrain_max_epochs=1, max_epochs=2, batch_size=16, patience=2),
     # what fits a shared 2-core machine: few epochs, the transformer at its defaults, 64 codes x 16
     # dims with a Euclidean codebook (chosen on the pilot subject 6 with benchmarks/tfm_probe.py:
     # these token ids keep more of the class than a 512 x 64 cosine codebook), pooling="channel"
     # (the class head reads per-channel means; chosen on pilot subject 6 with a corpus tokenizer:
     # AUROC 0.84 over 5 folds with the masked-token pretraining)
     "reduced": dict(n_codes=64, tokenizer_dim=16, tokenizer_codebook="euclidean", dim=64, n_layers=4, n_heads=8,
-                    tokenizer_epochs=5, tokenizer_batch_size=16, pretrain_epochs=10, max_epochs=30, batch_size=16,
+                    tokenizer_max_epochs=5, tokenizer_batch_size=16, pretrain_max_epochs=10, max_epochs=30, batch_size=16,
                     patience=6, lr=5e-4, pooling="channel"),
     # the paper's defaults as implemented here (8192 x 64 codebook, width 64, 4 layers, 8 heads)
-    "paper": dict(n_codes=8192, tokenizer_dim=64, dim=64, n_layers=4, n_heads=8, tokenizer_epochs=10,
-                  pretrain_epochs=20, max_epochs=100, batch_size=32, patience=10, lr=1e-3),
+    "paper": dict(n_codes=8192, tokenizer_dim=64, dim=64, n_layers=4, n_heads=8, tokenizer_max_epochs=10,
+                  pretrain_max_epochs=20, max_epochs=100, batch_size=32, patience=10, lr=1e-3),
 }
 
 
@@ -278,13 +278,13 @@ def token_pipelines(sfreq: float | None, preset: str = "reduced", seed: int = 0,
     from ..models.token_transformer import TokenTransformerClassifier
     check_option("preset", preset, tuple(PRESETS))
     common = {**PRESETS[preset], **overrides}
-    pre = common.pop("pretrain_epochs")
+    pre = common.pop("pretrain_max_epochs")
     kw = dict(sfreq=sfreq, random_state=seed, device=device, **common)
     return {
         "TS+SVM": lambda: make_pipeline(Covariances("oas"), TangentSpace(), SVC(kernel="linear")),
-        "STFT patches+TT": lambda: TokenTransformerClassifier(input="stft", pretrain_epochs=0, **kw),
-        "TFM+TT (no pretraining)": lambda: TokenTransformerClassifier(pretrain_epochs=0, **kw),
-        "TFM+TT (pretrained)": lambda: TokenTransformerClassifier(pretrain_epochs=pre, **kw),
+        "STFT patches+TT": lambda: TokenTransformerClassifier(input="stft", pretrain_max_epochs=0, **kw),
+        "TFM+TT (no pretraining)": lambda: TokenTransformerClassifier(pretrain_max_epochs=0, **kw),
+        "TFM+TT (pretrained)": lambda: TokenTransformerClassifier(pretrain_max_epochs=pre, **kw),
     }
 
 

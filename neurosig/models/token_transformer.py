@@ -8,7 +8,7 @@
   sequences (no labels).
 * :class:`TokenTransformerClassifier`: scikit-learn classifier on raw windows
   (n_trials, n_channels, n_times) running stage 1 (TFM tokenizer learning),
-  stage 2 (masked-token pretraining, skipped with ``pretrain_epochs=0``) and
+  stage 2 (masked-token pretraining, skipped with ``pretrain_max_epochs=0``) and
   stage 3 (fine-tuning, the shared :class:`~neurosig.models.base.TorchClassifier`
   loop). ``input="stft"`` feeds the same transformer the raw STFT patches (no
   quantisation) as a control.
@@ -38,6 +38,7 @@ from .training import (
     Trainer,
     TrainSettings,
     forked_rng,
+    renamed_param,
     resolve_device,
     resolve_seed,
 )
@@ -286,7 +287,7 @@ class TokenTransformerClassifier(TorchClassifier):
     1. tokenizer learning (:class:`neurosig.tokenizers.tfm.TFMTokenizerEstimator`,
        unsupervised, on the training windows),
     2. masked-token-prediction pretraining of the transformer on their tokens
-       (``pretrain_epochs`` > 0),
+       (``pretrain_max_epochs`` > 0),
     3. fine-tuning with labels (the :class:`TorchClassifier` loop: AdamW, early
        stopping on a stratified validation split).
 
@@ -300,7 +301,7 @@ class TokenTransformerClassifier(TorchClassifier):
     input : {"tokens", "stft"}
         ``"stft"``: the same transformer on the raw log-magnitude STFT patches
         (no tokenizer training, no quantisation, no pretraining).
-    n_codes, tokenizer_dim, n_fft, hop, tokenizer_epochs, tokenizer_batch_size :
+    n_codes, tokenizer_dim, n_fft, hop, tokenizer_max_epochs, tokenizer_batch_size :
         Stage 1 settings.
     tokenizer_scale, tokenizer_codebook : str
         The tokenizer's ``scale`` and ``codebook`` (see
@@ -315,7 +316,7 @@ class TokenTransformerClassifier(TorchClassifier):
         ``hop``, ``tokenizer_scale``, ``tokenizer_codebook`` and the tokenizer epochs given
         here are not used; ``tokenizer_config_`` holds what is); its sampling rate must be
         ``model_sfreq``. ``input="stft"`` then uses its front end (the same input scaling).
-    pretrain_epochs : int
+    pretrain_max_epochs : int
         Stage 2 epochs (0 skips the stage).
     mask_ratio : float
         Share of tokens masked in stage 2.
@@ -323,6 +324,9 @@ class TokenTransformerClassifier(TorchClassifier):
     max_epochs, batch_size, lr, weight_decay, patience, val_fraction, random_state, device, verbose, seed :
         Stage 3 settings (see :class:`TorchClassifier`); ``random_state`` also seeds stages 1
         and 2 (None: 0 for them); ``seed`` is its former name.
+    tokenizer_epochs, pretrain_epochs : int
+        Former names of ``tokenizer_max_epochs`` and ``pretrain_max_epochs``, accepted for one
+        release with a FutureWarning.
 
     Attributes
     ----------
@@ -338,14 +342,15 @@ class TokenTransformerClassifier(TorchClassifier):
 
     def __init__(self, sfreq: float | None = None, model_sfreq: float = 200.0, input: str = "tokens",
                  n_codes: int = 8192, tokenizer_dim: int = 64, n_fft: int = 200, hop: int = 100,
-                 tokenizer_epochs: int = 10, tokenizer_batch_size: int = 32, tokenizer_scale: str = "corpus",
+                 tokenizer_max_epochs: int = 10, tokenizer_batch_size: int = 32, tokenizer_scale: str = "corpus",
                  tokenizer_codebook: str = "cosine", tokenizer: str | os.PathLike | None = None,
-                 pretrain_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4,
+                 pretrain_max_epochs: int = 20, mask_ratio: float = 0.5, dim: int = 64, n_layers: int = 4,
                  n_heads: int = 8, dropout: float = 0.1, pooling: str = "mean", max_epochs: int = 100,
                  batch_size: int = 32, lr: float = 1e-3,
                  weight_decay: float = 1e-2, patience: int = 10, val_fraction: float = 0.2,
                  random_state: int | None = 0, device: str | None = None, verbose: bool = False,
-                 seed: int | None | str = DEPRECATED):
+                 seed: int | None | str = DEPRECATED, tokenizer_epochs: int | str = DEPRECATED,
+                 pretrain_epochs: int | str = DEPRECATED):
         super().__init__(max_epochs=max_epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                          patience=patience, val_fraction=val_fraction, random_state=random_state, device=device,
                          verbose=verbose, seed=seed)
@@ -356,25 +361,27 @@ class TokenTransformerClassifier(TorchClassifier):
         self.tokenizer_dim = tokenizer_dim
         self.n_fft = n_fft
         self.hop = hop
-        self.tokenizer_epochs = tokenizer_epochs
+        self.tokenizer_max_epochs = tokenizer_max_epochs
         self.tokenizer_batch_size = tokenizer_batch_size
         self.tokenizer_scale = tokenizer_scale
         self.tokenizer_codebook = tokenizer_codebook
         self.tokenizer = tokenizer
-        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_max_epochs = pretrain_max_epochs
         self.mask_ratio = mask_ratio
         self.dim = dim
         self.n_layers = n_layers
         self.n_heads = n_heads
         self.dropout = dropout
         self.pooling = pooling
+        self.tokenizer_epochs = tokenizer_epochs
+        self.pretrain_epochs = pretrain_epochs
 
     # -- helpers -------------------------------------------------------------------------
-    def _tokenizer_estimator(self):
+    def _tokenizer_estimator(self, max_epochs: int = 1):
         from ..tokenizers.tfm import TFMTokenizerEstimator
         return TFMTokenizerEstimator(sfreq=None, model_sfreq=self.model_sfreq, n_codes=self.n_codes,
                                      dim=self.tokenizer_dim, n_fft=self.n_fft, hop=self.hop,
-                                     max_epochs=self.tokenizer_epochs, batch_size=self.tokenizer_batch_size,
+                                     max_epochs=max_epochs, batch_size=self.tokenizer_batch_size,
                                      scale=self.tokenizer_scale, codebook=self.tokenizer_codebook,
                                      random_state=self._stage_seed(), device=self.device,
                                      verbose=self.verbose)
@@ -453,6 +460,15 @@ class TokenTransformerClassifier(TorchClassifier):
     def _fresh_tokenizer(self):
         return self._tokenizer_estimator()._config()
 
+    def _stage_epochs(self) -> tuple[int, int]:
+        """Epochs of stages 1 and 2, checked (the former parameter names warn and are named in errors)."""
+        out = []
+        for old, new, minimum in (("tokenizer_epochs", "tokenizer_max_epochs", 1),
+                                  ("pretrain_epochs", "pretrain_max_epochs", 0)):
+            former = not (isinstance(getattr(self, old), str) and getattr(self, old) == DEPRECATED)
+            out.append(check_positive_int(old if former else new, renamed_param(self, old, new), minimum=minimum))
+        return out[0], out[1]
+
     # -- stages --------------------------------------------------------------------------
     def fit(self, X, y):
         """Run the three stages.
@@ -471,12 +487,11 @@ class TokenTransformerClassifier(TorchClassifier):
         """
         from ..tokenizers.tfm import TFMTokenizer
         check_option("input", self.input, ("tokens", "stft"))
-        check_positive_int("pretrain_epochs", self.pretrain_epochs, minimum=0)
-        check_positive_int("tokenizer_epochs", self.tokenizer_epochs)
-        if self.input == "stft" and self.pretrain_epochs:
-            raise ValueError("Invalid value for the 'pretrain_epochs' parameter: masked-token pretraining needs "
-                             f"input='tokens', but got input='stft' and pretrain_epochs={self.pretrain_epochs}; "
-                             "set pretrain_epochs=0.")
+        tokenizer_epochs, pretrain_epochs = self._stage_epochs()
+        if self.input == "stft" and pretrain_epochs:
+            raise ValueError("Invalid value for the 'pretrain_max_epochs' parameter: masked-token pretraining "
+                             f"needs input='tokens', but got input='stft' and pretrain_max_epochs={pretrain_epochs};"
+                             " set pretrain_max_epochs=0.")
         if self.sfreq is not None:
             check_positive_float("sfreq", self.sfreq)
         given = self._load_tokenizer() if self.tokenizer is not None else None
@@ -494,11 +509,11 @@ class TokenTransformerClassifier(TorchClassifier):
             self._stage1_tokenizer = given.to(resolve_device(self.device))
         if self.input == "tokens":
             if given is None:
-                self._stage1_tokenizer = self._tokenizer_estimator().fit(Xr).tokenizer_
+                self._stage1_tokenizer = self._tokenizer_estimator(tokenizer_epochs).fit(Xr).tokenizer_
             tokens = self._model_input(Xr).astype(np.int64)
             self.tokenizer_usage_ = {k: v for k, v in codebook_usage(tokens, self.n_codes_).items() if k != "counts"}
-            if self.pretrain_epochs:
-                self._stage2_transformer = self._stage2(tokens, X.shape[1], n_patches)
+            if pretrain_epochs:
+                self._stage2_transformer = self._stage2(tokens, X.shape[1], n_patches, pretrain_epochs)
         elif given is None:
             with forked_rng(self._stage_seed()):
                 self._stage1_tokenizer = TFMTokenizer(self._fresh_tokenizer()).eval()
@@ -510,7 +525,7 @@ class TokenTransformerClassifier(TorchClassifier):
         self._stage1_tokenizer = None
         return self
 
-    def _stage2(self, tokens: np.ndarray, n_channels: int, n_patches: int) -> TokenTransformer:
+    def _stage2(self, tokens: np.ndarray, n_channels: int, n_patches: int, epochs: int) -> TokenTransformer:
         """Masked-token pretraining of a fresh transformer on the training tokens."""
         seed = self._stage_seed()
         device = resolve_device(self.device)
@@ -520,7 +535,7 @@ class TokenTransformerClassifier(TorchClassifier):
             tr.init_token_embedding(self._stage1_tokenizer.vq.effective_codebook().detach())
         tr = tr.to(device)
         self.pretrain_history_ = pretrain_masked_tokens(
-            tr, tokens, self.mask_ratio, self.pretrain_epochs, self.batch_size, self.lr, self.weight_decay,
+            tr, tokens, self.mask_ratio, epochs, self.batch_size, self.lr, self.weight_decay,
             seed=seed, verbose=self.verbose)
         return tr
 

@@ -258,7 +258,9 @@ class AugmentedCovariances(TransformerMixin, BaseEstimator):
         Delay between copies, in samples.
     estimator : str, default="cov"
         pyRiemann covariance estimator: "cov" (MOABB's published pipeline), "scm",
-        "lwf", "oas", "sch", "mcd", "hub", "stu", "tyl", "corr".
+        "lwf", "oas", "sch", "mcd", "hub", "stu", "tyl", "corr". Named ``estimator`` as in
+        pyRiemann's ``Covariances``; :class:`~neurosig.riemann.acm.ACMClassifier` calls it
+        ``cov_estimator`` because scikit-learn reserves ``estimator`` for a wrapped estimator.
     embedding : {"moabb", "textbook"}, default="moabb"
         Delay-embedding convention (see :mod:`neurosig.riemann.embedding`).
     on_rank_deficient : {"shrink", "raise"}, default="shrink"

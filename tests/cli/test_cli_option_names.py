@@ -58,8 +58,6 @@ EXCEPTIONS = {
                      "calibration_trials", "calibration_labeled",
                      # BIDSDataset(task=): "--task" alone would be ambiguous next to the benchmark's others
                      "bids_task"},
-    # accepted for every parallel job, but run_config takes neither (a note is printed when set)
-    ("rsa",): {"connect_timeout", "retries"},
     ("tuab", "index"): {"out"},  # save_index(index, path): where the index table goes
     ("tuab", "prepare"): {"no_notch"},
     # the input source (a file, an HDF5 key, a dataset name) and the output checkpoint

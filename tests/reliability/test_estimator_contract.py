@@ -67,14 +67,14 @@ def _estimators():
     from neurosig.riemann.transfer import EuclideanAlignment, RiemannianRecentering
     from neurosig.tokenizers.tfm import TFMTokenizerEstimator
 
-    torch_kw = dict(max_epochs=1, batch_size=8, val_fraction=0.0, seed=0)
+    torch_kw = dict(max_epochs=1, batch_size=8, val_fraction=0.0, random_state=0)
     tfm_kw = dict(sfreq=SFREQ, model_sfreq=SFREQ, n_codes=16, n_fft=64, hop=32)
     return {
         "EEGNet": (lambda: EEGNet(sfreq=SFREQ, **torch_kw), _signals, True, True),
         "ShallowConvNet": (lambda: ShallowConvNet(sfreq=SFREQ, **torch_kw), _signals, True, True),
         "DeepConvNet": (lambda: DeepConvNet(sfreq=SFREQ, **torch_kw), _signals, True, True),
         "TokenTransformerClassifier": (lambda: TokenTransformerClassifier(
-            **tfm_kw, tokenizer_dim=16, tokenizer_epochs=1, pretrain_epochs=0, dim=16, n_layers=1,
+            **tfm_kw, tokenizer_dim=16, tokenizer_max_epochs=1, pretrain_max_epochs=0, dim=16, n_layers=1,
             n_heads=2, **torch_kw), _signals, True, True),
         "FoundationClassifier": (lambda: FoundationClassifier(encoder="transformer", size="nano",
                                                               **torch_kw), _signals, True, True),
@@ -92,7 +92,7 @@ def _estimators():
                        _signals, True, True),
         "PowerAndConnectivity": (lambda: PowerAndConnectivity(sfreq=SFREQ), _signals, False, True),
         # channels are tokenized one by one: any channel count is valid at transform
-        "TFMTokenizerEstimator": (lambda: TFMTokenizerEstimator(**tfm_kw, dim=16, epochs=1, batch_size=8),
+        "TFMTokenizerEstimator": (lambda: TFMTokenizerEstimator(**tfm_kw, dim=16, max_epochs=1, batch_size=8),
                                   _signals, False, False),
         "FastRidgeCV": (lambda: FastRidgeCV(cv=3), _tabular, True, True),
     }

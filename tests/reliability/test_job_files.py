@@ -127,7 +127,7 @@ def test_pretrain_missing_data_file(folder):
 # ------------------------------------------------------------------------------------------- finetune
 
 FINETUNE = {"data": {"path": "data/labelled.npz", "ch_names": CH, "sfreq": 128},
-            "split": {"test_size": 0.25, "seed": 0}, "model": {"max_epochs": 1, "batch_size": 4},
+            "split": {"test_size": 0.25, "random_state": 0}, "model": {"max_epochs": 1, "batch_size": 4},
             "modes": ["finetune"], "seeds": [0], "scoring": "balanced_accuracy", "output": "runs/ft.json",
             "results_db": "runs/results.sqlite"}
 
@@ -144,7 +144,9 @@ FINETUNE_CASES = [
     ("scoring", "scoring", "accuracy_score", "'scoring'", "scikit-learn scorer names", "'accuracy_score'"),
     ("test-size-big", "split.test_size", 1.5, "'split.test_size'", "numbers > 0 and < 1", "1.5"),
     ("test-size-zero", "split.test_size", 0, "'split.test_size'", "numbers > 0 and < 1", "0"),
-    ("split-seed", "split.seed", -3, "'split.seed'", "integers >= 0", "-3"),
+    ("split-random-state", "split.random_state", -3, "'split.random_state'", "integers >= 0", "-3"),
+    ("former-split-seed-neg", "split.seed", -1, "'split.seed'", "integers >= 0", "-1"),
+    ("former-split-and-new", "split.seed", 3, "'split.seed'", "only one of 'split.random_state'", "3"),
     ("model-unknown", "model.learning_rate", 0.1, "'model.learning_rate'", "parameters of FoundationClassifier",
      "'learning_rate'"),
     ("model-close", "model.max_epoch", 3, "'model.max_epoch'", "Did you mean ['max_epochs']", "'max_epoch'"),
@@ -164,6 +166,24 @@ FINETUNE_CASES = [
 def test_finetune_file_refused(folder, key, value, where, allowed, given):
     _run_refused(folder, lambda job: ["-q", "finetune", str(job)], _edit(FINETUNE, key, value), where, allowed,
                  given)
+
+
+
+def test_finetune_former_split_seed(folder, capsys):
+    """``split.seed`` (former name of ``split.random_state``) still works for one release, with a
+    FutureWarning, and gives the same split settings."""
+    from neurosig.cli._jobfile import FinetuneFileSchema, check_split, read_job
+
+    job = folder / "job.yml"
+    job.write_text(yaml.safe_dump(_edit(_edit(FINETUNE, "split.random_state", ...), "split.seed", 5)))
+    with pytest.warns(FutureWarning, match="'split.seed' was renamed 'split.random_state'"):
+        assert main(["finetune", str(job), "--dry-run"]) == 0
+    assert "is valid: 9 train / 3 test windows" in capsys.readouterr().out
+    with pytest.warns(FutureWarning):
+        old = check_split(read_job(str(job), FinetuneFileSchema, "finetune")[0], job)
+    job.write_text(yaml.safe_dump(_edit(FINETUNE, "split.random_state", 5)))
+    assert check_split(read_job(str(job), FinetuneFileSchema, "finetune")[0], job) == old
+    assert old == {"test_size": 0.25, "random_state": 5}
 
 
 # ------------------------------------------------------------------------------------------- decode-fmri

@@ -320,7 +320,7 @@ def test_benchmark_skip_unsupported_runs_the_rest(tmp_path, capsys):
     (folder / "aug.yml").write_text(yaml.safe_dump(_one(_step("AugmentedDataset", "moabb.pipelines.features"))))
     db, out = tmp_path / "r.sqlite", tmp_path / "out"
     argv = ["-q", "benchmark", "--pipelines", str(folder), "--results", str(db), "--out", str(out),
-            "--subjects", "1", "--no-plots", "--permutations", "0"]
+            "--subjects", "1", "--no-plots", "--n-permutations", "0"]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "2 of 3 pipeline files cannot be used" in err and "FBCSP.py" in err and "aug.yml" in err

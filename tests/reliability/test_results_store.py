@@ -317,7 +317,7 @@ def test_two_benchmark_processes_share_one_store(tmp_path):
 
 
     pipe = str(ROOT / "pipelines" / "default" / "csp_lda.yml")
-    args = ["-q", "benchmark", "--subjects", "1", "2", "--pipelines", pipe, "--permutations", "0",
+    args = ["-q", "benchmark", "--subjects", "1", "2", "--pipelines", pipe, "--n-permutations", "0",
             "--no-plots", "--results", "r.sqlite"]
     procs = [subprocess.Popen([sys.executable, "-m", "neurosig.cli.main", *args, "--out", f"out{i}"],
                               cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,

@@ -161,7 +161,7 @@ def test_cli_fit_scale_and_codebook(tmp_path, capsys):
     for scale, codebook in (("p95", "cosine"), ("corpus", "euclidean")):
         ck = tmp_path / f"{scale}.pt"
         assert main(["-q", "tokenize", "fit", "--input", str(tmp_path / "win.npy"), "--out", str(ck), "--n-codes",
-                     "16", "--dim", "8", "--epochs", "1", "--batch-size", "4", "--scale", scale,
+                     "16", "--dim", "8", "--max-epochs", "1", "--batch-size", "4", "--scale", scale,
                      "--codebook", codebook]) == 0
         cfg = TFMTokenizer.load(ck).config
         assert (cfg.scale, cfg.normalize) == (scale, codebook == "cosine")

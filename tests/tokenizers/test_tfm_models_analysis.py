@@ -21,7 +21,7 @@ from neurosig.tokenizers import analysis as ta
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_epochs=2,
+SMALL = dict(n_codes=32, tokenizer_dim=16, dim=16, n_layers=1, n_heads=4, tokenizer_max_epochs=2,
              max_epochs=30, batch_size=16, lr=3e-3, patience=10)
 
 
@@ -83,7 +83,7 @@ def data():
 
 def test_classifier_three_stages_and_save_load(data, tmp_path):
     X, y = data
-    clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=3).fit(X[::2], y[::2])
+    clf = TokenTransformerClassifier(**SMALL, pretrain_max_epochs=3).fit(X[::2], y[::2])
     assert clf.pretrain_history_ and len(clf.pretrain_history_) == 3
     assert clf.tokenizer_usage_["n_used"] >= 4
     proba = clf.predict_proba(X[1::2])
@@ -113,7 +113,7 @@ def test_classifier_three_stages_and_save_load(data, tmp_path):
 
 def test_three_stages_leave_global_rng_alone_and_repeat_with_the_same_seed(data):
     X, y = data
-    kw = dict(SMALL, max_epochs=3, pretrain_epochs=2)
+    kw = dict(SMALL, max_epochs=3, pretrain_max_epochs=2)
     np.random.seed(7)
     torch.manual_seed(7)
     np_before, torch_before = np.random.get_state(), torch.random.get_rng_state().clone()
@@ -127,9 +127,46 @@ def test_three_stages_leave_global_rng_alone_and_repeat_with_the_same_seed(data)
     np.testing.assert_array_equal(a.predict_proba(X[1::2]), b.predict_proba(X[1::2]))
 
 
+
+def test_former_epoch_and_seed_names_warn_and_train_the_same(data):
+    """tokenizer_epochs / pretrain_epochs / seed (former names): one FutureWarning each, same fit."""
+    import warnings
+
+    X, y = data
+    kw = {**SMALL, "max_epochs": 2}
+    kw.pop("tokenizer_max_epochs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the new names never warn
+        new = TokenTransformerClassifier(**kw, tokenizer_max_epochs=2, pretrain_max_epochs=1,
+                                         random_state=4).fit(X[::2], y[::2])
+    old = clone(TokenTransformerClassifier(**kw, tokenizer_epochs=2, pretrain_epochs=1, seed=4))
+    with pytest.warns(FutureWarning) as record:
+        old.fit(X[::2], y[::2])
+    messages = sorted(str(r.message) for r in record if r.category is FutureWarning)
+    assert len(messages) == 3
+    for msg, (former, current) in zip(messages, [("pretrain_epochs", "pretrain_max_epochs"), ("seed", "random_state"),
+                                                 ("tokenizer_epochs", "tokenizer_max_epochs")]):
+        assert f"'{former}' parameter of TokenTransformerClassifier was renamed '{current}'" in msg
+    assert old.pretrain_history_ == new.pretrain_history_ and old.history_ == new.history_
+    np.testing.assert_array_equal(old.predict_proba(X[1::2]), new.predict_proba(X[1::2]))
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="'pretrain_epochs' parameter.*got -1"):
+        TokenTransformerClassifier(**kw, pretrain_epochs=-1).fit(X[::2], y[::2])
+
+
+def test_verbose_shows_a_bar_per_stage_and_quiet_shows_none(data, capsys):
+    """verbose=True: epoch bars of the tokenizer, the pretraining and the fine-tuning; False: silence."""
+    X, y = data
+    kw = {**SMALL, "max_epochs": 1, "tokenizer_max_epochs": 1, "pretrain_max_epochs": 1}
+    TokenTransformerClassifier(**kw, verbose=True).fit(X[::4], y[::4])
+    err = capsys.readouterr().err
+    for stage in ("TFM tokenizer epoch 0", "masked-token pretraining epoch 0", "TokenTransformerClassifier epoch 0"):
+        assert stage in err, stage
+    TokenTransformerClassifier(**kw).fit(X[::4], y[::4])
+    assert capsys.readouterr().err == ''
+
 def test_classifier_learns_band_power(data):
     X, y = data
-    clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=0, input="stft").fit(X[::2], y[::2])
+    clf = TokenTransformerClassifier(**SMALL, pretrain_max_epochs=0, input="stft").fit(X[::2], y[::2])
     assert clf.tokenizer_usage_ == {} and clf.pretrain_history_ == []
     assert (clf.predict(X[1::2]) == y[1::2]).mean() >= 0.75
 
@@ -146,9 +183,9 @@ def test_embedding_scale():
 def test_classifier_bad_params(data):
     X, y = data
     with pytest.raises(ValueError, match="input='tokens'"):
-        TokenTransformerClassifier(**SMALL, pretrain_epochs=0, input="stft").fit(X[::6], y[::6]).tokens(X[:2])
-    with pytest.raises(ValueError, match="'pretrain_epochs'.*input='stft'"):
-        TokenTransformerClassifier(input="stft", pretrain_epochs=2).fit(X, y)
+        TokenTransformerClassifier(**SMALL, pretrain_max_epochs=0, input="stft").fit(X[::6], y[::6]).tokens(X[:2])
+    with pytest.raises(ValueError, match="'pretrain_max_epochs'.*input='stft'"):
+        TokenTransformerClassifier(input="stft", pretrain_max_epochs=2).fit(X, y)
     with pytest.raises(ValueError, match="'input'"):
         TokenTransformerClassifier(input="wavelet").fit(X, y)
     with pytest.raises(ValueError, match="shorter than n_fft"):
@@ -162,7 +199,7 @@ def test_classifier_with_a_tokenizer_learned_beforehand(data, tmp_path):
     # "corpus" tokenizer with another codebook size and hop than the classifier's parameters
     tok = TFMTokenizerEstimator(n_codes=24, dim=16, hop=50, max_epochs=2, batch_size=8, random_state=3).fit(X[1::2])
     tok.save(tmp_path / "tok.pt")
-    clf = TokenTransformerClassifier(**SMALL, pretrain_epochs=2, tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
+    clf = TokenTransformerClassifier(**SMALL, pretrain_max_epochs=2, tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
     assert clf.n_codes_ == 24 and clf.tokenizer_config_.n_codes == 24  # the file's, not SMALL's 32
     assert clf.tokenizer_config_.hop == 50 and clf.tokens(X[:1]).shape[-1] == tok.transform(X[:1]).shape[-1]
     np.testing.assert_array_equal(clf.tokens(X[:5]), tok.transform(X[:5]))
@@ -176,7 +213,7 @@ def test_classifier_with_a_tokenizer_learned_beforehand(data, tmp_path):
     np.testing.assert_array_equal(back.tokens(X[:5]), tok.transform(X[:5]))
     # the STFT control uses the file's front end; clone keeps the path
     tok.save(tmp_path / "tok.pt")
-    stft = TokenTransformerClassifier(**{**SMALL, "max_epochs": 2}, pretrain_epochs=0, input="stft",
+    stft = TokenTransformerClassifier(**{**SMALL, "max_epochs": 2}, pretrain_max_epochs=0, input="stft",
                                       tokenizer=tmp_path / "tok.pt").fit(X[::2], y[::2])
     assert float(stft.module_.tokenizer.corpus_scale) == float(tok.tokenizer_.corpus_scale)
     assert clone(clf).tokenizer == tmp_path / "tok.pt"
@@ -261,7 +298,7 @@ def test_cli_fit_transform_and_errors(tmp_path, cli):
     np.save(tmp_path / "win.npy", fft_up := np.ascontiguousarray(np.repeat(X, 1, axis=0)))
     ck = tmp_path / "tok.pt"
     r = cli("fit", "--input", str(tmp_path / "win.npy"), "--out", str(ck), "--n-codes", "16", "--dim", "16",
-             "--epochs", "1", "--batch-size", "4", cwd=tmp_path)
+             "--max-epochs", "1", "--batch-size", "4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     r = cli("transform", "--input", str(tmp_path / "win.npy"), "--checkpoint", str(ck), cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -178,7 +178,8 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
                        groups: Any = None, seed: Any = None, samples: Any = None,
                        noise_ceiling: bool = True, chunk_size: int = 256, n_jobs: int | None = None,
                        backend: str | None = None, scheduler: str | None = None,
-                       block_size: int | None = None) -> BootstrapResult:
+                       block_size: int | None = None, retries: int = 0,
+                       connect_timeout: float = 10.0) -> BootstrapResult:
     """Evaluate fixed model RDMs with a bootstrap over subjects (rsatoolbox's ``eval_bootstrap_rdm``).
 
     Parameters
@@ -210,6 +211,8 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
     block_size : int | None
         Bootstrap samples per task when the work is distributed (default: about four
         tasks per worker, 16 tasks on an existing scheduler).
+    retries, connect_timeout : see :func:`neurosig.parallel.run_tasks`
+        Retries of a failed block and seconds to wait for the Dask scheduler.
 
     Returns
     -------
@@ -221,7 +224,7 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
     labels, inv = _group_ids(groups, vec.shape[0])
     samp = _rng_samples(seed, check_positive_int("n_boot", n_boot) if samples is None else 0, len(labels),
                         samples, "samples")
-    where = _where_to_run(n_jobs, backend, scheduler)
+    where = _where_to_run(n_jobs, backend, scheduler, retries, connect_timeout)
     if where is not None:
         return _in_blocks("eval_bootstrap_rdm", where, block_size, {"samples": samp},
                          models=mv, data=vec, method=method, groups=groups,
@@ -241,7 +244,8 @@ def eval_bootstrap_rdm(models: Any, data: Any, method: str = "cosine", n_boot: i
 def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
                            groups: Any = None, seed: Any = None, samples: Any = None,
                            noise_ceiling: bool = True, n_jobs: int | None = None, backend: str | None = None,
-                           scheduler: str | None = None, block_size: int | None = None) -> BootstrapResult:
+                           scheduler: str | None = None, block_size: int | None = None, retries: int = 0,
+                           connect_timeout: float = 10.0) -> BootstrapResult:
     """Evaluate fixed model RDMs with a bootstrap over conditions (rsatoolbox's ``eval_bootstrap_pattern``).
 
     Conditions are drawn with replacement; pairs of a condition with its own copy
@@ -261,7 +265,7 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
         Explicit resampled condition indices.
     noise_ceiling : bool
         Compute the noise ceiling in every sample.
-    n_jobs, backend, scheduler, block_size : see :func:`eval_bootstrap_rdm`
+    n_jobs, backend, scheduler, block_size, retries, connect_timeout : see :func:`eval_bootstrap_rdm`
         Where the samples are computed (identical results).
 
     Returns
@@ -274,7 +278,7 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
     n = n_cond_from_length(vec.shape[1])
     samp = _rng_samples(seed, check_positive_int("n_boot", n_boot) if samples is None else 0, n,
                         samples, "samples")
-    where = _where_to_run(n_jobs, backend, scheduler)
+    where = _where_to_run(n_jobs, backend, scheduler, retries, connect_timeout)
     if where is not None:
         return _in_blocks("eval_bootstrap_pattern", where, block_size, {"samples": samp},
                          models=mv, data=vec, method=method, groups=groups, noise_ceiling=noise_ceiling)
@@ -302,7 +306,8 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
 def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int = 1000,
                    groups: Any = None, seed: Any = None, rdm_samples: Any = None,
                    pattern_samples: Any = None, n_jobs: int | None = None, backend: str | None = None,
-                   scheduler: str | None = None, block_size: int | None = None) -> BootstrapResult:
+                   scheduler: str | None = None, block_size: int | None = None, retries: int = 0,
+                   connect_timeout: float = 10.0) -> BootstrapResult:
     """Bootstrap over subjects and conditions at once (rsatoolbox's ``eval_bootstrap``).
 
     Each sample draws subjects (with all their RDMs) and conditions with
@@ -318,7 +323,7 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
     pattern_samples : array-like, shape (n_boot, n_conditions) | None
         Explicit condition indices per sample (give both to reproduce samples exactly;
         rsatoolbox draws the subjects first, then the conditions, in every sample).
-    n_jobs, backend, scheduler, block_size : see :func:`eval_bootstrap_rdm`
+    n_jobs, backend, scheduler, block_size, retries, connect_timeout : see :func:`eval_bootstrap_rdm`
 
     Returns
     -------
@@ -332,7 +337,7 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
     G = len(labels)
     G = len(labels)
     rs, ps = _joint_samples(n_boot, seed, G, n, rdm_samples, pattern_samples)
-    where = _where_to_run(n_jobs, backend, scheduler)
+    where = _where_to_run(n_jobs, backend, scheduler, retries, connect_timeout)
     if where is not None:
         return _in_blocks("eval_bootstrap", where, block_size, {"rdm_samples": rs, "pattern_samples": ps},
                          models=mv, data=vec, method=method, groups=groups)

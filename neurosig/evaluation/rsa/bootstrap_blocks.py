@@ -10,14 +10,15 @@ import numpy as np
 from ..._validation import check_positive_int
 
 
-def _where_to_run(n_jobs, backend, scheduler) -> dict | None:
+def _where_to_run(n_jobs, backend, scheduler, retries=0, connect_timeout=10.0) -> dict | None:
     """``run_tasks`` keywords when the bootstrap is distributed, None to run it here."""
     from ...parallel import resolve_backend, resolve_n_jobs
 
-    backend = resolve_backend(backend, n_jobs, scheduler)
+    backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     if backend == "sequential" or (backend == "processes" and resolve_n_jobs(n_jobs) == 1):
         return None
-    return {"backend": backend, "n_jobs": n_jobs, "scheduler": scheduler}
+    return {"backend": backend, "n_jobs": n_jobs, "scheduler": scheduler, "retries": retries,
+            "connect_timeout": connect_timeout}
 
 
 def _bootstrap_block(task: dict):

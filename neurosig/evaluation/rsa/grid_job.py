@@ -194,7 +194,7 @@ def _rows(task: dict, keys: list[str], res: dict, name: str, seed: int, elapsed:
 
 def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backend: str | None = None,
              scheduler: str | None = None, retries: int = 0, verbose: bool = True,
-             source: str | Path | None = None) -> GridResult:
+             source: str | Path | None = None, connect_timeout: float = 10.0) -> GridResult:
     """Run a grid job: cached RDMs, missing cells as parallel tasks, tables and figures.
 
     Parameters
@@ -209,6 +209,8 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
         Progress bars.
     source : path-like or None
         The job file, named in errors.
+    connect_timeout : float
+        Seconds to wait for the Dask scheduler (see :func:`neurosig.parallel.run_tasks`).
 
     Returns
     -------
@@ -220,7 +222,7 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
     from .grid import build_tasks, run_task, settings_from
 
     validate_grid(cfg, base=base, source=source)
-    backend = resolve_backend(backend, n_jobs, scheduler)
+    backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     base = Path(base)
     name = cfg["name"]
     out_dir, results = output_paths(cfg, base)
@@ -252,7 +254,8 @@ def run_grid(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backe
         t0 = time.time()
         if todo:
             failed = [r for r in run_tasks(run_task, [tasks[i] for i in todo], backend=backend, n_jobs=n_jobs,
-                                           scheduler=scheduler, on_result=on_result, retries=retries,
+                                           scheduler=scheduler, connect_timeout=connect_timeout,
+                                           on_result=on_result, retries=retries,
                                            verbose=verbose, desc=f"rsa {name}") if not r.ok]
             if failed:
                 raise RuntimeError(f"rsa {name}: {len(failed)} task(s) failed; first error: "

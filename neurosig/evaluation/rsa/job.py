@@ -233,7 +233,8 @@ def _load_array(path: Path, key: str | None, what: str) -> np.ndarray:
 
 
 def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, backend: str | None = None,
-               scheduler: str | None = None, verbose: bool = True, source: str | Path | None = None):
+               scheduler: str | None = None, verbose: bool = True, source: str | Path | None = None,
+               retries: int = 0, connect_timeout: float = 10.0):
     """Run an RSA job: model comparison with bootstrap CIs and noise ceiling.
 
     The job is validated first (:func:`validate_config`, with its files and results path).
@@ -252,6 +253,9 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
         Progress bars (grid jobs).
     source : path-like or None
         The job file, named in errors.
+    retries, connect_timeout : int, float
+        Retries of a failed task and seconds to wait for the Dask scheduler (see
+        :func:`neurosig.parallel.run_tasks`).
 
     Returns
     -------
@@ -263,8 +267,8 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
     if isinstance(cfg, dict) and "brain" in cfg:
         from .grid_job import run_grid
 
-        return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler, verbose=verbose,
-                        source=source)
+        return run_grid(cfg, base, n_jobs=n_jobs, backend=backend, scheduler=scheduler, retries=retries,
+                        verbose=verbose, source=source, connect_timeout=connect_timeout)
     from ..results import ResultStore, make_key
 
     validate_config(cfg, base=base, source=source)
@@ -292,7 +296,8 @@ def run_config(cfg: dict, base: Path | str = ".", n_jobs: int | None = None, bac
                 _write_outputs(out_dir, name, names, table, dv)  # heals outputs lost in a crash
                 return table
     t0 = time.time()
-    table, nc = _evaluate(mv, dv, names, subjects, cfg, n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+    table, nc = _evaluate(mv, dv, names, subjects, cfg, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
+                          retries=retries, connect_timeout=connect_timeout)
     elapsed = time.time() - t0
     with ResultStore(results) as store:
         for _i, row in table.iterrows():
@@ -351,7 +356,8 @@ def _transformed(vec: np.ndarray, tr: dict) -> np.ndarray:
 def _evaluate(mv: np.ndarray, dv: np.ndarray, names: list[str], subjects: Any, cfg: dict, **where):
     """The comparison table (one row per model) and the bootstrap's mean noise ceiling (lower, upper).
 
-    ``where`` (n_jobs, backend, scheduler) says where the bootstrap samples are computed.
+    ``where`` (n_jobs, backend, scheduler, retries, connect_timeout) says where the bootstrap
+    samples are computed.
     """
     import pandas as pd
 

@@ -116,7 +116,7 @@ def test_report_of_a_real_benchmark_run(tmp_path):
     db = tmp_path / "bench" / "results.sqlite"
     argv = ["-q", "benchmark", "--subjects", "1", "--pipelines", str(ROOT / "pipelines" / "default" / "mdm.yml"),
             "--evaluation", "WithinSession", "--results", str(db), "--out", str(tmp_path / "bench" / "out"),
-            "--permutations", "20"]
+            "--n-permutations", "20"]
     assert main(argv) == 0
     page = tmp_path / "report.html"
     assert main(["report", str(db), "--out", str(page)]) == 0

@@ -89,6 +89,23 @@ def test_cli_rsa_bootstrap_on_two_processes_equals_sequential(job, tmp_path):
     pd.testing.assert_frame_equal(ref, got)  # CIs come from the bootstrap: identical samples, identical CIs
 
 
+
+def test_cli_rsa_retries_and_connect_timeout_reach_the_task_runner(job, monkeypatch, capsys):
+    """--retries and --connect-timeout go through run_config to run_tasks (no "ignored" note)."""
+    import neurosig.parallel as parallel
+
+    real, seen = parallel.run_tasks, []
+
+    def spy(fn, tasks, **kw):
+        seen.append(kw)
+        return real(fn, tasks, **dict(kw, backend="sequential"))  # same blocks, no worker processes
+
+    monkeypatch.setattr(parallel, "run_tasks", spy)
+    path, _, _ = job
+    assert main(["-q", "rsa", str(path), "--n-jobs", "2", "--retries", "3", "--connect-timeout", "7"]) == 0
+    assert seen and all(kw["retries"] == 3 and kw["connect_timeout"] == 7.0 for kw in seen)
+    assert "ignored" not in capsys.readouterr().err
+
 def test_rsa_job_rewrites_lost_outputs_on_rerun(job, monkeypatch):
     path, cfg, data = job
     assert main(["-q", "rsa", str(path)]) == 0

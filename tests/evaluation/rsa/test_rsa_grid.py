@@ -205,6 +205,26 @@ def test_cli_grid_job_prints_tables(tmp_path, capsys):
     assert "invalid value for 'name'" in capsys.readouterr().err
 
 
+
+def test_cli_grid_job_passes_retries_and_connect_timeout(tmp_path, monkeypatch, capsys):
+    """A grid job's tasks run with the --retries and --connect-timeout of the command line."""
+    import neurosig.parallel as parallel
+    from neurosig.cli.main import main
+
+    real, seen = parallel.run_tasks, []
+
+    def spy(fn, tasks, **kw):
+        seen.append(kw)
+        return real(fn, tasks, **kw)
+
+    monkeypatch.setattr(parallel, "run_tasks", spy)
+    _epochs(tmp_path)
+    path = tmp_path / "job.yml"
+    path.write_text(yaml.safe_dump(_cfg(transforms={})))
+    assert main(["-q", "rsa", str(path), "--retries", "2", "--connect-timeout", "5"]) == 0
+    assert len(seen) == 1 and seen[0]["retries"] == 2 and seen[0]["connect_timeout"] == 5.0
+    assert "ignored" not in capsys.readouterr().err
+
 @pytest.mark.slow
 def test_eeg_source_through_a_benchmark_dataset_and_paradigm(tmp_path):
     """SimulatedMotorImagery + MotorImagery: 4 classes as conditions, one RDM per subject and window."""
