@@ -73,6 +73,30 @@ def renamed_param(est: object, old: str, new: str) -> Any:
     return value
 
 
+def renamed_kwarg(func: str, old: str, old_value: Any, new: str, new_value: Any) -> Any:
+    """The value of keyword ``new`` of function ``func``, or of its old name (with a FutureWarning).
+
+    Parameters
+    ----------
+    func : str
+        Function name, for the message.
+    old, new : str
+        Former and current keyword names.
+    old_value, new_value : object
+        Their values; ``old_value`` is :data:`DEPRECATED` unless the caller passed it.
+
+    Returns
+    -------
+    object
+        The value to use.
+    """
+    if isinstance(old_value, str) and old_value == DEPRECATED:
+        return new_value
+    warnings.warn(f"The '{old}' argument of {func} was renamed '{new}' (the scikit-learn name) and will be "
+                  f"removed in the next release; pass {new}={old_value!r} instead.", FutureWarning, stacklevel=3)
+    return old_value
+
+
 def derive_seed(seed: int, *keys: int) -> int:
     """A 32-bit seed derived from ``seed`` and integer ``keys`` (numpy's SeedSequence).
 

@@ -38,6 +38,7 @@ from .training import (
     Trainer,
     TrainSettings,
     forked_rng,
+    renamed_kwarg,
     renamed_param,
     resolve_device,
     resolve_seed,
@@ -198,13 +199,14 @@ class TokenTransformer(nn.Module):
         return self.mlm_head(self.encode(ids, mask)[mask])
 
 
-def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 0.5, epochs: int = 10,
+def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 0.5, max_epochs: int = 10,
                            batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 1e-2,
-                           seed: int | None = 0, device=None, verbose: bool = False) -> list[dict]:
+                           random_state: int | None = 0, device=None, verbose: bool = False, *,
+                           epochs=DEPRECATED, seed=DEPRECATED) -> list[dict]:
     """Stage 2: masked-token-prediction pretraining (in place).
 
     Runs on the shared :class:`~neurosig.models.training.Trainer`: batch order, masks and
-    dropout come from generators derived from ``seed``; the global random state is left alone.
+    dropout come from generators derived from ``random_state``; the global random state is left alone.
 
     Parameters
     ----------
@@ -214,18 +216,21 @@ def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 
         Token ids.
     mask_ratio : float
         Share of positions masked per window (at least one).
-    epochs : int
+    max_epochs : int
         Passes over the windows.
     batch_size : int
         Windows per step.
     lr, weight_decay : float
         AdamW settings.
-    seed : int | None
+    random_state : int | None
         Seed of batch order, masks and dropout (None: not reproducible).
     device : str | torch.device | None
         Training device (default: the model's).
     verbose : bool
         Progress bars over epochs and batches.
+    epochs, seed
+        Former names of ``max_epochs`` and ``random_state`` (accepted for one release,
+        with a FutureWarning).
 
     Returns
     -------
@@ -233,6 +238,8 @@ def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 
         Per epoch: ``loss`` (cross-entropy on masked positions) and ``acc``
         (share of masked tokens predicted exactly).
     """
+    max_epochs = renamed_kwarg("pretrain_masked_tokens", "epochs", epochs, "max_epochs", max_epochs)
+    random_state = renamed_kwarg("pretrain_masked_tokens", "seed", seed, "random_state", random_state)
     if not 0 < mask_ratio < 1:
         raise ValueError(f"Invalid value for the 'mask_ratio' parameter. Allowed values are in (0, 1), "
                          f"but got {mask_ratio!r} instead.")
@@ -252,7 +259,8 @@ def pretrain_masked_tokens(model: TokenTransformer, tokens, mask_ratio: float = 
         return StepOutput(loss, {"loss": float(loss.detach()) * len(target),
                                  "acc": float((logits.argmax(1) == target).sum())}, len(target))
 
-    settings = TrainSettings(max_epochs=epochs, batch_size=batch_size, seed=resolve_seed(seed), restore_best=False,
+    settings = TrainSettings(max_epochs=max_epochs, batch_size=batch_size, seed=resolve_seed(random_state),
+                             restore_best=False,
                              monitor="loss", desc="masked-token pretraining", verbose=verbose)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = Trainer(model, step, opt, settings, device).run(np.arange(len(tok))).history
@@ -536,7 +544,7 @@ class TokenTransformerClassifier(TorchClassifier):
         tr = tr.to(device)
         self.pretrain_history_ = pretrain_masked_tokens(
             tr, tokens, self.mask_ratio, epochs, self.batch_size, self.lr, self.weight_decay,
-            seed=seed, verbose=self.verbose)
+            random_state=seed, verbose=self.verbose)
         return tr
 
     def tokens(self, X) -> np.ndarray:

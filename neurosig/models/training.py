@@ -54,6 +54,7 @@ from ._runtime import (
     forked_rng,
     local_generator,
     lr_factor,
+    renamed_kwarg,
     renamed_param,
     resolve_device,
     resolve_seed,
@@ -62,7 +63,7 @@ from ._runtime import (
 logger = get_logger(__name__)
 
 __all__ = ["DEPRECATED", "Batch", "Checkpointing", "StepOutput", "Trainer", "TrainResult", "TrainSettings",
-           "amp_dtype", "derive_seed", "forked_rng", "local_generator", "lr_factor", "renamed_param",
+           "amp_dtype", "derive_seed", "forked_rng", "local_generator", "lr_factor", "renamed_kwarg", "renamed_param",
            "resolve_device", "resolve_seed", "split_indices"]
 
 # stream ids of the generators the loop derives from the seed (pretraining's masks use 1 and 3)

@@ -134,7 +134,7 @@ class _DomainAligner(TransformerMixin, BaseEstimator):
             Domain whose reference :meth:`transform` uses (default: the last domain seen).
         """
         X = self._check_X(X)
-        self._validate_params()
+        self._check_params()
         d = _domains_of(X, domains)
         self.target_domain_ = _target_of(d, target_domain)
         self.references_ = {k: self._reference(X[d == k]) for k in dict.fromkeys(d)}
@@ -184,7 +184,7 @@ class _DomainAligner(TransformerMixin, BaseEstimator):
         check_n_features(self, X)
         return self._apply(self.references_[self.target_domain_], X)
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         pass
 
     def __sklearn_tags__(self):
@@ -220,7 +220,7 @@ class EuclideanAlignment(_DomainAligner):
     def __init__(self, shrinkage: float = 0.0):
         self.shrinkage = shrinkage
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         s = check_positive_float("shrinkage", self.shrinkage, allow_zero=True)
         if s >= 1:
             raise ValueError(f"Invalid value for the 'shrinkage' parameter. Allowed values are in "

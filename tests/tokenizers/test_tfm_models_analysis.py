@@ -46,9 +46,25 @@ def test_masked_token_pretraining_learns_structure():
     tokens = base.repeat_interleave(2, dim=2)  # (128, 2, 10): every token appears twice in a row
     torch.manual_seed(0)
     m = TokenTransformer(16, 2, 10, dim=32, n_layers=2, n_heads=4, dropout=0.0)
-    hist = pretrain_masked_tokens(m, tokens, mask_ratio=0.3, epochs=25, batch_size=32, lr=3e-3, seed=0)
+    hist = pretrain_masked_tokens(m, tokens, mask_ratio=0.3, max_epochs=25, batch_size=32, lr=3e-3, random_state=0)
     assert hist[-1]["loss"] < hist[0]["loss"]
     assert hist[-1]["acc"] > 0.4  # chance is 1/16
+
+
+def test_masked_token_pretraining_former_argument_names():
+    """epochs= / seed= still work for one release (FutureWarning naming the new argument), same history."""
+    tokens = torch.randint(0, 8, (32, 2, 4), generator=torch.Generator().manual_seed(1))
+
+    def run(**kw):
+        torch.manual_seed(0)
+        m = TokenTransformer(8, 2, 4, dim=16, n_layers=1, n_heads=2, dropout=0.0)
+        return pretrain_masked_tokens(m, tokens, mask_ratio=0.3, batch_size=16, **kw)
+
+    new = run(max_epochs=2, random_state=3)
+    with pytest.warns(FutureWarning, match="'epochs' argument of pretrain_masked_tokens was renamed 'max_epochs'"):
+        with pytest.warns(FutureWarning, match="'seed' argument .* renamed 'random_state'"):
+            old = run(epochs=2, seed=3)
+    assert old == new
 
 
 def test_channel_pooling_reads_the_side_of_a_pattern():
