@@ -243,7 +243,7 @@ class RiemannianRecentering(_DomainAligner):
     ----------
     metric : str
         Metric of the domain mean (``"riemann"``: the published method; any metric of
-        :func:`pyriemann.utils.mean.mean_covariance`).
+        :func:`pyriemann.geometry.mean.mean_covariance`).
 
     Attributes
     ----------

@@ -87,7 +87,7 @@ def test_recentering_equals_pyriemann_tlcenter():
     assert np.allclose(Ca, ref, atol=1e-12)
     assert np.allclose(rc.transform(C[d == "s1"]), tl.transform(C[d == "s1"]), atol=1e-12)
     # direct property: the Riemannian mean of every re-centred domain is the identity
-    from pyriemann.utils.mean import mean_riemann
+    from pyriemann.geometry.mean import mean_riemann
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
