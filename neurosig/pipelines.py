@@ -41,6 +41,7 @@ from annotated_types import MinLen
 from pydantic import Field
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from ._logging import get_logger
 from ._pipeline_rules import ALIASES, CONSTRAINTS, INSTEAD, REFUSED
 from ._resources import resource_dir
 from ._schema import Schema, SchemaError, check_estimator_params, fail, load, prefix, validate
@@ -391,8 +392,7 @@ def load_pipelines(paths: str | Path | list | None = None, tag: str | None = Non
             f"cannot be used:\n{lines}\nFix or remove them, or skip them with --skip-unsupported "
             "(skip_unsupported=True).", None, "pipelines", "supported pipeline files", [str(v.path) for v in refused])
     if refused:
-        import logging
-        logging.getLogger(__name__).warning("skipped %d unsupported pipeline file(s): %s", len(refused),
+        get_logger(__name__).warning("skipped %d unsupported pipeline file(s): %s", len(refused),
                                             "; ".join(v.reason for v in refused))
     specs = [v.spec for v in verdicts if v.spec is not None]
     if tag is not None:

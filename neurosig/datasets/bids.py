@@ -9,7 +9,6 @@ accept like any MOABB dataset.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 import warnings
@@ -21,11 +20,12 @@ from annotated_types import MinLen
 from moabb.datasets.base import BaseDataset
 from pydantic import Field
 
+from neurosig._logging import get_logger
 from neurosig._schema import Schema, validate
 from neurosig._validation import check_path, validate_type
 from neurosig.datasets.simulated_base import check_subjects_in
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _RAW_EXTENSIONS = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".cnt", ".mff")
 _KEEP = re.compile(r"^(bad|edge)", re.IGNORECASE)

@@ -15,16 +15,16 @@ still run with what is there.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from neurosig._io import read_yaml
+from neurosig._logging import get_logger
 from neurosig._resources import resource_dir
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def _norm(name: str) -> str:

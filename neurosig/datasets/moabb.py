@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import logging
 import os
 import re
 from contextlib import contextmanager
@@ -21,10 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from neurosig._evaluations import check_evaluation_supported, n_sessions_of, resolve_evaluation  # noqa: F401
+from neurosig._logging import get_logger
 from neurosig._validation import validate_type
 from neurosig.datasets.simulated_base import check_subjects_in
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: names that give the simulated default
 SIMULATED_NAMES = ("simulated", "SimulatedMotorImagery", "sim")

@@ -52,11 +52,10 @@ Tangermann M et al. (2012) Review of the BCI competition IV. Front Neurosci 6:55
 """
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from scipy.special import ndtri
 
+from neurosig._logging import get_logger
 from neurosig._validation import check_positive_int
 from neurosig.datasets.simulated_base import (
     SHARED_PARAMS_DOC,
@@ -86,7 +85,7 @@ __all__ = [
     "extra_sites", "make_raw", "site_positions", "subject_quantile", "trial_schedule",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: the 22 EEG channels of BNCI2014_001 (10-20 names)
 EEG_CHANNELS: tuple[str, ...] = (

@@ -39,16 +39,15 @@ potential-based brain-computer interface performance. J Neural Eng 11:035008
 """
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from scipy.special import ndtri
 
+from neurosig._logging import get_logger
 from neurosig._validation import check_positive_float, check_positive_int
 from neurosig.datasets.simulated_base import SimulatedBase, cap_drift, subject_quantile
 from neurosig.datasets.simulated_signals import _spread, site_positions
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: the 16 EEG channels of BNCI2014_009
 P300_CHANNELS: tuple[str, ...] = (

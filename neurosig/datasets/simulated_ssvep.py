@@ -35,11 +35,10 @@ Neurocomputing 191:55-68.
 """
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from scipy.special import ndtri
 
+from neurosig._logging import get_logger
 from neurosig._validation import check_positive_float, check_positive_int, validate_type
 from neurosig.datasets.simulated_base import (
     SimulatedBase,
@@ -49,7 +48,7 @@ from neurosig.datasets.simulated_base import (
 )
 from neurosig.datasets.simulated_signals import _narrowband, _ramp, _spread, site_positions
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: the 8 occipital / parieto-occipital channels of Nakanishi2015 and Kalunga2016
 SSVEP_CHANNELS: tuple[str, ...] = ("PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2")

@@ -15,7 +15,6 @@ channels, n_sessions, dataset, pipeline) plus neurosig's own.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import re
@@ -30,9 +29,10 @@ from typing import Any
 import pandas as pd
 
 from .._io import atomic_path
+from .._logging import get_logger
 from ..contracts import stable_hash
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Version of the table layout, stored in ``neurosig_meta`` ("schema"). Version 1 lacked
 #: the task columns; version 0 (no "schema" entry) also lacked ``status``/``error``.

@@ -23,12 +23,11 @@ J Neural Eng 12:046008.
 """
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from neurosig._logging import get_logger
 from neurosig._validation import (
     check_labels,
     check_n_features,
@@ -38,7 +37,7 @@ from neurosig._validation import (
     declare_3d_input,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def cca_references(freqs, n_times: int, sfreq: float, n_harmonics: int = 3) -> np.ndarray:
