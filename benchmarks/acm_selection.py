@@ -233,7 +233,7 @@ def main(argv=None) -> int:
     sel = f"same configuration as the exhaustive grid or paired 95 % interval containing 0 on {sum(ok)} of {len(ok)} " \
           f"subject-sessions (target >= 11 of 13)"
     if timing is None:
-        print(f"acm halving: no MOABB timing (real subject not run); {sel}")
+        print(f"acm halving: no MOABB timing in this run (--no-timing, --units sim or --quick); {sel}")
         return 0
     ref_s, times, agree = timing
     print(f"acm halving: {ref_s / times['halving']:.1f}x faster than MOABB's GridSearchCV on the real subject "
