@@ -17,6 +17,7 @@ slower in inference (``no_grad``) and 3.3x slower per training step.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -111,6 +112,31 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), _ACTIVATIONS[activation](),
                                  nn.Linear(mlp_ratio * d_model, d_model))
 
+    @classmethod
+    def like_torch_layer(cls, d_model: int, n_heads: int, mlp_ratio: int, activation: str = "relu",
+                         dropout: float = 0.0, attn_dropout: float = 0.0) -> Block:
+        """A block initialised as torch's ``nn.TransformerEncoderLayer(..., norm_first=True)``.
+
+        The torch layer is drawn (the same random numbers, in the same order) and its
+        weights copied, so a seeded model starts from the weights it had when built from
+        torch's class.
+
+        Parameters
+        ----------
+        d_model, n_heads, mlp_ratio, activation, dropout, attn_dropout
+            As :class:`Block`.
+
+        Returns
+        -------
+        block : Block
+        """
+        ref = nn.TransformerEncoderLayer(d_model, n_heads, mlp_ratio * d_model, dropout=dropout,
+                                         activation=activation, batch_first=True, norm_first=True)
+        with torch.random.fork_rng(devices=[]):  # the block's own initial weights are replaced
+            block = cls(d_model, n_heads, mlp_ratio, activation, dropout, attn_dropout)
+        block.load_state_dict(ref.state_dict())
+        return block
+
     def _drop(self, x: torch.Tensor, length_first: bool = False) -> torch.Tensor:
         if not (self.dropout and self.training):
             return x
@@ -152,13 +178,8 @@ class BlockStack(nn.Module):
     def __init__(self, n_layers: int, d_model: int, n_heads: int, mlp_ratio: int, activation: str = "relu",
                  dropout: float = 0.0, attn_dropout: float = 0.0):
         super().__init__()
-        ref = nn.TransformerEncoderLayer(d_model, n_heads, mlp_ratio * d_model, dropout=dropout,
-                                         activation=activation, batch_first=True, norm_first=True)
-        with torch.random.fork_rng(devices=[]):  # the blocks' own initial weights are replaced
-            self.layers = nn.ModuleList([Block(d_model, n_heads, mlp_ratio, activation, dropout, attn_dropout)
-                                         for _ in range(n_layers)])
-        for layer in self.layers:
-            layer.load_state_dict(ref.state_dict())
+        first = Block.like_torch_layer(d_model, n_heads, mlp_ratio, activation, dropout, attn_dropout)
+        self.layers = nn.ModuleList([first] + [copy.deepcopy(first) for _ in range(n_layers - 1)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -48,6 +48,7 @@ from torch import nn
 from .._io import atomic_path, load_torch_file
 from .._logging import get_logger
 from .._validation import check_option, check_positive_float, check_positive_int
+from ..models.transformer import Block
 from ..preprocessing.scaling import percentile_scale
 from ..preprocessing.stft import hann_window, n_stft_frames, stft_magnitude
 from .vq import VectorQuantizer
@@ -252,9 +253,7 @@ class TFMTokenizer(nn.Module):
         # time path: raw segment behind the patch
         self.time_path = nn.Sequential(nn.Linear(cfg.n_fft, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
         self.fuse = nn.Sequential(nn.Linear(2 * d, d), nn.LayerNorm(d))
-        self.temporal = nn.ModuleList(
-            nn.TransformerEncoderLayer(d, cfg.n_heads, 2 * d, dropout=0.0, batch_first=True, norm_first=True)
-            for _ in range(cfg.n_layers))
+        self.temporal = nn.ModuleList(Block.like_torch_layer(d, cfg.n_heads, 2) for _ in range(cfg.n_layers))
         self.pre_vq = nn.Linear(d, d)
         # standardise the pre-VQ vectors over the batch (no affine): removes the direction
         # shared by all patches, so the cosine codebook sees the variation between motifs
@@ -262,8 +261,7 @@ class TFMTokenizer(nn.Module):
         self.vq = VectorQuantizer(cfg.n_codes, d, update=cfg.vq_update, beta=cfg.beta, decay=cfg.ema_decay,
                                   dead_threshold=cfg.dead_threshold, normalize=cfg.normalize, chunk_size=cfg.chunk_size)
         # decoder: quantised tokens -> spectrum of every patch
-        self.dec_mix = nn.TransformerEncoderLayer(d, cfg.n_heads, 2 * d, dropout=0.0, batch_first=True,
-                                                  norm_first=True)
+        self.dec_mix = Block.like_torch_layer(d, cfg.n_heads, 2)
         self.dec_out = nn.Linear(d, nf)
         self.register_buffer("window", hann_window(cfg.n_fft), persistent=False)
         # input divisor of scale="corpus" (1 until set_corpus_scale; stored in checkpoints)

@@ -348,3 +348,27 @@ def test_cli_fit_transform_and_errors(tmp_path, cli):
     assert r.returncode == 2 and "NaN" in r.stderr
     r = cli("fit", "--input", str(tmp_path / "missing.npy"), "--out", str(ck), cwd=tmp_path)
     assert r.returncode == 2 and "missing.npy" in r.stderr
+
+
+def test_tfm_tokenizer_loads_weights_saved_with_torch_layer_names():
+    """The tokenizer's transformer layers are neurosig's Block; weights saved when they were torch's
+    nn.TransformerEncoderLayer (self_attn.in_proj_weight, linear1, ...) load and give the same tokens."""
+    from neurosig.models.transformer import _TORCH_LAYER_KEYS
+    from neurosig.tokenizers.tfm_model import TFMConfig, TFMTokenizer
+
+    torch.manual_seed(0)
+    m = TFMTokenizer(TFMConfig()).eval()
+    back = {new: old for old, new in _TORCH_LAYER_KEYS.items()}
+    old_sd = {}
+    for k, v in m.state_dict().items():
+        for new, old in back.items():
+            if k.endswith("." + new):
+                k = k[: -len(new)] + old
+                break
+        old_sd[k] = v
+    assert any(k.endswith("self_attn.in_proj_weight") for k in old_sd)
+    fresh = TFMTokenizer(TFMConfig()).eval()
+    fresh.load_state_dict(old_sd)
+    x = torch.randn(4, 2, 1000)
+    np.testing.assert_array_equal(m.encode(x).detach().numpy(), fresh.encode(x).detach().numpy())
+    np.testing.assert_array_equal(m.tokenize(x).numpy(), fresh.tokenize(x).numpy())
