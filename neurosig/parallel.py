@@ -6,6 +6,12 @@ bootstraps. Backends: ``"sequential"``, ``"processes"`` (local, ``n_jobs``) and
 or a ``LocalCluster`` of ``n_jobs`` single-threaded workers; ``pip install neurosig[dask]``). The caller (the client) receives every
 result through ``on_result`` as soon as it is ready, so it alone writes the
 results store, row by row.
+
+Groups of tasks (``run_tasks(..., group=)``): on Dask, tasks of one group prefer the same
+worker (groups dealt round-robin over the workers; a loose restriction, so a task still
+runs elsewhere when its worker is gone or busy); with ``"processes"``, a free process
+takes the next whole group and runs its tasks in order. Tasks reading the same data then
+share the worker's cache instead of loading it once per worker.
 """
 from __future__ import annotations
 
@@ -147,12 +153,8 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
     connect_timeout : float
         Seconds to wait for that scheduler before a clear error.
     group : callable | None
-        ``group(task)`` -> hashable. On Dask, tasks of one group prefer the same worker
-        (groups dealt round-robin over the workers; a loose restriction, so a task still
-        runs elsewhere when its worker is gone or busy): tasks reading the same data then
-        share the worker's cache instead of loading it once per worker. With
-        ``"processes"``, a free process takes the next whole group and runs its tasks in
-        order.
+        ``group(task)`` -> hashable: tasks of one group run on one worker where possible,
+        so that they share its cache of loaded data (see the module docstring).
     """
     backend = resolve_backend(backend, n_jobs, scheduler, connect_timeout)
     if not (isinstance(retries, int) and retries >= 0):
@@ -178,19 +180,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
             _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_errors, finish, group)
         elif backend == "sequential" or n_workers == 1 or len(tasks) <= 1:
             for i, task in enumerate(tasks):
-                attempt = 0
-                while True:
-                    attempt += 1
-                    try:
-                        res = TaskResult(i, task, value=fn(task), attempts=attempt)
-                        break
-                    except Exception:
-                        if raise_errors:
-                            raise
-                        if attempt > retries:
-                            res = TaskResult(i, task, error=traceback.format_exc(), attempts=attempt)
-                            break
-                finish(res)
+                finish(_run_here(fn, i, task, retries, raise_errors))
         else:
             _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group)
     finally:
@@ -198,6 +188,20 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
     logger.log(logging.INFO if verbose else logging.DEBUG, "task phase: %d %s on %s in %.2f s", len(tasks),
                desc, _where(backend, n_workers, scheduler), time.perf_counter() - t_start)
     return [r for r in results if r is not None]
+
+
+def _run_here(fn, index: int, task, retries: int, raise_errors: bool) -> TaskResult:
+    """One task in this process, retried up to ``retries`` times."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return TaskResult(index, task, value=fn(task), attempts=attempt)
+        except Exception:
+            if raise_errors:
+                raise
+            if attempt > retries:
+                return TaskResult(index, task, error=traceback.format_exc(), attempts=attempt)
 
 
 def _where(backend: str, n_workers: int, scheduler: str | None) -> str:

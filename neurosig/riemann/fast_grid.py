@@ -16,6 +16,20 @@ same candidates, the same inner folds and the same scorer:
   iterates instead); the mean of the logs is one matrix product;
 * eigendecompositions are batched, and (lag, order, fold) triples run in parallel (``n_jobs``).
 
+The mean solvers: ``"pyriemann"`` runs pyRiemann's iterates; ``"anderson"`` (default)
+reaches the same fixed point under the same stopping rule (``||J||_F <= 1e-8``, checked at
+the returned point) in fewer iterations. Numerically singular (order, lag) (relative
+smallest eigenvalue <= ``NEAR_SINGULAR``) always follow pyRiemann's iterates, so that they
+fail (NaN) where MOABB's do. Both agree with pyRiemann's mean to ~1e-10 (relative) on the
+tested data; the grid's scores and choice are compared with ``GridSearchCV`` in the tests
+and benchmark. Where the tolerance cannot be met (numerical noise floor of ``||J||``, e.g.
+order >= 4 augmented covariances of band-passed EEG, condition numbers ~1e12), pyRiemann's
+iteration runs its 50 iterations and ``"anderson"`` stops when ``||J||`` stops decreasing;
+both points are listed in ``not_converged``. A ``mean_tol`` above pyRiemann's 1e-8 (e.g.
+1e-5) is an APPROXIMATE acceleration: fewer iterations, tangent vectors that differ from
+MOABB's by about ``mean_tol``; choices and scores are then no longer guaranteed identical
+(compare with ``benchmarks/acm_speed.py --mean-tol``).
+
 Candidates whose matrices are not SPD (MOABB's pipeline scores them NaN: the
 logarithm of a non-positive eigenvalue) are excluded the same way (score NaN,
 ranked last) and listed in :attr:`GridResult.excluded`.  The ranking replicates
@@ -343,24 +357,11 @@ def fast_grid_search(X, y, param_grid: dict | None = None, cv=None, estimator: s
     verbose : bool, default=False
         A progress bar over the tasks.
     mean_solver : {"anderson", "pyriemann"}
-        How the Riemannian mean of each (order, lag, fold) is found (see
-        :func:`~.tangent.riemann_mean_logs`): ``"pyriemann"`` runs pyRiemann's iterates;
-        ``"anderson"`` (default) reaches the same fixed point under the same stopping rule
-        (``||J||_F <= 1e-8``, checked at the returned point) in fewer iterations
-        (numerically singular (order, lag), relative smallest eigenvalue <= ``NEAR_SINGULAR``,
-        always follow pyRiemann's iterates, so that they fail (NaN) where MOABB's do).  Both
-        agree with pyRiemann's mean to ~1e-10 (relative) on the tested data; the grid's
-        scores and choice are compared with ``GridSearchCV`` in the tests and benchmark.
-        Where the tolerance cannot be met (numerical noise floor of ``||J||``, e.g.
-        order >= 4 augmented covariances of band-passed EEG, condition numbers ~1e12),
-        pyRiemann's iteration runs its 50 iterations and ``"anderson"`` stops when
-        ``||J||`` stops decreasing; both points are listed in ``not_converged``.
+        How the Riemannian mean of each (order, lag, fold) is found (see the module
+        docstring and :func:`~.tangent.riemann_mean_logs`).
     mean_tol : float
-        Stopping tolerance of the Riemannian mean, ``||J||_F <= mean_tol``.  The default
-        1e-8 is pyRiemann's (``TangentSpace`` in MOABB's pipeline): the exact mode.  A
-        larger value (e.g. 1e-5) is an APPROXIMATE acceleration: fewer iterations, tangent
-        vectors that differ from MOABB's by about ``mean_tol``; choices and scores are then
-        no longer guaranteed identical (compare with ``benchmarks/acm_speed.py --mean-tol``).
+        Stopping tolerance of the Riemannian mean, ``||J||_F <= mean_tol``: 1e-8, pyRiemann's
+        (the exact mode); a larger value is an APPROXIMATE acceleration (module docstring).
 
     Returns
     -------
