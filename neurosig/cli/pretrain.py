@@ -36,6 +36,7 @@ def run(args) -> int:
 
     from neurosig.models.checkpoints import build_encoder
     from neurosig.models.pretrain import pretrain
+    from neurosig.models.training import forked_rng
 
     from ._jobfile import PretrainFileSchema, check_training, contract_of, load_arrays, read_job
 
@@ -45,8 +46,8 @@ def run(args) -> int:
     cfg = check_training(job, args.config)
     X, _ = load_arrays(job.data, base, need_y=False)
     contract = contract_of(job.data, X.shape[2])
-    torch.manual_seed(cfg.random_state)
-    encoder = build_encoder(arch, size, n_channels=X.shape[1], n_times=X.shape[2], **enc_kw)
+    with forked_rng(cfg.random_state):  # seeded initialisation, global RNG untouched
+        encoder = build_encoder(arch, size, n_channels=X.shape[1], n_times=X.shape[2], **enc_kw)
     out = Path(job.output)
     if not out.is_absolute():
         out = base / out

@@ -97,9 +97,9 @@ def _features(cfg: dict, base: Path, name: str, conditions: np.ndarray) -> dict[
 
 
 def _encoder(cfg: dict, base: Path, name: str, stimuli: np.ndarray | None):
-    import torch
 
     from ...models.checkpoints import build_encoder, load_encoder
+    from ...models.training import forked_rng
 
     if stimuli is None:
         raise _err(name, "kind", "an encoder needs epochs to be fed; the brain source has none (use an eeg source).")
@@ -108,9 +108,9 @@ def _encoder(cfg: dict, base: Path, name: str, stimuli: np.ndarray | None):
         enc, info = load_encoder(base / cfg["checkpoint"])
         scaling = info.get("scaling", "zscore")
     else:
-        torch.manual_seed(int(cfg.get("seed", 0)))
-        enc = build_encoder(cfg.get("arch", "bimamba"), cfg.get("size", "nano"), n_channels=n_ch, n_times=n_t,
-                            **cfg.get("settings", {}))
+        with forked_rng(int(cfg.get("seed", 0))):  # seeded initialisation; the caller's RNG is left alone
+            enc = build_encoder(cfg.get("arch", "bimamba"), cfg.get("size", "nano"), n_channels=n_ch, n_times=n_t,
+                                **cfg.get("settings", {}))
         scaling = "zscore"
     c = enc.config
     if (c.n_channels, c.n_times) != (n_ch, n_t):

@@ -101,3 +101,25 @@ def test_output_names_the_model_output():
     acts = layer_activations(lin, x, ["output"])
     with torch.no_grad():
         np.testing.assert_allclose(acts["output"], lin(x).double().numpy(), atol=1e-6)
+
+
+def test_fresh_encoder_is_seeded_without_touching_the_global_generator(tmp_path):
+    """A model source built fresh (no checkpoint) takes its initial weights from its own seed;
+    the caller's torch random state is left as it was."""
+    import numpy as np
+    import torch
+
+    from neurosig.evaluation.rsa.model_sources import _encoder
+
+    stimuli = np.zeros((4, 4, 128), np.float32)
+    cfg = {"arch": "transformer", "size": "nano", "seed": 3}
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a, _ = _encoder(cfg, tmp_path, "m", stimuli)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.manual_seed(7)  # another global state: the same weights
+    b, _ = _encoder(cfg, tmp_path, "m", stimuli)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+    c, _ = _encoder({**cfg, "seed": 4}, tmp_path, "m", stimuli)
+    assert any(not torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values()))
