@@ -58,7 +58,6 @@ from scipy.special import ndtri
 from neurosig._logging import get_logger
 from neurosig._validation import check_positive_int
 from neurosig.datasets.simulated_base import (
-    SHARED_PARAMS_DOC,
     SimulatedBase,
     cap_drift,
     check_subjects_in,
@@ -80,7 +79,7 @@ from neurosig.datasets.simulated_signals import (
 #: names defined in :mod:`~neurosig.datasets.simulated_base` and
 #: :mod:`~neurosig.datasets.simulated_signals`, importable from here too
 __all__ = [
-    "EEG_CHANNELS", "EOG_CHANNELS", "EVENT_ID", "SHARED_PARAMS_DOC", "SimulatedBase",
+    "EEG_CHANNELS", "EOG_CHANNELS", "EVENT_ID", "SimulatedBase",
     "SimulatedMotorImagery", "artifacts", "background", "cap_drift", "check_subjects_in",
     "extra_sites", "make_raw", "site_positions", "subject_quantile", "trial_schedule",
 ]

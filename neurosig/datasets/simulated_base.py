@@ -128,34 +128,12 @@ def trial_schedule(rng: np.random.Generator, n_classes: int, n_trials: int, tria
     return classes, starts, n_times
 
 
-#: numpydoc entries of the parameters shared by the SSVEP and P300 simulators
-#: (indented for a class docstring's Parameters section)
-SHARED_PARAMS_DOC = """seed : int
-        Seed; a subject's physiology depends only on ``(seed, subject)``.
-    sfreq : float
-        Sampling rate in Hz (>= 128).
-    artifacts : bool
-        Add eye blinks, muscle bursts and line noise.
-    line_freq : float
-        Mains frequency in Hz.
-    subjects, sessions : list | None
-        MOABB's ``selected_subjects`` / ``selected_sessions``.
-"""
-
-
 class SimulatedBase(BaseDataset):
     """MOABB plumbing shared by the simulators: nothing on disk, runs generated on demand.
 
     Subclasses set ``session_names`` and ``n_runs`` and define
-    ``simulate_raw(subject, session, run)``. A ``%(shared_params)s`` line in a
-    subclass docstring is replaced by the documentation of the parameters every
-    simulator shares (:data:`SHARED_PARAMS_DOC`).
+    ``simulate_raw(subject, session, run)``.
     """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__doc__ and "%(shared_params)s" in cls.__doc__:
-            cls.__doc__ = cls.__doc__.replace("%(shared_params)s", SHARED_PARAMS_DOC.strip())
 
     def _store_common(self, n_subjects, n_sessions, n_runs, seed, sfreq, artifacts, line_freq) -> int:
         """Validate and store the arguments every simulator shares; returns ``n_sessions`` as an int."""
