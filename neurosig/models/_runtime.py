@@ -64,13 +64,7 @@ def renamed_param(est: object, old: str, new: str) -> Any:
     object
         The value to use.
     """
-    value = getattr(est, old)
-    if isinstance(value, str) and value == DEPRECATED:
-        return getattr(est, new)
-    warnings.warn(f"The '{old}' parameter of {type(est).__name__} was renamed '{new}' (the scikit-learn name) "
-                  f"and will be removed in the next release; pass {new}={value!r} instead.",
-                  FutureWarning, stacklevel=3)
-    return value
+    return _renamed(f"parameter of {type(est).__name__}", old, getattr(est, old), new, getattr(est, new))
 
 
 def renamed_kwarg(func: str, old: str, old_value: Any, new: str, new_value: Any) -> Any:
@@ -90,10 +84,15 @@ def renamed_kwarg(func: str, old: str, old_value: Any, new: str, new_value: Any)
     object
         The value to use.
     """
+    return _renamed(f"argument of {func}", old, old_value, new, new_value)
+
+
+def _renamed(what: str, old: str, old_value: Any, new: str, new_value: Any) -> Any:
+    """``new_value``, or ``old_value`` with a FutureWarning when the caller used the former name."""
     if isinstance(old_value, str) and old_value == DEPRECATED:
         return new_value
-    warnings.warn(f"The '{old}' argument of {func} was renamed '{new}' (the scikit-learn name) and will be "
-                  f"removed in the next release; pass {new}={old_value!r} instead.", FutureWarning, stacklevel=3)
+    warnings.warn(f"The '{old}' {what} was renamed '{new}' (the scikit-learn name) and will be removed in the "
+                  f"next release; pass {new}={old_value!r} instead.", FutureWarning, stacklevel=4)
     return old_value
 
 

@@ -56,7 +56,7 @@ from .fast_grid import (
     svm_fold_scores,
     warn_excluded,
 )
-from .tangent import NotSPDError, tangent_vectors, upper
+from .tangent import NotSPDError, logs_from_eigh, tangent_vectors, upper
 
 logger = get_logger(__name__)
 
@@ -217,7 +217,7 @@ def _logm_stack(C: np.ndarray, chunk: int = 16) -> np.ndarray:
         w, V = np.linalg.eigh(C[s:s + chunk])
         if not np.all(np.isfinite(w)) or np.any(w <= 0):
             raise NotSPDError("matrix logarithm of a non-SPD matrix")
-        out[s:s + chunk] = (V * np.log(w)[:, None, :]) @ np.swapaxes(V, -1, -2)
+        out[s:s + chunk] = logs_from_eigh(w, V)
     return out
 
 
