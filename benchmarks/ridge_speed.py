@@ -2,8 +2,9 @@
 
 (h) ``FastRidgeCV`` vs himalaya's ``RidgeCV`` (numpy backend), same ``KFold`` folds, same alphas, an
     intercept on both sides, one alpha per target, on two shapes: fewer samples than features
-    (1,000 x 1,500, 5,000 targets; neurosig solves each fold in the dual) and more samples than
-    features (600 x 300, 1,000 targets; primal). Runs alternate (himalaya, neurosig, himalaya, ...)
+    (1,000 x 1,500, 5,000 targets; neurosig solves the dual: the folds partition the samples, so one
+    eigendecomposition of all samples serves every fold, through the block leave-out identity, and
+    the refit) and more samples than features (600 x 300, 1,000 targets; primal, one per fold). Runs alternate (himalaya, neurosig, himalaya, ...)
     after one warm-up each; the ratio is of the medians. Before timing, the chosen alphas are
     compared: with ``scoring="neg_mean_squared_error"`` (himalaya's criterion, the mean over folds of
     minus the mean squared error) they must be the same on every target and the weights equal; with

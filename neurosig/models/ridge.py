@@ -10,6 +10,15 @@ target, in the cheaper of two forms:
   ``X_c X_c^T = U diag(s) U^T`` (samples x samples), and the predictions are
   ``(X_te X_c^T U) diag(1 / (s + a)) U^T Y_c``.
 
+When the folds partition the samples (``KFold``, ``GroupKFold``, leave-one-group-out: every
+sample is tested once and trained on otherwise) and the dual form applies, the folds need no
+eigendecomposition of their own: with the eigen-system of all samples ``K = U diag(s) U^T``,
+the residual-maker of ridge is ``I - H_a = U diag(a / (s + a)) U^T`` (with an intercept, ``U``
+spans the complement of the constant vector), and the test residuals of the model fitted without block ``v`` are
+``(I - H_a)_vv^{-1} ((I - H_a) Y)_v`` (the block form of the leave-one-out identity, exact for
+any penalty that does not depend on the data). ``U^T Y`` is then shared by every fold and by
+the refit on all samples; this path is taken when its operation count is the smaller.
+
 The products with the data are computed once for all folds (``X^T X`` and ``X^T Y``
 in the primal form, minus each fold's test rows; ``X X^T`` in the dual form, indexed
 per fold and centred on the fold's training mean), so that a fold costs one
@@ -46,6 +55,70 @@ SCORINGS = ("r2", "neg_mean_squared_error", "pearson")
 _BLOCK_ELEMENTS = 2 ** 24
 
 
+class _Workspace:
+    """Flat buffers reused by every fold and the refit.
+
+    A fresh array of tens of megabytes is mapped anew by the allocator and costs a
+    page fault per 4 KiB page on first touch, fold after fold; one buffer per role,
+    grown when needed, pays that once.
+    """
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+        self._flat: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple) -> np.ndarray:
+        """A C-contiguous array of ``shape`` (uninitialised) backed by the buffer ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Role of the buffer ("rhs", "test", "pred"); arrays of one role share memory.
+        shape : tuple of int
+            Shape of the view.
+
+        Returns
+        -------
+        out : ndarray
+            View of the first ``prod(shape)`` elements of the buffer.
+        """
+        size = int(np.prod(shape))
+        flat = self._flat.get(name)
+        if flat is None or flat.size < size:
+            flat = self._flat[name] = np.empty(size, self.dtype)
+        return flat[:size].reshape(shape)
+
+
+def _eigh_centred(K: np.ndarray):
+    """Eigen-system of a centred Gram matrix on the complement of the constant vector.
+
+    ``K`` (n, n) satisfies ``K 1 = 0``. The Householder reflection ``R = I - 2 w w^T`` that
+    swaps ``1 / sqrt(n)`` and ``-e_1`` makes ``R K R`` zero on its first row and column; the
+    eigenvectors of its lower block, mapped back by ``R``, are orthogonal to the constant
+    vector to rounding, so the intercept's direction never has to be picked out among
+    eigenvalues that are zero to rounding.
+
+    Returns
+    -------
+    s : ndarray, shape (n - 1,)
+    U : ndarray, shape (n, n - 1)
+    """
+    n = K.shape[0]
+    w = np.full(n, 1.0 / np.sqrt(n), dtype=K.dtype)
+    w[0] += 1.0
+    w /= np.linalg.norm(w)
+    Kw = K @ w
+    u = 2.0 * Kw - 2.0 * (w @ Kw) * w
+    RKR = K - np.outer(w, u)
+    RKR -= np.outer(u, w)                   # R K R = K - w u^T - u w^T
+    s, V = np.linalg.eigh(RKR[1:, 1:])
+    U = np.empty((n, n - 1), dtype=K.dtype)  # R [0; V]
+    U[0] = 0.0
+    U[1:] = V
+    U -= np.outer(2.0 * w, w[1:] @ V)
+    return s, U
+
+
 class _Design:
     """Data centred once, with the Gram products every fold and the refit reuse.
 
@@ -64,11 +137,33 @@ class _Design:
             self.x_mean = np.zeros(X.shape[1], X.dtype)
             self.y_mean = np.zeros(Y.shape[1], Y.dtype)
         self.X, self.Y, self.dual = X, Y, dual
+        self.work = _Workspace(X.dtype)
+        self._eigen = None
         if dual:
             self.K = X @ X.T
         else:
             self.G = X.T @ X
             self.C = X.T @ Y
+
+    def eigen(self):
+        """Eigen-system of all samples, computed once for the block folds and the refit.
+
+        Returns
+        -------
+        s : ndarray, shape (r,)
+            Eigenvalues of ``K`` (dual) or ``G`` (primal), clipped at 0.
+        U : ndarray, shape (m, r)
+            Eigenvectors.
+        proj : ndarray, shape (r, n_targets)
+            ``U^T Y`` (dual) or ``U^T X^T Y`` (primal).
+        """
+        if self._eigen is None:
+            if self.dual and self.fit_intercept:
+                s, U = _eigh_centred(self.K)
+            else:
+                s, U = np.linalg.eigh(self.K if self.dual else self.G)
+            self._eigen = np.clip(s, 0, None), U, U.T @ (self.Y if self.dual else self.C)
+        return self._eigen
 
     def fold(self, tr: np.ndarray, te: np.ndarray):
         """Eigen-system of one training set and the test rows in its basis.
@@ -105,7 +200,9 @@ class _Design:
                 Ktr = Ktr - r[:, None] - r[None, :] + mu
                 Kte = Kte - Kte.mean(axis=1, keepdims=True) - r[None, :] + mu
             s, U = np.linalg.eigh(Ktr)
-            rhs = Y[tr] - yt_mean if self.fit_intercept else Y[tr]
+            rhs = np.take(Y, tr, axis=0, out=self.work.array("rhs", (len(tr), Y.shape[1])))
+            if self.fit_intercept:
+                rhs -= yt_mean
             return np.clip(s, 0, None), Kte @ U, U, rhs, yt_mean
         # primal: remove the test rows from the overall products, then centre
         Xte, Yte = X[te], Y[te]
@@ -133,16 +230,10 @@ class _Design:
         W : ndarray, shape (n_features, n_targets)
             Ridge weights of each target on the (centred) data.
         """
-        if self.dual:
-            s, U = np.linalg.eigh(self.K)
-            proj = U.T @ self.Y
-            left = self.X.T @ U                      # (p, n)
-        else:
-            s, U = np.linalg.eigh(self.G)
-            proj = U.T @ self.C
-            left = U
-        proj /= np.clip(s, 0, None)[:, None] + alphas[None, :]
-        return left @ proj
+        s, U, proj = self.eigen()
+        scaled = np.divide(proj, s[:, None] + alphas[None, :], out=self.work.array("pred", proj.shape))
+        left = self.X.T @ U if self.dual else U      # (p, r)
+        return left @ scaled
 
 
 def _split_list(cv, X, groups):
@@ -156,21 +247,21 @@ def _split_list(cv, X, groups):
     return list(cv.split(X, None, groups))
 
 
-def _block_scores(R0: np.ndarray, P: np.ndarray, scoring: str) -> np.ndarray:
-    """Scores of predictions ``P`` (n_alphas, n_test, t) against residual targets ``R0`` (n_test, t).
+def _block_scores(R0: np.ndarray, E: np.ndarray, scoring: str) -> np.ndarray:
+    """Scores of residuals ``E`` (n_alphas, n_test, t) against residual targets ``R0`` (n_test, t).
 
-    ``R0`` is the test target minus the training mean and ``P`` the centred
-    prediction, so ``R0 - P`` is the residual. ``P`` is overwritten.
+    ``R0`` is the test target minus the training mean, so the centred prediction is
+    ``R0 - E``. ``E`` is overwritten.
     """
     if scoring == "pearson":
         Rc = R0 - R0.mean(axis=0)
+        P = np.subtract(R0[None], E, out=E)
         P -= P.mean(axis=1, keepdims=True)
         num = np.einsum("it,ait->at", Rc, P)
         den = np.sqrt((Rc ** 2).sum(axis=0)[None] * np.einsum("ait,ait->at", P, P))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.nan_to_num(num / den)
-    np.subtract(R0[None], P, out=P)
-    sse = np.einsum("ait,ait->at", P, P)
+    sse = np.einsum("ait,ait->at", E, E)
     if scoring == "neg_mean_squared_error":
         return -sse / R0.shape[0]
     sst = ((R0 - R0.mean(axis=0)) ** 2).sum(axis=0)
@@ -184,7 +275,8 @@ def _fold_scores(design: _Design, tr, te, alphas: np.ndarray, scoring: str) -> n
     s, Z, basis, rhs, y_shift = design.fold(tr, te)
     n_a, n_te, t = len(alphas), len(te), rhs.shape[1]
     scale = 1.0 / (s[None, :] + alphas[:, None])            # (n_alphas, r)
-    R0 = design.Y[te] - y_shift
+    R0 = np.take(design.Y, te, axis=0, out=design.work.array("test", (n_te, t)))
+    R0 -= y_shift
     out = np.empty((n_a, t))
     # two orders for the same product Z diag(scale_a) basis^T rhs, the cheaper one first
     left_first = n_a * n_te < t
@@ -195,12 +287,64 @@ def _fold_scores(design: _Design, tr, te, alphas: np.ndarray, scoring: str) -> n
     step = max(1, _BLOCK_ELEMENTS // (n_a * n_te))
     for start in range(0, t, step):
         cols = slice(start, start + step)
+        P = design.work.array("pred", (n_a, n_te, min(step, t - start)))
         if left_first:
-            P = (L @ rhs[:, cols]).reshape(n_a, n_te, -1)
+            np.matmul(L, rhs[:, cols], out=P.reshape(n_a * n_te, -1))
         else:
-            P = np.matmul(Z[None] * scale[:, None, :], B[None, :, cols])
-        out[:, cols] = _block_scores(R0[:, cols], P, scoring)
+            np.matmul(Z[None] * scale[:, None, :], B[None, :, cols], out=P)
+        out[:, cols] = _block_scores(R0[:, cols], np.subtract(R0[:, cols][None], P, out=P), scoring)
     return out
+
+
+def _left_out_scores(design: _Design, te, alphas: np.ndarray, scoring: str) -> np.ndarray:
+    """Scores of the fold that leaves out the block ``te``, from the eigen-system of all samples.
+
+    Dual form, the other samples being the fold's training set: the test residuals are
+    ``(I - H_a)_vv^{-1} U_v diag(a / (s + a)) U^T Y`` (module docstring; with an intercept ``U``
+    spans the complement of the constant vector, so ``I - H_a = U diag(a / (s + a)) U^T``).
+    Shape (n_alphas, n_targets).
+    """
+    s, U, proj = design.eigen()
+    n, r, n_a, n_te, t = U.shape[0], U.shape[1], len(alphas), len(te), proj.shape[1]
+    Uv = U[te]                                                 # (n_test, r)
+    keep = alphas[:, None] / (s[None, :] + alphas[:, None])    # a / (s + a), (n_alphas, r)
+    right = Uv[None] * keep[:, None, :]                        # (n_alphas, n_test, r)
+    M = right @ Uv.T                                           # (I - H_a)_vv
+    left = (np.linalg.inv(M) @ right).reshape(n_a * n_te, r)  # M is (n_test, n_test): inverse and product beat a solve with r right-hand sides
+    R0 = np.take(design.Y, te, axis=0, out=design.work.array("test", (n_te, t)))
+    if design.fit_intercept:  # Y is centred: the training mean is minus the test sum over n_train
+        R0 += R0.sum(axis=0) / (n - n_te)
+    out = np.empty((n_a, t))
+    step = max(1, _BLOCK_ELEMENTS // (n_a * n_te))
+    for start in range(0, t, step):
+        cols = slice(start, start + step)
+        E = design.work.array("pred", (n_a, n_te, min(step, t - start)))
+        np.matmul(left, proj[:, cols], out=E.reshape(n_a * n_te, -1))
+        out[:, cols] = _block_scores(R0[:, cols], E, scoring)
+    return out
+
+
+def _partitions(splits, n: int) -> bool:
+    """True when every sample is tested in exactly one fold and each fold trains on all the others."""
+    tested = np.zeros(n, dtype=np.int64)
+    for tr, te in splits:
+        if len(tr) + len(te) != n or len(te) == 0:
+            return False
+        member = np.zeros(n, dtype=bool)
+        member[tr] = True
+        member[te] = True
+        if not member.all():
+            return False
+        tested[te] += 1
+    return bool(np.all(tested == 1))
+
+
+def _left_out_cheaper(splits, n: int, n_alphas: int, t: int) -> bool:
+    """Multiply-add counts of the two dual routes (an eigendecomposition counted as 4 n^3)."""
+    sizes = [len(te) for _, te in splits]
+    left_out = n_alphas * n * n * t + sum(3 * n_alphas * m * m * n for m in sizes)
+    per_fold = sum(n_alphas * m * (n - m) * (t + n - m) + 4 * (n - m) ** 3 for m in sizes)
+    return left_out <= per_fold
 
 
 def _use_dual(n_train: int, n_features: int) -> bool:
@@ -236,12 +380,21 @@ def ridge_cv_scores(X, Y, alphas, splits, scoring: str = "r2", fit_intercept: bo
     return _cv_scores(X, Y, alphas, splits, scoring, fit_intercept)[0]
 
 
-def _cv_scores(X, Y, alphas, splits, scoring, fit_intercept):
+def _cv_scores(X, Y, alphas, splits, scoring, fit_intercept, route="auto"):
+    """Scores (n_folds, n_alphas, n_targets) and the design; ``route`` "auto", "folds" or "left_out"."""
     n_train = max(len(tr) for tr, _ in splits)
     design = _Design(X, Y, fit_intercept, _use_dual(n_train, X.shape[1]))
+    n = X.shape[0]
+    if route == "auto":
+        left_out = (design.dual and _use_dual(n, X.shape[1]) and _partitions(splits, n)
+                    and _left_out_cheaper(splits, n, len(alphas), Y.shape[1]))
+        route = "left_out" if left_out else "folds"
     out = np.empty((len(splits), len(alphas), Y.shape[1]), dtype=np.float64)
     for f, (tr, te) in enumerate(splits):
-        out[f] = _fold_scores(design, np.asarray(tr), np.asarray(te), alphas, scoring)
+        if route == "left_out":
+            out[f] = _left_out_scores(design, np.asarray(te), alphas, scoring)
+        else:
+            out[f] = _fold_scores(design, np.asarray(tr), np.asarray(te), alphas, scoring)
     return out, design
 
 

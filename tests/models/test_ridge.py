@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, LeaveOneGroupOut, ShuffleSplit
 
 from neurosig.models.ridge import (
     FastRidgeCV,
+    _cv_scores,
     _Design,
+    _eigh_centred,
     _fold_scores,
+    _left_out_cheaper,
+    _partitions,
     ridge_cv_scores,
     ridge_fit,
     select_alphas,
@@ -98,6 +102,50 @@ def test_dual_and_primal_solutions_equal_and_equal_sklearn(n, p, fit_intercept):
     for j in range(Y.shape[1]):
         ref = Ridge(alpha=per_target[j], fit_intercept=fit_intercept).fit(X, Y[:, j])
         np.testing.assert_allclose(Wd[:, j], ref.coef_, atol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("cv", [KFold(5), KFold(9), GroupKFold(4), LeaveOneGroupOut()])
+def test_left_out_route_equals_per_fold_route_and_sklearn(cv, fit_intercept):
+    """Folds that partition the samples, dual form: the block leave-out identity on the eigen-system
+    of all samples gives the per-fold eigendecompositions' scores, and scikit-learn's Ridge."""
+    X, Y = _data(45, 80, 6, seed=5)
+    X += 4.0  # an offset: the intercept direction must be removed exactly
+    Y[:, 0] = 2.5  # a constant target
+    groups = np.arange(45) % 6
+    splits = list(cv.split(X, Y, groups if cv.__class__.__name__ != "KFold" else None))
+    alphas = np.array([1e-3, 0.3, 10.0, 1e4])
+    for scoring in ("r2", "neg_mean_squared_error", "pearson"):
+        per_fold, _ = _cv_scores(X, Y, alphas, splits, scoring, fit_intercept, route="folds")
+        left_out, _ = _cv_scores(X, Y, alphas, splits, scoring, fit_intercept, route="left_out")
+        np.testing.assert_allclose(left_out, per_fold, atol=1e-9, rtol=1e-9)
+    mse, _ = _cv_scores(X, Y, alphas, splits, "neg_mean_squared_error", fit_intercept, route="left_out")
+    for f, (tr, te) in enumerate(splits[:3]):
+        for a, alpha in enumerate(alphas):
+            pred = Ridge(alpha=alpha, fit_intercept=fit_intercept).fit(X[tr], Y[tr]).predict(X[te])
+            np.testing.assert_allclose(mse[f, a], -((Y[te] - pred) ** 2).mean(axis=0), atol=1e-9)
+
+
+def test_left_out_route_is_taken_only_where_it_applies():
+    n = 60
+    assert _partitions(list(KFold(5).split(np.zeros(n))), n)
+    assert not _partitions(list(ShuffleSplit(3, test_size=0.2, random_state=0).split(np.zeros(n))), n)
+    assert not _partitions([(np.arange(10, 40), np.arange(10))], n)  # some samples never used
+    # operation counts: many targets and 5 folds favour it, 2 folds do not
+    assert _left_out_cheaper(list(KFold(5).split(np.zeros(1000))), 1000, 8, 5000)
+    assert not _left_out_cheaper(list(KFold(2).split(np.zeros(1000))), 1000, 8, 5000)
+
+
+def test_eigh_centred_spans_the_complement_of_the_constant_vector():
+    X, _ = _data(30, 50, 1, seed=6)
+    Xc = X - X.mean(axis=0)
+    K = Xc @ Xc.T
+    s, U = _eigh_centred(K)
+    assert U.shape == (30, 29)
+    np.testing.assert_allclose(U.T @ U, np.eye(29), atol=1e-12)
+    np.testing.assert_allclose(U.sum(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose((U * s) @ U.T, K, atol=1e-10 * np.abs(K).max())
+    np.testing.assert_allclose(s, np.linalg.eigvalsh(K)[1:], rtol=1e-10, atol=1e-10 * s.max())
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
