@@ -181,9 +181,12 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         elif backend == "sequential" or n_workers == 1 or len(tasks) <= 1:
             for i, task in enumerate(tasks):
                 finish(_run_here(fn, i, task, retries, raise_errors))
+        elif _PRESTARTED:
+            _run_with_prestarted(fn, tasks, retries, raise_errors, finish, group)
         else:
             _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group)
     finally:
+        _shutdown_prestarted(wait=False)  # the workers exit while the caller goes on
         bar.close()
     logger.log(logging.INFO if verbose else logging.DEBUG, "task phase: %d %s on %s in %.2f s", len(tasks),
                desc, _where(backend, n_workers, scheduler), time.perf_counter() - t_start)
@@ -265,6 +268,146 @@ def _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group=No
     finally:
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: single-process pools started by :func:`prestart_workers`, used by the next local run
+_PRESTARTED: list[ProcessPoolExecutor] = []
+
+
+def _ready() -> None:
+    """Nothing: submitted once so that a prestarted worker process starts at once."""
+
+
+def prestart_workers(n_jobs: int | None, imports: Sequence[str] = ()) -> None:
+    """Start the local workers of the next ``"processes"`` run now, this process being one of them.
+
+    ``n_jobs - 1`` worker processes are forked at once, before this process imports the
+    command's libraries, and import ``imports`` themselves: on a machine with a core per
+    job the imports run side by side instead of one after the other, and each worker
+    starts from a small process of its own (a worker forked later from a process that
+    holds every library copies the pages it writes to). The next :func:`run_tasks` with
+    the ``"processes"`` backend and ``n_jobs`` workers runs task groups in this process
+    too and shuts the workers down when it ends; call :func:`shutdown_prestarted` when no
+    run follows.
+
+    Parameters
+    ----------
+    n_jobs : int | None
+        Worker processes the run will ask for (see :func:`resolve_n_jobs`).
+    imports : sequence of str
+        Modules each worker imports first (with :func:`neurosig._startup.startup_imports`).
+    """
+    from ._startup import startup_imports
+
+    ctx = multiprocessing.get_context(LOCAL_START_METHOD)
+    for _ in range(resolve_n_jobs(n_jobs) - 1):
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=startup_imports,
+                                   initargs=(tuple(imports),))
+        pool.submit(_ready)
+        _PRESTARTED.append(pool)
+
+
+def shutdown_prestarted() -> None:
+    """Stop the workers started by :func:`prestart_workers` that no run has used."""
+    _shutdown_prestarted()
+
+
+#: prestarted pools told to stop without waiting; :func:`shutdown_prestarted` joins them
+_STOPPING: list[ProcessPoolExecutor] = []
+
+
+def _shutdown_prestarted(wait: bool = True) -> None:
+    while _PRESTARTED:
+        pool = _PRESTARTED.pop()
+        pool.shutdown(wait=wait, cancel_futures=True)
+        if not wait:
+            _STOPPING.append(pool)
+    while wait and _STOPPING:
+        _STOPPING.pop().shutdown(wait=True)
+
+
+def _run_with_prestarted(fn, tasks, retries, raise_errors, finish, group=None) -> None:
+    """This process and the prestarted workers take whole groups (in task order) in turn.
+
+    A worker that finishes its group is handed the next one from its pool's callback
+    thread; this process runs a group's tasks itself (as the sequential backend does) and
+    records the workers' results between two of its own tasks.
+    """
+    import queue as queue_mod
+    import threading
+
+    key = group if group is not None else (lambda t: object())
+    groups: dict = {}
+    for i, t in enumerate(tasks):
+        groups.setdefault(key(t), []).append(i)
+    todo = list(groups.values())
+    lock = threading.RLock()  # a future already done calls back at once, in the submitting thread
+    finished: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+    state = {"outstanding": 0}
+    left = [0] * len(_PRESTARTED)
+
+    def submit(i: int, attempt: int, p: int) -> None:
+        fut = _PRESTARTED[p].submit(_call, fn, tasks[i])
+        fut.add_done_callback(lambda f, i=i, attempt=attempt, p=p: done(f, i, attempt, p))
+
+    def hand_out(p: int) -> None:  # called with the lock held
+        if todo:
+            batch = todo.pop(0)
+            left[p] += len(batch)
+            state["outstanding"] += len(batch)
+            for i in batch:
+                submit(i, 1, p)
+
+    def done(fut, i: int, attempt: int, p: int) -> None:
+        finished.put((fut, i, attempt, p))
+        with lock:
+            left[p] -= 1
+            if left[p] == 0:
+                hand_out(p)
+
+    def record(item) -> None:
+        fut, i, attempt, p = item
+        exc = fut.exception()
+        if exc is None:
+            finish(TaskResult(i, tasks[i], value=fut.result(), attempts=attempt))
+        elif raise_errors:
+            raise exc
+        elif attempt <= retries:
+            with lock:
+                left[p] += 1
+                state["outstanding"] += 1
+            submit(i, attempt + 1, p)
+        else:
+            err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
+        with lock:
+            state["outstanding"] -= 1
+
+    def drain(block: bool = False) -> None:
+        while True:
+            try:
+                item = finished.get(block=block)
+            except queue_mod.Empty:
+                return
+            record(item)
+            block = False
+
+    with lock:
+        for p in range(len(_PRESTARTED)):
+            hand_out(p)
+    while True:
+        with lock:
+            batch = todo.pop(0) if todo else None
+        if batch is None:
+            break
+        for i in batch:
+            finish(_run_here(fn, i, tasks[i], retries, raise_errors))
+            drain()
+    while True:
+        with lock:
+            if state["outstanding"] == 0:
+                break
+        drain(block=True)
 
 
 def connect_dask(scheduler: str | None = None, n_workers: int = 1, connect_timeout: float = 10.0):

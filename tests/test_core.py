@@ -70,6 +70,45 @@ def test_run_tasks_processes_keep_a_group_in_one_process_in_order():
     assert len({pid for r in res if r.ok for _, pid in [r.value]}) == 2  # both processes used
 
 
+def test_prestarted_workers_and_this_process_share_the_groups():
+    """prestart_workers: the next run's groups go to the started worker and to this process."""
+    import os
+
+    import neurosig.parallel as par
+
+    par.prestart_workers(2, ["json"])
+    assert len(par._PRESTARTED) == 1
+    tasks = [(g, k) for g in "abcdef" for k in range(4)]
+    seen = []
+    res = run_tasks(_pid_of, tasks, backend="processes", n_jobs=2, group=_group_of, retries=1,
+                    on_result=lambda r: seen.append(r.index), verbose=False)
+    assert not par._PRESTARTED  # used once, then stopped
+    assert [r.index for r in res] == list(range(len(tasks))) and sorted(seen) == list(range(len(tasks)))
+    failed = res[tasks.index(("b", 3))]
+    assert "boom" in failed.error and failed.attempts == 2
+    pids = {g: {pid for r in res if r.ok and r.task[0] == g for _, pid in [r.value]} for g in "abcdef"}
+    assert all(len(p) == 1 for p in pids.values())  # one process per group
+    used = set().union(*pids.values())
+    assert len(used) == 2 and os.getpid() in used
+    order = {}
+    for i in seen:
+        order.setdefault(tasks[i][0], []).append(tasks[i][1])
+    assert all(v == sorted(v) for v in order.values())
+    par.shutdown_prestarted()
+
+
+def test_prestarted_workers_are_stopped_when_no_run_uses_them():
+    import neurosig.parallel as par
+
+    par.prestart_workers(3, [])
+    pools = list(par._PRESTARTED)
+    assert len(pools) == 2
+    par.shutdown_prestarted()
+    assert not par._PRESTARTED
+    with pytest.raises(RuntimeError):  # a stopped pool takes no task
+        pools[0].submit(_square, 1)
+
+
 def test_store_roundtrip_resume_and_export(tmp_path):
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:

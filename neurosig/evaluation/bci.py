@@ -309,7 +309,7 @@ def benchmark(datasets: Any = None, pipelines: Any = None, evaluation: str = "wi
                         scheduler=scheduler, connect_timeout=connect_timeout)
         df = _frame(store, {t.task_id for t in planned})
         if out is not None:
-            write_outputs(store, df, out, plots=plots)
+            write_outputs(store, df, out, plots=plots, n_jobs=n_jobs if backend == "processes" else 1)
     finally:
         store.close()
     df.attrs["failures"] = failures

@@ -135,7 +135,7 @@ def format_subject_report(df: pd.DataFrame) -> str:
 
 
 def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool = True,
-                  kind: str = "bci") -> dict:
+                  kind: str = "bci", n_jobs: int | None = None) -> dict:
     """Export the store's BCI rows (CSV, Parquet), statistics and PNG plots into ``out``.
 
     Parameters
@@ -150,6 +150,9 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
         Whether to write the PNG plots.
     kind : str, optional
         Result kind of the exported rows.
+    n_jobs : int | None, optional
+        Local processes the figures may be drawn in (see :func:`neurosig.parallel.resolve_n_jobs`);
+        with more than one, a forked process draws some of them while this one draws the rest.
 
     Returns
     -------
@@ -174,12 +177,38 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
     if plots:
         from . import plots as pl
 
-        written["scores_png"] = pl.plot_scores(df, out / "scores.png")
-        conf = subject_confusions(df)
-        if conf["confusion"].notna().any():
-            written["confusion_png"] = pl.plot_confusion(conf, out / "confusion.png")
+        figures = {}  # output name -> (function, arguments), the slowest to draw first
         pipes = sorted(df["pipeline"].unique())
         if len(pipes) >= 2 and stats_df is not None:
-            written["paired_png"] = pl.plot_pairs(df, pipes, out / "paired.png")
-            written["meta_png"] = pl.plot_meta(stats_df, pipes, out / "meta_analysis.png")
+            figures["paired_png"] = (pl.plot_pairs, (df, pipes, out / "paired.png"))
+        figures["scores_png"] = (pl.plot_scores, (df, out / "scores.png"))
+        conf = subject_confusions(df)
+        if conf["confusion"].notna().any():
+            figures["confusion_png"] = (pl.plot_confusion, (conf, out / "confusion.png"))
+        if len(pipes) >= 2 and stats_df is not None:
+            figures["meta_png"] = (pl.plot_meta, (stats_df, pipes, out / "meta_analysis.png"))
+        written.update(_draw(figures, n_jobs))
     return written
+
+
+def _draw(figures: dict, n_jobs: int | None) -> dict:
+    """Call each figure's function; with ``n_jobs`` > 1 a forked process draws the first one.
+
+    The first figure (the slowest) goes to one worker process forked from this one (it
+    starts with matplotlib and the data in memory), the others are drawn here meanwhile; an
+    error in the worker is raised here like one of this process's own.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..parallel import LOCAL_START_METHOD, resolve_n_jobs
+
+    names = list(figures)
+    if resolve_n_jobs(n_jobs) < 2 or len(names) < 2 or LOCAL_START_METHOD != "fork":
+        return {name: fn(*args) for name, (fn, args) in figures.items()}
+    import multiprocessing
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        fn, args = figures[names[0]]
+        first = pool.submit(fn, *args)
+        written = {name: fn(*args) for name, (fn, args) in list(figures.items())[1:]}
+        return {names[0]: first.result(), **written}

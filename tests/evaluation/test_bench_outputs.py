@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import neurosig
 from neurosig.evaluation import bci
@@ -64,3 +65,47 @@ def test_paired_png_draws_every_pipeline_pair(tmp_path, monkeypatch):
     path = plots.plot_pairs(df, ["CSP+LDA", "MDM", "TS+SVM"], tmp_path / "paired.png")
     assert drawn == [("CSP+LDA", "MDM"), ("CSP+LDA", "TS+SVM"), ("MDM", "TS+SVM")]
     assert path.stat().st_size > 1000
+
+
+def _write_text(path, text):
+    from pathlib import Path
+
+    Path(path).write_text(text)
+    return Path(path)
+
+
+def _fail(path):
+    raise RuntimeError(f"cannot draw {path}")
+
+
+def test_figures_drawn_in_two_processes_match_and_errors_surface(tmp_path):
+    """With n_jobs=2 the first figure is drawn in a forked process: every file is written,
+    the returned paths are complete, and an error there is raised here."""
+    import os
+
+    from neurosig.evaluation.report import _draw
+
+    figures = {f"f{i}": (_write_text, (tmp_path / f"f{i}.txt", f"figure {i}")) for i in range(3)}
+    written = _draw(figures, n_jobs=2)
+    assert set(written) == set(figures)
+    assert [written[k].read_text() for k in sorted(written)] == ["figure 0", "figure 1", "figure 2"]
+    with pytest.raises(RuntimeError, match="cannot draw"):
+        _draw({"bad": (_fail, (tmp_path / "x",)), "ok": (_write_text, (tmp_path / "y", "y"))}, n_jobs=2)
+    assert os.path.exists(tmp_path / "y")  # this process drew its share meanwhile
+
+
+def test_written_figures_are_the_same_whatever_n_jobs(tmp_path):
+    import pandas as pd
+
+    from neurosig.evaluation.report import write_outputs
+    from neurosig.evaluation.results import ResultStore
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame([{"dataset": "A", "pipeline": p, "subject": str(s), "session": "0", "score": rng.uniform(0.5, 1),
+                        "extra": {}} for p in ("CSP+LDA", "MDM") for s in range(4)])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        one = write_outputs(store, df, tmp_path / "one", n_jobs=1)
+        two = write_outputs(store, df, tmp_path / "two", n_jobs=2)
+    assert set(one) == set(two) and {"paired_png", "scores_png", "meta_png"} <= set(two)
+    for k in one:
+        assert two[k].exists() and two[k].parent == tmp_path / "two"
