@@ -207,6 +207,20 @@ def _run_here(fn, index: int, task, retries: int, raise_errors: bool) -> TaskRes
                 return TaskResult(index, task, error=traceback.format_exc(), attempts=attempt)
 
 
+def _settle(fut, i: int, attempt: int, tasks, retries: int, raise_errors: bool, finish, retry) -> None:
+    """A worker's finished task: its result, another attempt (``retry()``) or its error recorded."""
+    exc = fut.exception()
+    if exc is None:
+        finish(TaskResult(i, tasks[i], value=fut.result(), attempts=attempt))
+    elif raise_errors:
+        raise exc
+    elif attempt <= retries:
+        retry()
+    else:
+        err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
+
+
 def _where(backend: str, n_workers: int, scheduler: str | None) -> str:
     if backend == "dask":
         return f"Dask scheduler {scheduler}" if scheduler else f"a local Dask cluster of {n_workers} workers"
@@ -254,16 +268,8 @@ def _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group=No
             for fut in sorted(done, key=lambda f: pending[f][0]):  # task order within a batch
                 i, attempt, p = pending.pop(fut)
                 load[p] -= 1
-                exc = fut.exception()
-                if exc is None:
-                    finish(TaskResult(i, tasks[i], value=fut.result(), attempts=attempt))
-                elif raise_errors:
-                    raise exc
-                elif attempt <= retries:
-                    submit(i, attempt + 1, p)
-                else:
-                    err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                    finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
+                _settle(fut, i, attempt, tasks, retries, raise_errors, finish,
+                        retry=lambda i=i, attempt=attempt, p=p: submit(i, attempt + 1, p))
             feed()
     finally:
         for pool in pools:
@@ -365,21 +371,16 @@ def _run_with_prestarted(fn, tasks, retries, raise_errors, finish, group=None) -
             if left[p] == 0:
                 hand_out(p)
 
+    def retry(i: int, attempt: int, p: int) -> None:
+        with lock:
+            left[p] += 1
+            state["outstanding"] += 1
+        submit(i, attempt + 1, p)
+
     def record(item) -> None:
         fut, i, attempt, p = item
-        exc = fut.exception()
-        if exc is None:
-            finish(TaskResult(i, tasks[i], value=fut.result(), attempts=attempt))
-        elif raise_errors:
-            raise exc
-        elif attempt <= retries:
-            with lock:
-                left[p] += 1
-                state["outstanding"] += 1
-            submit(i, attempt + 1, p)
-        else:
-            err = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
+        _settle(fut, i, attempt, tasks, retries, raise_errors, finish,
+                retry=lambda: retry(i, attempt, p))
         with lock:
             state["outstanding"] -= 1
 

@@ -113,19 +113,14 @@ def test_tuab_prepare_on_dask_equals_sequential(dask_scheduler, tmp_path, capsys
 
 
 def test_decode_fmri_on_dask_equals_sequential(dask_scheduler, tmp_path, capsys):
-    from neurosig.datasets.synthetic_nsd import make_synthetic_nsd
+    from _fmri_job import decoding_job, small_nsd
+
     from neurosig.evaluation.fmri import decode_fmri
 
-    root = make_synthetic_nsd(tmp_path / "nsd", subjects=(1,), n_sessions_present=2, trials_per_session=36,
-                              n_sessions_total=10, images_per_subject=120, n_images_total=400, n_shared=20,
-                              shape=(8, 10, 6), effect=0.6, seed=0)
+    root = small_nsd(tmp_path)
 
     def job(name):
-        return {"dataset": {"type": "nsd", "root": str(root), "cache_dir": str(tmp_path / "cache")},
-                "subjects": [1], "rois": ["prf-visualrois:V1d", "prf-visualrois:hV4"],
-                "targets": [{"type": "coco", "categories": ["person"]}], "models": ["ridge", "logistic"],
-                "analyses": ["decoding"], "cv": {"scheme": "group-kfold", "n_splits": 3},
-                "results": str(tmp_path / f"{name}.sqlite"), "verbose": False}
+        return decoding_job(root, tmp_path, name)
 
     seq = decode_fmri(job("seq"))
     par = decode_fmri(job("dask"), scheduler=dask_scheduler)
