@@ -522,9 +522,12 @@ def _run_dask(fn, tasks, n_workers, scheduler, connect_timeout, retries, raise_e
         workers = sorted(client.scheduler_info()["workers"]) if group is not None else []
         if len(workers) > 1:
             slot: dict = {}
+            # priorities in task order: a worker runs a group's tasks one after the other (while
+            # they are cached) instead of starting every group it holds and reloading them later
             futures = [client.submit(fn, t, key=k, pure=False, retries=retries, allow_other_workers=True,
-                                     workers=[workers[slot.setdefault(group(t), len(slot)) % len(workers)]])
-                       for t, k in zip(tasks, keys)]
+                                     workers=[workers[slot.setdefault(group(t), len(slot)) % len(workers)]],
+                                     priority=len(tasks) - i)
+                       for i, (t, k) in enumerate(zip(tasks, keys))]
         else:
             futures = client.map(fn, tasks, key=keys, pure=False, retries=retries)
         index = {f.key: i for i, f in enumerate(futures)}

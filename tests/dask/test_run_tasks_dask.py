@@ -41,3 +41,26 @@ def test_bad_parallel_arguments_refused_before_work():
         run_tasks(_flaky, [(1, None)], scheduler=123)
     with pytest.raises(ValueError, match="'backend'.*'spark'"):
         run_tasks(_flaky, [(1, None)], backend="spark")
+
+
+def _timed(task):
+    import time
+
+    start = time.monotonic()
+    time.sleep(0.05)
+    return task, os.getpid(), start
+
+
+def test_a_worker_runs_a_group_to_the_end_before_the_next(dask_scheduler):
+    """Groups go to workers round-robin and each worker runs its groups one after the other (task
+    order gives the priorities), so a group's cached data are not evicted and loaded again."""
+    tasks = [(g, k) for g in "abcdef" for k in range(3)]
+    res = run_tasks(_timed, tasks, scheduler=dask_scheduler, group=lambda t: t[0], verbose=False)
+    assert all(r.ok for r in res)
+    runs = {}
+    for (task, pid, start) in sorted((r.value for r in res), key=lambda v: v[2]):
+        runs.setdefault(pid, []).append(task[0])
+    assert len(runs) == 2
+    for order in runs.values():
+        blocks = [g for i, g in enumerate(order) if i == 0 or order[i - 1] != g]
+        assert len(blocks) == len(set(blocks)), order  # no group started twice
