@@ -58,9 +58,10 @@ def test_a_worker_runs_a_group_to_the_end_before_the_next(dask_scheduler):
     res = run_tasks(_timed, tasks, scheduler=dask_scheduler, group=lambda t: t[0], verbose=False)
     assert all(r.ok for r in res)
     runs = {}
-    for (task, pid, start) in sorted((r.value for r in res), key=lambda v: v[2]):
+    for (task, pid, _start) in sorted((r.value for r in res), key=lambda v: v[2]):
         runs.setdefault(pid, []).append(task[0])
     assert len(runs) == 2
     for order in runs.values():
         blocks = [g for i, g in enumerate(order) if i == 0 or order[i - 1] != g]
         assert len(blocks) == len(set(blocks)), order  # no group started twice
+
