@@ -294,7 +294,9 @@ def prestart_workers(n_jobs: int | None, imports: Sequence[str] = ()) -> None:
     holds every library copies the pages it writes to). The next :func:`run_tasks` with
     the ``"processes"`` backend and ``n_jobs`` workers runs task groups in this process
     too and shuts the workers down when it ends; call :func:`shutdown_prestarted` when no
-    run follows.
+    run follows. With more jobs than this process may use cores, nothing is started (the
+    imports would then compete for the cores and take longer than forking after them), and
+    the run forks its workers as usual.
 
     Parameters
     ----------
@@ -305,12 +307,23 @@ def prestart_workers(n_jobs: int | None, imports: Sequence[str] = ()) -> None:
     """
     from ._startup import startup_imports
 
+    n = resolve_n_jobs(n_jobs)
+    if n > _usable_cores():
+        return
     ctx = multiprocessing.get_context(LOCAL_START_METHOD)
-    for _ in range(resolve_n_jobs(n_jobs) - 1):
+    for _ in range(n - 1):
         pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=startup_imports,
                                    initargs=(tuple(imports),))
         pool.submit(_ready)
         _PRESTARTED.append(pool)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def shutdown_prestarted() -> None:

@@ -70,12 +70,13 @@ def test_run_tasks_processes_keep_a_group_in_one_process_in_order():
     assert len({pid for r in res if r.ok for _, pid in [r.value]}) == 2  # both processes used
 
 
-def test_prestarted_workers_and_this_process_share_the_groups():
+def test_prestarted_workers_and_this_process_share_the_groups(monkeypatch):
     """prestart_workers: the next run's groups go to the started worker and to this process."""
     import os
 
     import neurosig.parallel as par
 
+    monkeypatch.setattr(par, "_usable_cores", lambda: 2)
     par.prestart_workers(2, ["json"])
     assert len(par._PRESTARTED) == 1
     tasks = [(g, k) for g in "abcdef" for k in range(4)]
@@ -97,8 +98,12 @@ def test_prestarted_workers_and_this_process_share_the_groups():
     par.shutdown_prestarted()
 
 
-def test_prestarted_workers_are_stopped_when_no_run_uses_them():
+def test_prestarted_workers_are_stopped_when_no_run_uses_them(monkeypatch):
     import neurosig.parallel as par
+
+    monkeypatch.setattr(par, "_usable_cores", lambda: 3)
+    par.prestart_workers(4, [])  # more jobs than cores: nothing started, the run forks as usual
+    assert not par._PRESTARTED
 
     par.prestart_workers(3, [])
     pools = list(par._PRESTARTED)
