@@ -186,7 +186,7 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, backend: str = 
         else:
             _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group)
     finally:
-        _shutdown_prestarted(wait=False)  # the workers exit while the caller goes on
+        shutdown_prestarted(wait=False)  # the workers exit while the caller goes on
         bar.close()
     logger.log(logging.INFO if verbose else logging.DEBUG, "task phase: %d %s on %s in %.2f s", len(tasks),
                desc, _where(backend, n_workers, scheduler), time.perf_counter() - t_start)
@@ -326,16 +326,18 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def shutdown_prestarted() -> None:
-    """Stop the workers started by :func:`prestart_workers` that no run has used."""
-    _shutdown_prestarted()
-
-
 #: prestarted pools told to stop without waiting; :func:`shutdown_prestarted` joins them
 _STOPPING: list[ProcessPoolExecutor] = []
 
 
-def _shutdown_prestarted(wait: bool = True) -> None:
+def shutdown_prestarted(wait: bool = True) -> None:
+    """Stop the workers started by :func:`prestart_workers` that no run has used.
+
+    Parameters
+    ----------
+    wait : bool
+        Wait until they have ended (and join those stopped earlier without waiting).
+    """
     while _PRESTARTED:
         pool = _PRESTARTED.pop()
         pool.shutdown(wait=wait, cancel_futures=True)

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         imports = getattr(args, "imports", ())
-        if imports and _local_workers(args) > 1:  # workers import while this process does
+        if imports:  # local workers (if any) import while this process does
             prestart_workers(_local_workers(args), imports)
         startup_imports(imports)  # the libraries the command needs
         return int(args.func(args) or 0)
@@ -81,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _local_workers(args) -> int:
-    """Local worker processes the command will run (1 on Dask or with an invalid ``--n-jobs``)."""
+    """Local worker processes the command will run (1 on Dask or with invalid parallel options)."""
+    from neurosig.cli._common import parallel_kwargs
     from neurosig.parallel import resolve_n_jobs
 
-    if getattr(args, "scheduler", None) is not None or getattr(args, "dask_workers", None) is not None:
-        return 1
     try:
-        return resolve_n_jobs(getattr(args, "n_jobs", 1))
+        kw = parallel_kwargs(args)
+        return resolve_n_jobs(kw["n_jobs"]) if kw["backend"] is None else 1
     except ValueError:
         return 1  # refused with its message by the command itself
 
