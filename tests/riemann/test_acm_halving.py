@@ -79,11 +79,24 @@ def test_last_round_is_the_exact_grid_for_the_survivors(run54):
     assert set(res.n_mean_iter) == {(res.params[c]["order"], res.params[c]["lag"]) for c in mid.candidates}
 
 
+def _assert_round_scores(res, rnd, pair, X, y, cv, vectors):
+    """Each fold score of ``rnd`` for the candidates of ``pair`` = SVC on ``vectors(tr, te)``, ROC-AUC."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.svm import SVC
+
+    for f, (tr, te) in enumerate(cv.split(X, y)):
+        T_tr, T_te = vectors(tr, te)
+        for j, c in enumerate(rnd.candidates):
+            p = res.params[c]
+            if (p["order"], p["lag"]) == pair:
+                svc = SVC(C=p["C"], kernel=p["kernel"]).fit(T_tr, y[tr])
+                assert rnd.split_scores[j, f] == pytest.approx(
+                    roc_auc_score(y[te], svc.decision_function(T_te)), abs=1e-9)
+
+
 def test_first_round_is_svm_on_centred_matrix_logarithms(run54):
     """Round-0 scores recomputed with scipy's logm and SVC on the vectors for two (order, lag)."""
     from scipy.linalg import logm
-    from sklearn.metrics import roc_auc_score
-    from sklearn.svm import SVC
 
     from neurosig.riemann.augmented import augmented_covariances
     from neurosig.riemann.tangent import upper
@@ -93,23 +106,17 @@ def test_first_round_is_svm_on_centred_matrix_logarithms(run54):
     for order, lag in [(1, 2), (3, 2)]:
         C = augmented_covariances(X, order, lag)
         L = np.array([logm(c).real for c in C])
-        for f, (tr, te) in enumerate(cv.split(X, y)):
+
+        def vectors(tr, te, L=L):
             mu = L[tr].mean(axis=0)
-            T_tr, T_te = upper(L[tr] - mu), upper(L[te] - mu)
-            for j, c in enumerate(r0.candidates):
-                p = res.params[c]
-                if (p["order"], p["lag"]) == (order, lag):
-                    svc = SVC(C=p["C"], kernel=p["kernel"]).fit(T_tr, y[tr])
-                    assert r0.split_scores[j, f] == pytest.approx(
-                        roc_auc_score(y[te], svc.decision_function(T_te)), abs=1e-9)
+            return upper(L[tr] - mu), upper(L[te] - mu)
+        _assert_round_scores(res, r0, (order, lag), X, y, cv, vectors)
 
 
 def test_second_round_is_the_tangent_space_at_the_log_euclidean_mean(run54):
     """Round-1 scores recomputed with pyRiemann's own functions for the (order, lag) it kept."""
     from pyriemann.geometry.mean import mean_logeuclid
     from pyriemann.tangentspace import tangent_space
-    from sklearn.metrics import roc_auc_score
-    from sklearn.svm import SVC
 
     from neurosig.riemann.augmented import augmented_covariances
     X, y, cv, res, _ = run54
@@ -118,15 +125,11 @@ def test_second_round_is_the_tangent_space_at_the_log_euclidean_mean(run54):
     pairs = sorted({(res.params[c]["order"], res.params[c]["lag"]) for c in r0.candidates})
     for order, lag in pairs[:2]:
         C = augmented_covariances(X, order, lag)
-        for f, (tr, te) in enumerate(cv.split(X, y)):
+
+        def vectors(tr, te, C=C):
             M = mean_logeuclid(C[tr])
-            T_tr, T_te = tangent_space(C[tr], M, metric="riemann"), tangent_space(C[te], M, metric="riemann")
-            for j, c in enumerate(r0.candidates):
-                p = res.params[c]
-                if (p["order"], p["lag"]) == (order, lag):
-                    svc = SVC(C=p["C"], kernel=p["kernel"]).fit(T_tr, y[tr])
-                    assert r0.split_scores[j, f] == pytest.approx(
-                        roc_auc_score(y[te], svc.decision_function(T_te)), abs=1e-9)
+            return tangent_space(C[tr], M, metric="riemann"), tangent_space(C[te], M, metric="riemann")
+        _assert_round_scores(res, r0, (order, lag), X, y, cv, vectors)
 
 
 def test_number_of_rounds_follows_halving_grid_search():
