@@ -14,6 +14,10 @@ Usage::
 
     PYTHONPATH=$PWD python benchmarks/scale_out.py --quick   # 2 subjects, 1 repeat
     PYTHONPATH=$PWD python benchmarks/scale_out.py           # the default job, median of 3
+    PYTHONPATH=$PWD python benchmarks/scale_out.py --repeats 1 --job-args "--refit-permutations 2"
+
+``--job-args`` adds options to every command: a heavier job (here three fits per fold
+instead of one) shows how the ratio grows once the tasks outweigh the fixed start-up.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import argparse
 import os
 import platform
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -70,9 +75,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 subjects, 1 repeat, no plots")
     ap.add_argument("--repeats", type=int, default=None, help="commands per mode (median reported)")
+    ap.add_argument("--job-args", default="", metavar="ARGS",
+                    help="options added to every command, e.g. \"--refit-permutations 2\"")
     args = ap.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
-    extra = ["--subjects", "1", "2", "--no-plots"] if args.quick else []
+    extra = (["--subjects", "1", "2", "--no-plots"] if args.quick else []) + shlex.split(args.job_args)
     print(f"machine: {os.cpu_count()} CPUs, python {platform.python_version()}, 1 BLAS thread per process; "
           f"job: neurosig benchmark {' '.join(extra) or '(defaults)'}; median of {repeats}")
     walls = {m: [] for m in MODES}
