@@ -103,18 +103,25 @@ def _pair_index(n: int) -> np.ndarray:
     return index
 
 
-def _resampled_columns(index: np.ndarray, sample: np.ndarray) -> np.ndarray | None:
-    """Vector columns of a bootstrap sample of conditions, shape (n_pairs_kept,).
+def _condition_resamples(vec: np.ndarray, mv: np.ndarray, samples: np.ndarray):
+    """The scorable bootstrap samples of conditions, one at a time.
 
-    Pairs of a condition with its own copy are dropped (rsatoolbox's rule); None when
-    the sample has fewer than 3 distinct conditions (the sample then scores NaN).
+    ``vec`` (n_rdms, n_pairs) and ``mv`` (n_models, n_pairs) are the data and model
+    vectors, ``samples`` (n_boot, n_conditions) the drawn condition indices. Yields
+    ``(b, data, models)`` with the vectors restricted to the sample's pairs, shape
+    (n_rdms or n_models, n_pairs_kept): pairs of a condition with its own copy are
+    dropped (rsatoolbox's rule), and a sample with fewer than 3 distinct conditions is
+    skipped (it scores NaN).
     """
-    sel = np.sort(sample)
-    if len(np.unique(sel)) < 3:
-        return None
-    ju = triu_indices(len(sel))
-    keep = sel[ju[0]] != sel[ju[1]]
-    return index[sel[ju[0][keep]], sel[ju[1][keep]]]
+    index = _pair_index(n_cond_from_length(vec.shape[1]))
+    for b, sample in enumerate(samples):
+        sel = np.sort(sample)
+        if len(np.unique(sel)) < 3:
+            continue
+        ju = triu_indices(len(sel))
+        keep = sel[ju[0]] != sel[ju[1]]
+        cols = index[sel[ju[0][keep]], sel[ju[1][keep]]]
+        yield b, vec[:, cols], mv[:, cols]
 
 
 def _sample_ceiling(dv: np.ndarray, method: str, rcount: np.ndarray, test_w: np.ndarray) -> tuple[float, float]:
@@ -283,18 +290,13 @@ def eval_bootstrap_pattern(models: Any, data: Any, method: str = "cosine", n_boo
         return _in_blocks("eval_bootstrap_pattern", where, block_size, {"samples": samp},
                          models=mv, data=vec, method=method, groups=groups, noise_ceiling=noise_ceiling)
     nb = samp.shape[0]
-    index = _pair_index(n)
     evaluations = np.full((nb, mv.shape[0]), np.nan)
     nc = np.full((2, nb), np.nan)
     if noise_ceiling:
         check_option("method", method, CEILING_METHODS)
         labels, inv = _group_ids(groups, vec.shape[0])
         member = _membership(inv, len(labels))
-    for b in range(nb):
-        cols = _resampled_columns(index, samp[b])
-        if cols is None:
-            continue
-        dv, mvv = vec[:, cols], mv[:, cols]
+    for b, dv, mvv in _condition_resamples(vec, mv, samp):
         evaluations[b] = compare_vectors(mvv, dv, method).mean(axis=1)
         if noise_ceiling:  # every RDM once: all subjects drawn
             nc[:, b] = _sample_ceiling(dv, method, np.ones(vec.shape[0]), member)
@@ -335,7 +337,6 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
     n = n_cond_from_length(vec.shape[1])
     labels, inv = _group_ids(groups, vec.shape[0])
     G = len(labels)
-    G = len(labels)
     rs, ps = _joint_samples(n_boot, seed, G, n, rdm_samples, pattern_samples)
     where = _where_to_run(n_jobs, backend, scheduler, retries, connect_timeout)
     if where is not None:
@@ -343,14 +344,9 @@ def eval_bootstrap(models: Any, data: Any, method: str = "cosine", n_boot: int =
                          models=mv, data=vec, method=method, groups=groups)
     nb = len(rs)
     member = _membership(inv, G)
-    index = _pair_index(n)
     evaluations = np.full((nb, mv.shape[0]), np.nan)
     nc = np.full((2, nb), np.nan)
-    for b in range(nb):
-        cols = _resampled_columns(index, ps[b])
-        if cols is None:
-            continue
-        dv, mvv = vec[:, cols], mv[:, cols]
+    for b, dv, mvv in _condition_resamples(vec, mv, ps):
         gcount = np.bincount(rs[b], minlength=G).astype(float)
         rcount = gcount @ member
         C = compare_vectors(mvv, dv, method)
