@@ -221,6 +221,19 @@ def _settle(fut, i: int, attempt: int, tasks, retries: int, raise_errors: bool, 
         finish(TaskResult(i, tasks[i], error=err, attempts=attempt))
 
 
+def _task_groups(tasks, group) -> list[list[int]]:
+    """Task indices by ``group(task)``, the groups in the order of their first task.
+
+    Without ``group`` every task is a group of its own.
+    """
+    if group is None:
+        return [[i] for i in range(len(tasks))]
+    groups: dict = {}
+    for i, t in enumerate(tasks):
+        groups.setdefault(group(t), []).append(i)
+    return list(groups.values())
+
+
 def _where(backend: str, n_workers: int, scheduler: str | None) -> str:
     if backend == "dask":
         return f"Dask scheduler {scheduler}" if scheduler else f"a local Dask cluster of {n_workers} workers"
@@ -244,10 +257,7 @@ def _run_processes(fn, tasks, n_workers, retries, raise_errors, finish, group=No
         queue = [list(range(len(tasks)))]
     else:
         pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx) for _ in range(n_workers)]
-        groups: dict = {}
-        for i, t in enumerate(tasks):
-            groups.setdefault(group(t), []).append(i)
-        queue = list(groups.values())
+        queue = _task_groups(tasks, group)
     pending: dict = {}  # future -> (task index, attempt, pool index)
     load = [0] * len(pools)
 
@@ -357,11 +367,7 @@ def _run_with_prestarted(fn, tasks, retries, raise_errors, finish, group=None) -
     import queue as queue_mod
     import threading
 
-    key = group if group is not None else (lambda t: object())
-    groups: dict = {}
-    for i, t in enumerate(tasks):
-        groups.setdefault(key(t), []).append(i)
-    todo = list(groups.values())
+    todo = _task_groups(tasks, group)
     lock = threading.RLock()  # a future already done calls back at once, in the submitting thread
     finished: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
     state = {"outstanding": 0}
