@@ -179,13 +179,14 @@ def write_outputs(store, df: pd.DataFrame, out: str | os.PathLike, plots: bool =
 
         figures = {}  # output name -> (function, arguments), the slowest to draw first
         pipes = sorted(df["pipeline"].unique())
-        if len(pipes) >= 2 and stats_df is not None:
+        compared = len(pipes) >= 2 and stats_df is not None  # pipelines compared pairwise
+        if compared:
             figures["paired_png"] = (pl.plot_pairs, (df, pipes, out / "paired.png"))
         figures["scores_png"] = (pl.plot_scores, (df, out / "scores.png"))
         conf = subject_confusions(df)
         if conf["confusion"].notna().any():
             figures["confusion_png"] = (pl.plot_confusion, (conf, out / "confusion.png"))
-        if len(pipes) >= 2 and stats_df is not None:
+        if compared:
             figures["meta_png"] = (pl.plot_meta, (stats_df, pipes, out / "meta_analysis.png"))
         written.update(_draw(figures, n_jobs))
     return written
