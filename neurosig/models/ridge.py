@@ -277,22 +277,39 @@ def _fold_scores(design: _Design, tr, te, alphas: np.ndarray, scoring: str) -> n
     scale = 1.0 / (s[None, :] + alphas[:, None])            # (n_alphas, r)
     R0 = np.take(design.Y, te, axis=0, out=design.work.array("test", (n_te, t)))
     R0 -= y_shift
-    out = np.empty((n_a, t))
     # two orders for the same product Z diag(scale_a) basis^T rhs, the cheaper one first
     left_first = n_a * n_te < t
     if left_first:   # (n_alphas * n_test, m) once, then one product per block of targets
         L = ((Z[None] * scale[:, None, :]) @ basis.T).reshape(n_a * n_te, -1)
     else:            # (r, t) once, then (n_test, r) per alpha
         B = basis.T @ rhs
-    step = max(1, _BLOCK_ELEMENTS // (n_a * n_te))
+
+    def residuals(cols: slice, E: np.ndarray) -> None:
+        if left_first:
+            np.matmul(L, rhs[:, cols], out=E.reshape(n_a * n_te, -1))
+        else:
+            np.matmul(Z[None] * scale[:, None, :], B[None, :, cols], out=E)
+        np.subtract(R0[:, cols][None], E, out=E)  # predictions -> residuals
+
+    return _scores_in_blocks(design, R0, n_a, residuals, scoring)
+
+
+def _scores_in_blocks(design: _Design, R0: np.ndarray, n_alphas: int, residuals, scoring: str) -> np.ndarray:
+    """Scores (n_alphas, n_targets) of one fold, computed a block of targets at a time.
+
+    ``R0`` (n_test, n_targets) holds the test targets minus the training mean;
+    ``residuals(cols, E)`` fills ``E`` (n_alphas, n_test, n_cols), a view of the design's
+    reused prediction buffer, with the test residuals of the targets ``cols``. Blocks hold
+    about ``_BLOCK_ELEMENTS`` residuals.
+    """
+    n_te, t = R0.shape
+    out = np.empty((n_alphas, t))
+    step = max(1, _BLOCK_ELEMENTS // (n_alphas * n_te))
     for start in range(0, t, step):
         cols = slice(start, start + step)
-        P = design.work.array("pred", (n_a, n_te, min(step, t - start)))
-        if left_first:
-            np.matmul(L, rhs[:, cols], out=P.reshape(n_a * n_te, -1))
-        else:
-            np.matmul(Z[None] * scale[:, None, :], B[None, :, cols], out=P)
-        out[:, cols] = _block_scores(R0[:, cols], np.subtract(R0[:, cols][None], P, out=P), scoring)
+        E = design.work.array("pred", (n_alphas, n_te, min(step, t - start)))
+        residuals(cols, E)
+        out[:, cols] = _block_scores(R0[:, cols], E, scoring)
     return out
 
 
@@ -314,14 +331,11 @@ def _left_out_scores(design: _Design, te, alphas: np.ndarray, scoring: str) -> n
     R0 = np.take(design.Y, te, axis=0, out=design.work.array("test", (n_te, t)))
     if design.fit_intercept:  # Y is centred: the training mean is minus the test sum over n_train
         R0 += R0.sum(axis=0) / (n - n_te)
-    out = np.empty((n_a, t))
-    step = max(1, _BLOCK_ELEMENTS // (n_a * n_te))
-    for start in range(0, t, step):
-        cols = slice(start, start + step)
-        E = design.work.array("pred", (n_a, n_te, min(step, t - start)))
+
+    def residuals(cols: slice, E: np.ndarray) -> None:
         np.matmul(left, proj[:, cols], out=E.reshape(n_a * n_te, -1))
-        out[:, cols] = _block_scores(R0[:, cols], E, scoring)
-    return out
+
+    return _scores_in_blocks(design, R0, n_a, residuals, scoring)
 
 
 def _partitions(splits, n: int) -> bool:
